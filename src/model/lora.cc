@@ -1,0 +1,252 @@
+#include "model/lora.h"
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+
+namespace baton {
+namespace {
+
+// PEFT matches rank/alpha pattern keys as re.match(r"(.*\.)?" + key + "$", module_path).
+bool PatternMatches(const std::string& key, const std::string& path) {
+  try {
+    return std::regex_match(path, std::regex("(.*\\.)?(" + key + ")"));
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source) {
+  LoraConfig c;
+  if (j.contains("peft_type") && j["peft_type"] != "LORA") {
+    return Unimplemented("{}: peft_type {} is not supported (only LORA)", source,
+                         j["peft_type"].dump());
+  }
+  BATON_ASSIGN_OR_RETURN(c.r, JsonInt(j, "r", source));
+  BATON_ASSIGN_OR_RETURN(c.alpha, JsonNumber(j, "lora_alpha", source));
+  if (j.contains("lora_dropout") && j["lora_dropout"].is_number()) {
+    c.dropout = j["lora_dropout"].get<double>();
+  }
+  if (j.contains("use_rslora") && j["use_rslora"].is_boolean()) c.use_rslora = j["use_rslora"];
+  if (c.r <= 0) return InvalidArgument("{}: key 'r' must be positive", source);
+  if (j.value("use_dora", false)) return Unimplemented("{}: use_dora=true is not supported", source);
+  if (j.contains("bias") && j["bias"].is_string() && j["bias"] != "none") {
+    return Unimplemented("{}: bias '{}' is not supported (only 'none')", source,
+                         j["bias"].get<std::string>());
+  }
+  if (j.contains("modules_to_save") && !j["modules_to_save"].is_null() &&
+      !j["modules_to_save"].empty()) {
+    return Unimplemented("{}: modules_to_save is not supported", source);
+  }
+  if (!j.contains("target_modules")) return NotFound("{}: missing key 'target_modules'", source);
+  const Json& t = j["target_modules"];
+  if (t.is_string()) {
+    if (t == "all-linear") {
+      c.target_modules = {"all-linear"};
+    } else {
+      c.target_regex = t.get<std::string>();
+    }
+  } else if (t.is_array()) {
+    for (const Json& m : t) {
+      if (!m.is_string()) return InvalidArgument("{}: key 'target_modules': expected strings", source);
+      c.target_modules.push_back(m.get<std::string>());
+    }
+  } else {
+    return InvalidArgument("{}: key 'target_modules': expected a list or a string", source);
+  }
+  if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null()) {
+    const Json& l = j["layers_to_transform"];
+    if (l.is_number_integer()) {
+      c.layers_to_transform.push_back(l.get<int64_t>());
+    } else if (l.is_array()) {
+      for (const Json& x : l) c.layers_to_transform.push_back(x.get<int64_t>());
+    }
+  }
+  if (j.contains("rank_pattern") && j["rank_pattern"].is_object()) {
+    for (auto& [k, v] : j["rank_pattern"].items()) c.rank_pattern[k] = v.get<int64_t>();
+  }
+  if (j.contains("alpha_pattern") && j["alpha_pattern"].is_object()) {
+    for (auto& [k, v] : j["alpha_pattern"].items()) c.alpha_pattern[k] = v.get<double>();
+  }
+  return c;
+}
+
+Json LoraConfig::ToJson() const {
+  Json j;
+  j["peft_type"] = "LORA";
+  j["task_type"] = "CAUSAL_LM";
+  j["r"] = r;
+  j["lora_alpha"] = alpha;
+  j["lora_dropout"] = dropout;
+  j["use_rslora"] = use_rslora;
+  j["bias"] = "none";
+  j["fan_in_fan_out"] = false;
+  j["inference_mode"] = true;
+  j["init_lora_weights"] = true;
+  j["modules_to_save"] = nullptr;
+  j["base_model_name_or_path"] = nullptr;
+  if (target_regex) {
+    j["target_modules"] = *target_regex;
+  } else if (target_modules.size() == 1 && target_modules[0] == "all-linear") {
+    // Old PEFT versions do not know "all-linear": write the expanded list.
+    std::vector<std::string> all;
+    for (LinearKind k : kAllLinearKinds) all.push_back(LinearModuleName(k));
+    j["target_modules"] = all;
+  } else {
+    j["target_modules"] = target_modules;
+  }
+  if (!layers_to_transform.empty()) j["layers_to_transform"] = layers_to_transform;
+  j["rank_pattern"] = rank_pattern;
+  j["alpha_pattern"] = alpha_pattern;
+  return j;
+}
+
+bool LoraConfig::Targets(int layer, LinearKind kind) const {
+  if (!layers_to_transform.empty() &&
+      std::find(layers_to_transform.begin(), layers_to_transform.end(), layer) ==
+          layers_to_transform.end()) {
+    return false;
+  }
+  std::string path = LinearModulePath(layer, kind);
+  if (target_regex) {
+    try {
+      return std::regex_match(path, std::regex(*target_regex));
+    } catch (const std::regex_error&) {
+      return false;
+    }
+  }
+  std::string name = LinearModuleName(kind);
+  for (const std::string& t : target_modules) {
+    if (t == "all-linear" || t == name) return true;
+    // PEFT also accepts a dotted suffix of the module path.
+    if (path.size() > t.size() && path.compare(path.size() - t.size(), t.size(), t) == 0 &&
+        path[path.size() - t.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+int64_t LoraConfig::RankFor(int layer, LinearKind kind) const {
+  std::string path = LinearModulePath(layer, kind);
+  for (const auto& [key, rank] : rank_pattern) {
+    if (PatternMatches(key, path)) return rank;
+  }
+  return r;
+}
+
+double LoraConfig::ScaleFor(int layer, LinearKind kind) const {
+  std::string path = LinearModulePath(layer, kind);
+  double a = alpha;
+  for (const auto& [key, value] : alpha_pattern) {
+    if (PatternMatches(key, path)) {
+      a = value;
+      break;
+    }
+  }
+  double rank = static_cast<double>(RankFor(layer, kind));
+  return use_rslora ? a / std::sqrt(rank) : a / rank;
+}
+
+std::string LoraAdapter::TensorName(int layer, LinearKind kind, bool is_a) {
+  return fmt::format("base_model.model.{}.lora_{}.weight", LinearModulePath(layer, kind),
+                     is_a ? "A" : "B");
+}
+
+LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& config) {
+  LoraAdapter ad;
+  ad.config_ = config;
+  ad.index_.assign(model.num_hidden_layers * kNumLinearKinds, -1);
+  int64_t total = 0;
+  for (int l = 0; l < model.num_hidden_layers; ++l) {
+    for (LinearKind k : kAllLinearKinds) {
+      if (!config.Targets(l, k)) continue;
+      auto [out, in] = LinearShape(model, k);
+      LoraEntry e{l, k, config.RankFor(l, k), in, out,
+                  static_cast<float>(config.ScaleFor(l, k)), {}, {}};
+      ad.index_[l * kNumLinearKinds + static_cast<int>(k)] = static_cast<int>(ad.entries_.size());
+      ad.entries_.push_back(e);
+      total += e.rank * (in + out);
+    }
+  }
+  ad.params_ = Tensor::Zeros({total}, DType::kF32);
+  int64_t offset = 0;
+  for (LoraEntry& e : ad.entries_) {
+    e.a = ad.params_.Slice(offset, offset + e.rank * e.in).Reshape({e.rank, e.in});
+    offset += e.rank * e.in;
+    e.b = ad.params_.Slice(offset, offset + e.out * e.rank).Reshape({e.out, e.rank});
+    offset += e.out * e.rank;
+  }
+  return ad;
+}
+
+const LoraEntry* LoraAdapter::Find(int layer, LinearKind kind) const {
+  size_t i = static_cast<size_t>(layer) * kNumLinearKinds + static_cast<int>(kind);
+  if (i >= index_.size() || index_[i] < 0) return nullptr;
+  return &entries_[index_[i]];
+}
+
+Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const ModelConfig& model) {
+  std::string config_path = JoinPath(dir, "adapter_config.json");
+  if (!env->FileExists(config_path)) return NotFound("{}: no adapter_config.json", dir);
+  BATON_ASSIGN_OR_RETURN(Json j, ReadJsonFile(env, config_path));
+  BATON_ASSIGN_OR_RETURN(LoraConfig config, LoraConfig::FromJson(j, config_path));
+  std::string weights_path = JoinPath(dir, "adapter_model.safetensors");
+  if (!env->FileExists(weights_path)) {
+    return NotFound("{}: no adapter_model.safetensors (only the safetensors format is supported)",
+                    dir);
+  }
+  BATON_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(env, weights_path));
+  LoraAdapter ad = Create(model, config);
+  std::map<std::string, Tensor*> wanted;
+  for (LoraEntry& e : ad.entries_) {
+    wanted[TensorName(e.layer, e.kind, true)] = &e.a;
+    wanted[TensorName(e.layer, e.kind, false)] = &e.b;
+  }
+  for (const std::string& stored : file.Names()) {
+    // Some writers keep PEFT's in-memory adapter name: "...lora_A.default.weight".
+    std::string name = stored;
+    size_t d = name.find(".default.weight");
+    if (d != std::string::npos) name = name.substr(0, d) + ".weight";
+    auto it = wanted.find(name);
+    if (it == wanted.end()) {
+      return InvalidArgument("{}: tensor '{}' does not belong to any module that {} targets on "
+                             "this {}-layer model",
+                             weights_path, stored, config_path, model.num_hidden_layers);
+    }
+    BATON_ASSIGN_OR_RETURN(Tensor t, file.Get(stored));
+    Tensor& slot = *it->second;
+    if (t.shape() != slot.shape()) {
+      return InvalidArgument("{}: tensor '{}' has shape {} but the model and r imply {}",
+                             weights_path, stored, ShapeString(t.shape()),
+                             ShapeString(slot.shape()));
+    }
+    if (!IsFloating(t.dtype())) {
+      return InvalidArgument("{}: tensor '{}' has dtype {}; expected F32, BF16 or F16",
+                             weights_path, stored, DTypeName(t.dtype()));
+    }
+    ConvertToF32(t.dtype(), t.raw(), slot.f32(), static_cast<size_t>(t.numel()));
+    wanted.erase(it);
+  }
+  if (!wanted.empty()) {
+    return NotFound("{}: missing tensor '{}' ({} missing in all)", weights_path,
+                    wanted.begin()->first, wanted.size());
+  }
+  return ad;
+}
+
+Status LoraAdapter::Save(Env* env, const std::string& dir) const {
+  BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const LoraEntry& e : entries_) {
+    tensors.emplace_back(TensorName(e.layer, e.kind, true), e.a);
+    tensors.emplace_back(TensorName(e.layer, e.kind, false), e.b);
+  }
+  BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, "adapter_model.safetensors"), tensors,
+                                         {{"format", "pt"}}));
+  return env->WriteFileAtomic(JoinPath(dir, "adapter_config.json"), config_.ToJson().dump(2));
+}
+
+}  // namespace baton

@@ -1,0 +1,70 @@
+// LoRA adapters in PEFT's format (adapter_config.json + adapter_model.safetensors).
+// All A and B matrices live in ONE f32 block (`params`) with a table of entries, so the optimizer
+// is one flat loop and a checkpoint one write; per-module tensors are views into that block.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/weights.h"
+
+namespace baton {
+
+struct LoraConfig {
+  int64_t r = 8;
+  double alpha = 32;
+  double dropout = 0.0;
+  bool use_rslora = false;
+  // Short names ("q_proj") or the PEFT special "all-linear"; or a regex over the module path
+  // when `target_regex` is set (PEFT's string form).
+  std::vector<std::string> target_modules;
+  std::optional<std::string> target_regex;
+  std::vector<int64_t> layers_to_transform;  // empty: all layers
+  std::map<std::string, int64_t> rank_pattern;
+  std::map<std::string, double> alpha_pattern;
+
+  static Result<LoraConfig> FromJson(const Json& j, const std::string& source);
+  Json ToJson() const;  // keys that old PEFT versions know, nothing else
+  bool Targets(int layer, LinearKind kind) const;
+  int64_t RankFor(int layer, LinearKind kind) const;
+  double ScaleFor(int layer, LinearKind kind) const;  // alpha/r, or alpha/sqrt(r) with rslora
+};
+
+struct LoraEntry {
+  int layer;
+  LinearKind kind;
+  int64_t rank, in, out;
+  float scale;
+  Tensor a;  // [rank, in], view into the block
+  Tensor b;  // [out, rank], view into the block
+};
+
+class LoraAdapter {
+ public:
+  // Zero-filled adapter for the modules `config` targets on `model`.
+  static LoraAdapter Create(const ModelConfig& model, const LoraConfig& config);
+  // Reads DIR/adapter_config.json and DIR/adapter_model.safetensors, checking every tensor
+  // against the model. Errors name the file and tensor.
+  static Result<LoraAdapter> Load(Env* env, const std::string& dir, const ModelConfig& model);
+  Status Save(Env* env, const std::string& dir) const;
+
+  const LoraConfig& config() const { return config_; }
+  const std::vector<LoraEntry>& entries() const { return entries_; }
+  std::vector<LoraEntry>& entries() { return entries_; }
+  // The entry for a module, or null if it is not adapted.
+  const LoraEntry* Find(int layer, LinearKind kind) const;
+  Tensor& params() { return params_; }
+  const Tensor& params() const { return params_; }
+  // PEFT's saved name: "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight".
+  static std::string TensorName(int layer, LinearKind kind, bool is_a);
+
+ private:
+  LoraConfig config_;
+  Tensor params_;  // f32, every A and B back to back
+  std::vector<LoraEntry> entries_;
+  std::vector<int> index_;  // layer * kNumLinearKinds + kind -> entry or -1
+};
+
+}  // namespace baton

@@ -1,0 +1,210 @@
+#include "model/safetensors.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/json.h"
+
+namespace baton {
+namespace {
+
+// Headers above this size are not plausible and suggest a file that is not safetensors.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+}  // namespace
+
+Result<SafetensorsFile> SafetensorsFile::Open(Env* env, const std::string& path) {
+  SafetensorsFile f;
+  f.path_ = path;
+  BATON_ASSIGN_OR_RETURN(f.file_, env->MapFile(path));
+  const uint8_t* p = f.file_->data();
+  size_t size = f.file_->size();
+  if (size < 8) return Corruption("{}: {} bytes, too short for a safetensors header", path, size);
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | p[i];
+  if (header_len > kMaxHeaderBytes || header_len + 8 > size) {
+    return Corruption("{}: header length {} does not fit in the file of {} bytes (truncated or "
+                      "not a safetensors file)",
+                      path, header_len, size);
+  }
+  std::string_view header(reinterpret_cast<const char*>(p + 8), header_len);
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(header, path + " (safetensors header)"));
+  if (!j.is_object()) return Corruption("{}: safetensors header is not a JSON object", path);
+  size_t data_start = 8 + header_len;
+  size_t data_size = size - data_start;
+  std::vector<std::pair<size_t, size_t>> ranges;
+  for (auto& [name, v] : j.items()) {
+    if (name == "__metadata__") {
+      if (!v.is_object()) return Corruption("{}: __metadata__ is not an object", path);
+      for (auto& [k, mv] : v.items()) {
+        f.metadata_[k] = mv.is_string() ? mv.get<std::string>() : mv.dump();
+      }
+      continue;
+    }
+    std::string where = fmt::format("{}: tensor '{}'", path, name);
+    BATON_ASSIGN_OR_RETURN(std::string dtype_name, JsonString(v, "dtype", where));
+    Result<DType> dtype = DTypeFromName(dtype_name);
+    if (!dtype.ok()) return dtype.status().WithContext(where);
+    if (!v.contains("shape") || !v["shape"].is_array() || !v.contains("data_offsets") ||
+        !v["data_offsets"].is_array() || v["data_offsets"].size() != 2) {
+      return Corruption("{}: needs 'shape' and two 'data_offsets'", where);
+    }
+    Entry e;
+    e.dtype = *dtype;
+    for (const Json& d : v["shape"]) {
+      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) {
+        return Corruption("{}: bad shape {}", where, v["shape"].dump());
+      }
+      e.shape.push_back(d.get<int64_t>());
+    }
+    const Json& off = v["data_offsets"];
+    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+      return Corruption("{}: bad data_offsets {}", where, off.dump());
+    }
+    size_t b = off[0].get<size_t>(), end = off[1].get<size_t>();
+    size_t want = static_cast<size_t>(NumElements(e.shape)) * DTypeSize(e.dtype);
+    if (end < b || end - b != want) {
+      return Corruption("{}: data_offsets [{}, {}] hold {} bytes but {} {} needs {}", where, b,
+                        end, end - b, dtype_name, ShapeString(e.shape), want);
+    }
+    if (end > data_size) {
+      return Corruption("{}: data ends at byte {} but the file holds only {} data bytes "
+                        "(truncated file?)",
+                        where, end, data_size);
+    }
+    e.begin = data_start + b;
+    e.end = data_start + end;
+    ranges.emplace_back(b, end);
+    f.entries_.emplace(name, std::move(e));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].second) {
+      return Corruption("{}: tensor data ranges overlap", path);
+    }
+  }
+  return f;
+}
+
+std::vector<std::string> SafetensorsFile::Names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, e] : entries_) names.push_back(name);
+  return names;
+}
+
+Result<Tensor> SafetensorsFile::Get(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return NotFound("{}: no tensor '{}'", path_, name);
+  const Entry& e = it->second;
+  void* ptr = const_cast<uint8_t*>(file_->data() + e.begin);
+  if (reinterpret_cast<uintptr_t>(ptr) % DTypeSize(e.dtype) != 0) {
+    // Misaligned data (legal in the format): copy into aligned memory.
+    Tensor t = Tensor::Empty(e.shape, e.dtype);
+    std::memcpy(t.raw(), ptr, e.end - e.begin);
+    return t;
+  }
+  return Tensor::Wrap(ptr, e.shape, e.dtype, file_);
+}
+
+Result<Shape> SafetensorsFile::GetShape(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return NotFound("{}: no tensor '{}'", path_, name);
+  return it->second.shape;
+}
+
+Result<DType> SafetensorsFile::GetDType(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return NotFound("{}: no tensor '{}'", path_, name);
+  return it->second.dtype;
+}
+
+Status WriteSafetensors(Env* env, const std::string& path,
+                        const std::vector<std::pair<std::string, Tensor>>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  std::vector<const std::pair<std::string, Tensor>*> order;
+  for (const auto& t : tensors) order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  Json header = Json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  size_t offset = 0;
+  for (const auto* t : order) {
+    if (t->second.device() != Device::kCpu) {
+      return InvalidArgument("{}: tensor '{}' is not on the CPU", path, t->first);
+    }
+    if (header.contains(t->first)) return InvalidArgument("{}: duplicate tensor '{}'", path, t->first);
+    size_t n = t->second.nbytes();
+    header[t->first] = {{"dtype", DTypeName(t->second.dtype())},
+                        {"shape", t->second.shape()},
+                        {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string h = header.dump();
+  // Pad with spaces so tensor data starts 8-byte aligned, as the reference writer does.
+  while ((8 + h.size()) % 8 != 0) h.push_back(' ');
+  std::string out;
+  out.reserve(8 + h.size() + offset);
+  uint64_t len = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  out += h;
+  for (const auto* t : order) out.append(static_cast<const char*>(t->second.raw()), t->second.nbytes());
+  return env->WriteFileAtomic(path, out);
+}
+
+Result<WeightSet> WeightSet::Open(Env* env, const std::string& dir) {
+  WeightSet w;
+  w.dir_ = dir;
+  std::string single = JoinPath(dir, "model.safetensors");
+  std::string index = JoinPath(dir, "model.safetensors.index.json");
+  if (env->FileExists(index)) {
+    BATON_ASSIGN_OR_RETURN(Json j, ReadJsonFile(env, index));
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) {
+      return Corruption("{}: missing object 'weight_map'", index);
+    }
+    std::map<std::string, size_t> shard_index;
+    for (auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) return Corruption("{}: weight_map['{}'] is not a string", index, name);
+      std::string shard = file.get<std::string>();
+      auto it = shard_index.find(shard);
+      if (it == shard_index.end()) {
+        Result<SafetensorsFile> f = SafetensorsFile::Open(env, JoinPath(dir, shard));
+        if (!f.ok()) return f.status().WithContext(fmt::format("shard listed in {}", index));
+        it = shard_index.emplace(shard, w.files_.size()).first;
+        w.files_.push_back(std::move(f).value());
+      }
+      if (!w.files_[it->second].Has(name)) {
+        return Corruption("{}: lists tensor '{}' in {} but that file does not hold it", index,
+                          name, shard);
+      }
+      w.where_[name] = it->second;
+    }
+    return w;
+  }
+  if (!env->FileExists(single)) {
+    return NotFound("{}: no model.safetensors or model.safetensors.index.json (only the "
+                    "safetensors format is supported; convert .bin checkpoints first)",
+                    dir);
+  }
+  BATON_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::Open(env, single));
+  for (const std::string& name : f.Names()) w.where_[name] = 0;
+  w.files_.push_back(std::move(f));
+  return w;
+}
+
+Result<Tensor> WeightSet::Get(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) return NotFound("{}: missing tensor '{}'", Describe(), name);
+  return files_[it->second].Get(name);
+}
+
+std::vector<std::string> WeightSet::Names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, i] : where_) names.push_back(name);
+  return names;
+}
+
+std::string WeightSet::Describe() const {
+  if (files_.size() == 1) return files_[0].path();
+  return fmt::format("{} ({} shards)", dir_, files_.size());
+}
+
+}  // namespace baton

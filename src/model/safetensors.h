@@ -1,0 +1,64 @@
+// The safetensors format: 8-byte little-endian header length N, N bytes of JSON
+// {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}},
+// then the tensor bytes. Reading maps the file and validates every entry (dtype, shape against
+// byte count, offsets inside the file, no overlaps) before any tensor is handed out.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "tensor/tensor.h"
+
+namespace baton {
+
+class SafetensorsFile {
+ public:
+  static Result<SafetensorsFile> Open(Env* env, const std::string& path);
+
+  const std::string& path() const { return path_; }
+  std::vector<std::string> Names() const;  // sorted
+  bool Has(const std::string& name) const { return entries_.count(name) > 0; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The tensor as stored (dtype of the file), sharing the file mapping: no copy.
+  Result<Tensor> Get(const std::string& name) const;
+  Result<Shape> GetShape(const std::string& name) const;
+  Result<DType> GetDType(const std::string& name) const;
+
+ private:
+  struct Entry {
+    DType dtype;
+    Shape shape;
+    size_t begin, end;  // absolute offsets in the file
+  };
+  std::string path_;
+  std::shared_ptr<MappedFile> file_;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Writes `tensors` (CPU, any dtype) atomically to `path`, in name order.
+Status WriteSafetensors(Env* env, const std::string& path,
+                        const std::vector<std::pair<std::string, Tensor>>& tensors,
+                        const std::map<std::string, std::string>& metadata = {});
+
+// A model folder's weights: `model.safetensors`, or shards listed by
+// `model.safetensors.index.json` ({"weight_map": {name: shard file}}).
+class WeightSet {
+ public:
+  static Result<WeightSet> Open(Env* env, const std::string& dir);
+  bool Has(const std::string& name) const { return where_.count(name) > 0; }
+  // Error names the tensor and the file it was expected in.
+  Result<Tensor> Get(const std::string& name) const;
+  std::vector<std::string> Names() const;
+  std::string Describe() const;  // "model/model.safetensors" or "model/ (3 shards)"
+
+ private:
+  std::string dir_;
+  std::vector<SafetensorsFile> files_;
+  std::map<std::string, size_t> where_;  // tensor name -> index into files_
+};
+
+}  // namespace baton
