@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "kernels/cpu/cpu_backend.h"
-#include "model/parity.h"
+#include "train/parity.h"
 
 namespace baton::cli {
 

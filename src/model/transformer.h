@@ -3,6 +3,7 @@
 // (N = batch * tokens).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,22 @@ struct KVCache {
   std::vector<Tensor> k;    // per layer [batch, capacity, kv_heads, head_dim]
   std::vector<Tensor> v;
   Tensor valid;             // [batch, capacity] u8
+};
+
+// What one layer's forward leaves for its backward. In inference one set is reused by every
+// layer; in training each layer keeps its own (or only `x_in`, when recomputing).
+struct LayerActivations {
+  Tensor x_in;    // [N, hidden] residual stream entering the layer
+  Tensor h1;      // [N, hidden] input_layernorm(x_in)
+  Tensor q;       // [N, H*hd] after RoPE (keys and values live in the KV cache)
+  Tensor attn;    // [N, H*hd] attention output
+  Tensor x_mid;   // [N, hidden] x_in + o_proj(attn)
+  Tensor h2;      // [N, hidden] post_attention_layernorm(x_mid)
+  Tensor gate;    // [N, ffn]
+  Tensor up;      // [N, ffn]
+  Tensor act;     // [N, ffn] silu(gate) * up
+  std::array<Tensor, kNumLinearKinds> lora_t;  // [N, r] = x A^T of each adapted projection
+  void Allocate(const ModelConfig& c, int64_t n);
 };
 
 class Transformer {
@@ -46,9 +63,35 @@ class Transformer {
   // Convenience: a fresh cache sized for `tokens`, all logits.
   Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask);
 
+  // Training step half: runs tokens[B,T] forward, computes the causal-LM cross-entropy against
+  // labels[B,T] (i32, unshifted as in HF: position t predicts labels[t+1]; -100 is ignored),
+  // and ADDS the gradient of grad_scale * (summed loss) for every LoRA tensor into `grads`
+  // (an adapter with the same layout as the one set with SetAdapter). Returns the summed loss
+  // and the number of labelled tokens. With `recompute`, each layer's activations are rebuilt
+  // during the backward pass from its input alone (gradient checkpointing).
+  struct LossSum {
+    double loss = 0;
+    int64_t tokens = 0;
+  };
+  Result<LossSum> ForwardBackward(const Tensor& tokens, const Tensor& labels, const Tensor& mask,
+                                  float grad_scale, bool recompute, LoraAdapter& grads);
+
  private:
-  // y[N,out] = x[N,in] W^T + b (+ scale * x A^T B^T when the module is adapted).
-  Status Project(const Tensor& x, int layer, LinearKind kind, Tensor& y);
+  // y[N,out] = x[N,in] W^T + b (+ scale * t B^T with t = x A^T, when the module is adapted;
+  // t is kept in `t_out` when given).
+  Status Project(const Tensor& x, int layer, LinearKind kind, Tensor& y, Tensor* t_out = nullptr);
+  // dx (+)= gradient of Project's input; adds LoRA gradients into `grads`.
+  Status ProjectBackward(const Tensor& x, const Tensor& t, int layer, LinearKind kind,
+                         const Tensor& dy, Tensor& dx, bool accumulate, LoraAdapter& grads);
+  // One decoder layer: x (the residual stream) is updated in place; keys and values are
+  // written to `cache` at slots [cache.length, cache.length + T).
+  Status LayerForward(int layer, Tensor& x, const Tensor& positions, KVCache& cache,
+                      LayerActivations& a, bool keep_lora_t);
+  // Given dx = dLoss/d(layer output), replaces it with dLoss/d(layer input).
+  Status LayerBackward(int layer, const Tensor& positions, KVCache& cache, LayerActivations& a,
+                       Tensor& dx, LoraAdapter& grads);
+  Status CheckTokens(const Tensor& tokens, const Tensor& mask) const;
+  Tensor MakePositions(int64_t nb, int64_t nt, int64_t start) const;
 
   ModelConfig config_;
   ModelWeights weights_;

@@ -26,12 +26,19 @@ std::string Shapes(std::initializer_list<const Tensor*> ts) {
 
 }  // namespace
 
-Status Backend::MatMulNT(const Tensor& a, const Tensor& b, Tensor& c, float alpha, float beta) {
-  bool ok = AllF32({&a, &b, &c}) && a.rank() == 2 && b.rank() == 2 && c.rank() == 2 &&
-            a.dim(1) == b.dim(1) && c.dim(0) == a.dim(0) && c.dim(1) == b.dim(0);
-  BATON_RETURN_IF_ERROR(Expect(ok, "MatMulNT", "want f32 a[M,K], b[N,K], c[M,N]; got " +
-                                                   Shapes({&a, &b, &c})));
-  DoMatMulNT(a, b, c, alpha, beta);
+Status Backend::Gemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
+                     float alpha, float beta) {
+  bool ok = AllF32({&a, &b, &c}) && a.rank() == 2 && b.rank() == 2 && c.rank() == 2;
+  if (ok) {
+    int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
+    int64_t kb = trans_b ? b.dim(1) : b.dim(0), n = trans_b ? b.dim(0) : b.dim(1);
+    ok = k == kb && c.dim(0) == m && c.dim(1) == n;
+  }
+  BATON_RETURN_IF_ERROR(Expect(ok, "Gemm",
+                               fmt::format("want f32 op(a)[M,K], op(b)[K,N], c[M,N] (trans_a={}, "
+                                           "trans_b={}); got {}",
+                                           trans_a, trans_b, Shapes({&a, &b, &c}))));
+  DoGemm(trans_a, trans_b, a, b, c, alpha, beta);
   return Status::Ok();
 }
 
@@ -109,6 +116,70 @@ Status Backend::Embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
   }
   DoEmbedding(table, ids, out);
   return Status::Ok();
+}
+
+Status Backend::RmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
+                                Tensor& dx) {
+  bool ok = AllF32({&x, &w, &dy, &dx}) && x.rank() == 2 && w.rank() == 1 &&
+            w.dim(0) == x.dim(1) && dy.shape() == x.shape() && dx.shape() == x.shape();
+  BATON_RETURN_IF_ERROR(Expect(ok, "RmsNormBackward", "want x, dy, dx [M,D], w[D]; got " +
+                                                          Shapes({&x, &w, &dy, &dx})));
+  DoRmsNormBackward(x, w, eps, dy, dx);
+  return Status::Ok();
+}
+
+Status Backend::RopeBackward(Tensor& dx, const Tensor& positions, const Tensor& inv_freq,
+                             float scale) {
+  // The rotation's transpose is the rotation by the negative angle: sin flips sign.
+  Tensor neg = inv_freq.Clone();
+  for (int64_t i = 0; i < neg.numel(); ++i) neg.f32()[i] = -neg.f32()[i];
+  return Rope(dx, positions, neg, scale);
+}
+
+Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& q_positions, const Tensor& key_valid,
+                                  const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
+  bool ok = AllF32({&dout, &dq, &dk, &dv}) && dout.shape() == q.shape() &&
+            dq.shape() == q.shape() && dk.shape() == k.shape() && dv.shape() == v.shape();
+  BATON_RETURN_IF_ERROR(Expect(ok, "AttentionBackward", "gradients must match q, k, v; got " +
+                                                            Shapes({&dout, &dq, &dk, &dv})));
+  // Reuse the forward op's shape checks.
+  bool fwd_ok = q.rank() == 4 && k.rank() == 4 && k.shape() == v.shape() && k.dim(0) == q.dim(0) &&
+                k.dim(3) == q.dim(3) && k.dim(2) > 0 && q.dim(2) % k.dim(2) == 0 &&
+                q_positions.dtype() == DType::kI32 && q_positions.rank() == 2 &&
+                q_positions.dim(0) == q.dim(0) && q_positions.dim(1) == q.dim(1) &&
+                key_valid.rank() == 2 && key_valid.dim(0) == k.dim(0) &&
+                key_valid.dim(1) == k.dim(1);
+  BATON_RETURN_IF_ERROR(Expect(fwd_ok, "AttentionBackward", "bad q/k/v/positions/valid: " +
+                                                                Shapes({&q, &k, &v})));
+  DoAttentionBackward(q, k, v, q_positions, key_valid, dout, dq, dk, dv);
+  return Status::Ok();
+}
+
+Status Backend::SiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout,
+                                Tensor& dgate, Tensor& dup) {
+  bool ok = AllF32({&gate, &up, &dout, &dgate, &dup}) && gate.shape() == up.shape() &&
+            dout.shape() == up.shape() && dgate.shape() == up.shape() && dup.shape() == up.shape();
+  BATON_RETURN_IF_ERROR(Expect(ok, "SiluMulBackward", "want equal f32 shapes; got " +
+                                                          Shapes({&gate, &up, &dout, &dgate, &dup})));
+  DoSiluMulBackward(gate, up, dout, dgate, dup);
+  return Status::Ok();
+}
+
+Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
+                                     Tensor& dlogits) {
+  bool ok = AllF32({&logits, &dlogits}) && logits.rank() == 2 && labels.dtype() == DType::kI32 &&
+            labels.numel() == logits.dim(0) && dlogits.shape() == logits.shape();
+  BATON_RETURN_IF_ERROR(Expect(ok, "CrossEntropy", "want logits[N,V], labels[N] i32, dlogits[N,V]; got " +
+                                                       Shapes({&logits, &labels, &dlogits})));
+  const int32_t* l = labels.data<int32_t>();
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    if (l[i] != -100 && (l[i] < 0 || l[i] >= logits.dim(1))) {
+      return InvalidArgument("CrossEntropy: label {} at row {} is outside [0, {})", l[i], i,
+                             logits.dim(1));
+    }
+  }
+  return DoCrossEntropy(logits, labels, grad_scale, dlogits);
 }
 
 }  // namespace baton

@@ -16,9 +16,15 @@ class Backend {
   virtual std::string name() const = 0;
   virtual Device device() const = 0;
 
+  // c[M,N] = alpha * op(a) . op(b) + beta * c, where op transposes when its flag is set
+  // (a is [M,K] or [K,M]; b is [K,N] or [N,K]). beta = 0 ignores what c held.
+  Status Gemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
+              float alpha = 1.0f, float beta = 0.0f);
   // c[M,N] = alpha * a[M,K] . b[N,K]^T + beta * c. `b` is a weight stored [out, in] as in PyTorch.
   Status MatMulNT(const Tensor& a, const Tensor& b, Tensor& c, float alpha = 1.0f,
-                  float beta = 0.0f);
+                  float beta = 0.0f) {
+    return Gemm(false, true, a, b, c, alpha, beta);
+  }
   // x[M,N] += bias[N].
   Status AddBias(Tensor& x, const Tensor& bias);
   // y[M,D] = x / sqrt(mean(x^2) + eps) * w[D].
@@ -38,9 +44,28 @@ class Backend {
   // out[N,D] = table[ids[N], :], ids i32 in [0, V).
   Status Embedding(const Tensor& table, const Tensor& ids, Tensor& out);
 
+  // --- Backward ops (the base weights are frozen: only input gradients are produced). ---
+  // dx[M,D] = d(RmsNorm(x, w))/dx applied to dy[M,D].
+  Status RmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy, Tensor& dx);
+  // Undoes Rope on a gradient: rotates dx[B,T,H,D] in place by the negative angles.
+  Status RopeBackward(Tensor& dx, const Tensor& positions, const Tensor& inv_freq, float scale);
+  // Gradients of Attention's output `dout`[B,T,H,D] with respect to q, k and v (dk/dv are
+  // [B,S,Hkv,D] and summed over the heads of each group). Recomputes the softmax.
+  Status AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const Tensor& q_positions, const Tensor& key_valid, const Tensor& dout,
+                           Tensor& dq, Tensor& dk, Tensor& dv);
+  // dgate, dup of out = silu(gate) * up.
+  Status SiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout, Tensor& dgate,
+                         Tensor& dup);
+  // Cross-entropy of logits[N,V] against labels[N] (i32; -100 = ignored). Returns the summed
+  // loss (double) and writes dlogits[N,V] = grad_scale * (softmax - onehot) on labelled rows,
+  // 0 on ignored ones. `dlogits` may be `logits` itself (in place).
+  Result<double> CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
+                              Tensor& dlogits);
+
  protected:
-  virtual void DoMatMulNT(const Tensor& a, const Tensor& b, Tensor& c, float alpha,
-                          float beta) = 0;
+  virtual void DoGemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
+                      float alpha, float beta) = 0;
   virtual void DoAddBias(Tensor& x, const Tensor& bias) = 0;
   virtual void DoRmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) = 0;
   virtual void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq,
@@ -50,6 +75,15 @@ class Backend {
   virtual void DoSiluMul(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   virtual void DoAdd(Tensor& x, const Tensor& y) = 0;
   virtual void DoEmbedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
+  virtual void DoRmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
+                                 Tensor& dx) = 0;
+  virtual void DoAttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& q_positions, const Tensor& key_valid,
+                                   const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) = 0;
+  virtual void DoSiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout,
+                                 Tensor& dgate, Tensor& dup) = 0;
+  virtual double DoCrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
+                                Tensor& dlogits) = 0;
 };
 
 }  // namespace baton

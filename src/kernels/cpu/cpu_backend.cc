@@ -11,18 +11,46 @@
 namespace baton {
 namespace {
 
-void NaiveMatMulNT(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
-                   float alpha, float beta) {
+// c = alpha * op(a) op(b) + beta * c, accumulating in double: the reference for every other path.
+void NaiveGemm(bool ta, bool tb, const float* a, const float* b, float* c, int64_t m, int64_t n,
+               int64_t k, float alpha, float beta) {
   for (int64_t i = 0; i < m; ++i) {
-    const float* ar = a + i * k;
     for (int64_t j = 0; j < n; ++j) {
-      const float* br = b + j * k;
       double acc = 0;
-      for (int64_t p = 0; p < k; ++p) acc += static_cast<double>(ar[p]) * br[p];
+      for (int64_t p = 0; p < k; ++p) {
+        float x = ta ? a[p * m + i] : a[i * k + p];
+        float y = tb ? b[j * k + p] : b[p * n + j];
+        acc += static_cast<double>(x) * y;
+      }
       float prev = beta == 0.0f ? 0.0f : beta * c[i * n + j];
       c[i * n + j] = static_cast<float>(alpha * acc) + prev;
     }
   }
+}
+
+// Softmax weights of one query row over key slots [0, last], 0 for invalid slots; returns false
+// if no key is visible.
+bool AttentionRow(const float* qv, const float* k, const uint8_t* valid, int64_t last,
+                  int64_t stride, int64_t d, float scale, float* p) {
+  float max_score = -INFINITY;
+  for (int64_t s = 0; s <= last; ++s) {
+    if (!valid[s]) continue;
+    const float* kv = k + s * stride;
+    float dot = 0;
+    for (int64_t i = 0; i < d; ++i) dot += qv[i] * kv[i];
+    p[s] = dot * scale;
+    max_score = std::max(max_score, p[s]);
+  }
+  if (max_score == -INFINITY) return false;
+  float sum = 0;
+  for (int64_t s = 0; s <= last; ++s) {
+    if (!valid[s]) continue;
+    p[s] = std::exp(p[s] - max_score);
+    sum += p[s];
+  }
+  float inv = 1.0f / sum;
+  for (int64_t s = 0; s <= last; ++s) p[s] = valid[s] ? p[s] * inv : 0.0f;
+  return true;
 }
 
 class CpuBackend : public Backend {
@@ -39,16 +67,22 @@ class CpuBackend : public Backend {
   Device device() const override { return Device::kCpu; }
 
  protected:
-  void DoMatMulNT(const Tensor& a, const Tensor& b, Tensor& c, float alpha, float beta) override {
-    int64_t m = a.dim(0), k = a.dim(1), n = b.dim(0);
+  void DoGemm(bool ta, bool tb, const Tensor& a, const Tensor& b, Tensor& c, float alpha,
+              float beta) override {
+    int64_t m = c.dim(0), n = c.dim(1), k = ta ? a.dim(0) : a.dim(1);
     if (m == 0 || n == 0) return;
     if (options_.gemm == CpuGemm::kNaive) {
-      NaiveMatMulNT(a.f32(), b.f32(), c.f32(), m, n, k, alpha, beta);
+      NaiveGemm(ta, tb, a.f32(), b.f32(), c.f32(), m, n, k, alpha, beta);
       return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), alpha, a.f32(), static_cast<int>(k), b.f32(),
-                static_cast<int>(k), beta, c.f32(), static_cast<int>(n));
+    if (k == 0) {  // BLAS leaves c untouched; the contract is c = beta * c
+      for (int64_t i = 0; i < m * n; ++i) c.f32()[i] = beta == 0.0f ? 0.0f : beta * c.f32()[i];
+      return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a.f32(),
+                static_cast<int>(a.dim(1)), b.f32(), static_cast<int>(b.dim(1)), beta, c.f32(),
+                static_cast<int>(n));
   }
 
   void DoAddBias(Tensor& x, const Tensor& bias) override {
@@ -104,42 +138,146 @@ class CpuBackend : public Backend {
     int64_t ns = k.dim(1), nkv = k.dim(2), group = nh / nkv;
     float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int32_t* qpos = q_positions.data<int32_t>();
-    const uint8_t* valid = key_valid.data<uint8_t>();
-    std::vector<float> scores(ns);
+    std::vector<float> p(ns);
     for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* valid = key_valid.data<uint8_t>() + b * ns;
       for (int64_t t = 0; t < nt; ++t) {
         int64_t last = std::min<int64_t>(qpos[b * nt + t], ns - 1);
         for (int64_t h = 0; h < nh; ++h) {
-          const float* qv = q.f32() + ((b * nt + t) * nh + h) * d;
           int64_t kh = h / group;
+          const float* qv = q.f32() + ((b * nt + t) * nh + h) * d;
+          const float* kb = k.f32() + (b * ns * nkv + kh) * d;
+          const float* vb = v.f32() + (b * ns * nkv + kh) * d;
           float* o = out.f32() + ((b * nt + t) * nh + h) * d;
-          float max_score = -INFINITY;
-          for (int64_t s = 0; s <= last; ++s) {
-            if (!valid[b * ns + s]) continue;
-            const float* kv = k.f32() + ((b * ns + s) * nkv + kh) * d;
-            float dot = 0;
-            for (int64_t i = 0; i < d; ++i) dot += qv[i] * kv[i];
-            scores[s] = dot * scale;
-            max_score = std::max(max_score, scores[s]);
-          }
           std::memset(o, 0, d * sizeof(float));
-          if (max_score == -INFINITY) continue;
-          float sum = 0;
+          if (!AttentionRow(qv, kb, valid, last, nkv * d, d, scale, p.data())) continue;
           for (int64_t s = 0; s <= last; ++s) {
-            if (!valid[b * ns + s]) continue;
-            scores[s] = std::exp(scores[s] - max_score);
-            sum += scores[s];
-          }
-          float inv = 1.0f / sum;
-          for (int64_t s = 0; s <= last; ++s) {
-            if (!valid[b * ns + s]) continue;
-            const float* vv = v.f32() + ((b * ns + s) * nkv + kh) * d;
-            float p = scores[s] * inv;
-            for (int64_t i = 0; i < d; ++i) o[i] += p * vv[i];
+            if (p[s] == 0.0f) continue;
+            const float* vv = vb + s * nkv * d;
+            for (int64_t i = 0; i < d; ++i) o[i] += p[s] * vv[i];
           }
         }
       }
     }
+  }
+
+  void DoAttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const Tensor& q_positions, const Tensor& key_valid, const Tensor& dout,
+                           Tensor& dq, Tensor& dk, Tensor& dv) override {
+    int64_t nb = q.dim(0), nt = q.dim(1), nh = q.dim(2), d = q.dim(3);
+    int64_t ns = k.dim(1), nkv = k.dim(2), group = nh / nkv;
+    float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const int32_t* qpos = q_positions.data<int32_t>();
+    std::memset(dq.raw(), 0, dq.nbytes());
+    std::memset(dk.raw(), 0, dk.nbytes());
+    std::memset(dv.raw(), 0, dv.nbytes());
+    std::vector<float> p(ns), dp(ns);
+    // Fixed loop order (no threads, no atomics): gradients repeat bit for bit.
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* valid = key_valid.data<uint8_t>() + b * ns;
+      for (int64_t t = 0; t < nt; ++t) {
+        int64_t last = std::min<int64_t>(qpos[b * nt + t], ns - 1);
+        for (int64_t h = 0; h < nh; ++h) {
+          int64_t kh = h / group;
+          size_t qoff = ((b * nt + t) * nh + h) * d;
+          const float* qv = q.f32() + qoff;
+          const float* go = dout.f32() + qoff;
+          const float* kb = k.f32() + (b * ns * nkv + kh) * d;
+          const float* vb = v.f32() + (b * ns * nkv + kh) * d;
+          float* dkb = dk.f32() + (b * ns * nkv + kh) * d;
+          float* dvb = dv.f32() + (b * ns * nkv + kh) * d;
+          if (!AttentionRow(qv, kb, valid, last, nkv * d, d, scale, p.data())) continue;
+          // dP = dO . V^T; dS = P * (dP - sum(P * dP)); dq = scale dS K; dk = scale dS^T q.
+          float dot_sum = 0;
+          for (int64_t s = 0; s <= last; ++s) {
+            if (p[s] == 0.0f) {
+              dp[s] = 0;
+              continue;
+            }
+            const float* vv = vb + s * nkv * d;
+            float acc = 0;
+            for (int64_t i = 0; i < d; ++i) acc += go[i] * vv[i];
+            dp[s] = acc;
+            dot_sum += p[s] * acc;
+          }
+          float* dqv = dq.f32() + qoff;
+          for (int64_t s = 0; s <= last; ++s) {
+            if (p[s] == 0.0f) continue;
+            float ds = p[s] * (dp[s] - dot_sum) * scale;
+            const float* kv = kb + s * nkv * d;
+            float* dkv = dkb + s * nkv * d;
+            float* dvv = dvb + s * nkv * d;
+            for (int64_t i = 0; i < d; ++i) {
+              dqv[i] += ds * kv[i];
+              dkv[i] += ds * qv[i];
+              dvv[i] += p[s] * go[i];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void DoRmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
+                         Tensor& dx) override {
+    // y = w * x * r, r = (mean(x^2) + eps)^-1/2:
+    // dx = r * (w*dy) - x * r^3 * mean(x * w * dy).
+    int64_t m = x.dim(0), d = x.dim(1);
+    const float* pw = w.f32();
+    for (int64_t i = 0; i < m; ++i) {
+      const float* row = x.f32() + i * d;
+      const float* g = dy.f32() + i * d;
+      float* out = dx.f32() + i * d;
+      double ss = 0, dot = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        ss += static_cast<double>(row[j]) * row[j];
+        dot += static_cast<double>(row[j]) * pw[j] * g[j];
+      }
+      float r = 1.0f / std::sqrt(static_cast<float>(ss / d) + eps);
+      float c = static_cast<float>(dot / d) * r * r * r;
+      for (int64_t j = 0; j < d; ++j) out[j] = r * pw[j] * g[j] - row[j] * c;
+    }
+  }
+
+  void DoSiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout, Tensor& dgate,
+                         Tensor& dup) override {
+    const float* g = gate.f32();
+    const float* u = up.f32();
+    const float* go = dout.f32();
+    for (int64_t i = 0; i < gate.numel(); ++i) {
+      float sig = 1.0f / (1.0f + std::exp(-g[i]));
+      float silu = g[i] * sig;
+      float dg = go[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+      float du = go[i] * silu;
+      dgate.f32()[i] = dg;
+      dup.f32()[i] = du;
+    }
+  }
+
+  double DoCrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
+                        Tensor& dlogits) override {
+    int64_t n = logits.dim(0), v = logits.dim(1);
+    const int32_t* l = labels.data<int32_t>();
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = logits.f32() + i * v;
+      float* g = dlogits.f32() + i * v;
+      if (l[i] == -100) {
+        std::memset(g, 0, v * sizeof(float));
+        continue;
+      }
+      float m = row[0];
+      for (int64_t j = 1; j < v; ++j) m = std::max(m, row[j]);
+      double sum = 0;
+      for (int64_t j = 0; j < v; ++j) sum += std::exp(static_cast<double>(row[j] - m));
+      double lse = m + std::log(sum);
+      total += lse - row[l[i]];
+      for (int64_t j = 0; j < v; ++j) {
+        g[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - lse)) * grad_scale;
+      }
+      g[l[i]] -= grad_scale;
+    }
+    return total;
   }
 
   void DoSiluMul(const Tensor& gate, const Tensor& up, Tensor& out) override {

@@ -2,6 +2,7 @@
 // (format of tests/data/golden/*/reference.safetensors, see its README). Each item reports the
 // max abs error and the max error relative to the largest reference magnitude
 // (max|a-b| / max|b|), and passes when that relative error is within its tolerance.
+// Gradients and the AdamW step are compared tensor by tensor; the worst tensor is reported.
 #pragma once
 
 #include <optional>
@@ -26,6 +27,7 @@ struct ParityOptions {
   std::string reference_path;
   double logits_tolerance = 1e-4;  // f32 engine vs HF f32, relative
   double loss_tolerance = 1e-4;
+  double grad_tolerance = 1e-4;  // per tensor, relative; the worst tensor is reported
 };
 
 struct ParityReport {
@@ -36,9 +38,5 @@ struct ParityReport {
 };
 
 Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& options);
-
-// Mean cross-entropy over positions whose shifted label is not -100 (HF's causal LM loss):
-// logits[T,V] at position t predicts labels[t+1]. Accumulates in double.
-Result<double> CausalLmLoss(const Tensor& logits, const std::vector<int64_t>& labels);
 
 }  // namespace baton
