@@ -49,11 +49,16 @@ int main(int argc, char** argv) {
   int prompt_len = 128, new_tokens = 64, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--model") model = argv[i + 1];
-    else if (k == "--preset") preset = argv[i + 1];
-    else if (k == "--prompt") prompt_len = std::atoi(argv[i + 1]);
-    else if (k == "--new") new_tokens = std::atoi(argv[i + 1]);
-    else if (k == "--threads") threads = std::atoi(argv[i + 1]);
+    if (k == "--model")
+      model = argv[i + 1];
+    else if (k == "--preset")
+      preset = argv[i + 1];
+    else if (k == "--prompt")
+      prompt_len = std::atoi(argv[i + 1]);
+    else if (k == "--new")
+      new_tokens = std::atoi(argv[i + 1]);
+    else if (k == "--threads")
+      threads = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -80,8 +85,9 @@ int main(int argc, char** argv) {
   std::printf("prompt %d tokens, %d new tokens, batch 1, f32\n", prompt_len, new_tokens);
   std::printf("%-28s %10s %16s %16s\n", "backend", "load s", "prefill tok/s", "decode tok/s");
   Figures blas = Measure(model, {CpuGemm::kBlas, threads}, prompt_len, new_tokens);
-  std::printf("%-28s %10.3f %16.1f %16.1f\n", ("cpu-openblas, " + std::to_string(threads) + " threads").c_str(),
-              blas.load_s, blas.prefill_tps, blas.decode_tps);
+  std::printf("%-28s %10.3f %16.1f %16.1f\n",
+              ("cpu-openblas, " + std::to_string(threads) + " threads").c_str(), blas.load_s,
+              blas.prefill_tps, blas.decode_tps);
   Figures naive = Measure(model, {CpuGemm::kNaive, 1}, prompt_len, new_tokens);
   std::printf("%-28s %10.3f %16.1f %16.1f\n", "cpu-naive (baseline)", naive.load_s,
               naive.prefill_tps, naive.decode_tps);

@@ -37,7 +37,8 @@ void ExpectGradient(Tensor& x, const Tensor& grad, const std::function<double()>
     max_err = std::max(max_err, std::fabs(fd - grad.f32()[i]));
     max_ref = std::max(max_ref, std::fabs(fd));
   }
-  EXPECT_LT(max_err, 2e-3 * std::max(1.0, max_ref)) << what << ": max |fd - analytic| = " << max_err;
+  EXPECT_LT(max_err, 2e-3 * std::max(1.0, max_ref))
+      << what << ": max |fd - analytic| = " << max_err;
 }
 
 double Dot(const Tensor& a, const Tensor& r) {
@@ -55,14 +56,23 @@ TEST_F(BackwardOps, RmsNorm) {
   Tensor x = Random({3, 8}, 1), w = Random({8}, 2), r = Random({3, 8}, 3);
   Tensor y = Tensor::Empty({3, 8}, DType::kF32), dx = y.Clone();
   ASSERT_TRUE(cpu->RmsNormBackward(x, w, 1e-6f, r, dx).ok());
-  ExpectGradient(x, dx, [&] { (void)cpu->RmsNorm(x, w, 1e-6f, y); return Dot(y, r); }, "rmsnorm");
+  ExpectGradient(
+      x, dx,
+      [&] {
+        (void)cpu->RmsNorm(x, w, 1e-6f, y);
+        return Dot(y, r);
+      },
+      "rmsnorm");
 }
 
 TEST_F(BackwardOps, SiluMul) {
   Tensor g = Random({4, 5}, 1), u = Random({4, 5}, 2), r = Random({4, 5}, 3);
   Tensor o = g.Clone(), dg = g.Clone(), du = g.Clone();
   ASSERT_TRUE(cpu->SiluMulBackward(g, u, r, dg, du).ok());
-  auto loss = [&] { (void)cpu->SiluMul(g, u, o); return Dot(o, r); };
+  auto loss = [&] {
+    (void)cpu->SiluMul(g, u, o);
+    return Dot(o, r);
+  };
   ExpectGradient(g, dg, loss, "silu gate");
   ExpectGradient(u, du, loss, "silu up");
 }
@@ -73,11 +83,14 @@ TEST_F(BackwardOps, Rope) {
   Tensor inv = Tensor::FromF32({1.0f, 0.3f, 0.05f, 0.001f}, {4});
   Tensor dx = r.Clone();
   ASSERT_TRUE(cpu->RopeBackward(dx, pos, inv, 1.0f).ok());
-  ExpectGradient(x, dx, [&] {
-    Tensor y = x.Clone();
-    (void)cpu->Rope(y, pos, inv, 1.0f);
-    return Dot(y, r);
-  }, "rope");
+  ExpectGradient(
+      x, dx,
+      [&] {
+        Tensor y = x.Clone();
+        (void)cpu->Rope(y, pos, inv, 1.0f);
+        return Dot(y, r);
+      },
+      "rope");
 }
 
 TEST_F(BackwardOps, AttentionWithGqaAndPadding) {
@@ -90,7 +103,10 @@ TEST_F(BackwardOps, AttentionWithGqaAndPadding) {
   for (int i = 0; i < 8; ++i) valid.data<uint8_t>()[i] = i != 4;
   Tensor out = q.Clone(), dq = q.Clone(), dk = k.Clone(), dv = v.Clone();
   ASSERT_TRUE(cpu->AttentionBackward(q, k, v, pos, valid, r, dq, dk, dv).ok());
-  auto loss = [&] { (void)cpu->Attention(q, k, v, pos, valid, out); return Dot(out, r); };
+  auto loss = [&] {
+    (void)cpu->Attention(q, k, v, pos, valid, out);
+    return Dot(out, r);
+  };
   ExpectGradient(q, dq, loss, "attention q");
   ExpectGradient(k, dk, loss, "attention k");
   ExpectGradient(v, dv, loss, "attention v");
@@ -103,8 +119,9 @@ TEST_F(BackwardOps, CrossEntropy) {
   Tensor labels = Tensor::FromI32({2, -100, 6}, {3});
   ASSERT_TRUE(cpu->CrossEntropy(logits, labels, 0.5f, d).ok());
   for (int j = 0; j < 7; ++j) EXPECT_EQ(d.f32()[7 + j], 0.0f);  // ignored row
-  ExpectGradient(logits, d, [&] { return 0.5 * *cpu->CrossEntropy(logits, labels, 1, scratch); },
-                 "cross-entropy");
+  ExpectGradient(
+      logits, d, [&] { return 0.5 * *cpu->CrossEntropy(logits, labels, 1, scratch); },
+      "cross-entropy");
   EXPECT_FALSE(cpu->CrossEntropy(logits, Tensor::FromI32({7, 0, 0}, {3}), 1, d).ok());
 }
 
@@ -129,8 +146,8 @@ TEST_F(ModelBackward, RecomputeIsBitIdentical) {
   Tensor ids = Tensor::FromI32({5, 9, 33, 700, 2, 18, 41, 3}, {2, 4});
   Tensor labels = Tensor::FromI32({-100, 9, 33, 700, -100, -100, 41, 3}, {2, 4});
   LoraAdapter g1 = NewGrads(), g2 = NewGrads();
-  auto a = model->ForwardBackward(ids, labels, Tensor(), 0.25f, false, g1);
-  auto b = model->ForwardBackward(ids, labels, Tensor(), 0.25f, true, g2);
+  auto a = model->ForwardBackward(ids, labels, Tensor(), 0.25f, false, &g1);
+  auto b = model->ForwardBackward(ids, labels, Tensor(), 0.25f, true, &g2);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->loss, b->loss);
   EXPECT_EQ(a->tokens, 5);  // shifted: 3 in row 1, 2 in row 2
@@ -144,12 +161,14 @@ TEST_F(ModelBackward, PaddedBatchEqualsSeparateSequences) {
   for (int i = 0; i < 8; ++i) mask.data<uint8_t>()[i] = i < 6;
   Tensor labels = Tensor::FromI32({5, 9, 33, 700, 2, 18, -100, -100}, {2, 4});
   LoraAdapter batch = NewGrads(), sep = NewGrads();
-  auto a = model->ForwardBackward(ids, labels, mask, 1.0f, false, batch);
+  auto a = model->ForwardBackward(ids, labels, mask, 1.0f, false, &batch);
   ASSERT_TRUE(a.ok());
-  auto b = model->ForwardBackward(Tensor::FromI32({5, 9, 33, 700}, {1, 4}),
-                                  Tensor::FromI32({5, 9, 33, 700}, {1, 4}), Tensor(), 1.0f, false, sep);
-  auto c = model->ForwardBackward(Tensor::FromI32({2, 18}, {1, 2}), Tensor::FromI32({2, 18}, {1, 2}),
-                                  Tensor(), 1.0f, false, sep);  // accumulates
+  auto b =
+      model->ForwardBackward(Tensor::FromI32({5, 9, 33, 700}, {1, 4}),
+                             Tensor::FromI32({5, 9, 33, 700}, {1, 4}), Tensor(), 1.0f, false, &sep);
+  auto c =
+      model->ForwardBackward(Tensor::FromI32({2, 18}, {1, 2}), Tensor::FromI32({2, 18}, {1, 2}),
+                             Tensor(), 1.0f, false, &sep);  // accumulates
   ASSERT_TRUE(b.ok() && c.ok());
   EXPECT_NEAR(a->loss, b->loss + c->loss, 1e-5);
   EXPECT_EQ(a->tokens, 4);
@@ -165,10 +184,13 @@ TEST_F(ModelBackward, PaddedBatchEqualsSeparateSequences) {
 TEST_F(ModelBackward, RejectsBadInputs) {
   LoraAdapter g = NewGrads();
   Tensor ids = Tensor::FromI32({1, 2, 3}, {1, 3});
-  EXPECT_FALSE(model->ForwardBackward(ids, Tensor::FromI32({1, 2}, {1, 2}), Tensor(), 1, false, g).ok());
-  EXPECT_FALSE(model->ForwardBackward(ids, Tensor::FromI32({1, 2, 5000}, {1, 3}), Tensor(), 1, false, g).ok());
+  EXPECT_FALSE(
+      model->ForwardBackward(ids, Tensor::FromI32({1, 2}, {1, 2}), Tensor(), 1, false, &g).ok());
+  EXPECT_FALSE(
+      model->ForwardBackward(ids, Tensor::FromI32({1, 2, 5000}, {1, 3}), Tensor(), 1, false, &g)
+          .ok());
   model->SetAdapter(nullptr);
-  EXPECT_FALSE(model->ForwardBackward(ids, ids, Tensor(), 1, false, g).ok());
+  EXPECT_FALSE(model->ForwardBackward(ids, ids, Tensor(), 1, false, &g).ok());
 }
 
 }  // namespace

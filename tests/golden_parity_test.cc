@@ -37,9 +37,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama", CpuGemm::kBlas}, Case{"qwen2", CpuGemm::kNaive},
                       Case{"qwen2-tied", CpuGemm::kNaive}, Case{"llama", CpuGemm::kNaive}),
     [](const auto& info) {
-      std::string n = std::string(info.param.name) +
-                      (info.param.gemm == CpuGemm::kBlas ? "_blas" : "_naive");
-      for (char& ch : n) if (ch == '-') ch = '_';
+      std::string n =
+          std::string(info.param.name) + (info.param.gemm == CpuGemm::kBlas ? "_blas" : "_naive");
+      for (char& ch : n)
+        if (ch == '-') ch = '_';
       return n;
     });
 

@@ -21,8 +21,8 @@ Tensor Random(Shape shape, uint64_t seed) {
 TEST(CpuKernels, BlasMatMulMatchesNaive) {
   auto naive = MakeCpuBackend({CpuGemm::kNaive, 1});
   auto blas = MakeCpuBackend({CpuGemm::kBlas, 2});
-  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {3, 5, 7}, {37, 1024, 64}, {64, 160, 64},
-                         {128, 96, 513}}) {
+  for (auto [m, n, k] :
+       {std::tuple{1, 1, 1}, {3, 5, 7}, {37, 1024, 64}, {64, 160, 64}, {128, 96, 513}}) {
     Tensor a = Random({m, k}, 1), b = Random({n, k}, 2), c0 = Random({m, n}, 3);
     Tensor c1 = c0.Clone(), c2 = c0.Clone();
     ASSERT_TRUE(naive->MatMulNT(a, b, c1, 0.5f, 1.0f).ok());

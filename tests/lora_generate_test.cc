@@ -71,8 +71,9 @@ TEST(Lora, SaveLoadRoundTripAndAllLinear) {
 TEST(Lora, AdapterErrorsNameFileAndTensor) {
   ScopedTempDir tmp;
   ModelConfig mc = *ModelConfig::Load(env, GoldenDir("qwen2/model"));
-  EXPECT_NE(LoraAdapter::Load(env, tmp.path(), mc).status().message().find("no adapter_config.json"),
-            std::string::npos);
+  EXPECT_NE(
+      LoraAdapter::Load(env, tmp.path(), mc).status().message().find("no adapter_config.json"),
+      std::string::npos);
   CopyDir(GoldenDir("qwen2/adapter"), tmp.path());
   // Config says r=4 but the tensors have r=8.
   Json c = *ReadJsonFile(env, tmp.Sub("adapter_config.json"));
@@ -80,7 +81,8 @@ TEST(Lora, AdapterErrorsNameFileAndTensor) {
   ASSERT_TRUE(env->WriteFileAtomic(tmp.Sub("adapter_config.json"), c.dump()).ok());
   std::string err = LoraAdapter::Load(env, tmp.path(), mc).status().message();
   EXPECT_NE(err.find("adapter_model.safetensors"), std::string::npos) << err;
-  EXPECT_NE(err.find("has shape [8, 160] but the model and r imply [4, 160]"), std::string::npos) << err;
+  EXPECT_NE(err.find("has shape [8, 160] but the model and r imply [4, 160]"), std::string::npos)
+      << err;
   // Config targets fewer modules than the file holds.
   c["r"] = 8;
   c["target_modules"] = {"q_proj"};
@@ -90,7 +92,8 @@ TEST(Lora, AdapterErrorsNameFileAndTensor) {
   // A model with a different hidden size.
   ModelConfig other = mc;
   other.hidden_size = 32;
-  c["target_modules"] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  c["target_modules"] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                         "gate_proj", "up_proj", "down_proj"};
   ASSERT_TRUE(env->WriteFileAtomic(tmp.Sub("adapter_config.json"), c.dump()).ok());
   err = LoraAdapter::Load(env, tmp.path(), other).status().message();
   EXPECT_NE(err.find("has shape"), std::string::npos) << err;

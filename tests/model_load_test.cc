@@ -140,7 +140,8 @@ TEST(ModelLoad, ConfigErrorsNameTheKey) {
   c["hidden_size"] = "sixty-four";
   WriteJson(tmp.Sub("config.json"), c);
   std::string err = LoadError(tmp.path());
-  EXPECT_NE(err.find("key 'hidden_size': expected an integer, got string"), std::string::npos) << err;
+  EXPECT_NE(err.find("key 'hidden_size': expected an integer, got string"), std::string::npos)
+      << err;
   c.erase("hidden_size");
   WriteJson(tmp.Sub("config.json"), c);
   EXPECT_NE(LoadError(tmp.path()).find("missing required key 'hidden_size'"), std::string::npos);

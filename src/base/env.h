@@ -39,6 +39,26 @@ class Env {
   virtual Result<std::shared_ptr<MappedFile>> MapFile(const std::string& path) = 0;
   virtual Status CopyFile(const std::string& from, const std::string& to) = 0;
 
+  // The methods below were added after the first Env users; they have defaults that return
+  // Unimplemented so that Envs written elsewhere keep compiling until they need them.
+
+  // Reads at most `len` bytes starting at `offset` (fewer at the end of the file).
+  virtual Result<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                            uint64_t len);
+  // Removes a file (not a folder); NotFound if it is not there.
+  virtual Status DeleteFile(const std::string& path);
+  // Removes an empty folder; fails if it holds anything.
+  virtual Status DeleteDir(const std::string& path);
+  // Like `rm -rf`: a file or a whole folder tree; Ok if `path` does not exist.
+  virtual Status DeleteRecursively(const std::string& path);
+  // rename(2): atomic; replaces `to` if it is a file (or an empty folder when `from` is one).
+  virtual Status RenameFile(const std::string& from, const std::string& to);
+  // Swaps two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE). Unimplemented
+  // where the filesystem cannot (some FUSE mounts), so callers need a fallback.
+  virtual Status ExchangePaths(const std::string& a, const std::string& b);
+  // fsyncs a folder so that renames and creations inside it survive a power loss.
+  virtual Status SyncDir(const std::string& path);
+
   virtual uint64_t NowMicros() = 0;
   virtual void SleepMicros(uint64_t micros) = 0;
 };

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,93 @@ class PosixEnv : public Env {
     return WriteFileAtomic(to, data);
   }
 
+  Result<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                    uint64_t len) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError(path, errno);
+    std::string out;
+    char buf[1 << 16];
+    while (out.size() < len) {
+      size_t want = std::min<uint64_t>(sizeof(buf), len - out.size());
+      ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(offset + out.size()));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return PosixError(path, err);
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+
+  Status DeleteFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return PosixError(path, errno);
+    return Status::Ok();
+  }
+
+  Status DeleteDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return PosixError(path, errno);
+    return Status::Ok();
+  }
+
+  Status DeleteRecursively(const std::string& path) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status::Ok();
+      return PosixError(path, errno);
+    }
+    // lstat, not stat: a symlink to a folder is removed as a link, never followed.
+    if (!S_ISDIR(st.st_mode)) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return PosixError(path, errno);
+      return Status::Ok();
+    }
+    BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
+    for (const std::string& name : names) {
+      BATON_RETURN_IF_ERROR(DeleteRecursively(JoinPath(path, name)));
+    }
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return PosixError(path, errno);
+    return Status::Ok();
+  }
+
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return PosixError(fmt::format("rename {} -> {}", from, to), errno);
+    }
+    return Status::Ok();
+  }
+
+  Status ExchangePaths(const std::string& a, const std::string& b) override {
+#ifdef RENAME_EXCHANGE
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) {
+      return Status::Ok();
+    }
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS || err == ENOTSUP || err == EOPNOTSUPP) {
+      return Unimplemented("exchange {} <-> {}: not supported by this filesystem", a, b);
+    }
+    return PosixError(fmt::format("exchange {} <-> {}", a, b), err);
+#else
+    return Unimplemented("exchange {} <-> {}: renameat2 is not available", a, b);
+#endif
+  }
+
+  Status SyncDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError(path, errno);
+    // Some filesystems (FUSE mounts among them) refuse fsync on a folder; that is not an error of
+    // ours, and the data was already synced file by file.
+    if (::fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP) {
+      int err = errno;
+      ::close(fd);
+      return PosixError(path, err);
+    }
+    ::close(fd);
+    return Status::Ok();
+  }
+
   uint64_t NowMicros() override {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -170,6 +258,28 @@ class PosixEnv : public Env {
 };
 
 }  // namespace
+
+Result<std::string> Env::ReadFileRange(const std::string& path, uint64_t, uint64_t) {
+  return Unimplemented("{}: this Env cannot read ranges", path);
+}
+Status Env::DeleteFile(const std::string& path) {
+  return Unimplemented("{}: this Env cannot delete files", path);
+}
+Status Env::DeleteDir(const std::string& path) {
+  return Unimplemented("{}: this Env cannot delete folders", path);
+}
+Status Env::DeleteRecursively(const std::string& path) {
+  return Unimplemented("{}: this Env cannot delete folders", path);
+}
+Status Env::RenameFile(const std::string& from, const std::string& to) {
+  return Unimplemented("{} -> {}: this Env cannot rename", from, to);
+}
+Status Env::ExchangePaths(const std::string& a, const std::string& b) {
+  return Unimplemented("{} <-> {}: this Env cannot exchange paths", a, b);
+}
+Status Env::SyncDir(const std::string& path) {
+  return Unimplemented("{}: this Env cannot sync folders", path);
+}
 
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();

@@ -14,14 +14,14 @@ namespace baton {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad user input: flag, config key, dataset row
-  kNotFound,           // missing file, key or tensor
-  kCorruption,         // data on disk/in store does not match its own description
-  kIoError,            // the OS or network refused
-  kUnimplemented,      // a feature that is not there (yet)
-  kFailedPrecondition, // state forbids the call (e.g. lease lost)
-  kUnavailable,        // transient: retry may help
-  kInternal,           // a bug
+  kInvalidArgument,     // bad user input: flag, config key, dataset row
+  kNotFound,            // missing file, key or tensor
+  kCorruption,          // data on disk/in store does not match its own description
+  kIoError,             // the OS or network refused
+  kUnimplemented,       // a feature that is not there (yet)
+  kFailedPrecondition,  // state forbids the call (e.g. lease lost)
+  kUnavailable,         // transient: retry may help
+  kInternal,            // a bug
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -74,7 +74,7 @@ Status Internal(fmt::format_string<Args...> f, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Status(StatusCode::kInternal, "Result built from an OK Status");
   }
@@ -99,9 +99,9 @@ class [[nodiscard]] Result {
 #define BATON_CONCAT_INNER(a, b) a##b
 #define BATON_CONCAT(a, b) BATON_CONCAT_INNER(a, b)
 
-#define BATON_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::baton::Status baton_status_ = (expr);    \
+#define BATON_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::baton::Status baton_status_ = (expr);        \
     if (!baton_status_.ok()) return baton_status_; \
   } while (0)
 

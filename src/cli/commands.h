@@ -14,6 +14,8 @@ using Action = std::function<int()>;
 void AddInferCommand(CLI::App& root, Action& action);
 void AddParityCommand(CLI::App& root, Action& action);
 void AddInitModelCommand(CLI::App& root, Action& action);
+void AddTrainCommand(CLI::App& root, Action& action);
+void AddCkptCommand(CLI::App& root, Action& action);
 
 // Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

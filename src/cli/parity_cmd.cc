@@ -11,8 +11,9 @@ void AddParityCommand(CLI::App& root, Action& action) {
   auto opts = std::make_shared<ParityOptions>();
   auto adapter = std::make_shared<std::string>();
   CLI::App* cmd = root.add_subcommand(
-      "parity", "Check the engine against a Hugging Face reference file (logits, padded batch, "
-                "greedy generation, LoRA logits and loss)");
+      "parity",
+      "Check the engine against a Hugging Face reference file (logits, padded batch, "
+      "greedy generation, LoRA logits and loss)");
   cmd->add_option("--model", opts->model_dir, "Hugging Face model folder")->required();
   cmd->add_option("--adapter,--adapters", *adapter, "PEFT LoRA adapter folder");
   cmd->add_option("--reference", opts->reference_path, "reference .safetensors")->required();

@@ -21,13 +21,22 @@ struct JsonReader {
     }
     if constexpr (std::is_same_v<T, bool>) {
       Result<bool> v = JsonBool(j, key, source);
-      if (v.ok()) field = *v; else status = v.status();
+      if (v.ok())
+        field = *v;
+      else
+        status = v.status();
     } else if constexpr (std::is_integral_v<T>) {
       Result<int64_t> v = JsonInt(j, key, source);
-      if (v.ok()) field = *v; else status = v.status();
+      if (v.ok())
+        field = *v;
+      else
+        status = v.status();
     } else {
       Result<double> v = JsonNumber(j, key, source);
-      if (v.ok()) field = *v; else status = v.status();
+      if (v.ok())
+        field = *v;
+      else
+        status = v.status();
     }
   }
 };
@@ -42,7 +51,8 @@ Result<std::vector<int64_t>> TokenIdList(const Json& v, const std::string& sourc
   }
   if (v.is_array()) {
     for (const Json& x : v) {
-      if (!x.is_number_integer()) return InvalidArgument("{}: key '{}': expected integers", source, key);
+      if (!x.is_number_integer())
+        return InvalidArgument("{}: key '{}': expected integers", source, key);
       ids.push_back(x.get<int64_t>());
     }
     return ids;
@@ -52,7 +62,8 @@ Result<std::vector<int64_t>> TokenIdList(const Json& v, const std::string& sourc
 
 Status ReadRope(const Json& j, const std::string& source, ModelConfig& c) {
   // transformers 5: "rope_parameters": {"rope_theta", "rope_type", ...}.
-  // older: top-level "rope_theta" plus optional "rope_scaling": {"type"|"rope_type", "factor", ...}.
+  // older: top-level "rope_theta" plus optional "rope_scaling": {"type"|"rope_type", "factor",
+  // ...}.
   const Json* params = nullptr;
   std::string where = source;
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
@@ -112,9 +123,10 @@ Result<ModelConfig> ModelConfig::FromJson(const Json& j, const std::string& sour
   } else if (arch_name == "LlamaForCausalLM" || arch_name == "llama") {
     c.arch = Architecture::kLlama;
   } else {
-    return Unimplemented("{}: architecture '{}' is not supported (supported: Qwen2ForCausalLM, "
-                         "LlamaForCausalLM)",
-                         source, arch_name);
+    return Unimplemented(
+        "{}: architecture '{}' is not supported (supported: Qwen2ForCausalLM, "
+        "LlamaForCausalLM)",
+        source, arch_name);
   }
   JsonReader reader{j, source, Status::Ok()};
   c.VisitFields(reader);
@@ -131,7 +143,8 @@ Result<ModelConfig> ModelConfig::FromJson(const Json& j, const std::string& sour
     return Unimplemented("{}: use_sliding_window=true is not supported", source);
   }
   if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
-  if (c.head_dim == 0 && c.num_attention_heads > 0) c.head_dim = c.hidden_size / c.num_attention_heads;
+  if (c.head_dim == 0 && c.num_attention_heads > 0)
+    c.head_dim = c.hidden_size / c.num_attention_heads;
   BATON_RETURN_IF_ERROR(ReadRope(j, source, c));
   const char* dtype_key = j.contains("dtype") ? "dtype" : "torch_dtype";
   if (j.contains(dtype_key) && j[dtype_key].is_string()) {
@@ -168,7 +181,8 @@ Status ModelConfig::Validate(const std::string& source) const {
     return InvalidArgument("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
                            source, num_attention_heads, num_key_value_heads);
   }
-  if (head_dim % 2 != 0) return InvalidArgument("{}: head_dim {} must be even for RoPE", source, head_dim);
+  if (head_dim % 2 != 0)
+    return InvalidArgument("{}: head_dim {} must be even for RoPE", source, head_dim);
   if (rms_norm_eps <= 0) return InvalidArgument("{}: key 'rms_norm_eps' must be positive", source);
   if (rope_theta <= 0) return InvalidArgument("{}: key 'rope_theta' must be positive", source);
   return Status::Ok();
@@ -185,7 +199,8 @@ Result<ModelConfig> ModelConfig::Load(Env* env, const std::string& dir) {
   if (env->FileExists(gen_path)) {
     BATON_ASSIGN_OR_RETURN(Json g, ReadJsonFile(env, gen_path));
     if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) {
-      BATON_ASSIGN_OR_RETURN(c.eos_token_ids, TokenIdList(g["eos_token_id"], gen_path, "eos_token_id"));
+      BATON_ASSIGN_OR_RETURN(c.eos_token_ids,
+                             TokenIdList(g["eos_token_id"], gen_path, "eos_token_id"));
     }
   }
   return c;
@@ -236,8 +251,6 @@ std::string ModelConfig::Summary() const {
                      tie_word_embeddings ? ", tied embeddings" : "");
 }
 
-bool ModelConfig::operator==(const ModelConfig& other) const {
-  return ToJson() == other.ToJson();
-}
+bool ModelConfig::operator==(const ModelConfig& other) const { return ToJson() == other.ToJson(); }
 
 }  // namespace baton

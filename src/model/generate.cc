@@ -19,8 +19,11 @@ Result<GenerationOptions> GenerationOptions::FromModelDir(Env* env, const std::s
   BATON_ASSIGN_OR_RETURN(Json g, ReadJsonFile(env, path));
   bool do_sample = g.value("do_sample", false);
   if (do_sample) {
-    o.temperature = g.contains("temperature") && g["temperature"].is_number() ? g["temperature"].get<float>() : 1.0f;
-    o.top_k = g.contains("top_k") && g["top_k"].is_number_integer() ? g["top_k"].get<int64_t>() : 50;
+    o.temperature = g.contains("temperature") && g["temperature"].is_number()
+                        ? g["temperature"].get<float>()
+                        : 1.0f;
+    o.top_k =
+        g.contains("top_k") && g["top_k"].is_number_integer() ? g["top_k"].get<int64_t>() : 50;
     o.top_p = g.contains("top_p") && g["top_p"].is_number() ? g["top_p"].get<float>() : 1.0f;
   }
   if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number()) {
@@ -90,9 +93,10 @@ Result<GenerationResult> Generate(Transformer& model, std::span<const int32_t> p
   int64_t limit = model.config().max_position_embeddings;
   int64_t plen = static_cast<int64_t>(prompt.size());
   if (plen >= limit) {
-    return InvalidArgument("Generate: prompt of {} tokens leaves no room under "
-                           "max_position_embeddings {}",
-                           plen, limit);
+    return InvalidArgument(
+        "Generate: prompt of {} tokens leaves no room under "
+        "max_position_embeddings {}",
+        plen, limit);
   }
   int64_t max_new = std::min<int64_t>(options.max_new_tokens, limit - plen);
   KVCache cache = model.NewCache(1, plen + max_new);
@@ -109,8 +113,8 @@ Result<GenerationResult> Generate(Transformer& model, std::span<const int32_t> p
     int32_t next = sampler.Next({logits.f32(), static_cast<size_t>(vocab)}, history);
     result.tokens.push_back(next);
     history.push_back(next);
-    bool stop = std::find(options.stop_ids.begin(), options.stop_ids.end(), next) !=
-                options.stop_ids.end();
+    bool stop =
+        std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end();
     if (on_token && !on_token(next)) break;
     if (stop) {
       result.stopped = true;

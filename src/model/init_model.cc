@@ -111,7 +111,8 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
   });
   std::map<std::string, std::string> meta = {{"format", "pt"}};
   if (shards.size() == 1) {
-    BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, "model.safetensors"), shards[0], meta));
+    BATON_RETURN_IF_ERROR(
+        WriteSafetensors(env, JoinPath(dir, "model.safetensors"), shards[0], meta));
   } else {
     Json index;
     uint64_t total = 0;

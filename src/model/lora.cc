@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <regex>
 
 namespace baton {
@@ -31,7 +32,8 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   }
   if (j.contains("use_rslora") && j["use_rslora"].is_boolean()) c.use_rslora = j["use_rslora"];
   if (c.r <= 0) return InvalidArgument("{}: key 'r' must be positive", source);
-  if (j.value("use_dora", false)) return Unimplemented("{}: use_dora=true is not supported", source);
+  if (j.value("use_dora", false))
+    return Unimplemented("{}: use_dora=true is not supported", source);
   if (j.contains("bias") && j["bias"].is_string() && j["bias"] != "none") {
     return Unimplemented("{}: bias '{}' is not supported (only 'none')", source,
                          j["bias"].get<std::string>());
@@ -50,7 +52,8 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
     }
   } else if (t.is_array()) {
     for (const Json& m : t) {
-      if (!m.is_string()) return InvalidArgument("{}: key 'target_modules': expected strings", source);
+      if (!m.is_string())
+        return InvalidArgument("{}: key 'target_modules': expected strings", source);
       c.target_modules.push_back(m.get<std::string>());
     }
   } else {
@@ -164,8 +167,8 @@ LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& conf
     for (LinearKind k : kAllLinearKinds) {
       if (!config.Targets(l, k)) continue;
       auto [out, in] = LinearShape(model, k);
-      LoraEntry e{l, k, config.RankFor(l, k), in, out,
-                  static_cast<float>(config.ScaleFor(l, k)), {}, {}};
+      LoraEntry e{l,  k, config.RankFor(l, k), in, out, static_cast<float>(config.ScaleFor(l, k)),
+                  {}, {}};
       ad.index_[l * kNumLinearKinds + static_cast<int>(k)] = static_cast<int>(ad.entries_.size());
       ad.entries_.push_back(e);
       total += e.rank * (in + out);
@@ -212,9 +215,10 @@ Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const Mo
     if (d != std::string::npos) name = name.substr(0, d) + ".weight";
     auto it = wanted.find(name);
     if (it == wanted.end()) {
-      return InvalidArgument("{}: tensor '{}' does not belong to any module that {} targets on "
-                             "this {}-layer model",
-                             weights_path, stored, config_path, model.num_hidden_layers);
+      return InvalidArgument(
+          "{}: tensor '{}' does not belong to any module that {} targets on "
+          "this {}-layer model",
+          weights_path, stored, config_path, model.num_hidden_layers);
     }
     BATON_ASSIGN_OR_RETURN(Tensor t, file.Get(stored));
     Tensor& slot = *it->second;
@@ -237,16 +241,57 @@ Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const Mo
   return ad;
 }
 
-Status LoraAdapter::Save(Env* env, const std::string& dir) const {
-  BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
+Result<std::string> LoraAdapter::SerializeWeights() const {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const LoraEntry& e : entries_) {
     tensors.emplace_back(TensorName(e.layer, e.kind, true), e.a);
     tensors.emplace_back(TensorName(e.layer, e.kind, false), e.b);
   }
-  BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, "adapter_model.safetensors"), tensors,
-                                         {{"format", "pt"}}));
-  return env->WriteFileAtomic(JoinPath(dir, "adapter_config.json"), config_.ToJson().dump(2));
+  return SerializeSafetensors(tensors, {{"format", "pt"}});
+}
+
+std::string LoraAdapter::SerializeConfig() const { return config_.ToJson().dump(2); }
+
+Status LoraAdapter::Save(Env* env, const std::string& dir) const {
+  BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
+  BATON_ASSIGN_OR_RETURN(std::string weights, SerializeWeights());
+  BATON_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(dir, "adapter_model.safetensors"), weights));
+  return env->WriteFileAtomic(JoinPath(dir, "adapter_config.json"), SerializeConfig());
+}
+
+Status LoraAdapter::LoadWeightsFromBytes(std::string bytes, const std::string& name) {
+  BATON_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::FromBytes(std::move(bytes), name));
+  for (LoraEntry& e : entries_) {
+    for (bool is_a : {true, false}) {
+      std::string tname = TensorName(e.layer, e.kind, is_a);
+      Tensor& slot = is_a ? e.a : e.b;
+      BATON_ASSIGN_OR_RETURN(Tensor t, f.Get(tname));
+      if (t.shape() != slot.shape() || t.dtype() != DType::kF32) {
+        return Corruption("{}: tensor '{}' is {}, want F32{}", name, tname, t.Describe(),
+                          ShapeString(slot.shape()));
+      }
+      std::memcpy(slot.raw(), t.raw(), t.nbytes());
+    }
+  }
+  return Status::Ok();
+}
+
+void LoraAdapter::InitLikePeft(uint64_t seed) {
+  std::memset(params_.raw(), 0, params_.nbytes());
+  for (const LoraEntry& e : entries_) {
+    uint64_t state = seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(e.layer) * 64 +
+                     static_cast<int>(e.kind);
+    float bound = 1.0f / std::sqrt(static_cast<float>(e.in));
+    float* a = e.a.f32();
+    for (int64_t i = 0; i < e.a.numel(); ++i) {
+      uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      double u = static_cast<double>(z >> 11) * 0x1.0p-53;  // [0, 1)
+      a[i] = static_cast<float>((2 * u - 1) * bound);
+    }
+  }
 }
 
 }  // namespace baton

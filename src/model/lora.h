@@ -49,6 +49,14 @@ class LoraAdapter {
   // against the model. Errors name the file and tensor.
   static Result<LoraAdapter> Load(Env* env, const std::string& dir, const ModelConfig& model);
   Status Save(Env* env, const std::string& dir) const;
+  // The two files of a PEFT adapter folder, as bytes.
+  Result<std::string> SerializeWeights() const;  // adapter_model.safetensors
+  std::string SerializeConfig() const;           // adapter_config.json
+  // Replaces every value from adapter_model.safetensors bytes written for the same layout.
+  Status LoadWeightsFromBytes(std::string bytes, const std::string& name);
+  // PEFT's default init: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
+  // Counter-based, so the values depend on (seed, module) only.
+  void InitLikePeft(uint64_t seed);
 
   const LoraConfig& config() const { return config_; }
   const std::vector<LoraEntry>& entries() const { return entries_; }

@@ -13,19 +13,41 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
 }  // namespace
 
+// Memory that owns a string, presented as a MappedFile.
+class StringFile : public MappedFile {
+ public:
+  explicit StringFile(std::string bytes) : bytes_(std::move(bytes)) {}
+  const uint8_t* data() const override { return reinterpret_cast<const uint8_t*>(bytes_.data()); }
+  size_t size() const override { return bytes_.size(); }
+
+ private:
+  std::string bytes_;
+};
+
 Result<SafetensorsFile> SafetensorsFile::Open(Env* env, const std::string& path) {
+  BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, env->MapFile(path));
+  return Parse(std::move(file), path);
+}
+
+Result<SafetensorsFile> SafetensorsFile::FromBytes(std::string bytes, const std::string& name) {
+  return Parse(std::make_shared<StringFile>(std::move(bytes)), name);
+}
+
+Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
+                                               const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
-  BATON_ASSIGN_OR_RETURN(f.file_, env->MapFile(path));
+  f.file_ = std::move(file);
   const uint8_t* p = f.file_->data();
   size_t size = f.file_->size();
   if (size < 8) return Corruption("{}: {} bytes, too short for a safetensors header", path, size);
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | p[i];
   if (header_len > kMaxHeaderBytes || header_len + 8 > size) {
-    return Corruption("{}: header length {} does not fit in the file of {} bytes (truncated or "
-                      "not a safetensors file)",
-                      path, header_len, size);
+    return Corruption(
+        "{}: header length {} does not fit in the file of {} bytes (truncated or "
+        "not a safetensors file)",
+        path, header_len, size);
   }
   std::string_view header(reinterpret_cast<const char*>(p + 8), header_len);
   BATON_ASSIGN_OR_RETURN(Json j, ParseJson(header, path + " (safetensors header)"));
@@ -64,13 +86,14 @@ Result<SafetensorsFile> SafetensorsFile::Open(Env* env, const std::string& path)
     size_t b = off[0].get<size_t>(), end = off[1].get<size_t>();
     size_t want = static_cast<size_t>(NumElements(e.shape)) * DTypeSize(e.dtype);
     if (end < b || end - b != want) {
-      return Corruption("{}: data_offsets [{}, {}] hold {} bytes but {} {} needs {}", where, b,
-                        end, end - b, dtype_name, ShapeString(e.shape), want);
+      return Corruption("{}: data_offsets [{}, {}] hold {} bytes but {} {} needs {}", where, b, end,
+                        end - b, dtype_name, ShapeString(e.shape), want);
     }
     if (end > data_size) {
-      return Corruption("{}: data ends at byte {} but the file holds only {} data bytes "
-                        "(truncated file?)",
-                        where, end, data_size);
+      return Corruption(
+          "{}: data ends at byte {} but the file holds only {} data bytes "
+          "(truncated file?)",
+          where, end, data_size);
     }
     e.begin = data_start + b;
     e.end = data_start + end;
@@ -118,9 +141,8 @@ Result<DType> SafetensorsFile::GetDType(const std::string& name) const {
   return it->second.dtype;
 }
 
-Status WriteSafetensors(Env* env, const std::string& path,
-                        const std::vector<std::pair<std::string, Tensor>>& tensors,
-                        const std::map<std::string, std::string>& metadata) {
+Result<std::string> SerializeSafetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                         const std::map<std::string, std::string>& metadata) {
   std::vector<const std::pair<std::string, Tensor>*> order;
   for (const auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
@@ -129,9 +151,10 @@ Status WriteSafetensors(Env* env, const std::string& path,
   size_t offset = 0;
   for (const auto* t : order) {
     if (t->second.device() != Device::kCpu) {
-      return InvalidArgument("{}: tensor '{}' is not on the CPU", path, t->first);
+      return InvalidArgument("safetensors: tensor '{}' is not on the CPU", t->first);
     }
-    if (header.contains(t->first)) return InvalidArgument("{}: duplicate tensor '{}'", path, t->first);
+    if (header.contains(t->first))
+      return InvalidArgument("safetensors: duplicate tensor '{}'", t->first);
     size_t n = t->second.nbytes();
     header[t->first] = {{"dtype", DTypeName(t->second.dtype())},
                         {"shape", t->second.shape()},
@@ -146,8 +169,17 @@ Status WriteSafetensors(Env* env, const std::string& path,
   uint64_t len = h.size();
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
   out += h;
-  for (const auto* t : order) out.append(static_cast<const char*>(t->second.raw()), t->second.nbytes());
-  return env->WriteFileAtomic(path, out);
+  for (const auto* t : order)
+    out.append(static_cast<const char*>(t->second.raw()), t->second.nbytes());
+  return out;
+}
+
+Status WriteSafetensors(Env* env, const std::string& path,
+                        const std::vector<std::pair<std::string, Tensor>>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  Result<std::string> bytes = SerializeSafetensors(tensors, metadata);
+  if (!bytes.ok()) return bytes.status().WithContext(path);
+  return env->WriteFileAtomic(path, *bytes);
 }
 
 Result<WeightSet> WeightSet::Open(Env* env, const std::string& dir) {
@@ -172,17 +204,18 @@ Result<WeightSet> WeightSet::Open(Env* env, const std::string& dir) {
         w.files_.push_back(std::move(f).value());
       }
       if (!w.files_[it->second].Has(name)) {
-        return Corruption("{}: lists tensor '{}' in {} but that file does not hold it", index,
-                          name, shard);
+        return Corruption("{}: lists tensor '{}' in {} but that file does not hold it", index, name,
+                          shard);
       }
       w.where_[name] = it->second;
     }
     return w;
   }
   if (!env->FileExists(single)) {
-    return NotFound("{}: no model.safetensors or model.safetensors.index.json (only the "
-                    "safetensors format is supported; convert .bin checkpoints first)",
-                    dir);
+    return NotFound(
+        "{}: no model.safetensors or model.safetensors.index.json (only the "
+        "safetensors format is supported; convert .bin checkpoints first)",
+        dir);
   }
   BATON_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::Open(env, single));
   for (const std::string& name : f.Names()) w.where_[name] = 0;

@@ -17,6 +17,8 @@ namespace baton {
 class SafetensorsFile {
  public:
   static Result<SafetensorsFile> Open(Env* env, const std::string& path);
+  // Parses bytes held in memory (e.g. read from an object store); `name` is used in errors.
+  static Result<SafetensorsFile> FromBytes(std::string bytes, const std::string& name);
 
   const std::string& path() const { return path_; }
   std::vector<std::string> Names() const;  // sorted
@@ -33,13 +35,17 @@ class SafetensorsFile {
     Shape shape;
     size_t begin, end;  // absolute offsets in the file
   };
+  static Result<SafetensorsFile> Parse(std::shared_ptr<MappedFile> file, const std::string& path);
   std::string path_;
   std::shared_ptr<MappedFile> file_;
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };
 
-// Writes `tensors` (CPU, any dtype) atomically to `path`, in name order.
+// The safetensors bytes of `tensors` (CPU, any dtype), in name order.
+Result<std::string> SerializeSafetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                         const std::map<std::string, std::string>& metadata = {});
+// Writes `tensors` atomically to `path`.
 Status WriteSafetensors(Env* env, const std::string& path,
                         const std::vector<std::pair<std::string, Tensor>>& tensors,
                         const std::map<std::string, std::string>& metadata = {});

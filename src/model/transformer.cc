@@ -46,8 +46,7 @@ KVCache Transformer::NewCache(int64_t batch, int64_t capacity) const {
   return c;
 }
 
-Status Transformer::Project(const Tensor& x, int layer, LinearKind kind, Tensor& y,
-                            Tensor* t_out) {
+Status Transformer::Project(const Tensor& x, int layer, LinearKind kind, Tensor& y, Tensor* t_out) {
   const Linear& lin = weights_.layers[layer][kind];
   BATON_RETURN_IF_ERROR(backend_->MatMulNT(x, lin.weight, y));
   if (lin.bias.defined()) BATON_RETURN_IF_ERROR(backend_->AddBias(y, lin.bias));
@@ -56,7 +55,13 @@ Status Transformer::Project(const Tensor& x, int layer, LinearKind kind, Tensor&
     Tensor t = t_out != nullptr && t_out->defined() && t_out->dim(0) == x.dim(0)
                    ? *t_out
                    : Tensor::Empty({x.dim(0), lora->rank}, DType::kF32);
-    BATON_RETURN_IF_ERROR(backend_->MatMulNT(x, lora->a, t));                  // [N, r]
+    if (dropout_p_ > 0.0f) {  // t = dropout(x) A^T
+      Tensor xd = Tensor::Empty(x.shape(), DType::kF32);
+      BATON_RETURN_IF_ERROR(backend_->Dropout(x, dropout_p_, DropoutSeed(layer, kind), xd));
+      BATON_RETURN_IF_ERROR(backend_->MatMulNT(xd, lora->a, t));
+    } else {
+      BATON_RETURN_IF_ERROR(backend_->MatMulNT(x, lora->a, t));  // [N, r]
+    }
     BATON_RETURN_IF_ERROR(backend_->MatMulNT(t, lora->b, y, lora->scale, 1));  // y += s t B^T
     if (t_out != nullptr) *t_out = t;
   }
@@ -72,15 +77,26 @@ Status Transformer::ProjectBackward(const Tensor& x, const Tensor& t, int layer,
   const LoraEntry* lora = adapter_ ? adapter_->Find(layer, kind) : nullptr;
   if (lora == nullptr) return Status::Ok();
   const LoraEntry* g = grads.Find(layer, kind);
-  if (g == nullptr) return Internal("LoRA gradients have no entry for layer {} {}", layer,
-                                    LinearModuleName(kind));
+  if (g == nullptr)
+    return Internal("LoRA gradients have no entry for layer {} {}", layer, LinearModuleName(kind));
   Tensor gb = g->b, ga = g->a;
   // y += s (x A^T) B^T:  dB += s dy^T t;  dt = s dy B;  dA += dt^T x;  dx += dt A.
   BATON_RETURN_IF_ERROR(backend_->Gemm(true, false, dy, t, gb, lora->scale, 1.0f));
   Tensor dt = Tensor::Empty({x.dim(0), lora->rank}, DType::kF32);
   BATON_RETURN_IF_ERROR(backend_->Gemm(false, false, dy, lora->b, dt, lora->scale, 0.0f));
-  BATON_RETURN_IF_ERROR(backend_->Gemm(true, false, dt, x, ga, 1.0f, 1.0f));
-  return backend_->Gemm(false, false, dt, lora->a, dx, 1.0f, 1.0f);
+  if (dropout_p_ == 0.0f) {
+    BATON_RETURN_IF_ERROR(backend_->Gemm(true, false, dt, x, ga, 1.0f, 1.0f));
+    return backend_->Gemm(false, false, dt, lora->a, dx, 1.0f, 1.0f);
+  }
+  // With dropout xd = x * mask / (1 - p): dA += dt^T xd, dx += (dt A) * mask / (1 - p).
+  uint64_t seed = DropoutSeed(layer, kind);
+  Tensor xd = Tensor::Empty(x.shape(), DType::kF32);
+  BATON_RETURN_IF_ERROR(backend_->Dropout(x, dropout_p_, seed, xd));
+  BATON_RETURN_IF_ERROR(backend_->Gemm(true, false, dt, xd, ga, 1.0f, 1.0f));
+  Tensor dxd = Tensor::Empty(x.shape(), DType::kF32);
+  BATON_RETURN_IF_ERROR(backend_->Gemm(false, false, dt, lora->a, dxd));
+  BATON_RETURN_IF_ERROR(backend_->Dropout(dxd, dropout_p_, seed, dxd));
+  return backend_->Add(dx, dxd);
 }
 
 Status Transformer::LayerForward(int l, Tensor& x, const Tensor& positions, KVCache& cache,
@@ -94,9 +110,10 @@ Status Transformer::LayerForward(int l, Tensor& x, const Tensor& positions, KVCa
   // Attention block.
   std::memcpy(a.x_in.raw(), x.raw(), x.nbytes());
   BATON_RETURN_IF_ERROR(backend_->RmsNorm(x, w.input_norm, eps, a.h1));
-  Tensor k = Tensor::Empty({n, nkv * hd}, DType::kF32), v = Tensor::Empty({n, nkv * hd}, DType::kF32);
+  Tensor k = Tensor::Empty({n, nkv * hd}, DType::kF32),
+         v = Tensor::Empty({n, nkv * hd}, DType::kF32);
   BATON_RETURN_IF_ERROR(Project(a.h1, l, LinearKind::kQ, a.q, t_of(LinearKind::kQ)));  // [N, H*hd]
-  BATON_RETURN_IF_ERROR(Project(a.h1, l, LinearKind::kK, k, t_of(LinearKind::kK)));    // [N, Hkv*hd]
+  BATON_RETURN_IF_ERROR(Project(a.h1, l, LinearKind::kK, k, t_of(LinearKind::kK)));  // [N, Hkv*hd]
   BATON_RETURN_IF_ERROR(Project(a.h1, l, LinearKind::kV, v, t_of(LinearKind::kV)));
   Tensor q4 = a.q.Reshape({nb, nt, nh, hd}), k4 = k.Reshape({nb, nt, nkv, hd});
   BATON_RETURN_IF_ERROR(backend_->Rope(q4, positions, inv_freq_, 1.0f));
@@ -108,8 +125,10 @@ Status Transformer::LayerForward(int l, Tensor& x, const Tensor& positions, KVCa
     std::memcpy(static_cast<char*>(cache.v[l].raw()) + dst, v.f32() + b * nt * nkv * hd, nt * row);
   }
   Tensor attn4 = a.attn.Reshape({nb, nt, nh, hd});
-  BATON_RETURN_IF_ERROR(backend_->Attention(q4, cache.k[l], cache.v[l], positions, cache.valid, attn4));
-  BATON_RETURN_IF_ERROR(Project(a.attn, l, LinearKind::kO, x, t_of(LinearKind::kO)));  // [N, hidden]
+  BATON_RETURN_IF_ERROR(
+      backend_->Attention(q4, cache.k[l], cache.v[l], positions, cache.valid, attn4));
+  BATON_RETURN_IF_ERROR(
+      Project(a.attn, l, LinearKind::kO, x, t_of(LinearKind::kO)));  // [N, hidden]
   BATON_RETURN_IF_ERROR(backend_->Add(x, a.x_in));
   // MLP block: down(silu(gate(h)) * up(h)).
   std::memcpy(a.x_mid.raw(), x.raw(), x.nbytes());
@@ -133,22 +152,24 @@ Status Transformer::LayerBackward(int l, const Tensor& positions, KVCache& cache
   Tensor d_act = Tensor::Empty({n, c.intermediate_size}, DType::kF32);
   BATON_RETURN_IF_ERROR(ProjectBackward(a.act, t_of(LinearKind::kDown), l, LinearKind::kDown, dx,
                                         d_act, false, grads));
-  Tensor d_gate = Tensor::Empty(d_act.shape(), DType::kF32), d_up = Tensor::Empty(d_act.shape(), DType::kF32);
+  Tensor d_gate = Tensor::Empty(d_act.shape(), DType::kF32),
+         d_up = Tensor::Empty(d_act.shape(), DType::kF32);
   BATON_RETURN_IF_ERROR(backend_->SiluMulBackward(a.gate, a.up, d_act, d_gate, d_up));
   Tensor dh = Tensor::Empty({n, c.hidden_size}, DType::kF32);
-  BATON_RETURN_IF_ERROR(ProjectBackward(a.h2, t_of(LinearKind::kGate), l, LinearKind::kGate,
-                                        d_gate, dh, false, grads));
-  BATON_RETURN_IF_ERROR(ProjectBackward(a.h2, t_of(LinearKind::kUp), l, LinearKind::kUp, d_up, dh,
-                                        true, grads));
+  BATON_RETURN_IF_ERROR(ProjectBackward(a.h2, t_of(LinearKind::kGate), l, LinearKind::kGate, d_gate,
+                                        dh, false, grads));
+  BATON_RETURN_IF_ERROR(
+      ProjectBackward(a.h2, t_of(LinearKind::kUp), l, LinearKind::kUp, d_up, dh, true, grads));
   Tensor dnorm = Tensor::Empty(dh.shape(), DType::kF32);
   BATON_RETURN_IF_ERROR(backend_->RmsNormBackward(a.x_mid, w.post_norm, eps, dh, dnorm));
   BATON_RETURN_IF_ERROR(backend_->Add(dx, dnorm));  // dx is now d x_mid
   // Attention block: x_mid = x_in + o(attn).
   Tensor d_attn = Tensor::Empty({n, nh * hd}, DType::kF32);
-  BATON_RETURN_IF_ERROR(ProjectBackward(a.attn, t_of(LinearKind::kO), l, LinearKind::kO, dx,
-                                        d_attn, false, grads));
+  BATON_RETURN_IF_ERROR(
+      ProjectBackward(a.attn, t_of(LinearKind::kO), l, LinearKind::kO, dx, d_attn, false, grads));
   Tensor dq = Tensor::Empty({nb, nt, nh, hd}, DType::kF32);
-  Tensor dk = Tensor::Empty(cache.k[l].shape(), DType::kF32), dv = Tensor::Empty(cache.v[l].shape(), DType::kF32);
+  Tensor dk = Tensor::Empty(cache.k[l].shape(), DType::kF32),
+         dv = Tensor::Empty(cache.v[l].shape(), DType::kF32);
   BATON_RETURN_IF_ERROR(backend_->AttentionBackward(a.q.Reshape({nb, nt, nh, hd}), cache.k[l],
                                                     cache.v[l], positions, cache.valid,
                                                     d_attn.Reshape({nb, nt, nh, hd}), dq, dk, dv));
@@ -169,7 +190,8 @@ Status Transformer::LayerBackward(int l, const Tensor& positions, KVCache& cache
 
 Status Transformer::CheckTokens(const Tensor& tokens, const Tensor& mask) const {
   if (tokens.rank() != 2 || tokens.dtype() != DType::kI32) {
-    return InvalidArgument("Forward: tokens must be i32 [batch, tokens], got {}", tokens.Describe());
+    return InvalidArgument("Forward: tokens must be i32 [batch, tokens], got {}",
+                           tokens.Describe());
   }
   if (mask.defined() && (mask.shape() != tokens.shape() || mask.dtype() != DType::kU8)) {
     return InvalidArgument("Forward: mask must be u8 {}, got {}", ShapeString(tokens.shape()),
@@ -197,9 +219,10 @@ Result<Tensor> Transformer::Forward(const Tensor& tokens, const Tensor& mask, KV
   BATON_RETURN_IF_ERROR(CheckTokens(tokens, mask));
   int64_t nb = tokens.dim(0), nt = tokens.dim(1), n = nb * nt;
   if (nb != cache.batch || cache.length + nt > cache.capacity) {
-    return InvalidArgument("Forward: {} tokens for {} sequences do not fit the KV cache ({} of {} "
-                           "slots used, batch {})",
-                           nt, nb, cache.length, cache.capacity, cache.batch);
+    return InvalidArgument(
+        "Forward: {} tokens for {} sequences do not fit the KV cache ({} of {} "
+        "slots used, batch {})",
+        nt, nb, cache.length, cache.capacity, cache.batch);
   }
   if (cache.length + nt > c.max_position_embeddings) {
     return InvalidArgument("Forward: position {} exceeds max_position_embeddings {}",

@@ -18,24 +18,24 @@ namespace baton {
 struct KVCache {
   int64_t batch = 0;
   int64_t capacity = 0;
-  int64_t length = 0;       // slots filled so far
-  std::vector<Tensor> k;    // per layer [batch, capacity, kv_heads, head_dim]
+  int64_t length = 0;     // slots filled so far
+  std::vector<Tensor> k;  // per layer [batch, capacity, kv_heads, head_dim]
   std::vector<Tensor> v;
-  Tensor valid;             // [batch, capacity] u8
+  Tensor valid;  // [batch, capacity] u8
 };
 
 // What one layer's forward leaves for its backward. In inference one set is reused by every
 // layer; in training each layer keeps its own (or only `x_in`, when recomputing).
 struct LayerActivations {
-  Tensor x_in;    // [N, hidden] residual stream entering the layer
-  Tensor h1;      // [N, hidden] input_layernorm(x_in)
-  Tensor q;       // [N, H*hd] after RoPE (keys and values live in the KV cache)
-  Tensor attn;    // [N, H*hd] attention output
-  Tensor x_mid;   // [N, hidden] x_in + o_proj(attn)
-  Tensor h2;      // [N, hidden] post_attention_layernorm(x_mid)
-  Tensor gate;    // [N, ffn]
-  Tensor up;      // [N, ffn]
-  Tensor act;     // [N, ffn] silu(gate) * up
+  Tensor x_in;   // [N, hidden] residual stream entering the layer
+  Tensor h1;     // [N, hidden] input_layernorm(x_in)
+  Tensor q;      // [N, H*hd] after RoPE (keys and values live in the KV cache)
+  Tensor attn;   // [N, H*hd] attention output
+  Tensor x_mid;  // [N, hidden] x_in + o_proj(attn)
+  Tensor h2;     // [N, hidden] post_attention_layernorm(x_mid)
+  Tensor gate;   // [N, ffn]
+  Tensor up;     // [N, ffn]
+  Tensor act;    // [N, ffn] silu(gate) * up
   std::array<Tensor, kNumLinearKinds> lora_t;  // [N, r] = x A^T of each adapted projection
   void Allocate(const ModelConfig& c, int64_t n);
 };
@@ -52,14 +52,19 @@ class Transformer {
   Backend* backend() const { return backend_; }
   // Applies `adapter` on top of the base weights (null: base model only). Not owned.
   void SetAdapter(const LoraAdapter* adapter) { adapter_ = adapter; }
+  // LoRA dropout for training (PEFT applies it to the input of lora_A). `seed` must change every
+  // micro-batch; masks derive from (seed, layer, module) alone. p = 0 turns it off.
+  void SetLoraDropout(float p, uint64_t seed) {
+    dropout_p_ = p;
+    dropout_seed_ = seed;
+  }
 
   KVCache NewCache(int64_t batch, int64_t capacity) const;
 
   // Runs tokens[B,T] (i32) through the model, appending them to `cache` at slots
   // [cache.length, cache.length + T). `mask`[B,T] (u8, or undefined for all ones) marks padding.
   // Returns logits [B, T, V], or [B, 1, V] for the last position only when `last_only`.
-  Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask, KVCache& cache,
-                         bool last_only);
+  Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask, KVCache& cache, bool last_only);
   // Convenience: a fresh cache sized for `tokens`, all logits.
   Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask);
 
@@ -73,8 +78,9 @@ class Transformer {
     double loss = 0;
     int64_t tokens = 0;
   };
+  // With `grads` null only the loss is computed (evaluation): nothing is kept for a backward.
   Result<LossSum> ForwardBackward(const Tensor& tokens, const Tensor& labels, const Tensor& mask,
-                                  float grad_scale, bool recompute, LoraAdapter& grads);
+                                  float grad_scale, bool recompute, LoraAdapter* grads);
 
  private:
   // y[N,out] = x[N,in] W^T + b (+ scale * t B^T with t = x A^T, when the module is adapted;
@@ -98,6 +104,11 @@ class Transformer {
   Backend* backend_;
   const LoraAdapter* adapter_ = nullptr;
   Tensor inv_freq_;
+  float dropout_p_ = 0.0f;
+  uint64_t dropout_seed_ = 0;
+  uint64_t DropoutSeed(int layer, LinearKind kind) const {
+    return dropout_seed_ * 1000003ull + static_cast<uint64_t>(layer) * 16 + static_cast<int>(kind);
+  }
 };
 
 }  // namespace baton

@@ -17,15 +17,19 @@ constexpr int64_t kLogitRowsPerChunk = 64;
 Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
                                                           const Tensor& labels, const Tensor& mask,
                                                           float grad_scale, bool recompute,
-                                                          LoraAdapter& grads) {
+                                                          LoraAdapter* grads) {
   const ModelConfig& c = config_;
   BATON_RETURN_IF_ERROR(CheckTokens(tokens, mask));
-  if (adapter_ == nullptr) return InvalidArgument("ForwardBackward: no LoRA adapter is set");
+  bool backward = grads != nullptr;
+  if (backward && adapter_ == nullptr) {
+    return InvalidArgument("ForwardBackward: no LoRA adapter is set");
+  }
+  if (!backward) recompute = true;  // keep nothing: one scratch set serves every layer
   if (labels.shape() != tokens.shape() || labels.dtype() != DType::kI32) {
     return InvalidArgument("ForwardBackward: labels must be i32 {}, got {}",
                            ShapeString(tokens.shape()), labels.Describe());
   }
-  if (grads.params().numel() != adapter_->params().numel()) {
+  if (backward && grads->params().numel() != adapter_->params().numel()) {
     return InvalidArgument("ForwardBackward: gradient layout does not match the adapter");
   }
   int64_t nb = tokens.dim(0), nt = tokens.dim(1), n = nb * nt;
@@ -49,8 +53,8 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     LayerActivations& a = recompute ? scratch : acts[l];
     if (!recompute) a.Allocate(c, n);
-    BATON_RETURN_IF_ERROR(LayerForward(l, x, positions, cache, a, true));
-    if (recompute) acts[l].x_in = a.x_in.Clone();
+    BATON_RETURN_IF_ERROR(LayerForward(l, x, positions, cache, a, backward));
+    if (recompute && backward) acts[l].x_in = a.x_in.Clone();
   }
   cache.length = nt;
 
@@ -74,12 +78,14 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
     Tensor rows = normed.Slice(r0, r1);
     Tensor logits = Tensor::Empty({r1 - r0, c.vocab_size}, DType::kF32);
     BATON_RETURN_IF_ERROR(backend_->MatMulNT(rows, weights_.lm_head, logits));
-    BATON_ASSIGN_OR_RETURN(double loss, backend_->CrossEntropy(logits, targets.Slice(r0, r1),
-                                                               grad_scale, logits));
+    BATON_ASSIGN_OR_RETURN(
+        double loss, backend_->CrossEntropy(logits, targets.Slice(r0, r1), grad_scale, logits));
     sum.loss += loss;
+    if (!backward) continue;
     Tensor d_rows = d_normed.Slice(r0, r1);
     BATON_RETURN_IF_ERROR(backend_->Gemm(false, false, logits, weights_.lm_head, d_rows));
   }
+  if (!backward) return sum;
   Tensor dx = Tensor::Empty({n, c.hidden_size}, DType::kF32);
   BATON_RETURN_IF_ERROR(backend_->RmsNormBackward(x, weights_.final_norm, eps, d_normed, dx));
 
@@ -93,7 +99,7 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
       BATON_RETURN_IF_ERROR(LayerForward(l, x_re, positions, layer_cache, scratch, true));
       a = &scratch;
     }
-    BATON_RETURN_IF_ERROR(LayerBackward(l, positions, cache, *a, dx, grads));
+    BATON_RETURN_IF_ERROR(LayerBackward(l, positions, cache, *a, dx, *grads));
   }
   return sum;
 }

@@ -3,7 +3,7 @@
 namespace baton {
 
 const char* LinearModuleName(LinearKind kind) {
-  static const char* names[] = {"q_proj", "k_proj", "v_proj", "o_proj",
+  static const char* names[] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                 "gate_proj", "up_proj", "down_proj"};
   return names[static_cast<int>(kind)];
 }
@@ -18,13 +18,20 @@ std::string LinearModulePath(int layer, LinearKind kind) {
 std::array<int64_t, 2> LinearShape(const ModelConfig& c, LinearKind kind) {
   int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   switch (kind) {
-    case LinearKind::kQ: return {q, c.hidden_size};
-    case LinearKind::kK: return {kv, c.hidden_size};
-    case LinearKind::kV: return {kv, c.hidden_size};
-    case LinearKind::kO: return {c.hidden_size, q};
-    case LinearKind::kGate: return {c.intermediate_size, c.hidden_size};
-    case LinearKind::kUp: return {c.intermediate_size, c.hidden_size};
-    case LinearKind::kDown: return {c.hidden_size, c.intermediate_size};
+    case LinearKind::kQ:
+      return {q, c.hidden_size};
+    case LinearKind::kK:
+      return {kv, c.hidden_size};
+    case LinearKind::kV:
+      return {kv, c.hidden_size};
+    case LinearKind::kO:
+      return {c.hidden_size, q};
+    case LinearKind::kGate:
+      return {c.intermediate_size, c.hidden_size};
+    case LinearKind::kUp:
+      return {c.intermediate_size, c.hidden_size};
+    case LinearKind::kDown:
+      return {c.hidden_size, c.intermediate_size};
   }
   return {0, 0};
 }
@@ -33,9 +40,12 @@ bool LinearHasBias(const ModelConfig& c, LinearKind kind) {
   switch (kind) {
     case LinearKind::kQ:
     case LinearKind::kK:
-    case LinearKind::kV: return c.attention_bias;
-    case LinearKind::kO: return c.arch == Architecture::kLlama && c.attention_bias;
-    default: return c.mlp_bias;
+    case LinearKind::kV:
+      return c.attention_bias;
+    case LinearKind::kO:
+      return c.arch == Architecture::kLlama && c.attention_bias;
+    default:
+      return c.mlp_bias;
   }
 }
 

@@ -17,7 +17,7 @@ namespace baton {
 enum class LinearKind : int { kQ = 0, kK, kV, kO, kGate, kUp, kDown };
 constexpr int kNumLinearKinds = 7;
 constexpr std::array<LinearKind, kNumLinearKinds> kAllLinearKinds = {
-    LinearKind::kQ, LinearKind::kK, LinearKind::kV, LinearKind::kO,
+    LinearKind::kQ,    LinearKind::kK,  LinearKind::kV,   LinearKind::kO,
     LinearKind::kGate, LinearKind::kUp, LinearKind::kDown};
 
 const char* LinearModuleName(LinearKind kind);  // "q_proj", ..., "down_proj"

@@ -60,11 +60,11 @@ Status Backend::RmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) 
 
 Status Backend::Rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale) {
   bool ok = AllF32({&x, &inv_freq}) && x.rank() == 4 && positions.dtype() == DType::kI32 &&
-            positions.rank() == 2 && positions.dim(0) == x.dim(0) &&
-            positions.dim(1) == x.dim(1) && inv_freq.rank() == 1 &&
-            inv_freq.dim(0) * 2 == x.dim(3);
-  BATON_RETURN_IF_ERROR(Expect(ok, "Rope", "want x[B,T,H,D], positions[B,T] i32, inv_freq[D/2]; got " +
-                                               Shapes({&x, &positions, &inv_freq})));
+            positions.rank() == 2 && positions.dim(0) == x.dim(0) && positions.dim(1) == x.dim(1) &&
+            inv_freq.rank() == 1 && inv_freq.dim(0) * 2 == x.dim(3);
+  BATON_RETURN_IF_ERROR(Expect(ok, "Rope",
+                               "want x[B,T,H,D], positions[B,T] i32, inv_freq[D/2]; got " +
+                                   Shapes({&x, &positions, &inv_freq})));
   DoRope(x, positions, inv_freq, scale);
   return Status::Ok();
 }
@@ -89,8 +89,8 @@ Status Backend::Attention(const Tensor& q, const Tensor& k, const Tensor& v,
 
 Status Backend::SiluMul(const Tensor& gate, const Tensor& up, Tensor& out) {
   bool ok = AllF32({&gate, &up, &out}) && gate.shape() == up.shape() && out.shape() == up.shape();
-  BATON_RETURN_IF_ERROR(Expect(ok, "SiluMul", "want equal f32 shapes; got " +
-                                                  Shapes({&gate, &up, &out})));
+  BATON_RETURN_IF_ERROR(
+      Expect(ok, "SiluMul", "want equal f32 shapes; got " + Shapes({&gate, &up, &out})));
   DoSiluMul(gate, up, out);
   return Status::Ok();
 }
@@ -105,25 +105,36 @@ Status Backend::Add(Tensor& x, const Tensor& y) {
 Status Backend::Embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
   bool ok = AllF32({&table, &out}) && table.rank() == 2 && ids.dtype() == DType::kI32 &&
             out.rank() == 2 && out.dim(0) == ids.numel() && out.dim(1) == table.dim(1);
-  BATON_RETURN_IF_ERROR(Expect(ok, "Embedding", "want table[V,D], ids[N] i32, out[N,D]; got " +
-                                                    Shapes({&table, &ids, &out})));
+  BATON_RETURN_IF_ERROR(
+      Expect(ok, "Embedding",
+             "want table[V,D], ids[N] i32, out[N,D]; got " + Shapes({&table, &ids, &out})));
   const int32_t* id = ids.data<int32_t>();
   for (int64_t i = 0; i < ids.numel(); ++i) {
     if (id[i] < 0 || id[i] >= table.dim(0)) {
-      return InvalidArgument("Embedding: token id {} at position {} is outside the vocabulary [0, {})",
-                             id[i], i, table.dim(0));
+      return InvalidArgument(
+          "Embedding: token id {} at position {} is outside the vocabulary [0, {})", id[i], i,
+          table.dim(0));
     }
   }
   DoEmbedding(table, ids, out);
   return Status::Ok();
 }
 
+Status Backend::Dropout(const Tensor& x, float p, uint64_t seed, Tensor& out) {
+  bool ok = AllF32({&x, &out}) && x.shape() == out.shape() && p >= 0.0f && p < 1.0f;
+  BATON_RETURN_IF_ERROR(Expect(
+      ok, "Dropout",
+      fmt::format("want equal f32 shapes and p in [0, 1); got {}, p={}", Shapes({&x, &out}), p)));
+  DoDropout(x, p, seed, out);
+  return Status::Ok();
+}
+
 Status Backend::RmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
                                 Tensor& dx) {
-  bool ok = AllF32({&x, &w, &dy, &dx}) && x.rank() == 2 && w.rank() == 1 &&
-            w.dim(0) == x.dim(1) && dy.shape() == x.shape() && dx.shape() == x.shape();
-  BATON_RETURN_IF_ERROR(Expect(ok, "RmsNormBackward", "want x, dy, dx [M,D], w[D]; got " +
-                                                          Shapes({&x, &w, &dy, &dx})));
+  bool ok = AllF32({&x, &w, &dy, &dx}) && x.rank() == 2 && w.rank() == 1 && w.dim(0) == x.dim(1) &&
+            dy.shape() == x.shape() && dx.shape() == x.shape();
+  BATON_RETURN_IF_ERROR(Expect(ok, "RmsNormBackward",
+                               "want x, dy, dx [M,D], w[D]; got " + Shapes({&x, &w, &dy, &dx})));
   DoRmsNormBackward(x, w, eps, dy, dx);
   return Status::Ok();
 }
@@ -141,8 +152,9 @@ Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor
                                   const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
   bool ok = AllF32({&dout, &dq, &dk, &dv}) && dout.shape() == q.shape() &&
             dq.shape() == q.shape() && dk.shape() == k.shape() && dv.shape() == v.shape();
-  BATON_RETURN_IF_ERROR(Expect(ok, "AttentionBackward", "gradients must match q, k, v; got " +
-                                                            Shapes({&dout, &dq, &dk, &dv})));
+  BATON_RETURN_IF_ERROR(
+      Expect(ok, "AttentionBackward",
+             "gradients must match q, k, v; got " + Shapes({&dout, &dq, &dk, &dv})));
   // Reuse the forward op's shape checks.
   bool fwd_ok = q.rank() == 4 && k.rank() == 4 && k.shape() == v.shape() && k.dim(0) == q.dim(0) &&
                 k.dim(3) == q.dim(3) && k.dim(2) > 0 && q.dim(2) % k.dim(2) == 0 &&
@@ -150,8 +162,8 @@ Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor
                 q_positions.dim(0) == q.dim(0) && q_positions.dim(1) == q.dim(1) &&
                 key_valid.rank() == 2 && key_valid.dim(0) == k.dim(0) &&
                 key_valid.dim(1) == k.dim(1);
-  BATON_RETURN_IF_ERROR(Expect(fwd_ok, "AttentionBackward", "bad q/k/v/positions/valid: " +
-                                                                Shapes({&q, &k, &v})));
+  BATON_RETURN_IF_ERROR(
+      Expect(fwd_ok, "AttentionBackward", "bad q/k/v/positions/valid: " + Shapes({&q, &k, &v})));
   DoAttentionBackward(q, k, v, q_positions, key_valid, dout, dq, dk, dv);
   return Status::Ok();
 }
@@ -160,8 +172,9 @@ Status Backend::SiluMulBackward(const Tensor& gate, const Tensor& up, const Tens
                                 Tensor& dgate, Tensor& dup) {
   bool ok = AllF32({&gate, &up, &dout, &dgate, &dup}) && gate.shape() == up.shape() &&
             dout.shape() == up.shape() && dgate.shape() == up.shape() && dup.shape() == up.shape();
-  BATON_RETURN_IF_ERROR(Expect(ok, "SiluMulBackward", "want equal f32 shapes; got " +
-                                                          Shapes({&gate, &up, &dout, &dgate, &dup})));
+  BATON_RETURN_IF_ERROR(
+      Expect(ok, "SiluMulBackward",
+             "want equal f32 shapes; got " + Shapes({&gate, &up, &dout, &dgate, &dup})));
   DoSiluMulBackward(gate, up, dout, dgate, dup);
   return Status::Ok();
 }
@@ -170,8 +183,9 @@ Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels,
                                      Tensor& dlogits) {
   bool ok = AllF32({&logits, &dlogits}) && logits.rank() == 2 && labels.dtype() == DType::kI32 &&
             labels.numel() == logits.dim(0) && dlogits.shape() == logits.shape();
-  BATON_RETURN_IF_ERROR(Expect(ok, "CrossEntropy", "want logits[N,V], labels[N] i32, dlogits[N,V]; got " +
-                                                       Shapes({&logits, &labels, &dlogits})));
+  BATON_RETURN_IF_ERROR(Expect(ok, "CrossEntropy",
+                               "want logits[N,V], labels[N] i32, dlogits[N,V]; got " +
+                                   Shapes({&logits, &labels, &dlogits})));
   const int32_t* l = labels.data<int32_t>();
   for (int64_t i = 0; i < labels.numel(); ++i) {
     if (l[i] != -100 && (l[i] < 0 || l[i] >= logits.dim(1))) {

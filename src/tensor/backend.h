@@ -44,6 +44,11 @@ class Backend {
   // out[N,D] = table[ids[N], :], ids i32 in [0, V).
   Status Embedding(const Tensor& table, const Tensor& ids, Tensor& out);
 
+  // out = x * keep / (1 - p) where keep is a Bernoulli(1 - p) mask drawn from a counter-based
+  // hash of (seed, element index): the same seed always drops the same elements, so a backward
+  // pass or a resumed run needs no stored mask or RNG state. p in [0, 1).
+  Status Dropout(const Tensor& x, float p, uint64_t seed, Tensor& out);
+
   // --- Backward ops (the base weights are frozen: only input gradients are produced). ---
   // dx[M,D] = d(RmsNorm(x, w))/dx applied to dy[M,D].
   Status RmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy, Tensor& dx);
@@ -68,13 +73,13 @@ class Backend {
                       float alpha, float beta) = 0;
   virtual void DoAddBias(Tensor& x, const Tensor& bias) = 0;
   virtual void DoRmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) = 0;
-  virtual void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq,
-                      float scale) = 0;
+  virtual void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale) = 0;
   virtual void DoAttention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const Tensor& q_positions, const Tensor& key_valid, Tensor& out) = 0;
   virtual void DoSiluMul(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   virtual void DoAdd(Tensor& x, const Tensor& y) = 0;
   virtual void DoEmbedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
+  virtual void DoDropout(const Tensor& x, float p, uint64_t seed, Tensor& out) = 0;
   virtual void DoRmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
                                  Tensor& dx) = 0;
   virtual void DoAttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,

@@ -127,13 +127,19 @@ Tensor Tensor::Clone() const {
 
 double Tensor::At(int64_t i) const {
   switch (dtype_) {
-    case DType::kF32: return data<float>()[i];
-    case DType::kBF16: return BF16ToF32(data<uint16_t>()[i]);
-    case DType::kF16: return F16ToF32(data<uint16_t>()[i]);
-    case DType::kI64: return static_cast<double>(data<int64_t>()[i]);
-    case DType::kI32: return data<int32_t>()[i];
+    case DType::kF32:
+      return data<float>()[i];
+    case DType::kBF16:
+      return BF16ToF32(data<uint16_t>()[i]);
+    case DType::kF16:
+      return F16ToF32(data<uint16_t>()[i]);
+    case DType::kI64:
+      return static_cast<double>(data<int64_t>()[i]);
+    case DType::kI32:
+      return data<int32_t>()[i];
     case DType::kU8:
-    case DType::kBool: return data<uint8_t>()[i];
+    case DType::kBool:
+      return data<uint8_t>()[i];
   }
   return 0;
 }

@@ -32,7 +32,8 @@ ParityItem Compare(std::string name, const Tensor& a, const Tensor& b, double to
   item.max_rel = max_ref > 0 ? max_abs / max_ref : max_abs;
   bool ok = a.shape() == b.shape() && item.max_rel <= tol;
   if (a.shape() != b.shape()) {
-    item.note = fmt::format("shape {} vs reference {}", ShapeString(a.shape()), ShapeString(b.shape()));
+    item.note =
+        fmt::format("shape {} vs reference {}", ShapeString(a.shape()), ShapeString(b.shape()));
   }
   item.state = ok ? State::kPassed : State::kFailed;
   return item;
@@ -74,7 +75,8 @@ std::string ParityReport::ToText() const {
                         : i.state == State::kAbsent ? "absent"
                                                     : "not impl";
     if (i.state == State::kNotImplemented || i.state == State::kAbsent) {
-      out += fmt::format("{:<16} {:>8} {:>12} {:>12} {:>10}  {}\n", i.name, state, "-", "-", "-", i.note);
+      out += fmt::format("{:<16} {:>8} {:>12} {:>12} {:>10}  {}\n", i.name, state, "-", "-", "-",
+                         i.note);
     } else {
       out += fmt::format("{:<16} {:>8} {:>12.3e} {:>12.3e} {:>10.1e}  {}\n", i.name, state,
                          i.max_abs, i.max_rel, i.tolerance, i.note);
@@ -98,8 +100,8 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   BATON_ASSIGN_OR_RETURN(Tensor ids, ref.Get("input_ids"));
   BATON_ASSIGN_OR_RETURN(Tensor want_logits, ref.Get("logits"));
   BATON_ASSIGN_OR_RETURN(Tensor logits, model->Forward(ToI32(ids), Tensor()));
-  report.items.push_back(Compare("logits", logits, want_logits, o.logits_tolerance,
-                                 [](int64_t) { return true; }));
+  report.items.push_back(
+      Compare("logits", logits, want_logits, o.logits_tolerance, [](int64_t) { return true; }));
 
   // 2. A right-padded batch: only positions with mask 1 are compared.
   BATON_ASSIGN_OR_RETURN(Tensor batch_ids, ref.Get("batch_ids"));
@@ -127,8 +129,9 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   size_t same = 0;
   while (same < full.size() && same < want.size() && full[same] == want[same]) ++same;
   g.state = full == want ? State::kPassed : State::kFailed;
-  g.note = full == want ? fmt::format("{}/{} new tokens match", got.tokens.size(), gen.max_new_tokens)
-                        : fmt::format("first difference at position {} of {}", same, want.size());
+  g.note = full == want
+               ? fmt::format("{}/{} new tokens match", got.tokens.size(), gen.max_new_tokens)
+               : fmt::format("first difference at position {} of {}", same, want.size());
   report.items.push_back(g);
 
   // 4. LoRA forward and loss.
@@ -157,13 +160,14 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   int64_t labelled = 0;
   for (int64_t i = 1; i < labels.numel(); ++i) labelled += labels.data<int32_t>()[i] != -100;
   LoraAdapter grads = LoraAdapter::Create(model->config(), adapter.config());
-  BATON_ASSIGN_OR_RETURN(Transformer::LossSum sum,
-                         model->ForwardBackward(ToI32(ids), labels, Tensor(),
-                                                1.0f / static_cast<float>(labelled), false, grads));
+  BATON_ASSIGN_OR_RETURN(
+      Transformer::LossSum sum,
+      model->ForwardBackward(ToI32(ids), labels, Tensor(), 1.0f / static_cast<float>(labelled),
+                             false, &grads));
   double loss = sum.loss / static_cast<double>(sum.tokens);
   Tensor got_loss = Tensor::FromF32({static_cast<float>(loss)}, {1});
-  ParityItem li = Compare("lora_loss", got_loss, want_loss, o.loss_tolerance,
-                          [](int64_t) { return true; });
+  ParityItem li =
+      Compare("lora_loss", got_loss, want_loss, o.loss_tolerance, [](int64_t) { return true; });
   li.note = fmt::format("{:.7f} vs {:.7f}", loss, want_loss.At(0));
   report.items.push_back(li);
 
@@ -181,8 +185,8 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
                ".default.weight";
         if (!ref.Has(name)) return NotFound("{}: reference has no '{}'", o.reference_path, name);
         BATON_ASSIGN_OR_RETURN(Tensor want, ref.Get(name));
-        ParityItem one = Compare(name, is_a ? e.a : e.b, want, o.grad_tolerance,
-                                 [](int64_t) { return true; });
+        ParityItem one =
+            Compare(name, is_a ? e.a : e.b, want, o.grad_tolerance, [](int64_t) { return true; });
         ++compared;
         if (one.state == State::kFailed || one.max_rel >= worst.max_rel) {
           bool was_failed = worst.state == State::kFailed;
@@ -208,7 +212,8 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   for (LoraEntry& e : ref_grads.entries()) {
     for (bool is_a : {true, false}) {
       std::string name = LoraAdapter::TensorName(e.layer, e.kind, is_a);
-      name = "grad." + name.substr(0, name.size() - std::string(".weight").size()) + ".default.weight";
+      name =
+          "grad." + name.substr(0, name.size() - std::string(".weight").size()) + ".default.weight";
       BATON_ASSIGN_OR_RETURN(Tensor g, ref.Get(name));
       Tensor& slot = is_a ? e.a : e.b;
       if (g.shape() != slot.shape() || g.dtype() != DType::kF32) {

@@ -21,3 +21,4 @@ out=$("$BATON" parity --model "$G/llama/model" --reference /nonexistent/ref.safe
 [ $? -ne 0 ] && echo "$out" | grep -q "/nonexistent/ref.safetensors" || fail "missing reference: $out"
 # Unknown flags are errors.
 "$BATON" parity --model x --reference y --bogus 1 >/dev/null 2>&1 && fail "unknown flag accepted"
+echo "e2e parity: all checks passed"

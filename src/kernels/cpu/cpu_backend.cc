@@ -28,6 +28,14 @@ void NaiveGemm(bool ta, bool tb, const float* a, const float* b, float* c, int64
   }
 }
 
+// splitmix64 finaliser: a counter-based hash, identical on every backend.
+inline uint64_t Mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 // Softmax weights of one query row over key slots [0, last], 0 for invalid slots; returns false
 // if no key is visible.
 bool AttentionRow(const float* qv, const float* k, const uint8_t* valid, int64_t last,
@@ -215,6 +223,17 @@ class CpuBackend : public Backend {
           }
         }
       }
+    }
+  }
+
+  void DoDropout(const Tensor& x, float p, uint64_t seed, Tensor& out) override {
+    // Keep element i when its 24-bit hash is >= p * 2^24.
+    const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * (1 << 24));
+    const float scale = 1.0f / (1.0f - p);
+    const uint64_t base = Mix64(seed);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      bool keep = (Mix64(base ^ static_cast<uint64_t>(i)) >> 40) >= threshold;
+      out.f32()[i] = keep ? x.f32()[i] * scale : 0.0f;
     }
   }
 

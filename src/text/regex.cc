@@ -1,0 +1,136 @@
+// The backtracking matcher for programs built by regex_compile.cc.
+#include "text/regex.h"
+
+#include "text/regex_program.h"
+
+namespace baton {
+namespace {
+
+using regex_internal::Inst;
+using regex_internal::Op;
+using regex_internal::Program;
+
+struct Backtrack {
+  int pc;
+  size_t pos;
+};
+
+// Runs the program from `pc` at `pos`, exploring alternatives depth-first in priority order,
+// which gives Oniguruma's leftmost-first (Perl) semantics. `stack` is shared with nested
+// lookahead runs; each run only pops what it pushed, and drops it all when it succeeds, so a
+// lookahead is atomic as in Oniguruma.
+bool Run(const Program& prog, std::u32string_view text, int pc, size_t pos,
+         std::vector<Backtrack>* stack, size_t* end) {
+  const size_t base = stack->size();
+  const size_t n = text.size();
+  while (true) {
+    const Inst& in = prog.insts[pc];
+    bool ok = true;
+    switch (in.op) {
+      case Op::kChar:
+        ok = pos < n && text[pos] == in.c;
+        if (ok) ++pos, ++pc;
+        break;
+      case Op::kClass:
+        ok = pos < n && prog.classes[in.x].Contains(text[pos]);
+        if (ok) ++pos, ++pc;
+        break;
+      case Op::kAny:
+        ok = pos < n && text[pos] != U'\n';
+        if (ok) ++pos, ++pc;
+        break;
+      case Op::kSplit:
+        stack->push_back({in.y, pos});
+        pc = in.x;
+        break;
+      case Op::kJmp:
+        pc = in.x;
+        break;
+      case Op::kMatch:
+        *end = pos;
+        stack->resize(base);
+        return true;
+      case Op::kLook: {
+        size_t look_end;
+        ok = Run(prog, text, pc + 1, pos, stack, &look_end) != in.negate;
+        if (ok) pc = in.x;
+        break;
+      }
+      case Op::kLineStart:
+        ok = pos == 0 || text[pos - 1] == U'\n';
+        if (ok) ++pc;
+        break;
+      case Op::kLineEnd:
+        ok = pos == n || text[pos] == U'\n';
+        if (ok) ++pc;
+        break;
+      case Op::kTextStart:
+        ok = pos == 0;
+        if (ok) ++pc;
+        break;
+      case Op::kTextEnd:
+        ok = pos == n;
+        if (ok) ++pc;
+        break;
+      case Op::kTextEndNl:
+        ok = pos == n || (pos + 1 == n && text[pos] == U'\n');
+        if (ok) ++pc;
+        break;
+    }
+    if (!ok) {
+      if (stack->size() == base) return false;
+      pc = stack->back().pc;
+      pos = stack->back().pos;
+      stack->pop_back();
+    }
+  }
+}
+
+}  // namespace
+
+Result<Regex> Regex::Compile(std::string_view pattern) {
+  BATON_ASSIGN_OR_RETURN(Program prog, regex_internal::CompilePattern(pattern));
+  return Regex(std::string(pattern), std::make_shared<const Program>(std::move(prog)));
+}
+
+bool Regex::MatchAt(std::u32string_view text, size_t pos, size_t* end) const {
+  std::vector<Backtrack> stack;
+  return Run(*program_, text, 0, pos, &stack, end);
+}
+
+bool Regex::Search(std::u32string_view text, size_t start, size_t* begin, size_t* end) const {
+  std::vector<Backtrack> stack;
+  for (size_t pos = start; pos <= text.size(); ++pos) {
+    if (Run(*program_, text, 0, pos, &stack, end)) {
+      *begin = pos;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::u32string_view text) const {
+  std::vector<std::pair<size_t, size_t>> matches;
+  std::vector<Backtrack> stack;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t begin = pos, end = 0;
+    bool found = false;
+    for (; begin <= text.size(); ++begin) {
+      if (Run(*program_, text, 0, begin, &stack, &end)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) break;
+    if (end == begin) {
+      pos = begin + 1;  // empty match: step over one code point
+      continue;
+    }
+    matches.push_back({begin, end});
+    pos = end;
+  }
+  return matches;
+}
+
+}  // namespace baton
