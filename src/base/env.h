@@ -43,8 +43,7 @@ class Env {
   // Unimplemented so that Envs written elsewhere keep compiling until they need them.
 
   // Reads at most `len` bytes starting at `offset` (fewer at the end of the file).
-  virtual Result<std::string> ReadFileRange(const std::string& path, uint64_t offset,
-                                            uint64_t len);
+  virtual Result<std::string> ReadFileRange(const std::string& path, uint64_t offset, uint64_t len);
   // Removes a file (not a folder); NotFound if it is not there.
   virtual Status DeleteFile(const std::string& path);
   // Removes an empty folder; fails if it holds anything.

@@ -1,7 +1,7 @@
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

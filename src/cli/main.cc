@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   baton::cli::AddInferCommand(app, action);
   baton::cli::AddParityCommand(app, action);
   baton::cli::AddInitModelCommand(app, action);
+  baton::cli::AddTrainCommand(app, action);
+  baton::cli::AddCkptCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

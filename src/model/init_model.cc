@@ -99,7 +99,12 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
     } else if (is_bias) {
       std::memset(t.raw(), 0, t.nbytes());
     } else {
-      FillNormal(t.f32(), t.numel(), options.init_std, HashName(name, options.seed));
+      bool is_embed = name == "model.embed_tokens.weight" || name == "lm_head.weight";
+      double embed_std = options.embed_std > 0
+                             ? options.embed_std
+                             : 1.0 / std::sqrt(static_cast<double>(c.hidden_size));
+      FillNormal(t.f32(), t.numel(), is_embed ? embed_std : options.init_std,
+                 HashName(name, options.seed));
     }
     if (options.dtype != DType::kF32) t = t.ConvertTo(options.dtype);
     if (shard_bytes > 0 && shard_bytes + t.nbytes() > options.max_shard_bytes) {

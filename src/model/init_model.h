@@ -20,7 +20,11 @@ struct InitModelOptions {
   DType dtype = DType::kF32;
   // Files larger than this are split into shards with model.safetensors.index.json.
   uint64_t max_shard_bytes = 2ull << 30;
-  double init_std = 0.02;  // HF initializer_range
+  double init_std = 0.02;  // HF initializer_range, for the projections
+  // Embedding (and tied lm_head) std; <= 0 means 1/sqrt(hidden_size). HF's 0.02 would cap every
+  // logit's reach at about 0.02 * hidden_size, too little for a LoRA on a random (frozen) base to
+  // learn anything over a 152k vocabulary; 1/sqrt(hidden) gives logits of std ~1 at init.
+  double embed_std = 0.0;
 };
 
 // Writes config.json and the weights into `dir` (created if needed). Linear and embedding weights

@@ -37,6 +37,7 @@ struct TrainArgs {
   bool use_rslora = false;
   bool gradient_checkpointing = true;
   int64_t max_length = 2048;
+  std::string truncation_strategy = "delete";  // delete | left | right
   std::string system;
   bool system_given = false;
   std::vector<std::string> model_name;    // two values: Chinese, English
@@ -77,6 +78,7 @@ struct TrainArgs {
     v("use_rslora", use_rslora);
     v("gradient_checkpointing", gradient_checkpointing);
     v("max_length", max_length);
+    v("truncation_strategy", truncation_strategy);
     v("system", system);
     v("model_name", model_name);
     v("model_author", model_author);

@@ -8,17 +8,17 @@ for c in qwen2 qwen2-tied llama; do
         --reference "$G/$c/reference.safetensors" 2>&1) || fail "$c: exit $?: $out"
   echo "$out"
   for item in logits batch_logits generation lora_logits lora_loss; do
-    echo "$out" | grep -qE "^$item +ok " || fail "$c: item $item not ok"
+    grep -qE "^$item +ok " <<<"$out" || fail "$c: item $item not ok"
   done
 done
 # The llama model against qwen2's reference: logits differ, so parity must fail with exit 1.
 out=$("$BATON" parity --model "$G/llama/model" --reference "$G/qwen2/reference.safetensors" 2>&1)
 rc=$?
 [ $rc -eq 1 ] || fail "mismatched pairing exited $rc, want 1: $out"
-echo "$out" | grep -q "parity: FAILED" || fail "mismatched pairing did not report FAILED"
+grep -q "parity: FAILED" <<<"$out" || fail "mismatched pairing did not report FAILED"
 # A missing reference is a clear error naming the file.
 out=$("$BATON" parity --model "$G/llama/model" --reference /nonexistent/ref.safetensors 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "/nonexistent/ref.safetensors" || fail "missing reference: $out"
+[ $? -ne 0 ] && grep -q "/nonexistent/ref.safetensors" <<<"$out" || fail "missing reference: $out"
 # Unknown flags are errors.
 "$BATON" parity --model x --reference y --bogus 1 >/dev/null 2>&1 && fail "unknown flag accepted"
 echo "e2e parity: all checks passed"

@@ -1,0 +1,57 @@
+// baton train: ms-swift `swift sft --train_type lora` flags; resumes by itself.
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "train/trainer.h"
+
+namespace baton::cli {
+namespace {
+
+const std::map<std::string, std::string>& FlagHelp() {
+  static const std::map<std::string, std::string> help = {
+      {"model", "Hugging Face model folder"},
+      {"dataset", "datasets: PATH[#N] (JSON/JSONL file or folder) or self-cognition[#N]"},
+      {"output_dir", "run folder: checkpoints, logging.jsonl; reused to resume"},
+      {"num_train_epochs", "epochs (ignored when --max_steps > 0)"},
+      {"gradient_accumulation_steps", "micro-batches per optimizer step (default ceil(16/batch))"},
+      {"target_modules", "all-linear or module names (q_proj k_proj ...)"},
+      {"model_name", "two values, Chinese and English: replaces {{NAME}} in self-cognition data"},
+      {"model_author", "two values, Chinese and English: replaces {{AUTHOR}}"},
+      {"system", "system prompt (rows with their own keep it)"},
+      {"save_total_limit", "checkpoints kept (0 = all; the best and the newest always stay)"},
+      {"split_dataset_ratio", "share of the data held out for eval"},
+      {"template", "chat template: chatml, deepseek_r1, llama3 (default: from the model)"},
+  };
+  return help;
+}
+
+}  // namespace
+
+void AddTrainCommand(CLI::App& root, Action& action) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = root.add_subcommand(
+      "train",
+      "LoRA fine-tuning (ms-swift `swift sft` flags); resumes from the newest valid "
+      "checkpoint of --output_dir by itself, exits 0 at once if the run is complete");
+  args->VisitFields([&](const char* key, auto& field) {
+    auto it = FlagHelp().find(key);
+    std::string help = it != FlagHelp().end() ? it->second : "as in ms-swift";
+    CLI::Option* opt = cmd->add_option(std::string("--") + key, field, help);
+    opt->capture_default_str();
+    if (std::string(key) == "model" || std::string(key) == "dataset") opt->required();
+  });
+  cmd->callback([&action, args, cmd] {
+    args->system_given = cmd->count("--system") > 0;
+    action = [args] {
+      std::atomic<bool>* stop = InstallStopSignalHandlers();
+      TrainerHooks hooks;
+      hooks.should_stop = [stop] { return stop->load(); };
+      Result<TrainOutcome> r = RunTraining(*args, hooks);
+      if (!r.ok()) return ReportError(r.status());
+      return 0;  // completed, already complete, or stopped with a checkpoint: all success
+    };
+  });
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,165 @@
+#include "data/dataset_reader.h"
+
+namespace baton {
+namespace {
+
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// nlohmann's message starts with "[json.exception.parse_error.101] "; the rest is what a user
+// needs.
+std::string ParseErrorText(const Json::parse_error& e) {
+  std::string what = e.what();
+  size_t pos = what.find("] ");
+  return pos == std::string::npos ? what : what.substr(pos + 2);
+}
+
+Result<std::vector<Conversation>> ParseJsonl(std::string_view text, std::string_view name) {
+  std::vector<Conversation> rows;
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (IsBlank(line)) continue;
+    std::string where = fmt::format("{}:{}", name, line_no);
+    Json row;
+    try {
+      row = Json::parse(line.begin(), line.end());
+    } catch (const Json::parse_error& e) {
+      bool pretty_json = line_no == 1 && EndsWith(name, ".json") && IsBlank(line.substr(1));
+      return InvalidArgument("{}:{}: invalid JSON: {}{}", where, e.byte, ParseErrorText(e),
+                             pretty_json ? " (a .json file must hold an array of rows, or one "
+                                           "row per line)"
+                                         : "");
+    }
+    BATON_ASSIGN_OR_RETURN(Conversation conv, ConversationFromRow(row, where));
+    rows.push_back(std::move(conv));
+  }
+  return rows;
+}
+
+// Skips one JSON value starting at text[pos] (the text is known to be valid JSON).
+size_t SkipValue(std::string_view text, size_t pos) {
+  int depth = 0;
+  bool in_string = false;
+  for (; pos < text.size(); ++pos) {
+    char c = text[pos];
+    if (in_string) {
+      if (c == '\\') {
+        ++pos;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (depth == 0) return pos;  // the end of the enclosing array
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      return pos;
+    }
+  }
+  return pos;
+}
+
+// The 1-based line on which each element of the top-level array starts; nlohmann does not keep
+// positions, so a light scan of the (already validated) text finds them.
+std::vector<size_t> ElementLines(std::string_view text) {
+  std::vector<size_t> lines;
+  size_t pos = text.find('[');
+  if (pos == std::string_view::npos) return lines;
+  size_t line = 1, counted_to = 0;
+  ++pos;
+  while (pos < text.size()) {
+    pos = text.find_first_not_of(" \t\r\n", pos);
+    if (pos == std::string_view::npos || text[pos] == ']') break;
+    for (; counted_to < pos; ++counted_to) line += text[counted_to] == '\n';
+    lines.push_back(line);
+    pos = SkipValue(text, pos);
+    if (pos < text.size() && text[pos] == ',') ++pos;
+  }
+  return lines;
+}
+
+Result<std::vector<Conversation>> ParseJsonArray(std::string_view text, std::string_view name) {
+  BATON_ASSIGN_OR_RETURN(Json doc, ParseJson(text, name));
+  if (!doc.is_array()) {
+    return InvalidArgument("{}:1: expected a JSON array of rows (or one row per line), got {}",
+                           name, doc.type_name());
+  }
+  std::vector<size_t> lines = ElementLines(text);
+  std::vector<Conversation> rows;
+  rows.reserve(doc.size());
+  for (size_t i = 0; i < doc.size(); ++i) {
+    size_t line = i < lines.size() ? lines[i] : 1;
+    BATON_ASSIGN_OR_RETURN(
+        Conversation conv,
+        ConversationFromRow(doc[i], fmt::format("{}:{}: row {}", name, line, i)));
+    conv.origin = fmt::format("{}:{}", name, line);
+    rows.push_back(std::move(conv));
+  }
+  return rows;
+}
+
+Result<DatasetFormat> FormatOf(const std::string& path) {
+  if (EndsWith(path, ".jsonl")) return DatasetFormat::kJsonl;
+  if (EndsWith(path, ".json")) return DatasetFormat::kJson;
+  return InvalidArgument("{}: unsupported dataset file type (Baton reads .json and .jsonl)", path);
+}
+
+Result<std::vector<Conversation>> ReadDatasetFile(Env* env, const std::string& path) {
+  BATON_ASSIGN_OR_RETURN(DatasetFormat format, FormatOf(path));
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  return ParseDatasetText(text, path, format);
+}
+
+}  // namespace
+
+Result<std::vector<Conversation>> ParseDatasetText(std::string_view text, std::string_view name,
+                                                   DatasetFormat format) {
+  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return InvalidArgument("{}: empty file, no rows", name);
+  std::vector<Conversation> rows;
+  if (format == DatasetFormat::kJson && text[first] == '[') {
+    BATON_ASSIGN_OR_RETURN(rows, ParseJsonArray(text, name));
+  } else {
+    BATON_ASSIGN_OR_RETURN(rows, ParseJsonl(text, name));
+  }
+  if (rows.empty()) return InvalidArgument("{}: no rows (an empty array)", name);
+  return rows;
+}
+
+Result<std::vector<Conversation>> ReadDatasetPath(Env* env, const std::string& path) {
+  if (!env->IsDirectory(path)) {
+    if (!env->FileExists(path)) return NotFound("{}: no such file or folder", path);
+    return ReadDatasetFile(env, path);
+  }
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(path));
+  std::vector<Conversation> rows;
+  int files = 0;
+  for (const std::string& name : names) {
+    std::string file = JoinPath(path, name);
+    if (!(EndsWith(name, ".json") || EndsWith(name, ".jsonl")) || env->IsDirectory(file)) continue;
+    BATON_ASSIGN_OR_RETURN(std::vector<Conversation> part, ReadDatasetFile(env, file));
+    rows.insert(rows.end(), std::make_move_iterator(part.begin()),
+                std::make_move_iterator(part.end()));
+    ++files;
+  }
+  if (files == 0) return InvalidArgument("{}: folder has no .json or .jsonl files", path);
+  return rows;
+}
+
+}  // namespace baton

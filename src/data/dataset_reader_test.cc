@@ -1,0 +1,110 @@
+#include "data/dataset_reader.h"
+
+#include <gtest/gtest.h>
+
+#include "data/data_test_util.h"
+
+namespace baton {
+namespace {
+
+using testing::DatasetFixture;
+using testing::FailsWith;
+
+Result<std::vector<Conversation>> Read(const std::string& name) {
+  return ReadDatasetPath(Env::Default(), DatasetFixture(name));
+}
+
+TEST(DatasetFiles, EachShapeFromFile) {
+  auto alpaca = Read("alpaca.jsonl");
+  ASSERT_TRUE(alpaca.ok()) << alpaca.status().ToString();
+  ASSERT_EQ(alpaca->size(), 3u);  // the blank line is skipped
+  EXPECT_EQ((*alpaca)[0].messages[0].content, "Add the two numbers.\n2 and 3");
+  EXPECT_EQ((*alpaca)[1].origin, DatasetFixture("alpaca.jsonl") + ":3");
+  EXPECT_EQ((*alpaca)[2].messages[0].role, "system");
+
+  auto messages = Read("messages.jsonl");
+  ASSERT_TRUE(messages.ok()) << messages.status().ToString();
+  ASSERT_EQ(messages->size(), 2u);
+  EXPECT_EQ((*messages)[1].messages.size(), 4u);
+
+  auto sharegpt = Read("sharegpt.json");
+  ASSERT_TRUE(sharegpt.ok()) << sharegpt.status().ToString();
+  ASSERT_EQ(sharegpt->size(), 2u);
+  EXPECT_EQ((*sharegpt)[0].origin, DatasetFixture("sharegpt.json") + ":2");
+  EXPECT_EQ((*sharegpt)[1].origin, DatasetFixture("sharegpt.json") + ":8");
+  EXPECT_EQ((*sharegpt)[1].messages[0].content, "Answer in French.");
+
+  auto qr = Read("query_response.jsonl");
+  ASSERT_TRUE(qr.ok()) << qr.status().ToString();
+  ASSERT_EQ(qr->size(), 2u);
+  EXPECT_EQ((*qr)[0].messages.size(), 5u);  // system + history pair + query/response
+  EXPECT_EQ((*qr)[1].messages[1].content, "你好！");
+}
+
+TEST(DatasetFiles, FolderConcatenatesJsonFilesSorted) {
+  auto rows = Read("folder");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);  // a.json (2 rows), b.jsonl (1 row); notes.txt ignored
+  EXPECT_EQ((*rows)[0].messages[0].content, "a1");
+  EXPECT_EQ((*rows)[1].messages[0].content, "a2");
+  EXPECT_EQ((*rows)[2].messages[0].content, "b1");
+  EXPECT_TRUE(FailsWith(Read("empty_folder").status(), {"empty_folder", "no .json or .jsonl"}));
+}
+
+TEST(DatasetFiles, ErrorsNameFileAndLine) {
+  EXPECT_TRUE(FailsWith(Read("bad_json.jsonl").status(), {"bad_json.jsonl:3:", "invalid JSON"}));
+  EXPECT_TRUE(FailsWith(Read("unknown_shape.jsonl").status(),
+                        {"unknown_shape.jsonl:2: row has neither 'messages', 'conversations', "
+                         "'instruction' nor 'query'"}));
+  EXPECT_TRUE(
+      FailsWith(Read("missing_field.jsonl").status(), {"missing_field.jsonl:3:", "'output'"}));
+  EXPECT_TRUE(FailsWith(Read("empty_field.jsonl").status(),
+                        {"empty_field.jsonl:1:", "'response' is empty"}));
+  EXPECT_TRUE(FailsWith(Read("wrong_type.jsonl").status(),
+                        {"wrong_type.jsonl:2:", "messages[1]", "expected a string, got number"}));
+  EXPECT_TRUE(FailsWith(Read("ends_with_user.jsonl").status(),
+                        {"ends_with_user.jsonl:1:", "ends with a 'user' turn"}));
+  EXPECT_TRUE(FailsWith(Read("bad_role.jsonl").status(),
+                        {"bad_role.jsonl:1:", "unsupported role 'function'"}));
+  EXPECT_TRUE(FailsWith(Read("empty.jsonl").status(), {"empty.jsonl", "empty file"}));
+  EXPECT_TRUE(FailsWith(Read("bad_row_in_array.json").status(),
+                        {"bad_row_in_array.json:4: row 2", "'response'"}));
+  EXPECT_TRUE(FailsWith(Read("not_array.json").status(),
+                        {"not_array.json:1:", "must hold an array of rows"}));
+  EXPECT_TRUE(FailsWith(Read("folder/notes.txt").status(), {"notes.txt", ".json and .jsonl"}));
+  Status missing = Read("no_such_file.jsonl").status();
+  EXPECT_TRUE(FailsWith(missing, {"no_such_file.jsonl", "no such file"}));
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+}
+
+TEST(DatasetFiles, ParseTextEdgeCases) {
+  // A byte-order mark and CRLF line ends are accepted.
+  auto rows = ParseDatasetText("\xEF\xBB\xBF{\"query\": \"q\", \"response\": \"r\"}\r\n\r\n",
+                               "x.jsonl", DatasetFormat::kJsonl);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->size(), 1u);
+  // A .json file of one row per line is JSON Lines, as Hugging Face datasets reads it.
+  rows = ParseDatasetText(
+      "{\"query\": \"q\", \"response\": \"r\"}\n{\"query\": \"q2\", "
+      "\"response\": \"r2\"}\n",
+      "x.json", DatasetFormat::kJson);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->size(), 2u);
+  EXPECT_TRUE(FailsWith(ParseDatasetText("[]", "x.json", DatasetFormat::kJson).status(),
+                        {"x.json", "no rows"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("[{\"query\": \"q\",\n \"response\": \"r\"},\n 5]",
+                                         "x.json", DatasetFormat::kJson)
+                            .status(),
+                        {"x.json:3: row 1", "not a JSON object"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("[{\"a\": 1},\n", "x.json", DatasetFormat::kJson).status(),
+                        {"x.json:2:", "invalid JSON"}));
+  // Brackets and quotes inside strings do not confuse the row-line scan.
+  rows = ParseDatasetText(
+      "[{\"query\": \"a ] } \\\" [\", \"response\": \"r\"},\n\n {\"query\": \"q\", \"response\": "
+      "1}]",
+      "x.json", DatasetFormat::kJson);
+  EXPECT_TRUE(FailsWith(rows.status(), {"x.json:3: row 1"}));
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,195 @@
+#include "store/file_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+namespace baton {
+namespace {
+
+// Env::WriteFileAtomic writes "<path>.tmp.<pid>" first; one left behind by a killed process is
+// not an object.
+bool IsTempFileName(std::string_view name) {
+  size_t dot = name.rfind(".tmp.");
+  if (dot == std::string_view::npos || dot + 5 == name.size()) return false;
+  return std::all_of(name.begin() + dot + 5, name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string ParentOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status ValidateObjectKey(const std::string& key) {
+  BATON_RETURN_IF_ERROR(ValidateKey(key));
+  if (key.back() == '/') return InvalidArgument("key '{}' names a folder, not an object", key);
+  return Status::Ok();
+}
+
+Status ValidateFolderKey(const std::string& key) {
+  BATON_RETURN_IF_ERROR(ValidateKey(key, "folder prefix"));
+  if (key.back() != '/') return InvalidArgument("folder prefix '{}' must end with '/'", key);
+  return Status::Ok();
+}
+
+}  // namespace
+
+FileStore::FileStore(Env* env, std::string root) : env_(env), root_(std::move(root)) {}
+
+std::string FileStore::Url() const { return "file://" + root_; }
+
+std::string FileStore::PathOf(std::string_view key) const {
+  std::string path = JoinPath(root_, key);
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+Status FileStore::Put(const std::string& key, std::string_view data) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  // A concurrent Delete may prune the folder between CreateDirs and the write; try again then.
+  Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    BATON_RETURN_IF_ERROR(env_->CreateDirs(ParentOf(path)));
+    s = env_->WriteFileAtomic(path, data);
+    if (s.code() != StatusCode::kNotFound) break;
+  }
+  return s;
+}
+
+Result<std::string> FileStore::Get(const std::string& key) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
+  return env_->ReadFile(path);
+}
+
+Result<std::string> FileStore::GetRange(const std::string& key, uint64_t offset, uint64_t len) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
+  return env_->ReadFileRange(path, offset, len);
+}
+
+Result<uint64_t> FileStore::Head(const std::string& key) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
+  return env_->FileSize(path);
+}
+
+Status FileStore::WalkDir(const std::string& dir_key, const std::string& prefix,
+                          std::vector<std::string>* keys, std::vector<std::string>* dirs) {
+  std::string dir_path = dir_key.empty() ? root_ : PathOf(dir_key);
+  Result<std::vector<std::string>> names = env_->ListDir(dir_path);
+  if (!names.ok()) {
+    // Gone between listing its parent and now (a concurrent delete): nothing under it.
+    if (names.status().code() == StatusCode::kNotFound) return Status::Ok();
+    return names.status();
+  }
+  for (const std::string& name : *names) {
+    std::string key = dir_key + name;
+    // Prune subtrees that cannot hold a key with this prefix.
+    size_t common = std::min(key.size(), prefix.size());
+    if (key.compare(0, common, prefix, 0, common) != 0) continue;
+    if (env_->IsDirectory(PathOf(key))) {
+      BATON_RETURN_IF_ERROR(WalkDir(key + "/", prefix, keys, dirs));
+      if ((key + "/").starts_with(prefix)) dirs->push_back(PathOf(key));
+    } else if (key.starts_with(prefix)) {
+      keys->push_back(key);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FileStore::Walk(const std::string& prefix, std::vector<std::string>* keys,
+                       std::vector<std::string>* dirs) {
+  if (!prefix.empty()) BATON_RETURN_IF_ERROR(ValidateKey(prefix, "prefix"));
+  size_t slash = prefix.find_last_of('/');
+  std::string dir_key = slash == std::string::npos ? "" : prefix.substr(0, slash + 1);
+  if (!env_->IsDirectory(dir_key.empty() ? root_ : PathOf(dir_key))) return Status::Ok();
+  return WalkDir(dir_key, prefix, keys, dirs);
+}
+
+Result<std::vector<std::string>> FileStore::List(const std::string& prefix) {
+  std::vector<std::string> keys, dirs;
+  BATON_RETURN_IF_ERROR(Walk(prefix, &keys, &dirs));
+  std::erase_if(keys, [](const std::string& key) {
+    size_t slash = key.find_last_of('/');
+    return IsTempFileName(slash == std::string::npos ? key : key.substr(slash + 1));
+  });
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void FileStore::PruneEmptyDirs(std::string dir) {
+  // Stops at the first folder that is not empty (rmdir fails) or at the root.
+  while (dir.size() > root_.size() && dir.starts_with(root_) && dir[root_.size()] == '/') {
+    if (!env_->DeleteDir(dir).ok()) return;
+    dir = ParentOf(dir);
+  }
+}
+
+Status FileStore::Delete(const std::string& key) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  if (env_->IsDirectory(path)) return Status::Ok();
+  Status s = env_->DeleteFile(path);
+  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  PruneEmptyDirs(ParentOf(path));
+  return Status::Ok();
+}
+
+Status FileStore::DeletePrefix(const std::string& prefix) {
+  std::vector<std::string> keys, dirs;
+  BATON_RETURN_IF_ERROR(Walk(prefix, &keys, &dirs));
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    Status s = env_->DeleteFile(PathOf(key));
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  }
+  // Deepest folders first (WalkDir adds a folder after its contents), then the parents that the
+  // deletion emptied.
+  for (const std::string& dir : dirs) {
+    Status s = env_->DeleteDir(dir);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  }
+  if (!keys.empty() || !dirs.empty()) {
+    size_t slash = prefix.find_last_of('/');
+    if (slash != std::string::npos) PruneEmptyDirs(PathOf(prefix.substr(0, slash)));
+  }
+  return Status::Ok();
+}
+
+Status FileStore::RenamePrefix(const std::string& from, const std::string& to) {
+  BATON_RETURN_IF_ERROR(ValidateFolderKey(from));
+  BATON_RETURN_IF_ERROR(ValidateFolderKey(to));
+  std::string src = PathOf(from), dst = PathOf(to);
+  if (!env_->IsDirectory(src)) return NotFound("{}: no such folder", src);
+  BATON_RETURN_IF_ERROR(env_->CreateDirs(ParentOf(dst)));
+  if (!env_->FileExists(dst)) {
+    BATON_RETURN_IF_ERROR(env_->RenameFile(src, dst));
+    return env_->SyncDir(ParentOf(dst));
+  }
+  Status exchanged = env_->ExchangePaths(src, dst);
+  if (exchanged.ok()) {
+    // `src` now holds the replaced objects.
+    BATON_RETURN_IF_ERROR(env_->SyncDir(ParentOf(dst)));
+    return env_->DeleteRecursively(src);
+  }
+  if (exchanged.code() != StatusCode::kUnimplemented) return exchanged;
+  // No atomic exchange here (e.g. a FUSE mount): move the old folder aside first. A crash
+  // between the two renames leaves `to` absent, never a mix of old and new objects.
+  static std::atomic<int> counter{0};
+  std::string aside = fmt::format("{}.replaced-{}-{}", src, ::getpid(), counter++);
+  BATON_RETURN_IF_ERROR(env_->RenameFile(dst, aside));
+  BATON_RETURN_IF_ERROR(env_->RenameFile(src, dst));
+  BATON_RETURN_IF_ERROR(env_->SyncDir(ParentOf(dst)));
+  return env_->DeleteRecursively(aside);
+}
+
+}  // namespace baton

@@ -1,0 +1,50 @@
+// FileStore: a Store over a local folder, or over an ossfs/s3fs mount that looks like one.
+// Key "a/b/c" is the file ROOT/a/b/c. Put goes through Env::WriteFileAtomic (temp file, fsync,
+// rename, fsync of the folder), so objects are never torn; folders are created on Put and pruned
+// when their last object is deleted, as an object store would show it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "store/store.h"
+
+namespace baton {
+
+class FileStore : public Store {
+ public:
+  // `root` need not exist yet; `env` must outlive the store.
+  FileStore(Env* env, std::string root);
+
+  std::string Url() const override;
+  const std::string& root() const { return root_; }
+
+  Status Put(const std::string& key, std::string_view data) override;
+  Result<std::string> Get(const std::string& key) override;
+  Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t len) override;
+  Result<uint64_t> Head(const std::string& key) override;
+  // Leaves out the temp files of Puts that were interrupted ("<name>.tmp.<pid>").
+  Result<std::vector<std::string>> List(const std::string& prefix) override;
+  Status Delete(const std::string& key) override;
+  Status DeletePrefix(const std::string& prefix) override;
+
+  bool SupportsRename() const override { return true; }
+  Status RenamePrefix(const std::string& from, const std::string& to) override;
+
+ private:
+  std::string PathOf(std::string_view key) const;
+  // Every file (as a key) and folder (as a path) below the folder part of `prefix` whose key
+  // starts with `prefix`, including temp files.
+  Status Walk(const std::string& prefix, std::vector<std::string>* keys,
+              std::vector<std::string>* dirs);
+  Status WalkDir(const std::string& dir_key, const std::string& prefix,
+                 std::vector<std::string>* keys, std::vector<std::string>* dirs);
+  // Removes `dir` and then its parents while they are empty, stopping at the root.
+  void PruneEmptyDirs(std::string dir);
+
+  Env* env_;
+  std::string root_;
+};
+
+}  // namespace baton

@@ -1,0 +1,196 @@
+#include "store/file_store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "store/store.h"
+
+namespace baton {
+namespace {
+
+Env* env = Env::Default();
+
+std::string MakeTempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/baton_store_XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+// An Env that forwards to the real one but cannot exchange paths, like a FUSE mount.
+class NoExchangeEnv : public Env {
+ public:
+  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  Status WriteFileAtomic(const std::string& p, std::string_view d) override {
+    return base_->WriteFileAtomic(p, d);
+  }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  bool IsDirectory(const std::string& p) override { return base_->IsDirectory(p); }
+  Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& p) override {
+    return base_->ListDir(p);
+  }
+  Result<std::shared_ptr<MappedFile>> MapFile(const std::string& p) override {
+    return base_->MapFile(p);
+  }
+  Status CopyFile(const std::string& a, const std::string& b) override {
+    return base_->CopyFile(a, b);
+  }
+  Result<std::string> ReadFileRange(const std::string& p, uint64_t o, uint64_t n) override {
+    return base_->ReadFileRange(p, o, n);
+  }
+  Status DeleteFile(const std::string& p) override { return base_->DeleteFile(p); }
+  Status DeleteDir(const std::string& p) override { return base_->DeleteDir(p); }
+  Status DeleteRecursively(const std::string& p) override { return base_->DeleteRecursively(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override {
+    return base_->RenameFile(a, b);
+  }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  uint64_t NowMicros() override { return base_->NowMicros(); }
+  void SleepMicros(uint64_t m) override { base_->SleepMicros(m); }
+  // ExchangePaths: the Env default, Unimplemented.
+
+ private:
+  Env* base_ = Env::Default();
+};
+
+class StoreFileTest : public ::testing::Test {
+ protected:
+  void TearDown() override { ASSERT_TRUE(env->DeleteRecursively(dir_).ok()); }
+  std::string Get(const std::string& key) {
+    Result<std::string> r = store_.Get(key);
+    return r.ok() ? *r : "<" + r.status().ToString() + ">";
+  }
+  std::vector<std::string> List(const std::string& prefix) {
+    Result<std::vector<std::string>> r = store_.List(prefix);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<std::string>{};
+  }
+
+  std::string dir_ = MakeTempDir();
+  FileStore store_{env, dir_};
+};
+
+TEST_F(StoreFileTest, PutGetHeadRange) {
+  ASSERT_TRUE(store_.Put("a/b/c.bin", "hello world").ok());
+  EXPECT_EQ(Get("a/b/c.bin"), "hello world");
+  EXPECT_EQ(*store_.Head("a/b/c.bin"), 11u);
+  EXPECT_EQ(*store_.GetRange("a/b/c.bin", 6, 3), "wor");
+  EXPECT_EQ(*store_.GetRange("a/b/c.bin", 6, 100), "world");
+  EXPECT_EQ(*store_.GetRange("a/b/c.bin", 50, 3), "");
+  ASSERT_TRUE(store_.Put("a/b/c.bin", "").ok());  // overwrite, empty object
+  EXPECT_EQ(Get("a/b/c.bin"), "");
+  EXPECT_EQ(*store_.Head("a/b/c.bin"), 0u);
+  EXPECT_EQ(store_.Get("nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_.Head("nope").status().code(), StatusCode::kNotFound);
+  // A folder is not an object.
+  EXPECT_EQ(store_.Get("a/b").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_.Head("a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_.Url(), "file://" + dir_);
+}
+
+TEST_F(StoreFileTest, RejectsKeysThatEscapeTheRoot) {
+  for (const char* key : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/"}) {
+    EXPECT_EQ(store_.Put(key, "x").code(), StatusCode::kInvalidArgument) << key;
+  }
+  EXPECT_EQ(store_.Get("../x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_.List("../").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreFileTest, ListIsSortedByStringPrefixAndHidesTempFiles) {
+  for (const char* key : {"run/b/2", "run/a/1", "run/ab", "run/a.x/3", "other/4", "top"}) {
+    ASSERT_TRUE(store_.Put(key, key).ok());
+  }
+  EXPECT_EQ(List(""), (std::vector<std::string>{"other/4", "run/a.x/3", "run/a/1", "run/ab",
+                                                "run/b/2", "top"}));
+  EXPECT_EQ(List("run/a"), (std::vector<std::string>{"run/a.x/3", "run/a/1", "run/ab"}));
+  EXPECT_EQ(List("run/a/"), (std::vector<std::string>{"run/a/1"}));
+  EXPECT_TRUE(List("missing/").empty());
+  EXPECT_TRUE(List("run/zz").empty());
+  // What a Put killed before its rename leaves is not an object.
+  ASSERT_TRUE(env->WriteFileAtomic(dir_ + "/run/a/1.tmp.4242", "torn").ok());
+  EXPECT_EQ(List("run/a/"), (std::vector<std::string>{"run/a/1"}));
+}
+
+TEST_F(StoreFileTest, DeleteAndDeletePrefixPruneEmptyFolders) {
+  ASSERT_TRUE(store_.Put("run/ck/x", "1").ok());
+  ASSERT_TRUE(store_.Put("run/ck/sub/y", "2").ok());
+  ASSERT_TRUE(store_.Put("run/keep", "3").ok());
+  ASSERT_TRUE(env->WriteFileAtomic(dir_ + "/run/ck/z.tmp.99", "torn").ok());
+  EXPECT_TRUE(store_.Delete("run/missing").ok());
+  ASSERT_TRUE(store_.Delete("run/ck/sub/y").ok());
+  EXPECT_FALSE(env->FileExists(dir_ + "/run/ck/sub"));  // emptied folder is pruned
+  ASSERT_TRUE(store_.DeletePrefix("run/ck/").ok());
+  EXPECT_FALSE(env->FileExists(dir_ + "/run/ck"));  // temp files go too
+  EXPECT_EQ(List(""), (std::vector<std::string>{"run/keep"}));
+  ASSERT_TRUE(store_.Delete("run/keep").ok());
+  EXPECT_FALSE(env->FileExists(dir_ + "/run"));
+  EXPECT_TRUE(env->IsDirectory(dir_));  // never the root itself
+  EXPECT_TRUE(store_.DeletePrefix("nothing/").ok());
+}
+
+TEST_F(StoreFileTest, RenamePrefixMovesAndReplacesAtomically) {
+  ASSERT_TRUE(store_.SupportsRename());
+  ASSERT_TRUE(store_.Put("r/new.tmp/a", "A1").ok());
+  ASSERT_TRUE(store_.RenamePrefix("r/new.tmp/", "r/final/").ok());
+  EXPECT_EQ(List("r/"), (std::vector<std::string>{"r/final/a"}));
+  // Replacing: the old objects (including ones the new folder lacks) are gone afterwards.
+  ASSERT_TRUE(store_.Put("r/new2/a", "A2").ok());
+  ASSERT_TRUE(store_.Put("r/final/old_only", "x").ok());
+  ASSERT_TRUE(store_.RenamePrefix("r/new2/", "r/final/").ok());
+  EXPECT_EQ(List("r/"), (std::vector<std::string>{"r/final/a"}));
+  EXPECT_EQ(Get("r/final/a"), "A2");
+  EXPECT_EQ(store_.RenamePrefix("r/none/", "r/final/").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_.RenamePrefix("r/final", "r/x/").code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreFileTest, RenamePrefixWithoutExchangeMovesTheOldFolderAside) {
+  NoExchangeEnv no_exchange;
+  FileStore store(&no_exchange, dir_);
+  ASSERT_TRUE(store.Put("r/final/a", "old").ok());
+  ASSERT_TRUE(store.Put("r/final/b", "old").ok());
+  ASSERT_TRUE(store.Put("r/new/a", "new").ok());
+  ASSERT_TRUE(store.RenamePrefix("r/new/", "r/final/").ok());
+  EXPECT_EQ(*store.List("r/"), (std::vector<std::string>{"r/final/a"}));
+  EXPECT_EQ(*store.Get("r/final/a"), "new");
+}
+
+TEST(StoreOpenTest, Urls) {
+  std::string dir = MakeTempDir();
+  Result<std::unique_ptr<Store>> s = OpenStore("file://" + dir + "/run1");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->Url(), "file://" + dir + "/run1");
+  EXPECT_TRUE(env->IsDirectory(dir + "/run1"));  // kCreateIfMissing
+  ASSERT_TRUE((*s)->Put("x", "1").ok());
+  s = OpenStore(dir + "/run1/", OpenMode::kMustExist);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*(*s)->Get("x"), "1");
+
+  Result<std::unique_ptr<Store>> missing = OpenStore(dir + "/nope", OpenMode::kMustExist);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(dir + "/nope"), std::string::npos);
+  EXPECT_EQ(OpenStore(dir + "/run1/x", OpenMode::kMustExist).status().code(),
+            StatusCode::kInvalidArgument);
+  for (const char* url : {"s3://bucket/run", "oss://bucket/run"}) {
+    Result<std::unique_ptr<Store>> r = OpenStore(url);
+    EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+    EXPECT_NE(r.status().message().find("arrives with the object-store issue"), std::string::npos);
+  }
+  EXPECT_EQ(OpenStore("gs://b/r").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenStore("").status().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(env->DeleteRecursively(dir).ok());
+}
+
+TEST(StoreKeyTest, JoinAndValidate) {
+  EXPECT_EQ(JoinKey("", "a"), "a");
+  EXPECT_EQ(JoinKey("run", "a"), "run/a");
+  EXPECT_EQ(JoinKey("run/", "a"), "run/a");
+  EXPECT_TRUE(ValidateKey("a/b.c/d").ok());
+  EXPECT_TRUE(ValidateKey("a/b/").ok());
+  EXPECT_FALSE(ValidateKey("a/./b").ok());
+  EXPECT_FALSE(ValidateKey(std::string("a\0b", 3)).ok());
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,72 @@
+// Store: the object-store view of where a run keeps its checkpoints and logs. Keys are
+// '/'-separated relative names ("run1/checkpoint-5/MANIFEST.json"); there are no folders, only
+// keys that share a prefix. A local folder (also an ossfs/s3fs mount) and, later, S3/OSS buckets
+// implement it, so the checkpoint protocol is written once against this interface and must be
+// correct with nothing more than what an object store offers (atomic whole-object Put).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace baton {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Where the store points ("file:///data/run1"), for messages.
+  virtual std::string Url() const = 0;
+
+  // Writes the whole object. Atomic: a concurrent or later reader sees the old object or the new
+  // one, never a torn one, even if the process dies in the middle.
+  virtual Status Put(const std::string& key, std::string_view data) = 0;
+  // The whole object; NotFound if there is none.
+  virtual Result<std::string> Get(const std::string& key) = 0;
+  // At most `len` bytes from `offset` (fewer at the end of the object).
+  virtual Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t len) = 0;
+  // The object's size; NotFound if there is none.
+  virtual Result<uint64_t> Head(const std::string& key) = 0;
+  // Every key that starts with `prefix` (a plain string prefix, as in S3), sorted. An empty
+  // result is not an error. Pagination is the backend's business.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+  // Ok if the object is already gone.
+  virtual Status Delete(const std::string& key) = 0;
+  // Deletes every key under `prefix`, in List order, so Ok if nothing was there. Not atomic: a
+  // crash can leave some of them.
+  virtual Status DeletePrefix(const std::string& prefix) = 0;
+
+  // Optional capability of filesystem stores. RenamePrefix moves everything under the "folder"
+  // prefix `from` (ending in '/') to `to` in one atomic step; if `to` already holds objects they
+  // are replaced and then deleted. The replacement itself is atomic where the filesystem can
+  // exchange two paths; elsewhere the old folder is first moved aside, so a crash in between
+  // leaves `to` empty, never mixed. Object stores return false / Unimplemented, and callers must
+  // not need this for correctness, only to shrink the window in which garbage is visible.
+  virtual bool SupportsRename() const { return false; }
+  virtual Status RenamePrefix(const std::string& from, const std::string& to);
+};
+
+// Rejects keys that are empty, absolute, or have empty, "." or ".." components, so that no key
+// can escape a filesystem store's root. `what` names the key in the message.
+Status ValidateKey(std::string_view key, std::string_view what = "key");
+
+// "a" + "b/c" -> "a/b/c"; an empty `prefix` gives `key` unchanged.
+std::string JoinKey(std::string_view prefix, std::string_view key);
+
+enum class OpenMode {
+  kCreateIfMissing,  // a writer: a local folder is created
+  kMustExist,        // a reader (`baton ckpt ls`): NotFound if the location is not there
+};
+
+// Opens "file:///abs/path", "file://rel/path" or a plain path as a FileStore. "s3://" and
+// "oss://" are recognised but not implemented yet.
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
+                                         OpenMode mode = OpenMode::kCreateIfMissing,
+                                         Env* env = Env::Default());
+
+}  // namespace baton

@@ -1,0 +1,539 @@
+#include "train/trainer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "ckpt/checkpoint_manager.h"
+#include "data/prepare.h"
+#include "data/shuffle.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "model/transformer.h"
+#include "store/store.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+#include "train/adamw.h"
+#include "train/schedule.h"
+#include "train/trainer_state.h"
+
+namespace baton {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop.store(true); }
+
+double PeakMemoryGiB() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);
+  }
+  return 0;
+}
+
+std::string Duration(double seconds) {
+  int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return fmt::format("{}h {}m {}s", s / 3600, s % 3600 / 60, s % 60);
+  if (s >= 60) return fmt::format("{}m {}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+// Number of label positions that count in the causal-LM loss (labels[t + 1] != -100).
+int64_t CountTargets(const TrainExample& e) {
+  int64_t n = 0;
+  for (size_t t = 1; t < e.labels.size(); ++t) n += e.labels[t] != -100;
+  return n;
+}
+
+// A right-padded batch: tokens, labels (padding -100) and mask.
+struct Batch {
+  Tensor tokens, labels, mask;
+  int64_t input_tokens = 0;
+};
+
+Batch MakeBatch(const std::vector<TrainExample>& examples, const std::vector<int64_t>& idx,
+                int32_t pad_id) {
+  int64_t len = 0;
+  for (int64_t i : idx) len = std::max<int64_t>(len, examples[i].input_ids.size());
+  int64_t b = static_cast<int64_t>(idx.size());
+  Batch out;
+  out.tokens = Tensor::Empty({b, len}, DType::kI32);
+  out.labels = Tensor::Empty({b, len}, DType::kI32);
+  out.mask = Tensor::Zeros({b, len}, DType::kU8);
+  for (int64_t r = 0; r < b; ++r) {
+    const TrainExample& e = examples[idx[r]];
+    for (int64_t t = 0; t < len; ++t) {
+      bool real = t < static_cast<int64_t>(e.input_ids.size());
+      out.tokens.data<int32_t>()[r * len + t] = real ? e.input_ids[t] : pad_id;
+      out.labels.data<int32_t>()[r * len + t] = real ? e.labels[t] : -100;
+      out.mask.data<uint8_t>()[r * len + t] = real;
+    }
+    out.input_tokens += static_cast<int64_t>(e.input_ids.size());
+  }
+  return out;
+}
+
+// Appends JSON lines to <output_dir>/logging.jsonl, each flushed to disk.
+class JsonlLog {
+ public:
+  Status Open(const std::string& path) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) return IoError("{}: {}", path, std::strerror(errno));
+    return Status::Ok();
+  }
+  ~JsonlLog() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Append(const Json& line) {
+    std::string s = line.dump() + "\n";
+    if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size())) {
+      return IoError("{}: write failed: {}", path_, std::strerror(errno));
+    }
+    ::fdatasync(fd_);
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
+// the final log reads as if the run had never been interrupted (torn last lines are dropped).
+Status TrimLog(Env* env, const std::string& path, int64_t step) {
+  if (!env->FileExists(path)) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  std::string kept;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;  // torn last line
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    Json j = Json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("global_step/max_steps")) continue;
+    std::string gs = j["global_step/max_steps"].get<std::string>();
+    int64_t line_step = std::stoll(gs.substr(0, gs.find('/')));
+    if (line_step <= step && !j.contains("last_model_checkpoint")) kept += line + "\n";
+  }
+  return env->WriteFileAtomic(path, kept);
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainArgs& args, const TrainerHooks& hooks) : args_(args), hooks_(hooks) {}
+  Result<TrainOutcome> Run();
+
+ private:
+  void Print(const std::string& s) {
+    if (hooks_.print)
+      hooks_.print(s);
+    else
+      std::fprintf(stderr, "%s\n", s.c_str());
+  }
+  bool StopRequested() { return hooks_.should_stop && hooks_.should_stop(); }
+  Status Setup();
+  Status Resume();
+  // Micro-batches [first, first + count) of epoch `epoch` make up optimizer step `step`.
+  void Window(int64_t step, int64_t* epoch, int64_t* first, int64_t* count) const;
+  std::vector<int64_t> MicroBatchIndices(int64_t epoch, int64_t micro);
+  Status SaveCheckpoint();
+  Result<double> Evaluate();
+  Status LogTrainLine(double lr);
+  Status Finish();
+  std::string CheckpointPath(int64_t step) const {
+    return JoinPath(args_.output_dir, fmt::format("checkpoint-{}", step));
+  }
+
+  TrainArgs args_;
+  TrainerHooks hooks_;
+  Env* env_ = Env::Default();
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Transformer> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<LoraAdapter> adapter_, grads_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<CheckpointManager> ckpt_;
+  JsonlLog log_;
+  PreparedData data_;
+  TrainerState state_;
+  LrSchedule schedule_ = LrSchedule::kCosine;
+  int64_t ga_ = 1, micro_per_epoch_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;
+  int32_t pad_id_ = 0;
+  int64_t last_saved_step_ = -1;
+  int64_t cached_epoch_ = -1;
+  std::vector<int64_t> epoch_order_;
+  Clock::time_point start_;
+  double seconds_before_ = 0;  // train_seconds of earlier attempts
+};
+
+Status Trainer::Setup() {
+  BATON_RETURN_IF_ERROR(args_.Validate());
+  backend_ = MakeCpuBackend(CpuBackendOptionsFromEnv());
+  BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, args_.model, backend_.get()));
+  BATON_ASSIGN_OR_RETURN(Tokenizer tok,
+                         Tokenizer::FromFile(env_, JoinPath(args_.model, "tokenizer.json")));
+  tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
+  ChatTemplateKind kind;
+  ChatRenderOptions render;
+  if (!args_.template_name.empty()) {
+    BATON_ASSIGN_OR_RETURN(kind, ParseChatTemplateKind(args_.template_name));
+    if (kind == ChatTemplateKind::kChatML) render.default_system = "You are a helpful assistant.";
+  } else {
+    BATON_ASSIGN_OR_RETURN(DetectedChatTemplate d, DetectChatTemplateInDir(env_, args_.model));
+    kind = d.kind;
+    render.default_system = d.default_system;
+  }
+  if (auto pad = tokenizer_->TokenToId("<|endoftext|>")) pad_id_ = *pad;
+  DataOptions dopt;
+  dopt.datasets = args_.dataset;
+  dopt.model_name = args_.model_name;
+  dopt.model_author = args_.model_author;
+  if (args_.system_given) dopt.system = args_.system;
+  dopt.max_length = args_.max_length;
+  BATON_ASSIGN_OR_RETURN(dopt.truncation_strategy,
+                         ParseTruncationStrategy(args_.truncation_strategy));
+  dopt.split_dataset_ratio = args_.split_dataset_ratio;
+  dopt.seed = args_.seed;
+  BATON_ASSIGN_OR_RETURN(data_, PrepareDatasets(env_, dopt, *tokenizer_, kind, render));
+  Print(data_.summary.ToString());
+  if (data_.train.empty()) return InvalidArgument("no training examples left after preparation");
+
+  LoraConfig lc;
+  lc.r = args_.lora_rank;
+  lc.alpha = args_.lora_alpha;
+  lc.dropout = args_.lora_dropout;
+  lc.use_rslora = args_.use_rslora;
+  lc.target_modules = args_.target_modules;
+  adapter_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc));
+  if (adapter_->entries().empty()) {
+    return InvalidArgument("--target_modules {} matches no module of this model",
+                           Json(args_.target_modules).dump());
+  }
+  adapter_->InitLikePeft(args_.seed);
+  grads_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc));
+  model_->SetAdapter(adapter_.get());
+  AdamWOptions ao;
+  ao.beta1 = args_.adam_beta1;
+  ao.beta2 = args_.adam_beta2;
+  ao.eps = args_.adam_epsilon;
+  ao.weight_decay = args_.weight_decay;
+  optimizer_ = std::make_unique<AdamW>(adapter_->params().numel(), ao);
+  BATON_ASSIGN_OR_RETURN(schedule_, ParseLrSchedule(args_.lr_scheduler_type));
+
+  ga_ = args_.EffectiveGradientAccumulation();
+  int64_t n = static_cast<int64_t>(data_.train.size()), bs = args_.per_device_train_batch_size;
+  micro_per_epoch_ = (n + bs - 1) / bs;
+  steps_per_epoch_ = (micro_per_epoch_ + ga_ - 1) / ga_;
+  state_.max_steps = args_.max_steps > 0
+                         ? args_.max_steps
+                         : static_cast<int64_t>(std::ceil(args_.num_train_epochs *
+                                                          static_cast<double>(steps_per_epoch_)));
+  warmup_steps_ = WarmupSteps(args_.warmup_ratio, state_.max_steps);
+  state_.seed = args_.seed;
+  state_.num_train_examples = n;
+  state_.args = args_.ToJson();
+  BATON_ASSIGN_OR_RETURN(store_, OpenStore(args_.output_dir));
+  ckpt_ = std::make_unique<CheckpointManager>(store_.get(), "");
+  return Status::Ok();
+}
+
+Status Trainer::Resume() {
+  BATON_ASSIGN_OR_RETURN(std::vector<CheckpointInfo> all, ckpt_->List());
+  for (const CheckpointInfo& c : all) {
+    if (c.state != CheckpointState::kValid) {
+      Print(fmt::format("resume: skipping checkpoint-{}: {}", c.step, c.reason));
+    }
+  }
+  BATON_ASSIGN_OR_RETURN(std::optional<int64_t> latest, ckpt_->LatestValid());
+  std::string log_path = JoinPath(args_.output_dir, "logging.jsonl");
+  if (!latest) {
+    BATON_RETURN_IF_ERROR(TrimLog(env_, log_path, 0));
+    Print(fmt::format("starting a new run in {}: {} steps ({} examples, batch {}, accumulation {})",
+                      args_.output_dir, state_.max_steps, state_.num_train_examples,
+                      args_.per_device_train_batch_size, ga_));
+    return Status::Ok();
+  }
+  BATON_ASSIGN_OR_RETURN(auto files, ckpt_->Load(*latest));
+  std::string where = CheckpointPath(*latest);
+  BATON_ASSIGN_OR_RETURN(Json sj,
+                         ParseJson(files["trainer_state.json"], where + "/trainer_state.json"));
+  BATON_ASSIGN_OR_RETURN(TrainerState saved,
+                         TrainerState::FromJson(sj, where + "/trainer_state.json"));
+  for (const std::string& d : args_.TrajectoryDifferences(saved.args)) {
+    Print("resume: warning: " + d + " (the run will not match an uninterrupted one)");
+  }
+  if (saved.num_train_examples != state_.num_train_examples) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("{}: the checkpoint was trained on {} examples but the datasets "
+                              "now give {}; use a new --output_dir",
+                              where, saved.num_train_examples, state_.num_train_examples));
+  }
+  BATON_RETURN_IF_ERROR(adapter_->LoadWeightsFromBytes(files["adapter_model.safetensors"],
+                                                       where + "/adapter_model.safetensors"));
+  BATON_ASSIGN_OR_RETURN(
+      SafetensorsFile opt,
+      SafetensorsFile::FromBytes(files["optimizer.safetensors"], where + "/optimizer.safetensors"));
+  auto load_flat = [&](const std::string& name, Tensor& into) -> Status {
+    BATON_ASSIGN_OR_RETURN(Tensor t, opt.Get(name));
+    if (t.numel() != into.numel() || t.dtype() != DType::kF32) {
+      return Corruption("{}/optimizer.safetensors: '{}' is {}, want F32[{}]", where, name,
+                        t.Describe(), into.numel());
+    }
+    std::memcpy(into.raw(), t.raw(), t.nbytes());
+    return Status::Ok();
+  };
+  BATON_RETURN_IF_ERROR(load_flat("exp_avg", optimizer_->exp_avg()));
+  BATON_RETURN_IF_ERROR(load_flat("exp_avg_sq", optimizer_->exp_avg_sq()));
+  if (saved.micro_step > 0) BATON_RETURN_IF_ERROR(load_flat("accumulated_grads", grads_->params()));
+  optimizer_->set_step(saved.global_step);
+  int64_t max_steps = state_.max_steps;
+  Json args = state_.args;
+  state_ = saved;
+  state_.max_steps = max_steps;
+  state_.args = args;
+  state_.attempts = saved.attempts + 1;
+  seconds_before_ = saved.train_seconds;
+  last_saved_step_ = saved.global_step;
+  BATON_RETURN_IF_ERROR(TrimLog(env_, log_path, saved.global_step));
+  Print(fmt::format("resuming from {} (step {}/{}{})", where, saved.global_step, max_steps,
+                    saved.micro_step > 0
+                        ? fmt::format(", {} micro-batches into its accumulation", saved.micro_step)
+                        : ""));
+  return Status::Ok();
+}
+
+void Trainer::Window(int64_t step, int64_t* epoch, int64_t* first, int64_t* count) const {
+  *epoch = step / steps_per_epoch_;
+  int64_t j = step % steps_per_epoch_;
+  *first = j * ga_;
+  *count = std::min(micro_per_epoch_, *first + ga_) - *first;
+}
+
+std::vector<int64_t> Trainer::MicroBatchIndices(int64_t epoch, int64_t micro) {
+  if (epoch != cached_epoch_) {
+    epoch_order_ = EpochOrder(static_cast<int64_t>(data_.train.size()), args_.seed, epoch);
+    cached_epoch_ = epoch;
+  }
+  int64_t bs = args_.per_device_train_batch_size, n = static_cast<int64_t>(epoch_order_.size());
+  std::vector<int64_t> idx;
+  for (int64_t i = micro * bs; i < std::min(n, (micro + 1) * bs); ++i)
+    idx.push_back(epoch_order_[i]);
+  return idx;
+}
+
+Status Trainer::SaveCheckpoint() {
+  state_.train_seconds =
+      seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  std::vector<std::pair<std::string, std::string>> files;
+  BATON_ASSIGN_OR_RETURN(std::string weights, adapter_->SerializeWeights());
+  files.emplace_back("adapter_model.safetensors", std::move(weights));
+  files.emplace_back("adapter_config.json", adapter_->SerializeConfig());
+  std::vector<std::pair<std::string, Tensor>> opt = {{"exp_avg", optimizer_->exp_avg()},
+                                                     {"exp_avg_sq", optimizer_->exp_avg_sq()}};
+  if (state_.micro_step > 0) opt.emplace_back("accumulated_grads", grads_->params());
+  BATON_ASSIGN_OR_RETURN(std::string opt_bytes,
+                         SerializeSafetensors(opt, {{"step", std::to_string(optimizer_->step())}}));
+  files.emplace_back("optimizer.safetensors", std::move(opt_bytes));
+  files.emplace_back("trainer_state.json", state_.ToJson().dump(2));
+  auto t0 = Clock::now();
+  BATON_RETURN_IF_ERROR(ckpt_->Commit(state_.global_step, files));
+  last_saved_step_ = state_.global_step;
+  BATON_RETURN_IF_ERROR(ckpt_->Retain(args_.save_total_limit, state_.best_step));
+  Print(fmt::format("saved {} in {:.2f} s", CheckpointPath(state_.global_step),
+                    std::chrono::duration<double>(Clock::now() - t0).count()));
+  return Status::Ok();
+}
+
+Result<double> Trainer::Evaluate() {
+  model_->SetLoraDropout(0.0f, 0);
+  double loss = 0;
+  int64_t tokens = 0, bs = args_.per_device_eval_batch_size;
+  int64_t n = static_cast<int64_t>(data_.val.size());
+  for (int64_t i = 0; i < n; i += bs) {
+    std::vector<int64_t> idx;
+    for (int64_t j = i; j < std::min(n, i + bs); ++j) idx.push_back(j);
+    Batch b = MakeBatch(data_.val, idx, pad_id_);
+    BATON_ASSIGN_OR_RETURN(
+        Transformer::LossSum s,
+        model_->ForwardBackward(b.tokens, b.labels, b.mask, 1.0f, false, nullptr));
+    loss += s.loss;
+    tokens += s.tokens;
+  }
+  return tokens > 0 ? loss / static_cast<double>(tokens) : 0.0;
+}
+
+Status Trainer::LogTrainLine(double lr) {
+  double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  int64_t s = state_.global_step, m = state_.max_steps;
+  double speed = s > 0 ? static_cast<double>(s) / std::max(elapsed, 1e-9) : 0;
+  Json line = {{"loss", state_.log_loss_sum / static_cast<double>(state_.log_steps)},
+               {"grad_norm", state_.log_grad_norm_sum / static_cast<double>(state_.log_steps)},
+               {"learning_rate", lr},
+               {"epoch", static_cast<double>(s) / static_cast<double>(steps_per_epoch_)},
+               {"global_step/max_steps", fmt::format("{}/{}", s, m)},
+               {"percentage", fmt::format("{:.2f}%", 100.0 * s / m)},
+               {"elapsed_time", Duration(elapsed)},
+               {"remaining_time", Duration(speed > 0 ? (m - s) / speed : 0)},
+               {"memory(GiB)", std::round(PeakMemoryGiB() * 100) / 100},
+               {"train_speed(iter/s)", std::round(speed * 1e6) / 1e6}};
+  state_.log_loss_sum = state_.log_grad_norm_sum = 0;
+  state_.log_steps = 0;
+  Print(line.dump());
+  return log_.Append(line);
+}
+
+Status Trainer::Finish() {
+  if (last_saved_step_ != state_.global_step || state_.micro_step != 0) {
+    BATON_RETURN_IF_ERROR(SaveCheckpoint());
+  }
+  double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  Json final_line = {
+      {"train_runtime", std::round(elapsed * 1000) / 1000},
+      {"train_steps_per_second", state_.global_step / std::max(elapsed, 1e-9)},
+      {"train_tokens_per_second", state_.trained_tokens / std::max(elapsed, 1e-9)},
+      {"epoch", static_cast<double>(state_.global_step) / static_cast<double>(steps_per_epoch_)},
+      {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)},
+      {"last_model_checkpoint", CheckpointPath(state_.global_step)},
+      {"best_model_checkpoint",
+       state_.best_step ? Json(CheckpointPath(*state_.best_step)) : Json(nullptr)},
+      {"best_metric", state_.best_metric ? Json(*state_.best_metric) : Json(nullptr)},
+      {"global_step", state_.global_step},
+      {"attempts", state_.attempts},
+      {"memory", fmt::format("{:.2f}GiB", PeakMemoryGiB())}};
+  BATON_RETURN_IF_ERROR(log_.Append(final_line));
+  Json complete = {
+      {"format", "baton-complete"},
+      {"version", 1},
+      {"global_step", state_.global_step},
+      {"last_model_checkpoint", fmt::format("checkpoint-{}", state_.global_step)},
+      {"best_model_checkpoint",
+       state_.best_step ? Json(fmt::format("checkpoint-{}", *state_.best_step)) : Json(nullptr)}};
+  BATON_RETURN_IF_ERROR(store_->Put("COMPLETE", complete.dump(2)));
+  Print(final_line.dump());
+  return Status::Ok();
+}
+
+Result<TrainOutcome> Trainer::Run() {
+  // A finished run exits at once, before loading anything heavy.
+  {
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> probe, OpenStore(args_.output_dir));
+    if (probe->Head("COMPLETE").ok()) {
+      Print(fmt::format("{}: the run is already complete (COMPLETE marker present); nothing to do",
+                        args_.output_dir));
+      return TrainOutcome::kAlreadyComplete;
+    }
+  }
+  BATON_RETURN_IF_ERROR(Setup());
+  BATON_RETURN_IF_ERROR(Resume());
+  BATON_RETURN_IF_ERROR(log_.Open(JoinPath(args_.output_dir, "logging.jsonl")));
+  start_ = Clock::now();
+  bool recompute = args_.gradient_checkpointing;
+  while (state_.global_step < state_.max_steps) {
+    int64_t step = state_.global_step, epoch, first, count;
+    Window(step, &epoch, &first, &count);
+    int64_t targets = 0;
+    for (int64_t k = 0; k < count; ++k) {
+      for (int64_t i : MicroBatchIndices(epoch, first + k)) targets += CountTargets(data_.train[i]);
+    }
+    float grad_scale = 1.0f / static_cast<float>(std::max<int64_t>(1, targets));
+    for (int64_t k = state_.micro_step; k < count; ++k) {
+      if (StopRequested()) {
+        BATON_RETURN_IF_ERROR(SaveCheckpoint());
+        Print(fmt::format("stop requested: checkpointed at step {} (+{} micro-batches); exiting",
+                          state_.global_step, state_.micro_step));
+        return TrainOutcome::kStopped;
+      }
+      Batch b = MakeBatch(data_.train, MicroBatchIndices(epoch, first + k), pad_id_);
+      // A distinct dropout stream for every micro-batch of the run, derived from the seed.
+      model_->SetLoraDropout(static_cast<float>(args_.lora_dropout),
+                             args_.seed * 0x100000001b3ull + static_cast<uint64_t>(step * ga_ + k));
+      BATON_ASSIGN_OR_RETURN(
+          Transformer::LossSum s,
+          model_->ForwardBackward(b.tokens, b.labels, b.mask, grad_scale, recompute, grads_.get()));
+      state_.window_loss_sum += s.loss;
+      state_.trained_tokens += b.input_tokens;
+      state_.micro_step = k + 1;
+    }
+    // Optimizer step: clip by the global norm (logged before clipping, as HF does).
+    Tensor& g = grads_->params();
+    double sq = 0;
+    for (int64_t i = 0; i < g.numel(); ++i) sq += static_cast<double>(g.f32()[i]) * g.f32()[i];
+    double norm = std::sqrt(sq);
+    if (args_.max_grad_norm > 0) {
+      double coef = args_.max_grad_norm / (norm + 1e-6);
+      if (coef < 1.0) {
+        float c = static_cast<float>(coef);
+        for (int64_t i = 0; i < g.numel(); ++i) g.f32()[i] *= c;
+      }
+    }
+    double lr =
+        LearningRateAt(schedule_, args_.learning_rate, step, warmup_steps_, state_.max_steps);
+    optimizer_->Step(adapter_->params(), g, lr);
+    std::memset(g.raw(), 0, g.nbytes());
+    state_.log_loss_sum +=
+        state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
+    state_.log_grad_norm_sum += norm;
+    state_.log_steps += 1;
+    state_.window_loss_sum = 0;
+    state_.micro_step = 0;
+    state_.global_step = step + 1;
+    bool last = state_.global_step == state_.max_steps;
+    if (state_.global_step % args_.logging_steps == 0 || last)
+      BATON_RETURN_IF_ERROR(LogTrainLine(lr));
+    if (!data_.val.empty() && (state_.global_step % args_.eval_steps == 0 || last)) {
+      auto t0 = Clock::now();
+      BATON_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!state_.best_metric || eval_loss < *state_.best_metric) {
+        state_.best_metric = eval_loss;
+        state_.best_step = state_.global_step;
+      }
+      Json line = {
+          {"eval_loss", eval_loss},
+          {"eval_runtime", std::round(secs * 1000) / 1000},
+          {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
+          {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_},
+          {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)}};
+      Print(line.dump());
+      BATON_RETURN_IF_ERROR(log_.Append(line));
+    }
+    if (state_.global_step % args_.save_steps == 0 || last) BATON_RETURN_IF_ERROR(SaveCheckpoint());
+    if (!last && StopRequested()) {
+      if (last_saved_step_ != state_.global_step) BATON_RETURN_IF_ERROR(SaveCheckpoint());
+      Print(fmt::format("stop requested: checkpointed at step {}; exiting", state_.global_step));
+      return TrainOutcome::kStopped;
+    }
+  }
+  BATON_RETURN_IF_ERROR(Finish());
+  return TrainOutcome::kCompleted;
+}
+
+}  // namespace
+
+std::atomic<bool>* InstallStopSignalHandlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  return &g_stop;
+}
+
+Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks) {
+  Trainer t(args, hooks);
+  return t.Run();
+}
+
+}  // namespace baton

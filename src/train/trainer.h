@@ -1,0 +1,35 @@
+// The LoRA SFT trainer behind `baton train`. One call, Run(), does what ms-swift's
+// `swift sft --train_type lora` does, plus what the recipe Baton replaces lacks: it resumes by
+// itself from the newest valid checkpoint of --output_dir (exactly: the resumed run ends
+// bit-identical to one never interrupted), exits at once when the run is already complete, and
+// on SIGTERM/SIGINT finishes the current micro-batch, checkpoints (a partial gradient
+// accumulation included) and returns.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "train/train_args.h"
+
+namespace baton {
+
+enum class TrainOutcome {
+  kCompleted,        // trained to max_steps, final line and COMPLETE marker written
+  kAlreadyComplete,  // nothing to do
+  kStopped,          // a stop was requested; a checkpoint holds all progress
+};
+
+struct TrainerHooks {
+  // Polled after every micro-batch; true asks the trainer to checkpoint and stop.
+  std::function<bool()> should_stop;
+  // Progress lines for the terminal (default: stderr).
+  std::function<void(const std::string&)> print;
+};
+
+Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks);
+
+// Installs SIGTERM/SIGINT handlers that set the returned flag (idempotent).
+std::atomic<bool>* InstallStopSignalHandlers();
+
+}  // namespace baton

