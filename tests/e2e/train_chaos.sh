@@ -16,6 +16,16 @@ ARGS=(--model "$T/m" --dataset "$SRC/examples/data/self_cognition.jsonl#24"
       --save_steps 2 --logging_steps 1 --eval_steps 5 --split_dataset_ratio 0.1
       --learning_rate 2e-3 --lora_dropout 0.1 --warmup_ratio 0.2 --seed 7 --max_length 96)
 
+# Bad input: clear errors naming the flag / file and line, nothing written.
+out=$("$BATON" train "${ARGS[@]}" --output_dir "$T/bad" --lora_rnak 8 2>&1) && fail "unknown flag accepted"
+grep -q "lora_rnak" <<<"$out" || fail "unknown flag not named: $out"
+printf '{"query": "hi", "response": "hello"}\n{"query": "oops"\n' >"$T/broken.jsonl"
+out=$("$BATON" train --model "$T/m" --dataset "$T/broken.jsonl" --output_dir "$T/bad" 2>&1) && fail "broken dataset accepted"
+grep -q "broken.jsonl:2" <<<"$out" || fail "malformed row error does not name file:line: $out"
+out=$("$BATON" train --model "$T/m" --dataset "$T/none.jsonl" --output_dir "$T/bad" 2>&1) && fail "missing dataset accepted"
+grep -q "none.jsonl" <<<"$out" || fail "missing dataset not named: $out"
+[ ! -d "$T/bad" ] || [ -z "$(ls "$T/bad" | grep checkpoint)" ] || fail "a failed start wrote checkpoints"
+
 t0=$(date +%s)
 "$BATON" train "${ARGS[@]}" --output_dir "$T/ref" >"$T/ref.log" 2>&1 || { cat "$T/ref.log"; fail "reference run"; }
 echo "reference run: $(( $(date +%s) - t0 )) s"
@@ -25,8 +35,10 @@ kill_points=(ckpt.after_files ckpt.before_manifest ckpt.after_manifest ckpt.befo
 attempts=0; kills=0; terms=0; points=0
 while [ ! -f "$T/chaos/COMPLETE" ]; do
   attempts=$((attempts + 1))
-  [ $attempts -le 40 ] || fail "no completion after 40 attempts"
-  mode=$((RANDOM % 4))
+  [ $attempts -le 60 ] || fail "no completion after 60 attempts"
+  # The first attempts cover every kind of interruption; then chance decides.
+  modes=(0 2 1 3 0 2)
+  if [ $attempts -le ${#modes[@]} ]; then mode=${modes[$((attempts - 1))]}; else mode=$((RANDOM % 4)); fi
   if [ $mode -eq 0 ]; then
     # Die inside a checkpoint write, at a named point of the protocol.
     kp=${kill_points[$((RANDOM % ${#kill_points[@]}))]}
@@ -36,7 +48,7 @@ while [ ! -f "$T/chaos/COMPLETE" ]; do
   else
     "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 &
     pid=$!
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.8 + (r % 300) / 100 }')"
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.6 + (r % 200) / 100 }')"
     if kill -0 $pid 2>/dev/null; then
       if [ $mode -eq 1 ]; then
         kill -TERM $pid; terms=$((terms + 1))
@@ -53,6 +65,7 @@ while [ ! -f "$T/chaos/COMPLETE" ]; do
 done
 echo "chaos run: $attempts attempts, $kills SIGKILLs, $terms SIGTERMs, $points kill points"
 grep -q "resuming from" "$T/chaos.log" || fail "the chaos run never resumed"
+[ $kills -ge 1 ] && [ $terms -ge 1 ] && [ $points -ge 1 ] || fail "not every kind of interruption happened"
 
 cmp "$T/ref/checkpoint-10/adapter_model.safetensors" "$T/chaos/checkpoint-10/adapter_model.safetensors" \
   || fail "final adapters differ"
