@@ -287,13 +287,16 @@ class CpuBackend : public Backend {
       }
       float m = row[0];
       for (int64_t j = 1; j < v; ++j) m = std::max(m, row[j]);
+      float target = row[l[i]];  // read before g (which may alias row) is overwritten
+      // One exp per logit, kept in g; the sum accumulates in double.
       double sum = 0;
-      for (int64_t j = 0; j < v; ++j) sum += std::exp(static_cast<double>(row[j] - m));
-      double lse = m + std::log(sum);
-      total += lse - row[l[i]];
       for (int64_t j = 0; j < v; ++j) {
-        g[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - lse)) * grad_scale;
+        g[j] = std::exp(row[j] - m);
+        sum += g[j];
       }
+      total += m + std::log(sum) - target;
+      float scale = static_cast<float>(grad_scale / sum);
+      for (int64_t j = 0; j < v; ++j) g[j] *= scale;
       g[l[i]] -= grad_scale;
     }
     return total;
