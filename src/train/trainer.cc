@@ -120,9 +120,13 @@ Status TrimLog(Env* env, const std::string& path, int64_t step) {
     std::string line = text.substr(start, end - start);
     start = end + 1;
     Json j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("global_step/max_steps")) continue;
+    if (j.is_discarded() || !j.contains("global_step/max_steps") ||
+        !j["global_step/max_steps"].is_string()) {
+      continue;  // not a line this trainer wrote
+    }
     std::string gs = j["global_step/max_steps"].get<std::string>();
-    int64_t line_step = std::stoll(gs.substr(0, gs.find('/')));
+    int64_t line_step = 0;
+    if (std::sscanf(gs.c_str(), "%lld", reinterpret_cast<long long*>(&line_step)) != 1) continue;
     if (line_step <= step && !j.contains("last_model_checkpoint")) kept += line + "\n";
   }
   return env->WriteFileAtomic(path, kept);
@@ -206,7 +210,9 @@ Status Trainer::Setup() {
   dopt.split_dataset_ratio = args_.split_dataset_ratio;
   dopt.seed = args_.seed;
   BATON_ASSIGN_OR_RETURN(data_, PrepareDatasets(env_, dopt, *tokenizer_, kind, render));
-  Print(data_.summary.ToString());
+  std::string summary = data_.summary.ToString();
+  while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+  Print(summary);
   if (data_.train.empty()) return InvalidArgument("no training examples left after preparation");
 
   LoraConfig lc;
