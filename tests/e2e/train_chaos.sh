@@ -35,7 +35,13 @@ kill_points=(ckpt.after_files ckpt.before_manifest ckpt.after_manifest ckpt.befo
 attempts=0; kills=0; terms=0; points=0
 while [ ! -f "$T/chaos/COMPLETE" ]; do
   attempts=$((attempts + 1))
-  [ $attempts -le 60 ] || fail "no completion after 60 attempts"
+  if [ $attempts -gt 16 ]; then
+    # Enough interruptions: on a loaded machine short attempts may make no progress, so the
+    # last attempt runs to the end undisturbed (it still has to resume correctly).
+    "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 \
+      || { tail -20 "$T/chaos.log"; fail "final uninterrupted attempt failed"; }
+    break
+  fi
   # The first attempts cover every kind of interruption; then chance decides.
   modes=(0 2 1 3 0 2)
   if [ $attempts -le ${#modes[@]} ]; then mode=${modes[$((attempts - 1))]}; else mode=$((RANDOM % 4)); fi
@@ -48,7 +54,7 @@ while [ ! -f "$T/chaos/COMPLETE" ]; do
   else
     "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 &
     pid=$!
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.6 + (r % 200) / 100 }')"
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 1.0 + (r % 250) / 100 }')"
     if kill -0 $pid 2>/dev/null; then
       if [ $mode -eq 1 ]; then
         kill -TERM $pid; terms=$((terms + 1))
