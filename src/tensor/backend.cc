@@ -24,6 +24,18 @@ std::string Shapes(std::initializer_list<const Tensor*> ts) {
   return s;
 }
 
+// The shape rules Attention and AttentionBackward share: q[B,T,H,D], k/v[B,S,Hkv,D] with
+// H % Hkv == 0, q_positions[B,T] i32, key_valid[B,S] u8/bool.
+bool AttentionInputsOk(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& q_positions,
+                       const Tensor& key_valid) {
+  return AllF32({&q, &k, &v}) && q.rank() == 4 && k.rank() == 4 && k.shape() == v.shape() &&
+         k.dim(0) == q.dim(0) && k.dim(3) == q.dim(3) && k.dim(2) > 0 && q.dim(2) % k.dim(2) == 0 &&
+         q_positions.dtype() == DType::kI32 && q_positions.rank() == 2 &&
+         q_positions.dim(0) == q.dim(0) && q_positions.dim(1) == q.dim(1) &&
+         (key_valid.dtype() == DType::kU8 || key_valid.dtype() == DType::kBool) &&
+         key_valid.rank() == 2 && key_valid.dim(0) == k.dim(0) && key_valid.dim(1) == k.dim(1);
+}
+
 }  // namespace
 
 Status Backend::Gemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
@@ -71,13 +83,8 @@ Status Backend::Rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq,
 
 Status Backend::Attention(const Tensor& q, const Tensor& k, const Tensor& v,
                           const Tensor& q_positions, const Tensor& key_valid, Tensor& out) {
-  bool ok = AllF32({&q, &k, &v, &out}) && q.rank() == 4 && k.rank() == 4 &&
-            k.shape() == v.shape() && out.shape() == q.shape() && k.dim(0) == q.dim(0) &&
-            k.dim(3) == q.dim(3) && k.dim(2) > 0 && q.dim(2) % k.dim(2) == 0 &&
-            q_positions.dtype() == DType::kI32 && q_positions.rank() == 2 &&
-            q_positions.dim(0) == q.dim(0) && q_positions.dim(1) == q.dim(1) &&
-            (key_valid.dtype() == DType::kU8 || key_valid.dtype() == DType::kBool) &&
-            key_valid.rank() == 2 && key_valid.dim(0) == k.dim(0) && key_valid.dim(1) == k.dim(1);
+  bool ok = AllF32({&out}) && out.shape() == q.shape() &&
+            AttentionInputsOk(q, k, v, q_positions, key_valid);
   BATON_RETURN_IF_ERROR(Expect(
       ok, "Attention",
       "want q[B,T,H,D], k/v[B,S,Hkv,D] (H % Hkv == 0), q_positions[B,T] i32, key_valid[B,S] u8, "
@@ -155,15 +162,9 @@ Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor
   BATON_RETURN_IF_ERROR(
       Expect(ok, "AttentionBackward",
              "gradients must match q, k, v; got " + Shapes({&dout, &dq, &dk, &dv})));
-  // Reuse the forward op's shape checks.
-  bool fwd_ok = q.rank() == 4 && k.rank() == 4 && k.shape() == v.shape() && k.dim(0) == q.dim(0) &&
-                k.dim(3) == q.dim(3) && k.dim(2) > 0 && q.dim(2) % k.dim(2) == 0 &&
-                q_positions.dtype() == DType::kI32 && q_positions.rank() == 2 &&
-                q_positions.dim(0) == q.dim(0) && q_positions.dim(1) == q.dim(1) &&
-                key_valid.rank() == 2 && key_valid.dim(0) == k.dim(0) &&
-                key_valid.dim(1) == k.dim(1);
   BATON_RETURN_IF_ERROR(
-      Expect(fwd_ok, "AttentionBackward", "bad q/k/v/positions/valid: " + Shapes({&q, &k, &v})));
+      Expect(AttentionInputsOk(q, k, v, q_positions, key_valid), "AttentionBackward",
+             "bad q/k/v/positions/valid: " + Shapes({&q, &k, &v, &q_positions, &key_valid})));
   DoAttentionBackward(q, k, v, q_positions, key_valid, dout, dq, dk, dv);
   return Status::Ok();
 }

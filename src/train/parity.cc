@@ -45,6 +45,13 @@ std::vector<int64_t> Ints(const Tensor& t) {
   return v;
 }
 
+// The reference file names LoRA tensors as PEFT does in memory, under a prefix:
+// "grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight".
+std::string ReferenceName(const std::string& prefix, int layer, LinearKind kind, bool is_a) {
+  std::string saved = LoraAdapter::TensorName(layer, kind, is_a);  // "...lora_A.weight"
+  return prefix + saved.substr(0, saved.size() - std::string(".weight").size()) + ".default.weight";
+}
+
 Tensor ToI32(const Tensor& t) {
   Tensor out = Tensor::Empty(t.shape(), DType::kI32);
   for (int64_t i = 0; i < t.numel(); ++i) out.data<int32_t>()[i] = static_cast<int32_t>(t.At(i));
@@ -180,9 +187,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
     int compared = 0;
     for (const LoraEntry& e : got.entries()) {
       for (bool is_a : {true, false}) {
-        std::string name = LoraAdapter::TensorName(e.layer, e.kind, is_a);
-        name = prefix + name.substr(0, name.size() - std::string(".weight").size()) +
-               ".default.weight";
+        std::string name = ReferenceName(prefix, e.layer, e.kind, is_a);
         if (!ref.Has(name)) return NotFound("{}: reference has no '{}'", o.reference_path, name);
         BATON_ASSIGN_OR_RETURN(Tensor want, ref.Get(name));
         ParityItem one =
@@ -211,9 +216,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   LoraAdapter ref_grads = LoraAdapter::Create(model->config(), adapter.config());
   for (LoraEntry& e : ref_grads.entries()) {
     for (bool is_a : {true, false}) {
-      std::string name = LoraAdapter::TensorName(e.layer, e.kind, is_a);
-      name =
-          "grad." + name.substr(0, name.size() - std::string(".weight").size()) + ".default.weight";
+      std::string name = ReferenceName("grad.", e.layer, e.kind, is_a);
       BATON_ASSIGN_OR_RETURN(Tensor g, ref.Get(name));
       Tensor& slot = is_a ? e.a : e.b;
       if (g.shape() != slot.shape() || g.dtype() != DType::kF32) {
