@@ -46,6 +46,16 @@ class [[nodiscard]] Status {
 };
 
 template <typename... Args>
+Status FailedPrecondition(fmt::format_string<Args...> f, Args&&... args) {
+  return Status(StatusCode::kFailedPrecondition, fmt::format(f, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
+Status Unavailable(fmt::format_string<Args...> f, Args&&... args) {
+  return Status(StatusCode::kUnavailable, fmt::format(f, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
 Status InvalidArgument(fmt::format_string<Args...> f, Args&&... args) {
   return Status(StatusCode::kInvalidArgument, fmt::format(f, std::forward<Args>(args)...));
 }

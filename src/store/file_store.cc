@@ -1,6 +1,11 @@
 #include "store/file_store.h"
 
+#include <fcntl.h>
+#include <cerrno>
+#include <cstring>
+#include <sys/file.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +39,10 @@ Status ValidateFolderKey(const std::string& key) {
   BATON_RETURN_IF_ERROR(ValidateKey(key, "folder prefix"));
   if (key.back() != '/') return InvalidArgument("folder prefix '{}' must end with '/'", key);
   return Status::Ok();
+}
+
+std::string ContentTag(std::string_view data) {
+  return fmt::format("{:016x}", XXH3_64bits(data.data(), data.size()));
 }
 
 }  // namespace
@@ -190,6 +199,47 @@ Status FileStore::RenamePrefix(const std::string& from, const std::string& to) {
   BATON_RETURN_IF_ERROR(env_->RenameFile(src, dst));
   BATON_RETURN_IF_ERROR(env_->SyncDir(ParentOf(dst)));
   return env_->DeleteRecursively(aside);
+}
+
+Result<Store::Versioned> FileStore::GetVersioned(const std::string& key) {
+  BATON_ASSIGN_OR_RETURN(std::string data, Get(key));
+  std::string tag = ContentTag(data);
+  return Versioned{std::move(data), std::move(tag)};
+}
+
+Status FileStore::PutIf(const std::string& key, std::string_view data,
+                        const std::string& if_match) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  BATON_RETURN_IF_ERROR(env_->CreateDirs(root_));
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("{}: cannot open to lock: {}", root_, strerror(errno));
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int err = errno;
+      ::close(fd);
+      return IoError("{}: cannot lock: {}", root_, strerror(err));
+    }
+  }
+  Status result = [&]() -> Status {
+    Result<std::string> current = Get(key);
+    if (current.ok()) {
+      if (if_match.empty()) {
+        return FailedPrecondition("{}: {} already exists (conditional create)", Url(), key);
+      }
+      if (ContentTag(*current) != if_match) {
+        return FailedPrecondition("{}: {} changed since it was read (etag {} expected)", Url(), key,
+                                  if_match);
+      }
+    } else if (current.status().code() != StatusCode::kNotFound) {
+      return current.status();
+    } else if (!if_match.empty()) {
+      return FailedPrecondition("{}: {} was deleted since it was read", Url(), key);
+    }
+    return Put(key, data);
+  }();
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return result;
 }
 
 }  // namespace baton

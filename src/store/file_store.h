@@ -29,6 +29,13 @@ class FileStore : public Store {
   Status Delete(const std::string& key) override;
   Status DeletePrefix(const std::string& prefix) override;
 
+  // Version tags are the xxh3-64 of the content; PutIf holds an flock on the root folder while it
+  // compares and writes, so it is atomic between processes on this machine (not across the
+  // machines of a network mount: there the trainer's read-back check is what fences).
+  Result<Versioned> GetVersioned(const std::string& key) override;
+  bool SupportsConditionalPut() const override { return true; }
+  Status PutIf(const std::string& key, std::string_view data, const std::string& if_match) override;
+
   bool SupportsRename() const override { return true; }
   Status RenamePrefix(const std::string& from, const std::string& to) override;
 

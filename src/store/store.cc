@@ -1,11 +1,42 @@
 #include "store/store.h"
 
 #include "store/file_store.h"
+#include "store/s3_store.h"
 
 namespace baton {
 
 Status Store::RenamePrefix(const std::string& from, const std::string& to) {
   return Unimplemented("{}: cannot rename {} to {} (not a filesystem store)", Url(), from, to);
+}
+
+Result<std::vector<Store::ObjectInfo>> Store::ListInfo(const std::string& prefix) {
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, List(prefix));
+  std::vector<ObjectInfo> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) {
+    Result<uint64_t> size = Head(key);
+    if (size.status().code() == StatusCode::kNotFound) continue;  // deleted since the listing
+    if (!size.ok()) return size.status();
+    out.push_back(ObjectInfo{key, *size, ""});
+  }
+  return out;
+}
+
+Status Store::GetToFile(const std::string& key, const std::string& path, Env* env,
+                        const Progress& progress) {
+  BATON_ASSIGN_OR_RETURN(std::string data, Get(key));
+  BATON_RETURN_IF_ERROR(env->WriteFileAtomic(path, data));
+  if (progress) progress(data.size(), data.size());
+  return Status::Ok();
+}
+
+Result<Store::Versioned> Store::GetVersioned(const std::string& key) {
+  BATON_ASSIGN_OR_RETURN(std::string data, Get(key));
+  return Versioned{std::move(data), ""};
+}
+
+Status Store::PutIf(const std::string& key, std::string_view, const std::string&) {
+  return Unimplemented("{}: conditional writes are not supported (writing {})", Url(), key);
 }
 
 Status ValidateKey(std::string_view key, std::string_view what) {
@@ -40,10 +71,7 @@ std::string JoinKey(std::string_view prefix, std::string_view key) {
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, OpenMode mode, Env* env) {
   std::string_view path = url;
   if (url.starts_with("s3://") || url.starts_with("oss://")) {
-    return Unimplemented(
-        "{}: s3:// and oss:// support arrives with the object-store issue; use a local folder "
-        "or an ossfs/s3fs mount for now",
-        url);
+    return OpenS3Store(url, mode, env);
   }
   if (url.starts_with("file://")) {
     path = url.substr(7);

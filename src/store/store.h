@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,39 @@ class Store {
   // crash can leave some of them.
   virtual Status DeletePrefix(const std::string& prefix) = 0;
 
+  // One object of a listing: its key, size and version tag (S3's ETag; empty where the store
+  // has none).
+  struct ObjectInfo {
+    std::string key;
+    uint64_t size = 0;
+    std::string etag;
+  };
+  // As List, with sizes and version tags. The default lists, then Heads each key.
+  virtual Result<std::vector<ObjectInfo>> ListInfo(const std::string& prefix);
+
+  // Streams the object into the local file `path` (written to a temp file, fsync'd, renamed),
+  // calling `progress(bytes_so_far, total)` now and then. For objects too large to hold in
+  // memory (model weights). The default Gets the whole object.
+  using Progress = std::function<void(uint64_t done, uint64_t total)>;
+  virtual Status GetToFile(const std::string& key, const std::string& path, Env* env,
+                           const Progress& progress = nullptr);
+
+  // Conditional writes, for the run lease. An object's version tag (etag) changes whenever its
+  // content is replaced.
+  struct Versioned {
+    std::string data;
+    std::string etag;
+  };
+  // The object with its version tag; NotFound if there is none. The default Gets it with an
+  // empty tag.
+  virtual Result<Versioned> GetVersioned(const std::string& key);
+  // Writes `data` only if the object is as the caller last saw it: `if_match` empty means "only
+  // if there is no such object", otherwise "only if its etag is still `if_match`". Returns
+  // FailedPrecondition when someone else wrote first, and Unimplemented where the store cannot
+  // check (SupportsConditionalPut() false): callers then write and read back.
+  virtual bool SupportsConditionalPut() const { return false; }
+  virtual Status PutIf(const std::string& key, std::string_view data, const std::string& if_match);
+
   // Optional capability of filesystem stores. RenamePrefix moves everything under the "folder"
   // prefix `from` (ending in '/') to `to` in one atomic step; if `to` already holds objects they
   // are replaced and then deleted. The replacement itself is atomic where the filesystem can
@@ -63,8 +97,8 @@ enum class OpenMode {
   kMustExist,        // a reader (`baton ckpt ls`): NotFound if the location is not there
 };
 
-// Opens "file:///abs/path", "file://rel/path" or a plain path as a FileStore. "s3://" and
-// "oss://" are recognised but not implemented yet.
+// Opens "file:///abs/path", "file://rel/path" or a plain path as a FileStore; "s3://bucket/prefix"
+// and "oss://bucket/prefix" as an S3Store (see s3_store.h for endpoint, region and credentials).
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url,
                                          OpenMode mode = OpenMode::kCreateIfMissing,
                                          Env* env = Env::Default());
