@@ -102,5 +102,58 @@ TEST_F(TrainResume, DifferentSeedGivesDifferentAdapter) {
             *env->ReadFile(tmp_.Sub("b/checkpoint-3/adapter_model.safetensors")));
 }
 
+// Every file under `dir` with its bytes.
+std::map<std::string, std::string> Files(const std::string& dir, const std::string& rel = "") {
+  std::map<std::string, std::string> out;
+  std::vector<std::string> names = *env->ListDir(JoinPath(dir, rel));
+  for (const std::string& name : names) {
+    std::string r = rel.empty() ? name : rel + "/" + name;
+    if (env->IsDirectory(JoinPath(dir, r))) {
+      out.merge(Files(dir, r));
+    } else {
+      out[r] = *env->ReadFile(JoinPath(dir, r));
+    }
+  }
+  return out;
+}
+
+// Two trainers on one output folder: the older one, still running when the newer one takes the
+// lease (and here even finishes the run), stops at its next commit without writing anything.
+TEST_F(TrainResume, OlderTrainerIsFencedAndWritesNothing) {
+  std::string dir = tmp_.Sub("shared");
+  TrainArgs a = args_;
+  a.output_dir = dir;
+  std::map<std::string, std::string> after_newer;
+  Result<TrainOutcome> newer = Status::Ok();
+  int polls = 0;
+  TrainerHooks hooks;
+  hooks.print = [](const std::string&) {};
+  hooks.should_stop = [&] {
+    if (++polls == 2) {  // the older trainer is one micro-batch in, nothing saved yet
+      TrainerHooks quiet;
+      quiet.print = [](const std::string&) {};
+      newer = RunTraining(a, quiet);
+      after_newer = Files(dir);
+    }
+    return false;
+  };
+  std::vector<std::string> printed;
+  hooks.print = [&](const std::string& line) { printed.push_back(line); };
+  auto older = RunTraining(a, hooks);
+  ASSERT_TRUE(newer.ok()) << newer.status().ToString();
+  EXPECT_EQ(*newer, TrainOutcome::kCompleted);
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  EXPECT_EQ(*older, TrainOutcome::kFenced);
+  EXPECT_EQ(Files(dir), after_newer);
+  EXPECT_TRUE(after_newer.count("COMPLETE"));
+  bool told = false;
+  for (const std::string& line : printed) told |= line.find("fenced") != std::string::npos;
+  EXPECT_TRUE(told) << "the fenced trainer must say why it stopped";
+  // The newer attempt's result is the uninterrupted run's.
+  ASSERT_TRUE(Run(tmp_.Sub("ref"), 0).ok());
+  EXPECT_EQ(after_newer["checkpoint-3/adapter_model.safetensors"],
+            *env->ReadFile(tmp_.Sub("ref/checkpoint-3/adapter_model.safetensors")));
+}
+
 }  // namespace
 }  // namespace baton

@@ -64,6 +64,11 @@ Status CheckpointManager::Commit(int64_t step,
     }
   }
   const std::string final_prefix = CheckpointPrefix(step);
+  if (fence_) {
+    BATON_RETURN_IF_ERROR(
+        fence_(FencePoint::kBeforeCommit)
+            .WithContext(fmt::format("commit {}/{}", store_->Url(), final_prefix)));
+  }
   const bool staged = store_->SupportsRename();
   std::string staging = final_prefix;
   if (staged) {
@@ -84,6 +89,7 @@ Status CheckpointManager::Commit(int64_t step,
     manifest.created_unix_ms = static_cast<int64_t>(env_->NowMicros() / 1000);
     std::string text = SerializeManifest(manifest);
     KillPoint("ckpt.before_manifest");
+    if (fence_) BATON_RETURN_IF_ERROR(fence_(FencePoint::kBeforeManifest));
     BATON_RETURN_IF_ERROR(store_->Put(staging + std::string(kManifestName), text));
     KillPoint("ckpt.after_manifest");
     if (staged) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +63,14 @@ class CheckpointManager {
   // deleting its manifest, so it turns incomplete rather than ever mixing old and new files.
   // On error the new checkpoint is not valid, and no other checkpoint was touched.
   Status Commit(int64_t step, const std::vector<std::pair<std::string, std::string>>& files);
+
+  // Fencing (the run lease): `fence` is called at the start of every Commit, before anything is
+  // written or deleted, and again just before the manifest is written. An error there stops the
+  // commit: nothing at all is written after a failure at the start, and after one before the
+  // manifest the files written are left without a manifest (never valid; a staging folder on a
+  // filesystem is removed).
+  enum class FencePoint { kBeforeCommit, kBeforeManifest };
+  void SetFence(std::function<Status(FencePoint)> fence) { fence_ = std::move(fence); }
 
   // Every "checkpoint-N/" folder of the run, by step. With Verify::kSizes a checkpoint is
   // reported valid when its manifest and file sizes check out; kDigests reads every file.
@@ -116,6 +125,7 @@ class CheckpointManager {
   std::string run_prefix_;  // "" or ending in '/'
   Env* env_;
   uint64_t nonce_counter_ = 0;
+  std::function<Status(FencePoint)> fence_;
 };
 
 }  // namespace baton

@@ -17,6 +17,9 @@ void AddInitModelCommand(CLI::App& root, Action& action);
 void AddTrainCommand(CLI::App& root, Action& action);
 void AddCkptCommand(CLI::App& root, Action& action);
 
+// `baton train` exit code of an attempt fenced off by a newer one (it wrote nothing).
+inline constexpr int kExitFenced = 3;
+
 // Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);
 

@@ -33,7 +33,8 @@ void AddTrainCommand(CLI::App& root, Action& action) {
   CLI::App* cmd = root.add_subcommand(
       "train",
       "LoRA fine-tuning (ms-swift `swift sft` flags); resumes from the newest valid "
-      "checkpoint of --output_dir by itself, exits 0 at once if the run is complete");
+      "checkpoint of --output_dir by itself, exits 0 at once if the run is complete, and exits 3 "
+      "without writing if a newer attempt took the run's lease");
   args->VisitFields([&](const char* key, auto& field) {
     auto it = FlagHelp().find(key);
     std::string help = it != FlagHelp().end() ? it->second : "as in ms-swift";
@@ -49,6 +50,9 @@ void AddTrainCommand(CLI::App& root, Action& action) {
       hooks.should_stop = [stop] { return stop->load(); };
       Result<TrainOutcome> r = RunTraining(*args, hooks);
       if (!r.ok()) return ReportError(r.status());
+      // A fenced attempt wrote nothing: a newer one owns the run. Its own code, so that a
+      // supervisor neither restarts it nor takes it for the run's end.
+      if (*r == TrainOutcome::kFenced) return kExitFenced;
       return 0;  // completed, already complete, or stopped with a checkpoint: all success
     };
   });

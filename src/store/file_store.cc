@@ -1,14 +1,14 @@
 #include "store/file_store.h"
 
 #include <fcntl.h>
-#include <cerrno>
-#include <cstring>
 #include <sys/file.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 
 namespace baton {
 namespace {

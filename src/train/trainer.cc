@@ -9,12 +9,16 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "ckpt/checkpoint_manager.h"
+#include "ckpt/lease.h"
 #include "data/prepare.h"
 #include "data/shuffle.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/transformer.h"
+#include "store/file_store.h"
 #include "store/store.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -81,37 +85,9 @@ Batch MakeBatch(const std::vector<TrainExample>& examples, const std::vector<int
   return out;
 }
 
-// Appends JSON lines to <output_dir>/logging.jsonl, each flushed to disk.
-class JsonlLog {
- public:
-  Status Open(const std::string& path) {
-    path_ = path;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) return IoError("{}: {}", path, std::strerror(errno));
-    return Status::Ok();
-  }
-  ~JsonlLog() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Append(const Json& line) {
-    std::string s = line.dump() + "\n";
-    if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size())) {
-      return IoError("{}: write failed: {}", path_, std::strerror(errno));
-    }
-    ::fdatasync(fd_);
-    return Status::Ok();
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
 // Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
 // the final log reads as if the run had never been interrupted (torn last lines are dropped).
-Status TrimLog(Env* env, const std::string& path, int64_t step) {
-  if (!env->FileExists(path)) return Status::Ok();
-  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+std::string TrimLogText(const std::string& text, int64_t step) {
   std::string kept;
   size_t start = 0;
   while (start < text.size()) {
@@ -129,28 +105,103 @@ Status TrimLog(Env* env, const std::string& path, int64_t step) {
     if (std::sscanf(gs.c_str(), "%lld", reinterpret_cast<long long*>(&line_step)) != 1) continue;
     if (line_step <= step && !j.contains("last_model_checkpoint")) kept += line + "\n";
   }
-  return env->WriteFileAtomic(path, kept);
+  return kept;
 }
+
+// logging.jsonl of the run. In a local folder each line is appended and flushed to disk at once;
+// in an object store (which cannot append) the text is kept in memory and uploaded whole with
+// every checkpoint and at the end, so the stored log always reaches the newest checkpoint.
+class RunLog {
+ public:
+  static constexpr char kName[] = "logging.jsonl";
+
+  // Opens the log of the run in `store`, trimmed to the lines up to `step`.
+  Status Open(Env* env, Store* store, int64_t step) {
+    store_ = store;
+    if (auto* fs = dynamic_cast<FileStore*>(store)) {
+      path_ = JoinPath(fs->root(), kName);
+      if (env->FileExists(path_)) {
+        BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path_));
+        BATON_RETURN_IF_ERROR(env->WriteFileAtomic(path_, TrimLogText(text, step)));
+      }
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd_ < 0) return IoError("{}: {}", path_, std::strerror(errno));
+      return Status::Ok();
+    }
+    Result<std::string> text = store->Get(kName);
+    if (text.ok()) {
+      text_ = TrimLogText(*text, step);
+    } else if (text.status().code() != StatusCode::kNotFound) {
+      return text.status().WithContext("reading the run's log");
+    }
+    return Status::Ok();
+  }
+  ~RunLog() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Append(const Json& line) {
+    std::string s = line.dump() + "\n";
+    if (fd_ < 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      text_ += s;
+      return Status::Ok();
+    }
+    if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size())) {
+      return IoError("{}: write failed: {}", path_, std::strerror(errno));
+    }
+    ::fdatasync(fd_);
+    return Status::Ok();
+  }
+  // What an object store must be sent; nullopt for a local folder (already on disk).
+  std::optional<std::string> Snapshot() {
+    if (fd_ >= 0) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  Status Upload(const std::optional<std::string>& snapshot) {
+    if (!snapshot) return Status::Ok();
+    return store_->Put(kName, *snapshot).WithContext("uploading the run's log");
+  }
+
+ private:
+  Store* store_ = nullptr;
+  std::string path_;
+  int fd_ = -1;
+  std::mutex mu_;
+  std::string text_;
+};
 
 class Trainer {
  public:
   Trainer(const TrainArgs& args, const TrainerHooks& hooks) : args_(args), hooks_(hooks) {}
+  ~Trainer() {
+    if (upload_.joinable()) upload_.join();
+  }
   Result<TrainOutcome> Run();
 
  private:
   void Print(const std::string& s) {
+    std::lock_guard<std::mutex> lock(print_mu_);
     if (hooks_.print)
       hooks_.print(s);
     else
       std::fprintf(stderr, "%s\n", s.c_str());
   }
   bool StopRequested() { return hooks_.should_stop && hooks_.should_stop(); }
+  Result<TrainOutcome> Train();
   Status Setup();
   Status Resume();
   // Micro-batches [first, first + count) of epoch `epoch` make up optimizer step `step`.
   void Window(int64_t step, int64_t* epoch, int64_t* first, int64_t* count) const;
   std::vector<int64_t> MicroBatchIndices(int64_t epoch, int64_t micro);
+  // Snapshots the state and commits it in the background (one commit at a time: it first waits
+  // for the previous one).
   Status SaveCheckpoint();
+  Status CommitCheckpoint(int64_t step, std::optional<int64_t> best_step,
+                          const std::vector<std::pair<std::string, std::string>>& files,
+                          const std::optional<std::string>& log_snapshot);
+  // Waits for the background commit; its error, if it failed.
+  Status WaitUpload();
   Result<double> Evaluate();
   Status LogTrainLine(double lr);
   Status Finish();
@@ -168,7 +219,12 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CheckpointManager> ckpt_;
-  JsonlLog log_;
+  std::unique_ptr<RunLease> lease_;
+  RunLog log_;
+  int64_t resume_step_ = 0;
+  std::mutex print_mu_;
+  std::thread upload_;
+  Status upload_status_;
   PreparedData data_;
   TrainerState state_;
   LrSchedule schedule_ = LrSchedule::kCosine;
@@ -251,6 +307,13 @@ Status Trainer::Setup() {
   state_.args = args_.ToJson();
   BATON_ASSIGN_OR_RETURN(store_, OpenStore(args_.output_dir));
   ckpt_ = std::make_unique<CheckpointManager>(store_.get(), "");
+  BATON_ASSIGN_OR_RETURN(lease_, RunLease::Acquire(store_.get(), "", NewLeaseHolderId(), env_));
+  Print(fmt::format("took the run lease {} (epoch {}, holder {})", lease_->Url(), lease_->epoch(),
+                    lease_->holder()));
+  ckpt_->SetFence([this](CheckpointManager::FencePoint point) {
+    return point == CheckpointManager::FencePoint::kBeforeCommit ? lease_->Renew()
+                                                                 : lease_->Check();
+  });
   return Status::Ok();
 }
 
@@ -262,9 +325,8 @@ Status Trainer::Resume() {
     }
   }
   BATON_ASSIGN_OR_RETURN(std::optional<int64_t> latest, ckpt_->LatestValid());
-  std::string log_path = JoinPath(args_.output_dir, "logging.jsonl");
   if (!latest) {
-    BATON_RETURN_IF_ERROR(TrimLog(env_, log_path, 0));
+    resume_step_ = 0;
     Print(fmt::format("starting a new run in {}: {} steps ({} examples, batch {}, accumulation {})",
                       args_.output_dir, state_.max_steps, state_.num_train_examples,
                       args_.per_device_train_batch_size, ga_));
@@ -311,7 +373,7 @@ Status Trainer::Resume() {
   state_.attempts = saved.attempts + 1;
   seconds_before_ = saved.train_seconds;
   last_saved_step_ = saved.global_step;
-  BATON_RETURN_IF_ERROR(TrimLog(env_, log_path, saved.global_step));
+  resume_step_ = saved.global_step;
   Print(fmt::format("resuming from {} (step {}/{}{})", where, saved.global_step, max_steps,
                     saved.micro_step > 0
                         ? fmt::format(", {} micro-batches into its accumulation", saved.micro_step)
@@ -339,6 +401,7 @@ std::vector<int64_t> Trainer::MicroBatchIndices(int64_t epoch, int64_t micro) {
 }
 
 Status Trainer::SaveCheckpoint() {
+  BATON_RETURN_IF_ERROR(WaitUpload());
   state_.train_seconds =
       seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   std::vector<std::pair<std::string, std::string>> files;
@@ -352,13 +415,35 @@ Status Trainer::SaveCheckpoint() {
                          SerializeSafetensors(opt, {{"step", std::to_string(optimizer_->step())}}));
   files.emplace_back("optimizer.safetensors", std::move(opt_bytes));
   files.emplace_back("trainer_state.json", state_.ToJson().dump(2));
+  int64_t step = state_.global_step;
+  std::optional<int64_t> best = state_.best_step;
+  std::optional<std::string> log_snapshot = log_.Snapshot();
+  last_saved_step_ = step;
+  upload_ = std::thread([this, step, best, files = std::move(files), log_snapshot] {
+    upload_status_ = CommitCheckpoint(step, best, files, log_snapshot);
+  });
+  return Status::Ok();
+}
+
+Status Trainer::CommitCheckpoint(int64_t step, std::optional<int64_t> best_step,
+                                 const std::vector<std::pair<std::string, std::string>>& files,
+                                 const std::optional<std::string>& log_snapshot) {
   auto t0 = Clock::now();
-  BATON_RETURN_IF_ERROR(ckpt_->Commit(state_.global_step, files));
-  last_saved_step_ = state_.global_step;
-  BATON_RETURN_IF_ERROR(ckpt_->Retain(args_.save_total_limit, state_.best_step));
-  Print(fmt::format("saved {} in {:.2f} s", CheckpointPath(state_.global_step),
+  uint64_t bytes = 0;
+  for (const auto& f : files) bytes += f.second.size();
+  BATON_RETURN_IF_ERROR(ckpt_->Commit(step, files));
+  BATON_RETURN_IF_ERROR(log_.Upload(log_snapshot));
+  BATON_RETURN_IF_ERROR(ckpt_->Retain(args_.save_total_limit, best_step));
+  Print(fmt::format("saved {} ({:.1f} MB) in {:.2f} s", CheckpointPath(step), bytes / 1e6,
                     std::chrono::duration<double>(Clock::now() - t0).count()));
   return Status::Ok();
+}
+
+Status Trainer::WaitUpload() {
+  if (upload_.joinable()) upload_.join();
+  Status s = upload_status_;
+  upload_status_ = Status::Ok();
+  return s;
 }
 
 Result<double> Trainer::Evaluate() {
@@ -403,6 +488,7 @@ Status Trainer::Finish() {
   if (last_saved_step_ != state_.global_step || state_.micro_step != 0) {
     BATON_RETURN_IF_ERROR(SaveCheckpoint());
   }
+  BATON_RETURN_IF_ERROR(WaitUpload());
   double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   Json final_line = {
       {"train_runtime", std::round(elapsed * 1000) / 1000},
@@ -417,7 +503,9 @@ Status Trainer::Finish() {
       {"global_step", state_.global_step},
       {"attempts", state_.attempts},
       {"memory", fmt::format("{:.2f}GiB", PeakMemoryGiB())}};
+  BATON_RETURN_IF_ERROR(lease_->Check());
   BATON_RETURN_IF_ERROR(log_.Append(final_line));
+  BATON_RETURN_IF_ERROR(log_.Upload(log_.Snapshot()));
   Json complete = {
       {"format", "baton-complete"},
       {"version", 1},
@@ -427,6 +515,8 @@ Status Trainer::Finish() {
        state_.best_step ? Json(fmt::format("checkpoint-{}", *state_.best_step)) : Json(nullptr)}};
   BATON_RETURN_IF_ERROR(store_->Put("COMPLETE", complete.dump(2)));
   Print(final_line.dump());
+  if (Status s = lease_->Release(); !s.ok())
+    Print("warning: releasing the run lease: " + s.ToString());
   return Status::Ok();
 }
 
@@ -440,9 +530,25 @@ Result<TrainOutcome> Trainer::Run() {
       return TrainOutcome::kAlreadyComplete;
     }
   }
+  Result<TrainOutcome> r = Train();
+  Status pending = WaitUpload();
+  if (lease_ && lease_->fenced()) {
+    Print((r.ok() ? pending : r.status()).message());
+    return TrainOutcome::kFenced;
+  }
+  if (!r.ok()) return r;
+  if (!pending.ok()) return pending;
+  if (*r == TrainOutcome::kStopped) {
+    if (Status s = lease_->Release(); !s.ok())
+      Print("warning: releasing the run lease: " + s.ToString());
+  }
+  return r;
+}
+
+Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
   BATON_RETURN_IF_ERROR(Resume());
-  BATON_RETURN_IF_ERROR(log_.Open(JoinPath(args_.output_dir, "logging.jsonl")));
+  BATON_RETURN_IF_ERROR(log_.Open(env_, store_.get(), resume_step_));
   start_ = Clock::now();
   bool recompute = args_.gradient_checkpointing;
   while (state_.global_step < state_.max_steps) {
@@ -456,6 +562,7 @@ Result<TrainOutcome> Trainer::Run() {
     for (int64_t k = state_.micro_step; k < count; ++k) {
       if (StopRequested()) {
         BATON_RETURN_IF_ERROR(SaveCheckpoint());
+        BATON_RETURN_IF_ERROR(WaitUpload());
         Print(fmt::format("stop requested: checkpointed at step {} (+{} micro-batches); exiting",
                           state_.global_step, state_.micro_step));
         return TrainOutcome::kStopped;
@@ -517,6 +624,7 @@ Result<TrainOutcome> Trainer::Run() {
     if (state_.global_step % args_.save_steps == 0 || last) BATON_RETURN_IF_ERROR(SaveCheckpoint());
     if (!last && StopRequested()) {
       if (last_saved_step_ != state_.global_step) BATON_RETURN_IF_ERROR(SaveCheckpoint());
+      BATON_RETURN_IF_ERROR(WaitUpload());
       Print(fmt::format("stop requested: checkpointed at step {}; exiting", state_.global_step));
       return TrainOutcome::kStopped;
     }

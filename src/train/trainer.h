@@ -18,6 +18,7 @@ enum class TrainOutcome {
   kCompleted,        // trained to max_steps, final line and COMPLETE marker written
   kAlreadyComplete,  // nothing to do
   kStopped,          // a stop was requested; a checkpoint holds all progress
+  kFenced,           // a newer attempt took the run lease; this one stopped without writing
 };
 
 struct TrainerHooks {

@@ -1,0 +1,91 @@
+// The run lease: fencing so that a zombie attempt (an instance that was reclaimed, or cut off
+// from the network, and then came back) can never overwrite the progress of the attempt that
+// replaced it.
+//
+// `lease.json` in the run's folder holds an epoch that only grows. Every attempt takes the lease
+// when it starts by writing epoch = previous + 1 with its holder id (conditionally where the
+// store can: If-Match on the version it read, or create-if-absent), so the newest attempt always
+// wins, and it checks before every commit that the lease still holds its epoch and id. An
+// attempt that finds a newer epoch stops without writing anything.
+//
+// Where the store cannot write conditionally (s3rver, most S3-compatible servers today) the
+// attempt reads the lease back after writing it: of two attempts that start at the same moment,
+// the one whose write landed last wins and the other sees that it lost. Without an atomic
+// compare-and-write on the checkpoint itself, a zombie that checks the lease and is then
+// paused for longer than it takes another attempt to start and commit could still land one
+// checkpoint; training is deterministic, so that checkpoint holds the same state the new
+// attempt computes for that step, and the new attempt replaces it when it saves that step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "store/store.h"
+
+namespace baton {
+
+inline constexpr char kLeaseName[] = "lease.json";
+
+struct LeaseRecord {
+  int64_t epoch = 0;
+  std::string holder;  // "host:pid:nonce", or BATON_INSTANCE_ID's value plus pid and nonce
+  int64_t acquired_unix_ms = 0;
+  int64_t renewed_unix_ms = 0;  // the holder's last commit
+  bool released = false;        // the holder stopped cleanly and let go
+
+  std::string ToJson() const;
+  static Result<LeaseRecord> Parse(std::string_view text, const std::string& source);
+};
+
+// The lease of the run under `run_prefix` in `store`, or nullopt if none was ever taken.
+Result<std::optional<LeaseRecord>> ReadLease(Store* store, const std::string& run_prefix);
+
+// A holder id for this process: "<BATON_INSTANCE_ID or hostname>:<pid>:<random>".
+std::string NewLeaseHolderId();
+
+class RunLease {
+ public:
+  // Takes the lease for a new attempt: epoch = previous + 1. Fails with FailedPrecondition only
+  // if other attempts keep winning the race (after a few tries).
+  static Result<std::unique_ptr<RunLease>> Acquire(Store* store, const std::string& run_prefix,
+                                                   const std::string& holder,
+                                                   Env* env = Env::Default());
+
+  // Ok while the lease still holds this attempt's epoch and holder; FailedPrecondition naming
+  // the newer holder otherwise ("fenced: ..."), after which fenced() is true. A read error of
+  // the store is returned as it is (the caller must not write then either).
+  Status Check();
+  // Marks the lease released (a clean stop), if this attempt still holds it. Best effort.
+  Status Release();
+  // Records a commit in renewed_unix_ms (conditionally where the store can). A lost race is
+  // reported like Check's fencing.
+  Status Renew();
+
+  int64_t epoch() const { return mine_.epoch; }
+  const std::string& holder() const { return mine_.holder; }
+  bool fenced() const { return fenced_; }
+  std::string Url() const;
+
+ private:
+  RunLease(Store* store, std::string key, LeaseRecord mine, std::string etag, Env* env)
+      : store_(store),
+        key_(std::move(key)),
+        mine_(std::move(mine)),
+        etag_(std::move(etag)),
+        env_(env) {}
+  Status Fenced(const LeaseRecord& now);
+  Status Write(const LeaseRecord& record);
+
+  Store* store_;
+  std::string key_;
+  LeaseRecord mine_;
+  std::string etag_;  // of our last write, where the store gives one
+  Env* env_;
+  bool fenced_ = false;
+};
+
+}  // namespace baton
