@@ -159,8 +159,9 @@ Status RunLease::Check() {
 
 Status RunLease::Write(const LeaseRecord& record) {
   if (!store_->SupportsConditionalPut()) {
-    BATON_RETURN_IF_ERROR(Check());
-    return store_->Put(key_, record.ToJson());
+    // Without a conditional write, writing the lease back could overwrite a newer attempt's
+    // epoch that landed after our read: only the check is done, nothing is written.
+    return Check();
   }
   for (int attempt = 0;; ++attempt) {
     Status s = store_->PutIf(key_, record.ToJson(), etag_);

@@ -60,9 +60,10 @@ class RunLease {
   // the store is returned as it is (the caller must not write then either).
   Status Check();
   // Marks the lease released (a clean stop), if this attempt still holds it. Best effort.
+  // Renew records a commit in renewed_unix_ms. Both write only where the store can write
+  // conditionally; elsewhere a write could overwrite a newer attempt's epoch, so they only
+  // Check. A lost race is reported like Check's fencing.
   Status Release();
-  // Records a commit in renewed_unix_ms (conditionally where the store can). A lost race is
-  // reported like Check's fencing.
   Status Renew();
 
   int64_t epoch() const { return mine_.epoch; }

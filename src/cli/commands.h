@@ -16,6 +16,7 @@ void AddParityCommand(CLI::App& root, Action& action);
 void AddInitModelCommand(CLI::App& root, Action& action);
 void AddTrainCommand(CLI::App& root, Action& action);
 void AddCkptCommand(CLI::App& root, Action& action);
+void AddStoreCommand(CLI::App& root, Action& action);
 
 // `baton train` exit code of an attempt fenced off by a newer one (it wrote nothing).
 inline constexpr int kExitFenced = 3;

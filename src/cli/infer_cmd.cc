@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/generate.h"
+#include "store/cache.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -31,10 +32,15 @@ struct InferFlags {
 
 class Chat {
  public:
-  static Result<std::unique_ptr<Chat>> Create(const InferFlags& f) {
+  static Result<std::unique_ptr<Chat>> Create(InferFlags f) {
     auto chat = std::make_unique<Chat>();
-    chat->flags_ = f;
     Env* env = Env::Default();
+    // Store URLs (s3://, oss://) are fetched into the local cache once.
+    BATON_ASSIGN_OR_RETURN(f.model, FetchToCache(f.model, {}, env));
+    if (!f.adapters.empty()) {
+      BATON_ASSIGN_OR_RETURN(f.adapters, FetchToCache(f.adapters, {}, env));
+    }
+    chat->flags_ = f;
     chat->backend_ = MakeCpuBackend(CpuBackendOptionsFromEnv());
     auto t0 = std::chrono::steady_clock::now();
     BATON_ASSIGN_OR_RETURN(chat->model_, Transformer::Load(env, f.model, chat->backend_.get()));

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   baton::cli::AddInitModelCommand(app, action);
   baton::cli::AddTrainCommand(app, action);
   baton::cli::AddCkptCommand(app, action);
+  baton::cli::AddStoreCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

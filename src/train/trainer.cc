@@ -18,6 +18,7 @@
 #include "data/shuffle.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/transformer.h"
+#include "store/cache.h"
 #include "store/file_store.h"
 #include "store/store.h"
 #include "text/chat_template.h"
@@ -240,9 +241,30 @@ class Trainer {
 Status Trainer::Setup() {
   BATON_RETURN_IF_ERROR(args_.Validate());
   backend_ = MakeCpuBackend(CpuBackendOptionsFromEnv());
-  BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, args_.model, backend_.get()));
+  // Store URLs (s3://, oss://) are fetched into the local cache once.
+  CacheOptions cache;
+  if (hooks_.print) cache.print = [this](const std::string& s) { Print(s); };
+  BATON_ASSIGN_OR_RETURN(std::string model_dir, FetchToCache(args_.model, cache, env_));
+  std::vector<std::string> datasets;
+  for (const std::string& spec : args_.dataset) {
+    if (!IsRemoteUrl(spec)) {
+      datasets.push_back(spec);
+      continue;
+    }
+    // "s3://bkt/data.jsonl#500": the sample count stays with the local path.
+    std::string url = spec, count;
+    if (size_t hash = spec.rfind('#');
+        hash != std::string::npos && hash + 1 < spec.size() &&
+        spec.find_first_not_of("0123456789", hash + 1) == std::string::npos) {
+      url = spec.substr(0, hash);
+      count = spec.substr(hash);
+    }
+    BATON_ASSIGN_OR_RETURN(std::string local, FetchToCache(url, cache, env_));
+    datasets.push_back(local + count);
+  }
+  BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, model_dir, backend_.get()));
   BATON_ASSIGN_OR_RETURN(Tokenizer tok,
-                         Tokenizer::FromFile(env_, JoinPath(args_.model, "tokenizer.json")));
+                         Tokenizer::FromFile(env_, JoinPath(model_dir, "tokenizer.json")));
   tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
   ChatTemplateKind kind;
   ChatRenderOptions render;
@@ -250,13 +272,13 @@ Status Trainer::Setup() {
     BATON_ASSIGN_OR_RETURN(kind, ParseChatTemplateKind(args_.template_name));
     if (kind == ChatTemplateKind::kChatML) render.default_system = "You are a helpful assistant.";
   } else {
-    BATON_ASSIGN_OR_RETURN(DetectedChatTemplate d, DetectChatTemplateInDir(env_, args_.model));
+    BATON_ASSIGN_OR_RETURN(DetectedChatTemplate d, DetectChatTemplateInDir(env_, model_dir));
     kind = d.kind;
     render.default_system = d.default_system;
   }
   if (auto pad = tokenizer_->TokenToId("<|endoftext|>")) pad_id_ = *pad;
   DataOptions dopt;
-  dopt.datasets = args_.dataset;
+  dopt.datasets = datasets;
   dopt.model_name = args_.model_name;
   dopt.model_author = args_.model_author;
   if (args_.system_given) dopt.system = args_.system;

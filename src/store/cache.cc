@@ -1,0 +1,286 @@
+#include "store/cache.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "base/json.h"
+#include "store/store.h"
+
+namespace baton {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string DefaultCacheDir() {
+  if (const char* d = std::getenv("BATON_CACHE_DIR"); d && *d) return d;
+  if (const char* h = std::getenv("HOME"); h && *h) return JoinPath(h, ".cache/baton");
+  return "/tmp/baton-cache";
+}
+
+// "s3://bkt/a/b?x=y" -> ("s3://bkt/a?x=y", "b"); the query (endpoint, region) stays with the
+// parent. No parent (just a bucket): nullopt.
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> SplitStoreUrl(std::string_view url) {
+  std::string_view query;
+  if (size_t q = url.find('?'); q != std::string_view::npos) {
+    query = url.substr(q);
+    url = url.substr(0, q);
+  }
+  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+  size_t scheme = url.find("://");
+  size_t slash = url.rfind('/');
+  if (scheme == std::string_view::npos || slash == std::string_view::npos || slash < scheme + 3) {
+    return std::nullopt;
+  }
+  size_t bucket_end = url.find('/', scheme + 3);
+  if (bucket_end == std::string_view::npos) return std::nullopt;
+  return std::make_pair(std::string(url.substr(0, slash)) + std::string(query),
+                        std::string(url.substr(slash + 1)));
+}
+
+namespace {
+
+std::string BaseNameOf(std::string_view url) {
+  if (size_t q = url.find('?'); q != std::string_view::npos) url = url.substr(0, q);
+  while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+  size_t slash = url.rfind('/');
+  std::string name(slash == std::string_view::npos ? url : url.substr(slash + 1));
+  if (name.empty() || name == "." || name == "..") name = "object";
+  return name;
+}
+
+Result<std::string> FileDigest(Env* env, const std::string& path) {
+  BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, env->MapFile(path));
+  return fmt::format("{:016x}", XXH3_64bits(f->data(), f->size()));
+}
+
+// One flock'd file per cache entry, so two processes on one machine never download into the
+// same entry at once (the second waits, then finds the entry complete).
+class EntryLock {
+ public:
+  Status Lock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return IoError("{}: {}", path, std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) return IoError("{}: cannot lock: {}", path, std::strerror(errno));
+    }
+    return Status::Ok();
+  }
+  ~EntryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// The download progress bar: redrawn in place on a terminal, a line every ~10% otherwise.
+class ProgressBar {
+ public:
+  ProgressBar(std::string what, uint64_t total, std::function<void(const std::string&)> print)
+      : what_(std::move(what)), total_(total), print_(std::move(print)), tty_(isatty(2) != 0) {}
+
+  void Update(uint64_t done, bool force = false) {
+    auto now = Clock::now();
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+    if (!force) {
+      if (tty_ && now - last_ < std::chrono::milliseconds(200)) return;
+      if (!tty_ && frac < next_frac_ && now - last_ < std::chrono::seconds(10)) return;
+    }
+    last_ = now;
+    while (next_frac_ <= frac) next_frac_ += 0.1;
+    double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(frac * kWidth);
+    std::string bar(filled, '#');
+    bar.append(kWidth - filled, '.');
+    std::string eta = rate > 0 && done < total_
+                          ? fmt::format(" ETA {:.0f} s", static_cast<double>(total_ - done) / rate)
+                          : "";
+    std::string line = fmt::format("downloading {} [{}] {:3.0f}% {}/{} {}/s{}", what_, bar,
+                                   frac * 100, HumanBytes(static_cast<double>(done)),
+                                   HumanBytes(static_cast<double>(total_)), HumanBytes(rate), eta);
+    if (print_) {
+      print_(line);
+    } else if (tty_) {
+      std::fprintf(stderr, "\r%s\033[K", line.c_str());
+      if (force) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
+
+ private:
+  std::string what_;
+  uint64_t total_;
+  std::function<void(const std::string&)> print_;
+  bool tty_;
+  Clock::time_point start_ = Clock::now(), last_{};
+  double next_frac_ = 0.1;
+};
+
+struct CachedFile {
+  uint64_t size = 0;
+  std::string etag, xxh3;
+};
+
+Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string& path,
+                                                    const std::string& url) {
+  std::map<std::string, CachedFile> out;
+  if (!env->FileExists(path)) return out;
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  Json j = Json::parse(text, nullptr, false);
+  // A cache record we cannot read is no reason to fail: everything is downloaded again.
+  if (j.is_discarded() || !j.is_object() || j.value("url", "") != url || !j.contains("files") ||
+      !j["files"].is_object()) {
+    return out;
+  }
+  for (auto& [key, v] : j["files"].items()) {
+    if (!v.is_object() || !v.contains("size") || !v["size"].is_number_unsigned()) continue;
+    out[key] = CachedFile{v["size"].get<uint64_t>(), v.value("etag", ""), v.value("xxh3_64", "")};
+  }
+  return out;
+}
+
+Status WriteEntry(Env* env, const std::string& path, const std::string& url,
+                  const std::map<std::string, CachedFile>& files) {
+  Json j = {{"format", "baton-cache"}, {"version", 1}, {"url", url}, {"files", Json::object()}};
+  for (const auto& [key, f] : files) {
+    j["files"][key] = {{"size", f.size}, {"etag", f.etag}, {"xxh3_64", f.xxh3}};
+  }
+  return env->WriteFileAtomic(path, j.dump(2) + "\n");
+}
+
+}  // namespace
+
+bool IsRemoteUrl(std::string_view s) { return s.starts_with("s3://") || s.starts_with("oss://"); }
+
+std::string HumanBytes(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.1f} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.1f} MB", bytes / 1e6);
+  if (bytes >= 1e3) return fmt::format("{:.1f} kB", bytes / 1e3);
+  return fmt::format("{:.0f} B", bytes);
+}
+
+Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& options, Env* env) {
+  std::string url(url_view);
+  if (url.starts_with("file://")) return url.substr(7);
+  if (!IsRemoteUrl(url)) return url;
+  auto print = [&](const std::string& s) {
+    if (options.print)
+      options.print(s);
+    else
+      std::fprintf(stderr, "%s\n", s.c_str());
+  };
+
+  // What the URL names: a "folder" (objects under URL/) or one object.
+  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(url, OpenMode::kMustExist, env));
+  BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> objects, store->ListInfo(""));
+  bool folder = !objects.empty();
+  if (!folder) {
+    auto split = SplitStoreUrl(url);
+    if (!split) return NotFound("{}: the bucket holds no objects", url);
+    BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist, env));
+    BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> under, store->ListInfo(split->second));
+    for (const Store::ObjectInfo& o : under) {
+      if (o.key == split->second) objects.push_back(o);
+    }
+    if (objects.empty()) return NotFound("{}: no such object or folder", url);
+  }
+
+  std::string cache = options.cache_dir.empty() ? DefaultCacheDir() : options.cache_dir;
+  std::string entry_dir =
+      JoinPath(cache, fmt::format("{:016x}", XXH3_64bits(url.data(), url.size())));
+  std::string root = JoinPath(entry_dir, BaseNameOf(url));
+  std::string record_path = JoinPath(entry_dir, "entry.json");
+  BATON_RETURN_IF_ERROR(env->CreateDirs(entry_dir));
+  EntryLock lock;
+  BATON_RETURN_IF_ERROR(lock.Lock(JoinPath(entry_dir, "lock")));
+  BATON_ASSIGN_OR_RETURN(auto recorded, ReadEntry(env, record_path, url));
+
+  auto local_path = [&](const std::string& key) { return folder ? JoinPath(root, key) : root; };
+  // Which objects the cache holds as the store lists them now, with their bytes intact.
+  std::vector<const Store::ObjectInfo*> missing;
+  uint64_t total = 0, to_fetch = 0;
+  std::map<std::string, CachedFile> kept;
+  for (const Store::ObjectInfo& o : objects) {
+    BATON_RETURN_IF_ERROR(ValidateKey(o.key, fmt::format("object name under {}", url)));
+    total += o.size;
+    std::string path = local_path(o.key);
+    auto it = recorded.find(o.key);
+    bool ok = it != recorded.end() && it->second.size == o.size && it->second.etag == o.etag &&
+              env->FileExists(path);
+    if (ok) {
+      Result<uint64_t> size = env->FileSize(path);
+      ok = size.ok() && *size == o.size;
+    }
+    if (ok) {
+      BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
+      ok = digest == it->second.xxh3;
+    }
+    if (ok) {
+      kept[o.key] = it->second;
+    } else {
+      missing.push_back(&o);
+      to_fetch += o.size;
+    }
+  }
+  for (const auto& [key, f] : recorded) {
+    if (!kept.count(key) &&
+        std::none_of(objects.begin(), objects.end(),
+                     [&](const Store::ObjectInfo& o) { return o.key == key; })) {
+      (void)env->DeleteFile(local_path(key));  // gone from the store: not part of the copy
+    }
+  }
+  if (missing.empty()) {
+    print(fmt::format("{}: using the cached copy in {} ({} file{}, {}, digests checked)", url, root,
+                      objects.size(), objects.size() == 1 ? "" : "s",
+                      HumanBytes(static_cast<double>(total))));
+    return root;
+  }
+
+  auto t0 = Clock::now();
+  ProgressBar bar(
+      fmt::format("{} ({} file{})", url, missing.size(), missing.size() == 1 ? "" : "s"), to_fetch,
+      options.print);
+  uint64_t done_before = 0;
+  for (const Store::ObjectInfo* o : missing) {
+    std::string path = local_path(o->key);
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
+    Status s = store->GetToFile(o->key, path, env,
+                                [&](uint64_t done, uint64_t) { bar.Update(done_before + done); });
+    if (!s.ok()) return s.WithContext(fmt::format("downloading {} into {}", url, path));
+    BATON_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
+    if (size != o->size) {
+      return Corruption("{}: {} has {} bytes, but the store listed {}", url, o->key, size, o->size);
+    }
+    BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
+    kept[o->key] = CachedFile{o->size, o->etag, digest};
+    // Recorded after every file, so an interrupted download resumes where it stopped.
+    BATON_RETURN_IF_ERROR(WriteEntry(env, record_path, url, kept));
+    done_before += o->size;
+    bar.Update(done_before);
+  }
+  bar.Update(done_before, /*force=*/true);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  print(fmt::format("{}: downloaded {} file{} ({}) into {} in {:.1f} s ({}/s)", url, missing.size(),
+                    missing.size() == 1 ? "" : "s", HumanBytes(static_cast<double>(to_fetch)), root,
+                    secs, HumanBytes(secs > 0 ? static_cast<double>(to_fetch) / secs : 0)));
+  return root;
+}
+
+}  // namespace baton

@@ -1,0 +1,47 @@
+// The local cache of models, datasets and adapters named by store URLs.
+//
+// `--model s3://bkt/models/qwen2-7b` on a fresh instance downloads the folder once into the
+// cache (BATON_CACHE_DIR, default ~/.cache/baton) with a progress bar; the next attempt on the
+// same machine (or a machine whose disk image holds the cache) downloads nothing. Each cache entry
+// records, for every object, the size and version tag (ETag) the store listed and the xxh3-64 of
+// the bytes written; an entry is reused only when the store still lists the same objects with
+// the same sizes and tags and every local file still has its recorded digest, so a changed model
+// in the bucket, a torn download or a damaged disk is downloaded again, never used.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace baton {
+
+// Whether `s` names an object store ("s3://", "oss://") rather than a local path.
+bool IsRemoteUrl(std::string_view s);
+
+struct CacheOptions {
+  // Empty: $BATON_CACHE_DIR, else $HOME/.cache/baton.
+  std::string cache_dir;
+  // Progress lines (default: stderr; a bar redrawn in place when stderr is a terminal).
+  std::function<void(const std::string&)> print;
+};
+
+// The local path holding what `url` names: the URL itself (file:// stripped) when it is local;
+// otherwise the cached copy of the folder (every object under the URL's prefix) or of the single
+// object the URL names, downloaded if the cache does not hold it yet. Errors name the URL and
+// the object.
+Result<std::string> FetchToCache(std::string_view url, const CacheOptions& options = {},
+                                 Env* env = Env::Default());
+
+// "s3://bkt/a/b?x=y" -> {"s3://bkt/a?x=y", "b"}: the store URL of the parent (the query, with
+// endpoint and region, stays with it) and the last name. nullopt for a bare bucket.
+std::optional<std::pair<std::string, std::string>> SplitStoreUrl(std::string_view url);
+
+// Formats "1.2 GB", "356.0 MB", "12.0 kB", "17 B".
+std::string HumanBytes(double bytes);
+
+}  // namespace baton
