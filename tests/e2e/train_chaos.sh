@@ -31,47 +31,11 @@ t0=$(date +%s)
 echo "reference run: $(( $(date +%s) - t0 )) s"
 [ -f "$T/ref/COMPLETE" ] || fail "reference run wrote no COMPLETE marker"
 
-kill_points=(ckpt.after_files ckpt.before_manifest ckpt.after_manifest ckpt.before_rename)
-attempts=0; kills=0; terms=0; points=0
-while [ ! -f "$T/chaos/COMPLETE" ]; do
-  attempts=$((attempts + 1))
-  if [ $attempts -gt 16 ]; then
-    # Enough interruptions: on a loaded machine short attempts may make no progress, so the
-    # last attempt runs to the end undisturbed (it still has to resume correctly).
-    "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 \
-      || { tail -20 "$T/chaos.log"; fail "final uninterrupted attempt failed"; }
-    break
-  fi
-  # The first attempts cover every kind of interruption; then chance decides.
-  modes=(0 2 1 3 0 2)
-  if [ $attempts -le ${#modes[@]} ]; then mode=${modes[$((attempts - 1))]}; else mode=$((RANDOM % 4)); fi
-  if [ $mode -eq 0 ]; then
-    # Die inside a checkpoint write, at a named point of the protocol.
-    kp=${kill_points[$((RANDOM % ${#kill_points[@]}))]}
-    BATON_KILL_AT="$kp" "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1
-    rc=$?; points=$((points + 1))
-    [ $rc -eq 0 ] || [ $rc -eq 137 ] || { tail -20 "$T/chaos.log"; fail "kill point $kp: exit $rc"; }
-  else
-    "$BATON" train "${ARGS[@]}" --output_dir "$T/chaos" >>"$T/chaos.log" 2>&1 &
-    pid=$!
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 1.0 + (r % 250) / 100 }')"
-    if kill -0 $pid 2>/dev/null; then
-      if [ $mode -eq 1 ]; then
-        kill -TERM $pid; terms=$((terms + 1))
-        wait $pid; rc=$?
-        [ $rc -eq 0 ] || { tail -20 "$T/chaos.log"; fail "SIGTERM exit $rc, want 0"; }
-      else
-        kill -KILL $pid; kills=$((kills + 1)); wait $pid 2>/dev/null
-      fi
-    else
-      wait $pid; rc=$?
-      [ $rc -eq 0 ] || { tail -20 "$T/chaos.log"; fail "run exited $rc"; }
-    fi
-  fi
-done
-echo "chaos run: $attempts attempts, $kills SIGKILLs, $terms SIGTERMs, $points kill points"
-grep -q "resuming from" "$T/chaos.log" || fail "the chaos run never resumed"
-[ $kills -ge 1 ] && [ $terms -ge 1 ] && [ $points -ge 1 ] || fail "not every kind of interruption happened"
+source "$SRC/tests/e2e/lib/chaos.sh"
+KILL_POINTS=(ckpt.after_files ckpt.before_manifest ckpt.after_manifest ckpt.before_rename)
+CHAOS_ARGS=("${ARGS[@]}" --output_dir "$T/chaos")
+chaos_done() { [ -f "$T/chaos/COMPLETE" ]; }
+chaos_loop "$T/chaos.log" 16 1.0
 
 cmp "$T/ref/checkpoint-10/adapter_model.safetensors" "$T/chaos/checkpoint-10/adapter_model.safetensors" \
   || fail "final adapters differ"
