@@ -64,7 +64,7 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
     BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> data, env->MapFile(path));
     std::string_view bytes(reinterpret_cast<const char*>(data->data()), data->size());
     BATON_RETURN_IF_ERROR(store->Put(f, bytes).WithContext(fmt::format("uploading {}", path)));
-    std::fprintf(stderr, "uploaded %s -> %s (%s)\n", path.c_str(), JoinKey(url, f).c_str(),
+    std::fprintf(stderr, "uploaded %s -> %s (%s)\n", path.c_str(), JoinKey(store->Url(), f).c_str(),
                  HumanBytes(static_cast<double>(bytes.size())).c_str());
     total += bytes.size();
   }

@@ -23,8 +23,9 @@ for cmd in ls verify gc; do
   out=$("$BATON" ckpt $cmd "$T/nope" 2>&1) && fail "ckpt $cmd accepted a missing folder"
   grep -q "$T/nope: no such folder" <<<"$out" || fail "ckpt $cmd missing folder: $out"
 done
-out=$("$BATON" ckpt ls s3://bucket/run 2>&1) && fail "s3:// accepted"
-grep -q "object-store issue" <<<"$out" || fail "s3:// error: $out"
+out=$(AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$BATON" ckpt ls "s3://bucket/run?endpoint=http://127.0.0.1:1&retries=2" 2>&1) \
+  && fail "an unreachable s3:// endpoint was accepted"
+grep -q "127.0.0.1:1" <<<"$out" || fail "unreachable endpoint not named: $out"
 
 out=$("$BATON" ckpt ls "file://$R") || fail "ls: $out"
 echo "$out"

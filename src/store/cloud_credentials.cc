@@ -1,0 +1,255 @@
+#include "store/cloud_credentials.h"
+
+#include <ctime>
+
+#include "base/env.h"
+#include "base/json.h"
+#include "store/http_client.h"
+
+namespace baton {
+namespace {
+
+std::string GetEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+constexpr int64_t kRefreshMarginSeconds = 300;
+
+}  // namespace
+
+Result<int64_t> ParseUtcTime(std::string_view text) {
+  std::tm tm{};
+  int y, mo, d, h, mi, s;
+  if (std::sscanf(std::string(text).c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) {
+    return InvalidArgument("'{}' is not an ISO-8601 UTC time", text);
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+Result<SigV4Credentials> ReadCredentialsFile(const std::string& path, const std::string& text,
+                                             const std::string& profile) {
+  SigV4Credentials out;
+  bool in_profile = false, seen = false;
+  int line_no = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = Trim(std::string_view(text).substr(start, end - start));
+    start = end + 1;
+    ++line_no;
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']')
+        return InvalidArgument("{}:{}: section header without ']'", path, line_no);
+      std::string name = Trim(std::string_view(line).substr(1, line.size() - 2));
+      if (name.starts_with("profile ")) name = Trim(std::string_view(name).substr(8));
+      in_profile = name == profile;
+      seen |= in_profile;
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgument("{}:{}: expected 'key = value' (or a [profile] header)", path,
+                             line_no);
+    }
+    if (!in_profile) continue;
+    std::string key = Trim(std::string_view(line).substr(0, eq));
+    std::string value = Trim(std::string_view(line).substr(eq + 1));
+    if (key == "aws_access_key_id") out.access_key_id = value;
+    if (key == "aws_secret_access_key") out.secret_access_key = value;
+    if (key == "aws_session_token") out.session_token = value;
+  }
+  if (!seen) return NotFound("{}: no profile [{}]", path, profile);
+  if (out.access_key_id.empty() || out.secret_access_key.empty()) {
+    return InvalidArgument("{}: profile [{}] lacks aws_access_key_id or aws_secret_access_key",
+                           path, profile);
+  }
+  return out;
+}
+
+CredentialsProvider::CredentialsProvider(Cloud cloud)
+    : cloud_(cloud), http_(std::make_unique<HttpClient>()) {}
+CredentialsProvider::~CredentialsProvider() = default;
+
+Result<SigV4Credentials> CredentialsProvider::Get() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (!have_ ||
+      (current_.expires_unix != 0 && current_.expires_unix - now < kRefreshMarginSeconds)) {
+    BATON_ASSIGN_OR_RETURN(current_, Load());
+    have_ = true;
+  }
+  return current_.keys;
+}
+
+void CredentialsProvider::Invalidate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  have_ = false;
+}
+
+std::string CredentialsProvider::source() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return have_ ? current_.source : "none yet";
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromEnvironment(bool* found) {
+  struct Names {
+    const char *id, *secret, *token;
+  };
+  std::vector<Names> sets;
+  if (cloud_ == Cloud::kAlibaba) {
+    sets.push_back({"OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN"});
+    sets.push_back({"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                    "ALIBABA_CLOUD_SECURITY_TOKEN"});
+  }
+  sets.push_back({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"});
+  for (const Names& n : sets) {
+    std::string id = GetEnv(n.id), secret = GetEnv(n.secret);
+    if (id.empty() && secret.empty()) continue;
+    if (id.empty() || secret.empty()) {
+      return InvalidArgument("{} and {} must be set together", n.id, n.secret);
+    }
+    *found = true;
+    Loaded l;
+    l.keys = {id, secret, GetEnv(n.token)};
+    l.source = fmt::format("environment ({})", n.id);
+    return l;
+  }
+  *found = false;
+  return Loaded{};
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromFile(bool* found) {
+  *found = false;
+  std::string path = GetEnv("AWS_SHARED_CREDENTIALS_FILE");
+  bool explicit_path = !path.empty();
+  if (path.empty()) {
+    std::string home = GetEnv("HOME");
+    if (home.empty()) return Loaded{};
+    path = home + "/.aws/credentials";
+  }
+  Env* env = Env::Default();
+  if (!env->FileExists(path)) {
+    if (explicit_path) return NotFound("AWS_SHARED_CREDENTIALS_FILE={}: no such file", path);
+    return Loaded{};
+  }
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  std::string profile = GetEnv("AWS_PROFILE");
+  if (profile.empty()) profile = "default";
+  Result<SigV4Credentials> keys = ReadCredentialsFile(path, text, profile);
+  if (keys.status().code() == StatusCode::kNotFound && GetEnv("AWS_PROFILE").empty()) {
+    return Loaded{};
+  }
+  if (!keys.ok()) return keys.status();
+  *found = true;
+  Loaded l;
+  l.keys = *keys;
+  l.source = fmt::format("{} [{}]", path, profile);
+  return l;
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromAwsMetadata() {
+  std::string base = GetEnv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  if (base.empty()) base = "http://169.254.169.254";
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  HttpRequest req;
+  req.connect_timeout_ms = 1000;
+  req.total_timeout_ms = 2000;
+  req.method = "PUT";
+  req.url = base + "/latest/api/token";
+  req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
+  BATON_ASSIGN_OR_RETURN(HttpResponse tok, http_->Send(req));
+  if (tok.status != 200) return NotFound("{}: IMDSv2 token request got HTTP {}", base, tok.status);
+  std::string token = Trim(tok.body);
+  req.method = "GET";
+  req.body = {};
+  req.headers = {{"X-aws-ec2-metadata-token", token}};
+  req.url = base + "/latest/meta-data/iam/security-credentials/";
+  BATON_ASSIGN_OR_RETURN(HttpResponse roles, http_->Send(req));
+  if (roles.status != 200)
+    return NotFound("{}: no IAM role attached (HTTP {})", base, roles.status);
+  std::string role = Trim(roles.body.substr(0, roles.body.find('\n')));
+  if (role.empty()) return NotFound("{}: no IAM role attached", base);
+  req.url = base + "/latest/meta-data/iam/security-credentials/" + role;
+  BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
+  if (cred.status != 200)
+    return NotFound("{}: role '{}' credentials: HTTP {}", base, role, cred.status);
+  std::string where = fmt::format("instance metadata role '{}'", role);
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(cred.body, where));
+  Loaded l;
+  BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
+  BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, "SecretAccessKey", where));
+  BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, "Token", where));
+  BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
+  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
+  l.source = "instance role '" + role + "' (IMDSv2)";
+  return l;
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromAlibabaMetadata() {
+  std::string base = GetEnv("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT");
+  if (base.empty()) base = "http://100.100.100.200";
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  HttpRequest req;
+  req.connect_timeout_ms = 1000;
+  req.total_timeout_ms = 2000;
+  std::string prefix = base + "/latest/meta-data/ram/security-credentials/";
+  std::string role = GetEnv("ALIBABA_CLOUD_ECS_METADATA");
+  if (role.empty()) {
+    req.url = prefix;
+    BATON_ASSIGN_OR_RETURN(HttpResponse roles, http_->Send(req));
+    if (roles.status != 200)
+      return NotFound("{}: no RAM role attached (HTTP {})", base, roles.status);
+    role = Trim(roles.body.substr(0, roles.body.find('\n')));
+    if (role.empty()) return NotFound("{}: no RAM role attached", base);
+  }
+  req.url = prefix + role;
+  BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
+  if (cred.status != 200) return NotFound("{}: RAM role '{}': HTTP {}", base, role, cred.status);
+  std::string where = fmt::format("ECS RAM role '{}'", role);
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(cred.body, where));
+  Loaded l;
+  BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
+  BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, "AccessKeySecret", where));
+  BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, "SecurityToken", where));
+  BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
+  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
+  l.source = "ECS RAM role '" + role + "'";
+  return l;
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::Load() {
+  bool found = false;
+  BATON_ASSIGN_OR_RETURN(Loaded env, FromEnvironment(&found));
+  if (found) return env;
+  BATON_ASSIGN_OR_RETURN(Loaded file, FromFile(&found));
+  if (found) return file;
+  std::string tried = "the environment, the shared credentials file";
+  if (cloud_ == Cloud::kAlibaba) {
+    Result<Loaded> m = FromAlibabaMetadata();
+    if (m.ok()) return m;
+    tried += ", the ECS RAM role (" + m.status().message() + ")";
+  } else if (GetEnv("AWS_EC2_METADATA_DISABLED") != "true") {
+    Result<Loaded> m = FromAwsMetadata();
+    if (m.ok()) return m;
+    tried += ", the instance metadata service (" + m.status().message() + ")";
+  }
+  return NotFound("no credentials for the object store: tried {}", tried);
+}
+
+}  // namespace baton

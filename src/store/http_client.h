@@ -1,0 +1,61 @@
+// A small HTTP/1.1 client over libcurl for the object stores and metadata services: one request
+// at a time per HttpClient (connections are kept alive and reused), the body from memory, the
+// response body to memory or to a sink. Transport failures (refused, reset, timeout, a body cut
+// short of its Content-Length) come back as Unavailable, so callers can retry them; any HTTP
+// status is a successful exchange and left to the caller to judge.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace baton {
+
+struct HttpRequest {
+  std::string method = "GET";  // GET, PUT, POST, HEAD, DELETE
+  std::string url;             // "http://127.0.0.1:9000/bkt/key?x=y", already percent-encoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view body;  // must stay alive during the call
+  int connect_timeout_ms = 5000;
+  // A transfer slower than 1 byte/s for this long is abandoned (a stalled connection).
+  int stall_timeout_ms = 30000;
+  // 0: no limit on the whole exchange.
+  int total_timeout_ms = 0;
+  // When set and the status is 2xx, body bytes go here instead of HttpResponse::body; an error
+  // from the sink aborts the transfer and is returned.
+  std::function<Status(std::string_view)> sink;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  // The value of the first header `name` (lowercase), or "".
+  std::string Header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Thread-safe: concurrent calls take turns on the one connection.
+  Result<HttpResponse> Send(const HttpRequest& request);
+
+ private:
+  std::mutex mu_;
+  void* curl_ = nullptr;  // CURL*
+};
+
+// "http://host:port/path?q" -> "host:port" (the port only when given).
+std::string UrlAuthority(std::string_view url);
+
+}  // namespace baton

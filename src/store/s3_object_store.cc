@@ -1,0 +1,602 @@
+#include "store/s3_object_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "store/cloud_credentials.h"
+#include "store/http_client.h"
+#include "store/sigv4.h"
+
+namespace baton {
+namespace {
+
+std::string GetEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string AmzDate() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[20];
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+// Decodes the five XML entities and numeric references S3 uses in keys.
+std::string XmlUnescape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out += s[i];
+      continue;
+    }
+    size_t semi = s.find(';', i);
+    if (semi == std::string_view::npos) {
+      out += s[i];
+      continue;
+    }
+    std::string_view ent = s.substr(i + 1, semi - i - 1);
+    if (ent == "amp")
+      out += '&';
+    else if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
+    else if (!ent.empty() && ent[0] == '#') {
+      uint32_t cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
+                        ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
+                        : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
+      if (cp < 0x80) {
+        out += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    } else {
+      out.append(s.substr(i, semi - i + 1));
+    }
+    i = semi;
+  }
+  return out;
+}
+
+// The text of every <tag>...</tag> in `xml` (within [from, to)), in order.
+std::vector<std::string_view> XmlAll(std::string_view xml, std::string_view tag) {
+  std::vector<std::string_view> out;
+  std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+  size_t pos = 0;
+  while ((pos = xml.find(open, pos)) != std::string_view::npos) {
+    size_t start = pos + open.size();
+    size_t end = xml.find(close, start);
+    if (end == std::string_view::npos) break;
+    out.push_back(xml.substr(start, end - start));
+    pos = end + close.size();
+  }
+  return out;
+}
+
+std::string XmlFirst(std::string_view xml, std::string_view tag) {
+  auto all = XmlAll(xml, tag);
+  return all.empty() ? "" : XmlUnescape(all[0]);
+}
+
+Result<uint64_t> ParseSize(std::string_view name, std::string_view value) {
+  if (value.empty()) return InvalidArgument("store URL parameter {} is empty", name);
+  uint64_t mult = 1;
+  std::string v(value);
+  auto ends = [&](std::string_view suf) {
+    if (v.size() > suf.size() && v.compare(v.size() - suf.size(), suf.size(), suf) == 0) {
+      v.resize(v.size() - suf.size());
+      return true;
+    }
+    return false;
+  };
+  if (ends("GiB"))
+    mult = 1ull << 30;
+  else if (ends("MiB"))
+    mult = 1ull << 20;
+  else if (ends("KiB"))
+    mult = 1ull << 10;
+  if (v.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("store URL parameter {}={}: expected bytes like 16MiB", name, value);
+  }
+  return std::strtoull(v.c_str(), nullptr, 10) * mult;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::strtol(std::string(s.substr(i + 1, 2)).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+class S3ObjectStore : public Store {
+ public:
+  S3ObjectStore(S3Options o, Env* env)
+      : o_(std::move(o)),
+        env_(env),
+        creds_(o_.oss ? CredentialsProvider::Cloud::kAlibaba : CredentialsProvider::Cloud::kAws),
+        rng_(std::random_device{}()) {
+    std::string ep = o_.endpoint;
+    size_t scheme = ep.find("://");
+    scheme_ = ep.substr(0, scheme);
+    host_ = ep.substr(scheme + 3);
+  }
+
+  std::string Url() const override {
+    std::string u = fmt::format("{}://{}", o_.oss ? "oss" : "s3", o_.bucket);
+    if (!o_.prefix.empty()) u += "/" + o_.prefix;
+    return u;
+  }
+
+  Status Put(const std::string& key, std::string_view data) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    if (data.size() > o_.multipart_threshold) return PutMultipart(key, data);
+    return PutSingle(key, data, {}).status();
+  }
+
+  Result<std::string> Get(const std::string& key) override {
+    BATON_ASSIGN_OR_RETURN(Versioned v, GetVersioned(key));
+    return std::move(v.data);
+  }
+
+  Result<Versioned> GetVersioned(const std::string& key) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Call("GET", key, {}, {}, {}));
+    return Versioned{std::move(r.body), r.Header("etag")};
+  }
+
+  Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t len) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    if (len == 0) return std::string();
+    std::vector<std::pair<std::string, std::string>> h = {
+        {"Range", fmt::format("bytes={}-{}", offset, offset + len - 1)}};
+    Result<HttpResponse> r = Call("GET", key, {}, h, {}, /*range_ok=*/true);
+    if (!r.ok()) return r.status();
+    if (r->status == 416) return std::string();  // at or past the end
+    if (r->status == 200) return r->body.substr(std::min<uint64_t>(offset, r->body.size()), len);
+    if (r->body.size() > len) {
+      return Unavailable("{}: range read got {} bytes, asked {}", Where(key), r->body.size(), len);
+    }
+    return std::move(r->body);
+  }
+
+  Result<uint64_t> Head(const std::string& key) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Call("HEAD", key, {}, {}, {}));
+    return std::strtoull(r.Header("content-length").c_str(), nullptr, 10);
+  }
+
+  Result<std::vector<std::string>> List(const std::string& prefix) override {
+    BATON_ASSIGN_OR_RETURN(std::vector<ObjectInfo> infos, ListInfo(prefix));
+    std::vector<std::string> keys;
+    for (ObjectInfo& i : infos) keys.push_back(std::move(i.key));
+    return keys;
+  }
+
+  Result<std::vector<ObjectInfo>> ListInfo(const std::string& prefix) override {
+    std::string full = FullKey(prefix);
+    std::string root = o_.prefix.empty() ? "" : o_.prefix + "/";
+    std::vector<ObjectInfo> out;
+    std::string token;
+    for (int page = 0;; ++page) {
+      std::vector<std::pair<std::string, std::string>> q = {
+          {"list-type", "2"}, {"max-keys", std::to_string(o_.max_keys)}, {"prefix", full}};
+      if (!token.empty()) q.emplace_back("continuation-token", token);
+      BATON_ASSIGN_OR_RETURN(HttpResponse r, CallBucket("GET", q, prefix));
+      for (std::string_view c : XmlAll(r.body, "Contents")) {
+        std::string key = XmlFirst(c, "Key");
+        if (key.compare(0, root.size(), root) != 0) continue;
+        ObjectInfo info;
+        info.key = key.substr(root.size());
+        info.size = std::strtoull(XmlFirst(c, "Size").c_str(), nullptr, 10);
+        info.etag = XmlFirst(c, "ETag");
+        out.push_back(std::move(info));
+      }
+      if (XmlFirst(r.body, "IsTruncated") != "true") break;
+      token = XmlFirst(r.body, "NextContinuationToken");
+      if (token.empty()) {
+        return Corruption("{}: listing is truncated but has no continuation token", Url());
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    return out;
+  }
+
+  Status Delete(const std::string& key) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    Result<HttpResponse> r = Call("DELETE", key, {}, {}, {});
+    if (r.status().code() == StatusCode::kNotFound) return Status::Ok();
+    return r.status();
+  }
+
+  Status DeletePrefix(const std::string& prefix) override {
+    BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, List(prefix));
+    for (const std::string& k : keys) BATON_RETURN_IF_ERROR(Delete(k));
+    return Status::Ok();
+  }
+
+  Status GetToFile(const std::string& key, const std::string& path, Env* env,
+                   const Progress& progress) override {
+    BATON_ASSIGN_OR_RETURN(uint64_t size, Head(key));
+    std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return IoError("{}: {}", tmp, std::strerror(errno));
+    Status s = [&]() -> Status {
+      uint64_t done = 0;
+      if (progress) progress(0, size);
+      // Ranged reads of part_size, each retried on its own: a dropped connection costs one part.
+      while (done < size) {
+        uint64_t len = std::min<uint64_t>(o_.part_size, size - done);
+        BATON_ASSIGN_OR_RETURN(std::string chunk, GetRange(key, done, len));
+        if (chunk.size() != len) {
+          return Corruption("{}: object changed while downloading ({} bytes at {}, want {})",
+                            Where(key), chunk.size(), done, len);
+        }
+        if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(done)) !=
+            static_cast<ssize_t>(chunk.size())) {
+          return IoError("{}: write failed: {}", tmp, std::strerror(errno));
+        }
+        done += len;
+        if (progress) progress(done, size);
+      }
+      if (::fsync(fd) != 0) return IoError("{}: fsync failed: {}", tmp, std::strerror(errno));
+      return Status::Ok();
+    }();
+    ::close(fd);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    return env->RenameFile(tmp, path);
+  }
+
+  // One listing page of at most one key: fails when the endpoint, the bucket or the
+  // credentials are not right.
+  Status Probe() {
+    BATON_ASSIGN_OR_RETURN(
+        HttpResponse r,
+        CallBucket("GET", {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", FullKey("")}}, ""));
+    (void)r;
+    return Status::Ok();
+  }
+
+  bool SupportsConditionalPut() const override { return o_.conditional; }
+
+  Status PutIf(const std::string& key, std::string_view data,
+               const std::string& if_match) override {
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    if (!o_.conditional) return Store::PutIf(key, data, if_match);
+    std::vector<std::pair<std::string, std::string>> h;
+    if (if_match.empty()) {
+      h.emplace_back("If-None-Match", "*");
+    } else {
+      h.emplace_back("If-Match", if_match);
+    }
+    return PutSingle(key, data, h).status();
+  }
+
+ private:
+  std::string FullKey(const std::string& key) const {
+    if (o_.prefix.empty()) return key;
+    return o_.prefix + "/" + key;
+  }
+  std::string Where(const std::string& key) const {
+    return key.empty() ? Url() : JoinKey(Url(), key);
+  }
+
+  Result<HttpResponse> PutSingle(const std::string& key, std::string_view data,
+                                 std::vector<std::pair<std::string, std::string>> headers) {
+    return Call("PUT", key, {}, std::move(headers), data);
+  }
+
+  Status PutMultipart(const std::string& key, std::string_view data) {
+    BATON_ASSIGN_OR_RETURN(HttpResponse init, Call("POST", key, {{"uploads", ""}}, {}, {}));
+    std::string upload_id = XmlFirst(init.body, "UploadId");
+    if (upload_id.empty())
+      return Corruption("{}: multipart upload started without an UploadId", Where(key));
+    Status s = [&]() -> Status {
+      std::string complete = "<CompleteMultipartUpload>";
+      int part = 0;
+      for (uint64_t off = 0; off < data.size(); off += o_.part_size) {
+        ++part;
+        std::string_view chunk = data.substr(off, o_.part_size);
+        BATON_ASSIGN_OR_RETURN(
+            HttpResponse r,
+            Call("PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, {},
+                 chunk));
+        std::string etag = r.Header("etag");
+        if (etag.empty())
+          return Corruption("{}: part {} uploaded without an ETag", Where(key), part);
+        complete +=
+            fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, etag);
+      }
+      complete += "</CompleteMultipartUpload>";
+      BATON_ASSIGN_OR_RETURN(HttpResponse done,
+                             Call("POST", key, {{"uploadId", upload_id}},
+                                  {{"Content-Type", "application/xml"}}, complete));
+      // S3 may answer 200 and still report an error in the body.
+      if (done.body.find("<Error>") != std::string::npos) {
+        return IoError("{}: completing the multipart upload failed: {} {}", Where(key),
+                       XmlFirst(done.body, "Code"), XmlFirst(done.body, "Message"));
+      }
+      return Status::Ok();
+    }();
+    if (!s.ok()) {
+      (void)Call("DELETE", key, {{"uploadId", upload_id}}, {}, {});  // abort: free the parts
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  // One request on an object (or, with an empty key, on the bucket), retried as the header
+  // describes; a non-2xx status becomes an error naming the object.
+  Result<HttpResponse> Call(const std::string& method, const std::string& key,
+                            std::vector<std::pair<std::string, std::string>> query,
+                            std::vector<std::pair<std::string, std::string>> headers,
+                            std::string_view body, bool range_ok = false) {
+    std::string path = "/";
+    if (o_.path_style)
+      path += UriEncode(o_.bucket, true) + (key.empty() && !query.empty() ? "" : "/");
+    if (!key.empty()) path += UriEncode(FullKey(key), false);
+    return Send(method, path, std::move(query), std::move(headers), body,
+                key.empty() ? Url() : Where(key), range_ok);
+  }
+
+  Result<HttpResponse> CallBucket(const std::string& method,
+                                  std::vector<std::pair<std::string, std::string>> query,
+                                  const std::string& what) {
+    std::string path = o_.path_style ? "/" + UriEncode(o_.bucket, true) : "/";
+    return Send(method, path, std::move(query), {}, {}, Where(what), false);
+  }
+
+  Result<HttpResponse> Send(const std::string& method, const std::string& path,
+                            std::vector<std::pair<std::string, std::string>> query,
+                            std::vector<std::pair<std::string, std::string>> headers,
+                            std::string_view body, const std::string& where, bool range_ok) {
+    std::string host = o_.path_style ? host_ : o_.bucket + "." + host_;
+    std::vector<std::pair<std::string, std::string>> encoded_query;
+    std::string query_string;
+    for (const auto& [k, v] : query) {
+      encoded_query.emplace_back(UriEncode(k, true), UriEncode(v, true));
+      query_string += (query_string.empty() ? "?" : "&") + encoded_query.back().first;
+      if (!v.empty() || k != "uploads") query_string += "=" + encoded_query.back().second;
+    }
+    std::string payload_hash = Sha256Hex(body);
+    Status last;
+    for (int attempt = 0; attempt < std::max(1, o_.retries); ++attempt) {
+      if (attempt > 0) {
+        uint64_t cap = std::min<uint64_t>(
+            o_.backoff_cap_ms, static_cast<uint64_t>(o_.backoff_base_ms) << std::min(attempt, 20));
+        uint64_t ms = std::uniform_int_distribution<uint64_t>(0, cap)(rng_);
+        env_->SleepMicros(ms * 1000);
+      }
+      BATON_ASSIGN_OR_RETURN(SigV4Credentials creds, creds_.Get());
+      HttpRequestToSign sign;
+      sign.method = method;
+      sign.path = path;
+      sign.query = encoded_query;
+      sign.headers = {{"host", host}, {"x-amz-content-sha256", payload_hash}};
+      for (const auto& h : headers) sign.headers.push_back(h);
+      sign.payload_sha256_hex = payload_hash;
+      SigV4Params params;
+      params.region = o_.region;
+      params.service = "s3";
+      params.amz_date = AmzDate();
+      params.normalize_path = false;
+      BATON_RETURN_IF_ERROR(SignRequest(&sign, params, creds));
+      HttpRequest req;
+      req.method = method;
+      req.url = fmt::format("{}://{}{}{}", scheme_, host, path, query_string);
+      req.headers = sign.headers;
+      req.body = body;
+      Result<HttpResponse> r = http_.Send(req);
+      if (!r.ok()) {
+        last = r.status();
+        continue;  // transport error: retry
+      }
+      long st = r->status;
+      if (st >= 200 && st < 300) return r;
+      if (range_ok && st == 416) return r;
+      std::string code = XmlFirst(r->body, "Code"), message = XmlFirst(r->body, "Message");
+      bool retry = st >= 500 || st == 429 || code == "SlowDown" || code == "RequestTimeout" ||
+                   code == "InternalError";
+      std::string detail = code.empty() ? fmt::format("HTTP {}", st)
+                                        : fmt::format("HTTP {} {}: {}", st, code, message);
+      if (retry) {
+        last = Unavailable("{}: {} {}", where, method, detail);
+        continue;
+      }
+      if (st == 404 && code == "NoSuchBucket") {
+        return NotFound("{}: bucket '{}' does not exist at {} ({})", where, o_.bucket, o_.endpoint,
+                        detail);
+      }
+      if (st == 404) return NotFound("{}: no such object ({})", where, detail);
+      if (st == 412 || (st == 409 && code == "ConditionalRequestConflict")) {
+        return FailedPrecondition("{}: condition failed ({})", where, detail);
+      }
+      if (st == 403) {
+        if (code == "ExpiredToken" || code == "InvalidToken") creds_.Invalidate();
+        return IoError(
+            "{}: access denied ({}); check the credentials (from {}) and the bucket policy", where,
+            detail, creds_.source());
+      }
+      return IoError("{}: {} failed ({})", where, method, detail);
+    }
+    return Unavailable("{}: giving up after {} attempts at {}: {}", where, std::max(1, o_.retries),
+                       o_.endpoint, last.message());
+  }
+
+  S3Options o_;
+  Env* env_;
+  CredentialsProvider creds_;
+  HttpClient http_;
+  std::mt19937_64 rng_;
+  std::string scheme_, host_;
+};
+
+}  // namespace
+
+Result<S3Options> S3Options::FromUrl(std::string_view url) {
+  S3Options o;
+  std::string_view rest;
+  if (url.starts_with("s3://")) {
+    rest = url.substr(5);
+  } else if (url.starts_with("oss://")) {
+    o.oss = true;
+    rest = url.substr(6);
+  } else {
+    return InvalidArgument("'{}' is not an s3:// or oss:// URL", url);
+  }
+  std::map<std::string, std::string> params;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    std::string_view qs = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    while (!qs.empty()) {
+      size_t amp = qs.find('&');
+      std::string_view pair = qs.substr(0, amp);
+      qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      std::string k = PercentDecode(pair.substr(0, eq));
+      std::string v = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      params[k] = v;
+    }
+  }
+  size_t slash = rest.find('/');
+  o.bucket = std::string(rest.substr(0, slash));
+  if (o.bucket.empty()) return InvalidArgument("{}: no bucket name", url);
+  if (slash != std::string_view::npos) o.prefix = std::string(rest.substr(slash + 1));
+  while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
+  if (!o.prefix.empty())
+    BATON_RETURN_IF_ERROR(ValidateKey(o.prefix, fmt::format("{}: prefix", url)));
+
+  auto take = [&](const char* name) -> std::optional<std::string> {
+    auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    std::string v = it->second;
+    params.erase(it);
+    return v;
+  };
+  auto first_env = [](std::initializer_list<const char*> names) {
+    for (const char* n : names) {
+      std::string v = GetEnv(n);
+      if (!v.empty()) return v;
+    }
+    return std::string();
+  };
+  std::string region =
+      take("region").value_or(o.oss ? first_env({"OSS_REGION", "ALIBABA_CLOUD_REGION_ID"})
+                                    : first_env({"AWS_REGION", "AWS_DEFAULT_REGION"}));
+  if (o.oss) {
+    if (region.empty()) {
+      return InvalidArgument("{}: no region: add ?region=cn-hangzhou or set OSS_REGION", url);
+    }
+    if (region.starts_with("oss-")) region = region.substr(4);
+  } else if (region.empty()) {
+    region = "us-east-1";
+  }
+  o.region = region;
+  std::string endpoint =
+      take("endpoint")
+          .value_or(o.oss ? first_env({"OSS_ENDPOINT"})
+                          : first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}));
+  bool custom = !endpoint.empty();
+  if (endpoint.empty()) {
+    endpoint = o.oss ? fmt::format("https://s3.oss-{}.aliyuncs.com", region)
+                     : fmt::format("https://s3.{}.amazonaws.com", region);
+  }
+  if (endpoint.find("://") == std::string::npos) endpoint = "https://" + endpoint;
+  while (endpoint.back() == '/') endpoint.pop_back();
+  if (!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) {
+    return InvalidArgument("{}: endpoint '{}' must be http:// or https://", url, endpoint);
+  }
+  o.endpoint = endpoint;
+  bool cloud = endpoint.find("amazonaws.com") != std::string::npos ||
+               endpoint.find("aliyuncs.com") != std::string::npos;
+  (void)custom;
+  std::string addressing = take("addressing").value_or(first_env({"BATON_S3_ADDRESSING"}));
+  if (addressing.empty()) addressing = cloud ? "virtual" : "path";
+  if (addressing != "path" && addressing != "virtual") {
+    return InvalidArgument("{}: addressing={} (want path or virtual)", url, addressing);
+  }
+  o.path_style = addressing == "path";
+  std::string conditional =
+      take("conditional")
+          .value_or(endpoint.find("amazonaws.com") != std::string::npos ? "true" : "false");
+  if (conditional != "true" && conditional != "false") {
+    return InvalidArgument("{}: conditional={} (want true or false)", url, conditional);
+  }
+  o.conditional = conditional == "true";
+  if (auto v = take("part_size")) {
+    BATON_ASSIGN_OR_RETURN(o.part_size, ParseSize("part_size", *v));
+    if (o.part_size < (5ull << 20)) {
+      return InvalidArgument("{}: part_size must be at least 5MiB (S3's minimum)", url);
+    }
+  }
+  if (auto v = take("multipart_threshold")) {
+    BATON_ASSIGN_OR_RETURN(o.multipart_threshold, ParseSize("multipart_threshold", *v));
+  }
+  auto int_param = [&](const char* name, int* into, int lo, int hi) -> Status {
+    if (auto v = take(name)) {
+      char* end = nullptr;
+      long x = std::strtol(v->c_str(), &end, 10);
+      if (v->empty() || *end != '\0' || x < lo || x > hi) {
+        return InvalidArgument("{}: {}={} (want an integer in [{}, {}])", url, name, *v, lo, hi);
+      }
+      *into = static_cast<int>(x);
+    }
+    return Status::Ok();
+  };
+  BATON_RETURN_IF_ERROR(int_param("max_keys", &o.max_keys, 1, 1000));
+  BATON_RETURN_IF_ERROR(int_param("retries", &o.retries, 1, 100));
+  BATON_RETURN_IF_ERROR(int_param("backoff_ms", &o.backoff_base_ms, 0, 60000));
+  if (!params.empty()) {
+    return InvalidArgument(
+        "{}: unknown store URL parameter '{}' (known: endpoint, region, addressing, conditional, "
+        "part_size, multipart_threshold, max_keys, retries, backoff_ms)",
+        url, params.begin()->first);
+  }
+  return o;
+}
+
+Result<std::unique_ptr<Store>> MakeS3ObjectStore(const S3Options& options, Env* env, bool probe) {
+  auto store = std::make_unique<S3ObjectStore>(options, env);
+  if (probe) BATON_RETURN_IF_ERROR(store->Probe());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace baton

@@ -1,0 +1,58 @@
+// S3ObjectStore: the Store of "s3://bucket/prefix" and "oss://bucket/prefix", over the S3 REST
+// API with AWS Signature V4 (sigv4.h) on libcurl (http_client.h).
+//
+// URL parameters (after '?', all optional), with environment fallbacks:
+//   endpoint=http://127.0.0.1:9000  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL; oss://: OSS_ENDPOINT.
+//                                   Default https://s3.<region>.amazonaws.com, and for oss://
+//                                   https://s3.oss-<region>.aliyuncs.com (OSS's S3-compatible API).
+//   region=us-east-1                AWS_REGION, AWS_DEFAULT_REGION (default us-east-1); oss://:
+//                                   OSS_REGION, ALIBABA_CLOUD_REGION_ID ("cn-hangzhou" or
+//                                   "oss-cn-hangzhou"; required). OSS signs with the region
+//                                   "cn-hangzhou" and the service "s3".
+//   addressing=path|virtual         BATON_S3_ADDRESSING. Default virtual-hosted
+//                                   (bucket.host) for AWS and OSS, path-style (host/bucket)
+//                                   for any other endpoint (MinIO, radosgw, s3rver).
+//   conditional=true|false          whether the server honours If-Match / If-None-Match on PUT
+//                                   (fencing uses it); default true on AWS, false elsewhere.
+//   part_size=16MiB, multipart_threshold=64MiB   multipart upload above the threshold
+//                                   (part_size at least 5 MiB, as S3 requires).
+//   max_keys=1000                   listing page size.
+//   retries=6                       attempts per request; backoff 100 ms x 2^n (at most 5 s)
+//                                   with full jitter, on transport errors, timeouts, truncated
+//                                   bodies, 5xx, 429, SlowDown and RequestTimeout.
+// Credentials: cloud_credentials.h. Every object's key is <prefix>/<key>.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "store/store.h"
+
+namespace baton {
+
+struct S3Options {
+  bool oss = false;
+  std::string bucket;
+  std::string prefix;    // "" or without trailing '/'
+  std::string endpoint;  // "http://host:port", no trailing '/'
+  std::string region;    // signing region
+  bool path_style = true;
+  bool conditional = false;
+  uint64_t part_size = 16ull << 20;
+  uint64_t multipart_threshold = 64ull << 20;
+  int max_keys = 1000;
+  int retries = 6;
+  int backoff_base_ms = 100;
+  int backoff_cap_ms = 5000;
+
+  // Parses "s3://bucket/prefix?k=v&..." (see the header comment); errors name the parameter.
+  static Result<S3Options> FromUrl(std::string_view url);
+};
+
+// With `probe`, one small listing checks the endpoint, bucket and credentials at once.
+Result<std::unique_ptr<Store>> MakeS3ObjectStore(const S3Options& options, Env* env, bool probe);
+
+}  // namespace baton
