@@ -95,11 +95,15 @@ class ProgressBar {
     auto now = Clock::now();
     double secs = std::chrono::duration<double>(now - start_).count();
     double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+    bool redraw = tty_ && !print_;
+    if (force && !redraw && done == last_done_ && printed_) return;  // already shown
     if (!force) {
       if (tty_ && now - last_ < std::chrono::milliseconds(200)) return;
       if (!tty_ && frac < next_frac_ && now - last_ < std::chrono::seconds(10)) return;
     }
     last_ = now;
+    last_done_ = done;
+    printed_ = true;
     while (next_frac_ <= frac) next_frac_ += 0.1;
     double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
     constexpr int kWidth = 30;
@@ -130,6 +134,8 @@ class ProgressBar {
   bool tty_;
   Clock::time_point start_ = Clock::now(), last_{};
   double next_frac_ = 0.1;
+  uint64_t last_done_ = 0;
+  bool printed_ = false;
 };
 
 struct CachedFile {

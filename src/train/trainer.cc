@@ -206,8 +206,12 @@ class Trainer {
   Result<double> Evaluate();
   Status LogTrainLine(double lr);
   Status Finish();
+  // Where checkpoint `step` is, for messages and the log: a path under a local --output_dir,
+  // "s3://bucket/prefix/checkpoint-N" (without the URL's parameters) on an object store.
   std::string CheckpointPath(int64_t step) const {
-    return JoinPath(args_.output_dir, fmt::format("checkpoint-{}", step));
+    std::string name = fmt::format("checkpoint-{}", step);
+    if (IsRemoteUrl(args_.output_dir) && store_) return JoinKey(store_->Url(), name);
+    return JoinPath(args_.output_dir, name);
   }
 
   TrainArgs args_;
