@@ -67,12 +67,13 @@ std::string Blob(size_t n, int salt) {
   return s;
 }
 
-testing::S3rver* g_s3rver = nullptr;
+// One s3rver per test process, killed when the process exits.
+std::unique_ptr<testing::S3rver> g_s3rver;
 
 class S3StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    if (!g_s3rver) g_s3rver = new testing::S3rver("bkt");
+    if (!g_s3rver) g_s3rver = std::make_unique<testing::S3rver>("bkt");
   }
 
   void SetUp() override {
