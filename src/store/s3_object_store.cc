@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -149,6 +152,9 @@ class S3ObjectStore : public Store {
         env_(env),
         creds_(o_.oss ? CredentialsProvider::Cloud::kAlibaba : CredentialsProvider::Cloud::kAws),
         rng_(std::random_device{}()) {
+    for (int i = 0; i < std::max(1, o_.parallel); ++i) {
+      http_.push_back(std::make_unique<HttpClient>());
+    }
     std::string ep = o_.endpoint;
     size_t scheme = ep.find("://");
     scheme_ = ep.substr(0, scheme);
@@ -256,23 +262,29 @@ class S3ObjectStore : public Store {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return IoError("{}: {}", tmp, std::strerror(errno));
     Status s = [&]() -> Status {
-      uint64_t done = 0;
       if (progress) progress(0, size);
-      // Ranged reads of part_size, each retried on its own: a dropped connection costs one part.
-      while (done < size) {
-        uint64_t len = std::min<uint64_t>(o_.part_size, size - done);
-        BATON_ASSIGN_OR_RETURN(std::string chunk, GetRange(key, done, len));
+      // Ranged reads of part_size on several connections, each retried on its own: a dropped
+      // connection costs one part.
+      uint64_t parts = (size + o_.part_size - 1) / o_.part_size;
+      std::mutex mu;
+      uint64_t done = 0;
+      BATON_RETURN_IF_ERROR(ParallelFor(parts, [&](uint64_t i) -> Status {
+        uint64_t off = i * o_.part_size;
+        uint64_t len = std::min<uint64_t>(o_.part_size, size - off);
+        BATON_ASSIGN_OR_RETURN(std::string chunk, GetRange(key, off, len));
         if (chunk.size() != len) {
           return Corruption("{}: object changed while downloading ({} bytes at {}, want {})",
-                            Where(key), chunk.size(), done, len);
+                            Where(key), chunk.size(), off, len);
         }
-        if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(done)) !=
+        if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)) !=
             static_cast<ssize_t>(chunk.size())) {
           return IoError("{}: write failed: {}", tmp, std::strerror(errno));
         }
+        std::lock_guard<std::mutex> lock(mu);
         done += len;
         if (progress) progress(done, size);
-      }
+        return Status::Ok();
+      }));
       if (::fsync(fd) != 0) return IoError("{}: fsync failed: {}", tmp, std::strerror(errno));
       return Status::Ok();
     }();
@@ -318,6 +330,40 @@ class S3ObjectStore : public Store {
     return key.empty() ? Url() : JoinKey(Url(), key);
   }
 
+  // Runs fn(0..n-1) on up to o_.parallel threads; the first error stops the others from taking
+  // more work and is returned.
+  Status ParallelFor(uint64_t n, const std::function<Status(uint64_t)>& fn) {
+    int threads = static_cast<int>(std::min<uint64_t>(n, std::max(1, o_.parallel)));
+    if (threads <= 1) {
+      for (uint64_t i = 0; i < n; ++i) BATON_RETURN_IF_ERROR(fn(i));
+      return Status::Ok();
+    }
+    std::atomic<uint64_t> next{0};
+    std::mutex mu;
+    Status first;
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        for (;;) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!first.ok()) return;
+          }
+          uint64_t i = next.fetch_add(1);
+          if (i >= n) return;
+          Status s = fn(i);
+          if (!s.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (first.ok()) first = s;
+            return;
+          }
+        }
+      });
+    }
+    for (std::thread& t : pool) t.join();
+    return first;
+  }
+
   Result<HttpResponse> PutSingle(const std::string& key, std::string_view data,
                                  std::vector<std::pair<std::string, std::string>> headers) {
     return Call("PUT", key, {}, std::move(headers), data);
@@ -329,20 +375,24 @@ class S3ObjectStore : public Store {
     if (upload_id.empty())
       return Corruption("{}: multipart upload started without an UploadId", Where(key));
     Status s = [&]() -> Status {
-      std::string complete = "<CompleteMultipartUpload>";
-      int part = 0;
-      for (uint64_t off = 0; off < data.size(); off += o_.part_size) {
-        ++part;
-        std::string_view chunk = data.substr(off, o_.part_size);
+      uint64_t parts = (data.size() + o_.part_size - 1) / o_.part_size;
+      std::vector<std::string> etags(parts);
+      BATON_RETURN_IF_ERROR(ParallelFor(parts, [&](uint64_t i) -> Status {
+        std::string_view chunk = data.substr(i * o_.part_size, o_.part_size);
         BATON_ASSIGN_OR_RETURN(
             HttpResponse r,
-            Call("PUT", key, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, {},
+            Call("PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}}, {},
                  chunk));
-        std::string etag = r.Header("etag");
-        if (etag.empty())
-          return Corruption("{}: part {} uploaded without an ETag", Where(key), part);
+        etags[i] = r.Header("etag");
+        if (etags[i].empty()) {
+          return Corruption("{}: part {} uploaded without an ETag", Where(key), i + 1);
+        }
+        return Status::Ok();
+      }));
+      std::string complete = "<CompleteMultipartUpload>";
+      for (uint64_t i = 0; i < parts; ++i) {
         complete +=
-            fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, etag);
+            fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
       }
       complete += "</CompleteMultipartUpload>";
       BATON_ASSIGN_OR_RETURN(HttpResponse done,
@@ -401,7 +451,11 @@ class S3ObjectStore : public Store {
       if (attempt > 0) {
         uint64_t cap = std::min<uint64_t>(
             o_.backoff_cap_ms, static_cast<uint64_t>(o_.backoff_base_ms) << std::min(attempt, 20));
-        uint64_t ms = std::uniform_int_distribution<uint64_t>(0, cap)(rng_);
+        uint64_t ms;
+        {
+          std::lock_guard<std::mutex> lock(rng_mu_);
+          ms = std::uniform_int_distribution<uint64_t>(0, cap)(rng_);
+        }
         env_->SleepMicros(ms * 1000);
       }
       BATON_ASSIGN_OR_RETURN(SigV4Credentials creds, creds_.Get());
@@ -423,7 +477,9 @@ class S3ObjectStore : public Store {
       req.url = fmt::format("{}://{}{}{}", scheme_, host, path, query_string);
       req.headers = sign.headers;
       req.body = body;
-      Result<HttpResponse> r = http_.Send(req);
+      // Connections are taken in turn; concurrent requests (parallel parts) get different ones.
+      HttpClient& http = *http_[next_client_.fetch_add(1) % http_.size()];
+      Result<HttpResponse> r = http.Send(req);
       if (!r.ok()) {
         last = r.status();
         continue;  // transport error: retry
@@ -463,7 +519,9 @@ class S3ObjectStore : public Store {
   S3Options o_;
   Env* env_;
   CredentialsProvider creds_;
-  HttpClient http_;
+  std::vector<std::unique_ptr<HttpClient>> http_;
+  std::atomic<uint64_t> next_client_{0};
+  std::mutex rng_mu_;
   std::mt19937_64 rng_;
   std::string scheme_, host_;
 };
@@ -582,12 +640,13 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
     return Status::Ok();
   };
   BATON_RETURN_IF_ERROR(int_param("max_keys", &o.max_keys, 1, 1000));
+  BATON_RETURN_IF_ERROR(int_param("parallel", &o.parallel, 1, 64));
   BATON_RETURN_IF_ERROR(int_param("retries", &o.retries, 1, 100));
   BATON_RETURN_IF_ERROR(int_param("backoff_ms", &o.backoff_base_ms, 0, 60000));
   if (!params.empty()) {
     return InvalidArgument(
         "{}: unknown store URL parameter '{}' (known: endpoint, region, addressing, conditional, "
-        "part_size, multipart_threshold, max_keys, retries, backoff_ms)",
+        "part_size, multipart_threshold, max_keys, parallel, retries, backoff_ms)",
         url, params.begin()->first);
   }
   return o;

@@ -17,6 +17,8 @@
 //   part_size=16MiB, multipart_threshold=64MiB   multipart upload above the threshold
 //                                   (part_size at least 5 MiB, as S3 requires).
 //   max_keys=1000                   listing page size.
+//   parallel=4                      connections used at once for the parts of one large
+//                                   upload (multipart) or download (ranged GETs).
 //   retries=6                       attempts per request; backoff 100 ms x 2^n (at most 5 s)
 //                                   with full jitter, on transport errors, timeouts, truncated
 //                                   bodies, 5xx, 429, SlowDown and RequestTimeout.
@@ -44,6 +46,7 @@ struct S3Options {
   uint64_t part_size = 16ull << 20;
   uint64_t multipart_threshold = 64ull << 20;
   int max_keys = 1000;
+  int parallel = 4;  // connections for the parts of one multipart upload or download
   int retries = 6;
   int backoff_base_ms = 100;
   int backoff_cap_ms = 5000;
