@@ -457,8 +457,14 @@ Status Trainer::CommitCheckpoint(int64_t step, std::optional<int64_t> best_step,
   auto t0 = Clock::now();
   uint64_t bytes = 0;
   for (const auto& f : files) bytes += f.second.size();
+  // On an object store the log goes up first, so that whenever checkpoint `step` is valid the
+  // stored log reaches it (a resume trims lines past its checkpoint); a fenced attempt must not
+  // touch it, hence the lease check first.
+  if (log_snapshot) {
+    BATON_RETURN_IF_ERROR(lease_->Check());
+    BATON_RETURN_IF_ERROR(log_.Upload(log_snapshot));
+  }
   BATON_RETURN_IF_ERROR(ckpt_->Commit(step, files));
-  BATON_RETURN_IF_ERROR(log_.Upload(log_snapshot));
   BATON_RETURN_IF_ERROR(ckpt_->Retain(args_.save_total_limit, best_step));
   Print(fmt::format("saved {} ({:.1f} MB) in {:.2f} s", CheckpointPath(step), bytes / 1e6,
                     std::chrono::duration<double>(Clock::now() - t0).count()));
