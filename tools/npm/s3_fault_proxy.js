@@ -265,6 +265,9 @@ function forward(req, res, onResponse) {
   });
   outgoing.on('response', (upstreamRes) => {
     state.stats.forwarded++;
+    // A server that goes away in the middle of its answer: the client sees a cut answer too.
+    upstreamRes.on('error', () => res.destroy());
+    upstreamRes.on('aborted', () => res.destroy());
     onResponse(upstreamRes);
   });
   outgoing.on('error', (e) => {
@@ -282,6 +285,14 @@ function forward(req, res, onResponse) {
 function passThrough(res, upstreamRes) {
   res.writeHead(upstreamRes.statusCode, upstreamRes.statusMessage, upstreamRes.rawHeaders);
   upstreamRes.pipe(res);
+}
+
+// Stops reading an answer from the server without cutting the client's connection with it.
+function discard(upstreamRes) {
+  upstreamRes.removeAllListeners('error');
+  upstreamRes.removeAllListeners('aborted');
+  upstreamRes.on('error', () => {});
+  upstreamRes.destroy();
 }
 
 // Sends the status, the headers and the first half of the body, then ends the connection. A body
@@ -314,7 +325,7 @@ function truncate(req, res, upstreamRes, log) {
   const keep = Math.floor(length / 2);
   log(`truncate (${keep} of ${length} body bytes)`);
   if (keep === 0) {
-    upstreamRes.destroy();
+    discard(upstreamRes);
     return cutAfter(Buffer.alloc(0));
   }
   res.writeHead(upstreamRes.statusCode, upstreamRes.statusMessage, upstreamRes.rawHeaders);
@@ -328,7 +339,7 @@ function truncate(req, res, upstreamRes, log) {
       res.once('drain', () => upstreamRes.resume());
     }
     if (sent < keep) return;
-    upstreamRes.destroy();
+    discard(upstreamRes);
     res.socket.end();
   });
 }
@@ -403,8 +414,10 @@ function proxy(req, res) {
 }
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://proxy');
-  if (url.pathname.startsWith('/__fault/')) return control(req, res, url);
+  // Clients that go away mid-request are routine here, not errors of the proxy.
+  req.on('error', () => {});
+  res.on('error', () => {});
+  if (req.url.startsWith('/__fault/')) return control(req, res, new URL(req.url, 'http://proxy'));
   proxy(req, res);
 });
 server.keepAliveTimeout = 30000;
