@@ -20,51 +20,9 @@ namespace {
 
 Env* env = Env::Default();
 
-// Sets environment variables for one test and puts the old values back.
-class ScopedEnv {
- public:
-  void Set(const char* name, const std::string& value) {
-    Save(name);
-    setenv(name, value.c_str(), 1);
-  }
-  void Unset(const char* name) {
-    Save(name);
-    unsetenv(name);
-  }
-  ~ScopedEnv() {
-    for (auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-
- private:
-  void Save(const char* name) {
-    if (saved_.count(name)) return;
-    const char* v = getenv(name);
-    saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
-  }
-  std::map<std::string, std::optional<std::string>> saved_;
-};
-
 std::string RandomHex() {
   std::random_device r;
   return fmt::format("{:08x}{:08x}", r(), r());
-}
-
-std::string Blob(size_t n, int salt) {
-  std::string s(n, '\0');
-  uint64_t x = 0x9E3779B97F4A7C15ull * (salt + 1);
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
 }
 
 // One s3rver per test process, killed when the process exits.
@@ -116,13 +74,13 @@ class S3StoreTest : public ::testing::TestWithParam<std::string> {
 
   bool external_ = false;
   std::string endpoint_, bucket_, secret_, prefix_;
-  ScopedEnv env_;
+  testing::ScopedEnv env_;
 };
 
 TEST_P(S3StoreTest, PutGetHeadRangeDelete) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  std::string data = Blob(100000, 1);
+  std::string data = testing::Blob(100000, 1);
   ASSERT_TRUE(store->Put("a/obj.bin", data).ok());
   EXPECT_EQ(*store->Get("a/obj.bin"), data);
   EXPECT_EQ(*store->Head("a/obj.bin"), data.size());
@@ -149,7 +107,8 @@ TEST_P(S3StoreTest, ListPaginatesAndKeepsToThePrefix) {
   auto store = Open("&max_keys=2");
   ASSERT_NE(store, nullptr);
   std::vector<std::string> keys = {"a/1", "a/2", "a/3", "a/4", "a/5", "ab/1", "b/1"};
-  for (size_t i = 0; i < keys.size(); ++i) ASSERT_TRUE(store->Put(keys[i], Blob(i + 1, 2)).ok());
+  for (size_t i = 0; i < keys.size(); ++i)
+    ASSERT_TRUE(store->Put(keys[i], testing::Blob(i + 1, 2)).ok());
   auto a = store->List("a/");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(*a, std::vector<std::string>(keys.begin(), keys.begin() + 5));
@@ -169,7 +128,7 @@ TEST_P(S3StoreTest, ListPaginatesAndKeepsToThePrefix) {
   auto sub = OpenStore(Url("a"));
   ASSERT_TRUE(sub.ok());
   EXPECT_EQ((*sub)->List("")->size(), 5u);
-  EXPECT_EQ(*(*sub)->Get("3"), Blob(3, 2));
+  EXPECT_EQ(*(*sub)->Get("3"), testing::Blob(3, 2));
   ASSERT_TRUE(store->DeletePrefix("a/").ok());
   EXPECT_EQ(*store->List(""), (std::vector<std::string>{"ab/1", "b/1"}));
   ASSERT_TRUE(store->DeletePrefix("").ok());
@@ -194,7 +153,7 @@ TEST_P(S3StoreTest, KeysWithSpecialCharacters) {
 TEST_P(S3StoreTest, MultipartUploadAndRangedDownload) {
   auto store = Open("&part_size=5MiB&multipart_threshold=6MiB");
   ASSERT_NE(store, nullptr);
-  std::string big = Blob(12 * 1024 * 1024 + 123, 3);
+  std::string big = testing::Blob(12 * 1024 * 1024 + 123, 3);
   ASSERT_TRUE(store->Put("big.bin", big).ok());
   EXPECT_EQ(*store->Head("big.bin"), big.size());
   auto etag = store->ListInfo("big.bin");
@@ -242,7 +201,7 @@ TEST_P(S3StoreTest, ClearErrorsWithoutSecrets) {
   if (external_) {
     // A server that checks signatures refuses a wrong secret, and the message says so without
     // printing either secret.
-    ScopedEnv wrong;
+    testing::ScopedEnv wrong;
     wrong.Set("AWS_SECRET_ACCESS_KEY", "not-the-secret-" + RandomHex());
     auto store = OpenStore(Url(), OpenMode::kCreateIfMissing);
     ASSERT_TRUE(store.ok());
@@ -259,7 +218,7 @@ TEST_P(S3StoreTest, CheckpointProtocolAndLease) {
   ASSERT_NE(store, nullptr);
   CheckpointManager m(store.get(), "run");
   std::vector<std::pair<std::string, std::string>> files = {
-      {"adapter_model.safetensors", Blob(5000, 4)}, {"trainer_state.json", "{}"}};
+      {"adapter_model.safetensors", testing::Blob(5000, 4)}, {"trainer_state.json", "{}"}};
   ASSERT_TRUE(m.Commit(2, files).ok());
   ASSERT_TRUE(m.Commit(4, files).ok());
   // An interrupted upload: files without a manifest are never taken.
@@ -288,7 +247,7 @@ TEST_P(S3StoreTest, CacheDownloadsOnceAndRefetchesWhatChanged) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Put("model/config.json", "{\"a\": 1}").ok());
-  ASSERT_TRUE(store->Put("model/weights.bin", Blob(300000, 5)).ok());
+  ASSERT_TRUE(store->Put("model/weights.bin", testing::Blob(300000, 5)).ok());
   ASSERT_TRUE(store->Put("data.jsonl", "{\"query\": \"q\", \"response\": \"r\"}\n").ok());
   testing::ScopedTempDir tmp;
   std::vector<std::string> lines;
@@ -303,16 +262,16 @@ TEST_P(S3StoreTest, CacheDownloadsOnceAndRefetchesWhatChanged) {
   };
   auto dir = FetchToCache(Url("model"), o);
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-  EXPECT_EQ(*env->ReadFile(JoinPath(*dir, "weights.bin")), Blob(300000, 5));
+  EXPECT_EQ(*env->ReadFile(JoinPath(*dir, "weights.bin")), testing::Blob(300000, 5));
   EXPECT_NE(joined().find("downloaded 2 files"), std::string::npos);
   // Again: nothing downloaded.
   ASSERT_EQ(*FetchToCache(Url("model"), o), *dir);
   EXPECT_NE(joined().find("using the cached copy"), std::string::npos);
   // A damaged local file is fetched again; so is an object changed in the bucket.
-  ASSERT_TRUE(env->WriteFileAtomic(JoinPath(*dir, "weights.bin"), Blob(300000, 6)).ok());
+  ASSERT_TRUE(env->WriteFileAtomic(JoinPath(*dir, "weights.bin"), testing::Blob(300000, 6)).ok());
   ASSERT_TRUE(FetchToCache(Url("model"), o).ok());
   EXPECT_NE(joined().find("downloaded 1 file "), std::string::npos);
-  EXPECT_EQ(*env->ReadFile(JoinPath(*dir, "weights.bin")), Blob(300000, 5));
+  EXPECT_EQ(*env->ReadFile(JoinPath(*dir, "weights.bin")), testing::Blob(300000, 5));
   ASSERT_TRUE(store->Put("model/config.json", "{\"a\": 2}").ok());
   ASSERT_TRUE(FetchToCache(Url("model"), o).ok());
   EXPECT_NE(joined().find("downloaded 1 file "), std::string::npos);
@@ -328,11 +287,36 @@ TEST_P(S3StoreTest, CacheDownloadsOnceAndRefetchesWhatChanged) {
   ASSERT_TRUE(store->DeletePrefix("").ok());
 }
 
+// With conditional=true the store sends If-None-Match / If-Match; whether the server honours
+// them is the server's business. s3rver 3.7.1 ignores them on PUT (it overwrites), which is why
+// custom endpoints default to conditional=false; radosgw and AWS check them.
+TEST_P(S3StoreTest, ConditionalPutWhereTheServerHonoursIt) {
+  auto store = Open("&conditional=true");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->SupportsConditionalPut());
+  ASSERT_TRUE(store->PutIf("lease.json", "one", "").ok());
+  Status again = store->PutIf("lease.json", "two", "");
+  if (again.ok()) {
+    EXPECT_EQ(*store->Get("lease.json"), "two");
+    ASSERT_TRUE(store->DeletePrefix("").ok());
+    GTEST_SKIP() << endpoint_ << " ignores If-None-Match on PUT: use conditional=false there";
+  }
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  auto v = store->GetVersioned("lease.json");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->data, "one");
+  Status swapped = store->PutIf("lease.json", "two", v->etag);
+  ASSERT_TRUE(swapped.ok()) << swapped.ToString();
+  EXPECT_EQ(store->PutIf("lease.json", "three", v->etag).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*store->Get("lease.json"), "two");
+  ASSERT_TRUE(store->DeletePrefix("").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(S3, S3StoreTest, ::testing::Values("s3rver", "external"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 TEST(S3Options, ParsesUrlsAndRejectsBadParameters) {
-  ScopedEnv e;
+  testing::ScopedEnv e;
   for (const char* n :
        {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "OSS_REGION",
         "ALIBABA_CLOUD_REGION_ID", "OSS_ENDPOINT", "BATON_S3_ADDRESSING"}) {
@@ -386,7 +370,7 @@ TEST(Credentials, FileProfilesAndMalformedLines) {
 }
 
 TEST(Credentials, EnvironmentThenFileThenInstanceRole) {
-  ScopedEnv e;
+  testing::ScopedEnv e;
   for (const char* n : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                         "AWS_PROFILE", "OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET",
                         "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",

@@ -23,6 +23,35 @@
 
 namespace baton::testing {
 
+// `n` pseudo-random bytes (xorshift), different for each `salt`.
+inline std::string Blob(size_t n, int salt) {
+  std::string s(n, '\0');
+  uint64_t x = 0x9E3779B97F4A7C15ull * (salt + 1);
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s[i] = static_cast<char>(x);
+  }
+  return s;
+}
+
+// A listening TCP socket on 127.0.0.1 at a free port (stored in *port).
+inline int ListenOnLoopback(int* port, int backlog = 64) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  listen(fd, backlog);
+  return fd;
+}
+
 // s3rver with one bucket, in its own scratch folder; killed by the destructor. It accepts the
 // access key S3RVER with the secret S3RVER (and does not check signatures).
 class S3rver {
@@ -78,17 +107,7 @@ class FakeHttpServer {
   using Handler = std::function<std::pair<int, std::string>(
       const std::string& method, const std::string& path, const std::string& headers)>;
   explicit FakeHttpServer(Handler handler) : handler_(std::move(handler)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(fd_, 16);
+    fd_ = ListenOnLoopback(&port_, 16);
     thread_ = std::thread([this] { Loop(); });
   }
   ~FakeHttpServer() {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include "base/env.h"
@@ -44,5 +46,35 @@ inline void CopyDir(const std::string& from, const std::string& to) {
     ASSERT_TRUE(env->CopyFile(from + "/" + n, to + "/" + n).ok());
   }
 }
+
+// Sets environment variables for one test and puts the old values back.
+class ScopedEnv {
+ public:
+  void Set(const char* name, const std::string& value) {
+    Save(name);
+    setenv(name, value.c_str(), 1);
+  }
+  void Unset(const char* name) {
+    Save(name);
+    unsetenv(name);
+  }
+  ~ScopedEnv() {
+    for (auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  void Save(const char* name) {
+    if (saved_.count(name)) return;
+    const char* v = getenv(name);
+    saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
+  }
+  std::map<std::string, std::optional<std::string>> saved_;
+};
 
 }  // namespace baton::testing

@@ -23,18 +23,27 @@ std::string Trim(std::string_view s) {
 
 constexpr int64_t kRefreshMarginSeconds = 300;
 
-// Temporary credentials in a metadata service's JSON, under the given key names.
+// Temporary credentials in a metadata service's JSON, under the given key names. Errors never
+// quote the text: a parser's excerpt of it could hold part of the secret.
 Result<CredentialsProvider::Loaded> ParseRoleCredentials(const std::string& body,
                                                          const std::string& where,
                                                          const char* secret_key,
                                                          const char* token_key) {
-  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(body, where));
+  Json j;
+  try {
+    j = Json::parse(body);
+  } catch (const Json::parse_error&) {
+    return InvalidArgument("{}: the metadata service's answer ({} bytes) is not valid JSON", where,
+                           body.size());
+  }
   CredentialsProvider::Loaded l;
   BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));
   BATON_ASSIGN_OR_RETURN(l.keys.secret_access_key, JsonString(j, secret_key, where));
   BATON_ASSIGN_OR_RETURN(l.keys.session_token, JsonString(j, token_key, where));
   BATON_ASSIGN_OR_RETURN(std::string exp, JsonString(j, "Expiration", where));
-  BATON_ASSIGN_OR_RETURN(l.expires_unix, ParseUtcTime(exp));
+  Result<int64_t> expires = ParseUtcTime(exp);
+  if (!expires.ok()) return expires.status().WithContext(where + ": Expiration");
+  l.expires_unix = *expires;
   l.source = where;
   return l;
 }
@@ -107,7 +116,13 @@ Result<SigV4Credentials> CredentialsProvider::Get() {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   if (!have_ ||
       (current_.expires_unix != 0 && current_.expires_unix - now < kRefreshMarginSeconds)) {
-    BATON_ASSIGN_OR_RETURN(current_, Load());
+    Result<Loaded> fresh = Load();
+    if (!fresh.ok()) {
+      // A metadata hiccup must not fail an upload while the keys held are still good.
+      if (have_ && current_.expires_unix > now) return current_.keys;
+      return fresh.status();
+    }
+    current_ = std::move(*fresh);
     have_ = true;
   }
   return current_.keys;
@@ -216,6 +231,16 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::FromAlibabaMetadata() {
   HttpRequest req;
   req.connect_timeout_ms = 1000;
   req.total_timeout_ms = 2000;
+  // Security hardening mode: a session token first, required where the instance enforces the
+  // mode. A service that knows no tokens answers 4xx and is asked without one; one that does not
+  // answer at all is not there (a laptop): give up at once.
+  req.method = "PUT";
+  req.url = base + "/latest/api/token";
+  req.headers = {{"X-aliyun-ecs-metadata-token-ttl-seconds", "21600"}};
+  BATON_ASSIGN_OR_RETURN(HttpResponse token, http_->Send(req));
+  req.method = "GET";
+  req.headers.clear();
+  if (token.status == 200) req.headers = {{"X-aliyun-ecs-metadata-token", Trim(token.body)}};
   std::string prefix = base + "/latest/meta-data/ram/security-credentials/";
   std::string role = GetEnv("ALIBABA_CLOUD_ECS_METADATA");
   if (role.empty()) {

@@ -10,8 +10,10 @@
 //      (http://169.254.169.254, or AWS_EC2_METADATA_SERVICE_ENDPOINT; off with
 //      AWS_EC2_METADATA_DISABLED=true); for oss:// the ECS RAM role
 //      (http://100.100.100.200, or ALIBABA_CLOUD_ECS_METADATA_ENDPOINT; the role name from
-//      ALIBABA_CLOUD_ECS_METADATA, else the one the service lists). These are temporary STS
-//      credentials: they are fetched again when less than 5 minutes from their expiration.
+//      ALIBABA_CLOUD_ECS_METADATA, else the one the service lists; in security hardening mode,
+//      with a session token, where the service hands one out). These are temporary STS
+//      credentials: they are fetched again when less than 5 minutes from their expiration; if
+//      that fails while the keys held have not yet expired, those are used meanwhile.
 // Secrets never appear in messages: errors name the source and the key id at most.
 #pragma once
 

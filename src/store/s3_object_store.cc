@@ -1,6 +1,8 @@
 #include "store/s3_object_store.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +110,33 @@ std::string XmlFirst(std::string_view xml, std::string_view tag) {
   return all.empty() ? "" : XmlUnescape(all[0]);
 }
 
+// S3 error codes that mean "try again" whatever the HTTP status (RequestTimeout comes as 400).
+bool IsRetryableCode(std::string_view code) {
+  return code == "SlowDown" || code == "RequestTimeout" || code == "InternalError" ||
+         code == "ServiceUnavailable" || code == "Throttling" || code == "ThrottlingException";
+}
+
+// The ETag S3 gives an object made of parts with these ETags: the MD5 of their binary MD5s,
+// "-<count>". "" when a part's ETag is not a plain MD5 (encrypted with KMS, other servers).
+std::string MultipartETag(const std::vector<std::string>& part_etags) {
+  std::string md5s;
+  for (std::string e : part_etags) {
+    if (e.size() == 34 && e.front() == '"' && e.back() == '"') e = e.substr(1, 32);
+    if (e.size() != 32 || e.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return "";
+    }
+    for (size_t i = 0; i < 32; i += 2) {
+      md5s += static_cast<char>(std::strtol(e.substr(i, 2).c_str(), nullptr, 16));
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(md5s.data(), md5s.size(), digest, &n, EVP_md5(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return fmt::format("\"{}-{}\"", hex, part_etags.size());
+}
+
 Result<uint64_t> ParseSize(std::string_view name, std::string_view value) {
   if (value.empty()) return InvalidArgument("store URL parameter {} is empty", name);
   uint64_t mult = 1;
@@ -186,17 +215,7 @@ class S3ObjectStore : public Store {
 
   Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t len) override {
     BATON_RETURN_IF_ERROR(ValidateKey(key));
-    if (len == 0) return std::string();
-    std::vector<std::pair<std::string, std::string>> h = {
-        {"Range", fmt::format("bytes={}-{}", offset, offset + len - 1)}};
-    Result<HttpResponse> r = Call("GET", key, {}, h, {}, /*range_ok=*/true);
-    if (!r.ok()) return r.status();
-    if (r->status == 416) return std::string();  // at or past the end
-    if (r->status == 200) return r->body.substr(std::min<uint64_t>(offset, r->body.size()), len);
-    if (r->body.size() > len) {
-      return Unavailable("{}: range read got {} bytes, asked {}", Where(key), r->body.size(), len);
-    }
-    return std::move(r->body);
+    return ReadRange(key, offset, len, "");
   }
 
   Result<uint64_t> Head(const std::string& key) override {
@@ -257,7 +276,11 @@ class S3ObjectStore : public Store {
 
   Status GetToFile(const std::string& key, const std::string& path, Env* env,
                    const Progress& progress) override {
-    BATON_ASSIGN_OR_RETURN(uint64_t size, Head(key));
+    BATON_RETURN_IF_ERROR(ValidateKey(key));
+    BATON_ASSIGN_OR_RETURN(HttpResponse head, Call("HEAD", key, {}, {}, {}));
+    uint64_t size = std::strtoull(head.Header("content-length").c_str(), nullptr, 10);
+    // Every range must come from the version measured here.
+    std::string etag = head.Header("etag");
     std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return IoError("{}: {}", tmp, std::strerror(errno));
@@ -271,7 +294,7 @@ class S3ObjectStore : public Store {
       BATON_RETURN_IF_ERROR(ParallelFor(parts, [&](uint64_t i) -> Status {
         uint64_t off = i * o_.part_size;
         uint64_t len = std::min<uint64_t>(o_.part_size, size - off);
-        BATON_ASSIGN_OR_RETURN(std::string chunk, GetRange(key, off, len));
+        BATON_ASSIGN_OR_RETURN(std::string chunk, ReadRange(key, off, len, etag));
         if (chunk.size() != len) {
           return Corruption("{}: object changed while downloading ({} bytes at {}, want {})",
                             Where(key), chunk.size(), off, len);
@@ -312,13 +335,26 @@ class S3ObjectStore : public Store {
                const std::string& if_match) override {
     BATON_RETURN_IF_ERROR(ValidateKey(key));
     if (!o_.conditional) return Store::PutIf(key, data, if_match);
-    std::vector<std::pair<std::string, std::string>> h;
-    if (if_match.empty()) {
-      h.emplace_back("If-None-Match", "*");
-    } else {
-      h.emplace_back("If-Match", if_match);
+    if (if_match.empty()) return PutSingle(key, data, {{"If-None-Match", "*"}}).status();
+    // ETags travel quoted (RFC 7232), as S3 gives them out; some servers (Ceph radosgw 16)
+    // compare If-Match on PUT with the bare tag and refuse a quoted one that matches. A 412
+    // for a tag that HEAD still shows is that, and the write is retried, still conditional,
+    // with the bare tag (remembered for this store).
+    bool quoted = if_match.size() >= 2 && if_match.front() == '"' && if_match.back() == '"';
+    std::string bare = quoted ? if_match.substr(1, if_match.size() - 2) : if_match;
+    Status s = PutSingle(key, data, {{"If-Match", bare_if_match_ ? bare : if_match}}).status();
+    if (s.code() == StatusCode::kFailedPrecondition && quoted && !bare_if_match_) {
+      Result<HttpResponse> head = Call("HEAD", key, {}, {}, {});
+      if (head.ok() && head->Header("etag") == if_match) {
+        bare_if_match_ = true;
+        s = PutSingle(key, data, {{"If-Match", bare}}).status();
+      }
     }
-    return PutSingle(key, data, h).status();
+    if (s.code() == StatusCode::kNotFound) {
+      return FailedPrecondition("{}: condition failed (the object was deleted since it was read)",
+                                Where(key));
+    }
+    return s;
   }
 
  private:
@@ -364,6 +400,41 @@ class S3ObjectStore : public Store {
     return first;
   }
 
+  // At most `len` bytes at `offset`; with an `etag`, only of that version of the object (a
+  // replaced object fails with Corruption). The answer is checked against its Content-Range, and
+  // one shorter than the object has there is retried like a dropped connection: a cut body is
+  // never returned as data.
+  Result<std::string> ReadRange(const std::string& key, uint64_t offset, uint64_t len,
+                                const std::string& etag) {
+    if (len == 0) return std::string();
+    std::vector<std::pair<std::string, std::string>> h = {
+        {"Range", fmt::format("bytes={}-{}", offset, offset + len - 1)}};
+    if (!etag.empty()) h.emplace_back("If-Match", etag);
+    auto check = [&](const HttpResponse& r) -> Status {
+      if (r.status != 206) return Status::Ok();
+      unsigned long long first = 0, last = 0, total = 0;
+      std::string range = r.Header("content-range");
+      if (std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &first, &last, &total) != 3) {
+        if (r.body.size() <= len) return Status::Ok();  // no total to check against
+        return Unavailable("{}: range read got {} bytes, asked {}", Where(key), r.body.size(), len);
+      }
+      uint64_t want = total > offset ? std::min<uint64_t>(len, total - offset) : 0;
+      if (first != offset || r.body.size() != want || last + 1 - first != want) {
+        return Unavailable("{}: range read at {} got {} bytes ({}), want {}", Where(key), offset,
+                           r.body.size(), range, want);
+      }
+      return Status::Ok();
+    };
+    Result<HttpResponse> r = Call("GET", key, {}, h, {}, /*range_ok=*/true, check);
+    if (r.status().code() == StatusCode::kFailedPrecondition && !etag.empty()) {
+      return Corruption("{}: the object was replaced while it was being downloaded", Where(key));
+    }
+    if (!r.ok()) return r.status();
+    if (r->status == 416) return std::string();  // at or past the end
+    if (r->status == 200) return r->body.substr(std::min<uint64_t>(offset, r->body.size()), len);
+    return std::move(r->body);
+  }
+
   Result<HttpResponse> PutSingle(const std::string& key, std::string_view data,
                                  std::vector<std::pair<std::string, std::string>> headers) {
     return Call("PUT", key, {}, std::move(headers), data);
@@ -395,15 +466,31 @@ class S3ObjectStore : public Store {
             fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
       }
       complete += "</CompleteMultipartUpload>";
-      BATON_ASSIGN_OR_RETURN(HttpResponse done,
-                             Call("POST", key, {{"uploadId", upload_id}},
-                                  {{"Content-Type", "application/xml"}}, complete));
       // S3 may answer 200 and still report an error in the body.
-      if (done.body.find("<Error>") != std::string::npos) {
-        return IoError("{}: completing the multipart upload failed: {} {}", Where(key),
-                       XmlFirst(done.body, "Code"), XmlFirst(done.body, "Message"));
+      auto check = [&](const HttpResponse& r) -> Status {
+        if (r.body.find("<Error>") == std::string::npos) return Status::Ok();
+        std::string code = XmlFirst(r.body, "Code");
+        std::string detail = fmt::format("{}: {}", code, XmlFirst(r.body, "Message"));
+        if (IsRetryableCode(code)) {
+          return Unavailable("{}: completing the multipart upload: {}", Where(key), detail);
+        }
+        return IoError("{}: completing the multipart upload failed: {}", Where(key), detail);
+      };
+      Result<HttpResponse> done = Call("POST", key, {{"uploadId", upload_id}},
+                                       {{"Content-Type", "application/xml"}}, complete,
+                                       /*range_ok=*/false, check);
+      if (done.status().code() == StatusCode::kNotFound &&
+          done.status().message().find("NoSuchUpload") != std::string::npos) {
+        // A retry after an answer that was lost: the first attempt may have completed the
+        // upload. Only an object with exactly this upload's ETag counts as done.
+        std::string want = MultipartETag(etags);
+        Result<HttpResponse> head = Call("HEAD", key, {}, {}, {});
+        if (!want.empty() && head.ok() &&
+            strcasecmp(head->Header("etag").c_str(), want.c_str()) == 0) {
+          return Status::Ok();
+        }
       }
-      return Status::Ok();
+      return done.status();
     }();
     if (!s.ok()) {
       (void)Call("DELETE", key, {{"uploadId", upload_id}}, {}, {});  // abort: free the parts
@@ -414,29 +501,34 @@ class S3ObjectStore : public Store {
 
   // One request on an object (or, with an empty key, on the bucket), retried as the header
   // describes; a non-2xx status becomes an error naming the object.
+  // `check` judges a 2xx answer (and a 416 with `range_ok`): Unavailable retries the request,
+  // any other error fails it.
+  using Check = std::function<Status(const HttpResponse&)>;
   Result<HttpResponse> Call(const std::string& method, const std::string& key,
                             std::vector<std::pair<std::string, std::string>> query,
                             std::vector<std::pair<std::string, std::string>> headers,
-                            std::string_view body, bool range_ok = false) {
+                            std::string_view body, bool range_ok = false,
+                            const Check& check = nullptr) {
     std::string path = "/";
     if (o_.path_style)
       path += UriEncode(o_.bucket, true) + (key.empty() && !query.empty() ? "" : "/");
     if (!key.empty()) path += UriEncode(FullKey(key), false);
     return Send(method, path, std::move(query), std::move(headers), body,
-                key.empty() ? Url() : Where(key), range_ok);
+                key.empty() ? Url() : Where(key), range_ok, check);
   }
 
   Result<HttpResponse> CallBucket(const std::string& method,
                                   std::vector<std::pair<std::string, std::string>> query,
                                   const std::string& what) {
     std::string path = o_.path_style ? "/" + UriEncode(o_.bucket, true) : "/";
-    return Send(method, path, std::move(query), {}, {}, Where(what), false);
+    return Send(method, path, std::move(query), {}, {}, Where(what), false, nullptr);
   }
 
   Result<HttpResponse> Send(const std::string& method, const std::string& path,
                             std::vector<std::pair<std::string, std::string>> query,
                             std::vector<std::pair<std::string, std::string>> headers,
-                            std::string_view body, const std::string& where, bool range_ok) {
+                            std::string_view body, const std::string& where, bool range_ok,
+                            const Check& check) {
     std::string host = o_.path_style ? host_ : o_.bucket + "." + host_;
     std::vector<std::pair<std::string, std::string>> encoded_query;
     std::string query_string;
@@ -447,6 +539,7 @@ class S3ObjectStore : public Store {
     }
     std::string payload_hash = Sha256Hex(body);
     Status last;
+    bool token_refreshed = false;
     for (int attempt = 0; attempt < std::max(1, o_.retries); ++attempt) {
       if (attempt > 0) {
         uint64_t cap = std::min<uint64_t>(
@@ -485,14 +578,27 @@ class S3ObjectStore : public Store {
         continue;  // transport error: retry
       }
       long st = r->status;
-      if (st >= 200 && st < 300) return r;
-      if (range_ok && st == 416) return r;
+      if ((st >= 200 && st < 300) || (range_ok && st == 416)) {
+        Status checked = check ? check(*r) : Status::Ok();
+        if (checked.code() == StatusCode::kUnavailable) {
+          last = checked;
+          continue;
+        }
+        if (!checked.ok()) return checked;
+        return r;
+      }
       std::string code = XmlFirst(r->body, "Code"), message = XmlFirst(r->body, "Message");
-      bool retry = st >= 500 || st == 429 || code == "SlowDown" || code == "RequestTimeout" ||
-                   code == "InternalError";
       std::string detail = code.empty() ? fmt::format("HTTP {}", st)
                                         : fmt::format("HTTP {} {}: {}", st, code, message);
-      if (retry) {
+      if (st >= 500 || st == 429 || IsRetryableCode(code)) {
+        last = Unavailable("{}: {} {}", where, method, detail);
+        continue;
+      }
+      if ((code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired") &&
+          !token_refreshed) {
+        // Temporary keys that expired early: fetch them again and retry once.
+        creds_.Invalidate();
+        token_refreshed = true;
         last = Unavailable("{}: {} {}", where, method, detail);
         continue;
       }
@@ -505,10 +611,15 @@ class S3ObjectStore : public Store {
         return FailedPrecondition("{}: condition failed ({})", where, detail);
       }
       if (st == 403) {
-        if (code == "ExpiredToken" || code == "InvalidToken") creds_.Invalidate();
         return IoError(
             "{}: access denied ({}); check the credentials (from {}) and the bucket policy", where,
             detail, creds_.source());
+      }
+      // A bucket in another region than the one signed for says where it is.
+      std::string bucket_region = r->Header("x-amz-bucket-region");
+      if (!bucket_region.empty() && bucket_region != o_.region) {
+        return IoError("{}: {} failed ({}); the bucket is in region {}: add ?region={}", where,
+                       method, detail, bucket_region, bucket_region);
       }
       return IoError("{}: {} failed ({})", where, method, detail);
     }
@@ -522,6 +633,7 @@ class S3ObjectStore : public Store {
   std::vector<std::unique_ptr<HttpClient>> http_;
   std::atomic<uint64_t> next_client_{0};
   std::mutex rng_mu_;
+  std::atomic<bool> bare_if_match_{false};  // the server wants If-Match without quotes
   std::mt19937_64 rng_;
   std::string scheme_, host_;
 };

@@ -8,7 +8,13 @@
 //   region=us-east-1                AWS_REGION, AWS_DEFAULT_REGION (default us-east-1); oss://:
 //                                   OSS_REGION, ALIBABA_CLOUD_REGION_ID ("cn-hangzhou" or
 //                                   "oss-cn-hangzhou"; required). OSS signs with the region
-//                                   "cn-hangzhou" and the service "s3".
+//                                   "cn-hangzhou" and the service "s3", as Alibaba's guide for
+//                                   AWS SDKs configures them (help/en/oss/developer-reference/
+//                                   use-amazon-s3-sdks-to-access-oss); the payload is sent whole
+//                                   with its SHA-256 (OSS refuses aws-chunked uploads unless
+//                                   streaming-signed). Inside a VPC use ?endpoint=
+//                                   https://s3.oss-<region>-internal.aliyuncs.com; accounts that
+//                                   must use a bound domain (CNAME) give it as the endpoint.
 //   addressing=path|virtual         BATON_S3_ADDRESSING. Default virtual-hosted
 //                                   (bucket.host) for AWS and OSS, path-style (host/bucket)
 //                                   for any other endpoint (MinIO, radosgw, s3rver).
@@ -21,7 +27,11 @@
 //                                   upload (multipart) or download (ranged GETs).
 //   retries=6                       attempts per request; backoff 100 ms x 2^n (at most 5 s)
 //                                   with full jitter, on transport errors, timeouts, truncated
-//                                   bodies, 5xx, 429, SlowDown and RequestTimeout.
+//                                   bodies (also a ranged answer shorter than its
+//                                   Content-Range promises), 5xx, 429, SlowDown, RequestTimeout
+//                                   and InternalError (also inside a 200 to
+//                                   CompleteMultipartUpload); ExpiredToken re-reads the
+//                                   credentials and retries once. 403 and 404 are not retried.
 // Credentials: cloud_credentials.h. Every object's key is <prefix>/<key>.
 #pragma once
 

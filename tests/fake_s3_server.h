@@ -1,0 +1,536 @@
+// FakeS3Server: an in-memory, path-style S3 server for protocol tests, strict where s3rver is
+// lax. It checks every request's SigV4 signature (rebuilt from the bytes on the wire, so a
+// mismatch between what the client signed and what it sent is caught) and that
+// x-amz-content-sha256 is the SHA-256 of the body received; it keeps objects, multipart uploads
+// and conditional PUT (If-Match / If-None-Match) as S3 does, lists with ListObjectsV2
+// pagination, and lets a test replace any answer (a 503, a body cut short, no answer at all).
+// One thread, one request per connection (Connection: close).
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "s3_test_server.h"
+#include "store/sigv4.h"
+
+namespace baton::testing {
+
+struct FakeRequest {
+  std::string method;
+  std::string path;       // raw, as on the request line: "/bkt/a%20b"
+  std::string raw_query;  // raw, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // as received
+  std::string body;
+  std::string bucket, key;                   // decoded
+  std::map<std::string, std::string> query;  // decoded
+
+  // The first header named `name` (any case), or "".
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+    }
+    return "";
+  }
+  bool Has(const std::string& q) const { return query.count(q) > 0; }
+};
+
+struct FakeResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  long cut_body_at = -1;     // send only this many body bytes (full Content-Length), then close
+  bool no_answer = false;    // close the connection without answering
+  bool drop_answer = false;  // handle the request as usual, then close without answering
+  bool content_length = true;
+
+  static FakeResponse Error(int status, const std::string& code, const std::string& message,
+                            const std::string& extra = "") {
+    FakeResponse r;
+    r.status = status;
+    r.headers = {{"Content-Type", "application/xml"}};
+    r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code +
+             "</Code><Message>" + message + "</Message>" + extra +
+             "<RequestId>req-1</RequestId></Error>";
+    return r;
+  }
+};
+
+class FakeS3Server {
+ public:
+  // Replaces the built-in answer to a request when it returns one.
+  using Fault = std::function<std::optional<FakeResponse>(const FakeRequest&)>;
+
+  FakeS3Server(std::string bucket, SigV4Credentials credentials, std::string region = "")
+      : bucket_(std::move(bucket)), credentials_(std::move(credentials)), region_(region) {
+    fd_ = ListenOnLoopback(&port_);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~FakeS3Server() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void set_fault(Fault fault) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fault_ = std::move(fault);
+  }
+  // Compare If-Match on PUT with the ETag without its quotes, as Ceph radosgw 16 does.
+  void set_bare_if_match_on_put(bool bare) { bare_if_match_on_put_ = bare; }
+  // Smallest part but the last of a multipart upload (S3: 5 MiB).
+  void set_min_part_size(size_t n) { min_part_size_ = n; }
+
+  std::vector<FakeRequest> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+  void clear_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.clear();
+  }
+  std::map<std::string, std::string> objects() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return objects_;
+  }
+  size_t open_uploads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return uploads_.size();
+  }
+  int bad_signatures() const { return bad_signatures_; }
+  int bad_payload_hashes() const { return bad_payload_hashes_; }
+  int aborted_uploads() const { return aborted_uploads_; }
+  // S3's ETags: the MD5 of the content, and for a multipart object the MD5 of the parts' binary
+  // MD5s with "-<parts>".
+  static std::string ETagOf(const std::string& data) { return "\"" + Md5Hex(data) + "\""; }
+  static std::string MultipartETagOf(const std::vector<std::string>& parts) {
+    std::string md5s;
+    for (const std::string& p : parts) md5s += Md5(p);
+    return "\"" + Md5Hex(md5s) + "-" + std::to_string(parts.size()) + "\"";
+  }
+  std::string etag(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return etags_[key];
+  }
+
+ private:
+  static std::string Md5(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data.data(), data.size(), digest, &n, EVP_md5(), nullptr);
+    return std::string(reinterpret_cast<char*>(digest), n);
+  }
+  static std::string Md5Hex(std::string_view data) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : Md5(data)) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    return out;
+  }
+  static std::string Decode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  }
+  static std::string XmlEscape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '&') {
+        out += "&amp;";
+      } else if (c == '<') {
+        out += "&lt;";
+      } else if (c == '>') {
+        out += "&gt;";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  void Loop() {
+    while (!stop_) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::optional<FakeRequest> req = Read(c);
+      if (req) {
+        FakeResponse resp = Handle(*req);
+        if (!resp.no_answer) Write(c, *req, resp);
+      }
+      close(c);
+    }
+  }
+
+  static std::optional<FakeRequest> Read(int c) {
+    std::string data;
+    char buf[65536];
+    size_t end;
+    while ((end = data.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) return std::nullopt;
+      data.append(buf, n);
+    }
+    FakeRequest r;
+    std::string head = data.substr(0, end);
+    size_t line_end = head.find("\r\n");
+    std::string line = head.substr(0, line_end);
+    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
+    r.method = line.substr(0, sp1);
+    std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.raw_query = target.substr(q + 1);
+    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t e = head.find("\r\n", pos);
+      if (e == std::string::npos) e = head.size();
+      std::string h = head.substr(pos, e - pos);
+      size_t colon = h.find(':');
+      if (colon != std::string::npos) {
+        std::string v = h.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        r.headers.emplace_back(h.substr(0, colon), v);
+      }
+      pos = e + 2;
+    }
+    size_t length = std::strtoull(r.Header("content-length").c_str(), nullptr, 10);
+    r.body = data.substr(end + 4);
+    while (r.body.size() < length) {
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) return std::nullopt;
+      r.body.append(buf, n);
+    }
+    std::string_view p = r.path;
+    p.remove_prefix(1);
+    size_t slash = p.find('/');
+    r.bucket = Decode(p.substr(0, slash));
+    if (slash != std::string_view::npos) r.key = Decode(p.substr(slash + 1));
+    std::string_view qs = r.raw_query;
+    while (!qs.empty()) {
+      size_t amp = qs.find('&');
+      std::string_view pair = qs.substr(0, amp);
+      size_t eq = pair.find('=');
+      r.query[Decode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : Decode(pair.substr(eq + 1));
+      qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    }
+    return r;
+  }
+
+  static void Write(int c, const FakeRequest& req, const FakeResponse& resp) {
+    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " X\r\n";
+    for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";
+    bool has_length = false;
+    for (const auto& h : resp.headers)
+      has_length |= strcasecmp(h.first.c_str(), "content-length") == 0;
+    if (resp.content_length && !has_length) {
+      out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
+    }
+    out += "Connection: close\r\n\r\n";
+    if (req.method != "HEAD") {
+      out += resp.cut_body_at >= 0 ? resp.body.substr(0, resp.cut_body_at) : resp.body;
+    }
+    size_t sent = 0;
+    while (sent < out.size()) {
+      ssize_t n = write(c, out.data() + sent, out.size() - sent);
+      if (n <= 0) break;
+      sent += n;
+    }
+  }
+
+  // The signature the client should have sent, from the request as received.
+  std::optional<FakeResponse> CheckSignature(const FakeRequest& r) {
+    std::string auth = r.Header("authorization");
+    auto field = [&](const std::string& name) {
+      size_t p = auth.find(name + "=");
+      if (p == std::string::npos) return std::string();
+      p += name.size() + 1;
+      size_t e = auth.find_first_of(", ", p);
+      return auth.substr(p, e == std::string::npos ? std::string::npos : e - p);
+    };
+    std::string credential = field("Credential");
+    std::vector<std::string> scope;
+    for (size_t s = 0, e; s <= credential.size(); s = e + 1) {
+      e = credential.find('/', s);
+      if (e == std::string::npos) e = credential.size();
+      scope.push_back(credential.substr(s, e - s));
+    }
+    if (!auth.starts_with("AWS4-HMAC-SHA256 ") || scope.size() != 5 ||
+        scope[0] != credentials_.access_key_id) {
+      ++bad_signatures_;
+      return FakeResponse::Error(
+          403, "InvalidAccessKeyId",
+          "The AWS Access Key Id you provided does not exist in our records.");
+    }
+    HttpRequestToSign sign;
+    sign.method = r.method;
+    sign.path = r.path;
+    std::string_view qs = r.raw_query;
+    while (!qs.empty()) {
+      size_t amp = qs.find('&');
+      std::string_view pair = qs.substr(0, amp);
+      size_t eq = pair.find('=');
+      sign.query.emplace_back(std::string(pair.substr(0, eq)),
+                              eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+      qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    }
+    std::string signed_headers = field("SignedHeaders");
+    for (size_t s = 0, e; s < signed_headers.size(); s = e + 1) {
+      e = signed_headers.find(';', s);
+      if (e == std::string::npos) e = signed_headers.size();
+      std::string name = signed_headers.substr(s, e - s);
+      sign.headers.emplace_back(name, r.Header(name));
+    }
+    sign.payload_sha256_hex = r.Header("x-amz-content-sha256");
+    SigV4Params params;
+    params.amz_date = r.Header("x-amz-date");
+    params.region = scope[2];
+    params.service = scope[3];
+    params.normalize_path = false;
+    Result<std::string> want = AuthorizationHeader(sign, params, credentials_);
+    bool region_ok = region_.empty() || region_ == scope[2];
+    if (!want.ok() || *want != auth || !region_ok || scope[3] != "s3") {
+      ++bad_signatures_;
+      return FakeResponse::Error(
+          403, "SignatureDoesNotMatch",
+          "The request signature we calculated does not match the signature you provided. Check "
+          "your key and signing method.",
+          "<SignatureProvided>" + field("Signature") + "</SignatureProvided>");
+    }
+    if (sign.payload_sha256_hex != "UNSIGNED-PAYLOAD" &&
+        sign.payload_sha256_hex != Sha256Hex(r.body)) {
+      ++bad_payload_hashes_;
+      return FakeResponse::Error(400, "XAmzContentSHA256Mismatch",
+                                 "The provided 'x-amz-content-sha256' header does not match what "
+                                 "was computed.");
+    }
+    return std::nullopt;
+  }
+
+  FakeResponse Handle(const FakeRequest& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.push_back(r);
+    if (fault_) {
+      if (std::optional<FakeResponse> f = fault_(r)) {
+        if (!f->drop_answer) return *f;
+        FakeResponse handled = Serve(r);
+        handled.no_answer = true;
+        return handled;
+      }
+    }
+    return Serve(r);
+  }
+
+  FakeResponse Serve(const FakeRequest& r) {
+    if (std::optional<FakeResponse> bad = CheckSignature(r)) return *bad;
+    if (r.bucket != bucket_) {
+      return FakeResponse::Error(404, "NoSuchBucket", "The specified bucket does not exist");
+    }
+    if (r.key.empty()) {
+      if (r.method == "GET" && r.Has("list-type")) return List(r);
+      return FakeResponse::Error(400, "InvalidRequest", "unsupported bucket request");
+    }
+    if (r.Has("uploadId") || r.Has("uploads")) return Multipart(r);
+    auto it = objects_.find(r.key);
+    if (r.method == "PUT") {
+      std::string if_match = r.Header("if-match"), if_none = r.Header("if-none-match");
+      if (!if_match.empty() && it == objects_.end()) {
+        return FakeResponse::Error(404, "NoSuchKey", "The specified key does not exist.");
+      }
+      if ((!if_match.empty() &&
+           (bare_if_match_on_put_ ? etags_[r.key].substr(1, etags_[r.key].size() - 2)
+                                  : etags_[r.key]) != if_match) ||
+          (if_none == "*" && it != objects_.end())) {
+        return FakeResponse::Error(412, "PreconditionFailed",
+                                   "At least one of the pre-conditions you specified did not hold");
+      }
+      objects_[r.key] = r.body;
+      etags_[r.key] = ETagOf(r.body);
+      FakeResponse ok;
+      ok.headers = {{"ETag", ETagOf(r.body)}};
+      return ok;
+    }
+    if (r.method == "DELETE") {
+      if (it != objects_.end()) objects_.erase(it);
+      etags_.erase(r.key);
+      FakeResponse ok;
+      ok.status = 204;
+      return ok;
+    }
+    if (r.method != "GET" && r.method != "HEAD") {
+      return FakeResponse::Error(405, "MethodNotAllowed", "not allowed");
+    }
+    if (it == objects_.end()) {
+      return FakeResponse::Error(404, "NoSuchKey", "The specified key does not exist.");
+    }
+    std::string if_match = r.Header("if-match");
+    if (!if_match.empty() && if_match != etags_[r.key]) {
+      return FakeResponse::Error(412, "PreconditionFailed",
+                                 "At least one of the pre-conditions you specified did not hold");
+    }
+    const std::string& data = it->second;
+    FakeResponse ok;
+    ok.headers = {{"ETag", etags_[r.key]}};
+    std::string range = r.Header("range");
+    if (!range.empty()) {
+      uint64_t a = 0, b = 0;
+      if (std::sscanf(range.c_str(), "bytes=%lu-%lu", &a, &b) != 2 || a >= data.size()) {
+        return FakeResponse::Error(416, "InvalidRange", "The requested range is not satisfiable");
+      }
+      b = std::min<uint64_t>(b, data.size() - 1);
+      ok.status = 206;
+      ok.headers.emplace_back("Content-Range", "bytes " + std::to_string(a) + "-" +
+                                                   std::to_string(b) + "/" +
+                                                   std::to_string(data.size()));
+      ok.body = data.substr(a, b - a + 1);
+    } else {
+      ok.body = data;
+    }
+    return ok;
+  }
+
+  FakeResponse List(const FakeRequest& r) {
+    std::string prefix = r.query.count("prefix") ? r.query.at("prefix") : "";
+    size_t max_keys = r.query.count("max-keys") ? std::stoul(r.query.at("max-keys")) : 1000;
+    std::string after = r.query.count("continuation-token") ? r.query.at("continuation-token") : "";
+    std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult><Name>" +
+                      bucket_ + "</Name><Prefix>" + XmlEscape(prefix) + "</Prefix>";
+    std::string contents, last;
+    size_t n = 0;
+    bool truncated = false;
+    for (auto it = after.empty() ? objects_.lower_bound(prefix) : objects_.upper_bound(after);
+         it != objects_.end() && it->first.starts_with(prefix); ++it) {
+      if (n == max_keys) {
+        truncated = true;
+        break;
+      }
+      contents += "<Contents><Key>" + XmlEscape(it->first) + "</Key><Size>" +
+                  std::to_string(it->second.size()) + "</Size><ETag>" +
+                  XmlEscape(etags_[it->first]) + "</ETag></Contents>";
+      last = it->first;
+      ++n;
+    }
+    xml += "<KeyCount>" + std::to_string(n) + "</KeyCount><MaxKeys>" + std::to_string(max_keys) +
+           "</MaxKeys><IsTruncated>" + (truncated ? "true" : "false") + "</IsTruncated>";
+    if (truncated) xml += "<NextContinuationToken>" + XmlEscape(last) + "</NextContinuationToken>";
+    xml += contents + "</ListBucketResult>";
+    FakeResponse ok;
+    ok.headers = {{"Content-Type", "application/xml"}};
+    ok.body = xml;
+    return ok;
+  }
+
+  FakeResponse Multipart(const FakeRequest& r) {
+    FakeResponse ok;
+    if (r.method == "POST" && r.Has("uploads")) {
+      std::string id = "upload-" + std::to_string(++next_upload_);
+      uploads_[id].key = r.key;
+      ok.body = "<InitiateMultipartUploadResult><Bucket>" + bucket_ + "</Bucket><Key>" +
+                XmlEscape(r.key) + "</Key><UploadId>" + id +
+                "</UploadId></InitiateMultipartUploadResult>";
+      return ok;
+    }
+    auto up = uploads_.find(r.query.at("uploadId"));
+    if (up == uploads_.end() || up->second.key != r.key) {
+      return FakeResponse::Error(404, "NoSuchUpload", "The specified upload does not exist.");
+    }
+    if (r.method == "PUT") {
+      int part = std::stoi(r.query.at("partNumber"));
+      up->second.parts[part] = r.body;
+      ok.headers = {{"ETag", ETagOf(r.body)}};
+      return ok;
+    }
+    if (r.method == "DELETE") {
+      uploads_.erase(up);
+      ++aborted_uploads_;
+      ok.status = 204;
+      return ok;
+    }
+    // CompleteMultipartUpload: the listed parts, in ascending order, with their ETags.
+    std::string data;
+    int previous = 0;
+    size_t pos = 0;
+    std::vector<size_t> sizes;
+    std::vector<std::string> parts;
+    while ((pos = r.body.find("<Part>", pos)) != std::string::npos) {
+      size_t end = r.body.find("</Part>", pos);
+      std::string part_xml = r.body.substr(pos, end - pos);
+      pos = end;
+      auto inner = [&](const std::string& tag) {
+        size_t a = part_xml.find("<" + tag + ">") + tag.size() + 2;
+        return part_xml.substr(a, part_xml.find("</" + tag + ">") - a);
+      };
+      int number = std::stoi(inner("PartNumber"));
+      auto p = up->second.parts.find(number);
+      if (number <= previous || p == up->second.parts.end() || ETagOf(p->second) != inner("ETag")) {
+        return FakeResponse::Error(400, "InvalidPart",
+                                   "One or more of the specified parts could not be found.");
+      }
+      previous = number;
+      sizes.push_back(p->second.size());
+      parts.push_back(p->second);
+      data += p->second;
+    }
+    for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+      if (sizes[i] < min_part_size_) {
+        return FakeResponse::Error(
+            400, "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed object size.");
+      }
+    }
+    objects_[r.key] = data;
+    etags_[r.key] = MultipartETagOf(parts);
+    uploads_.erase(up);
+    ok.body = "<CompleteMultipartUploadResult><Key>" + XmlEscape(r.key) + "</Key><ETag>" +
+              XmlEscape(etags_[r.key]) + "</ETag></CompleteMultipartUploadResult>";
+    return ok;
+  }
+
+  struct Upload {
+    std::string key;
+    std::map<int, std::string> parts;
+  };
+
+  std::string bucket_;
+  SigV4Credentials credentials_;
+  std::string region_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  Fault fault_;
+  std::vector<FakeRequest> log_;
+  std::map<std::string, std::string> objects_;
+  std::map<std::string, std::string> etags_;  // of objects_
+  std::map<std::string, Upload> uploads_;
+  int next_upload_ = 0;
+  size_t min_part_size_ = 5 << 20;
+  std::atomic<bool> bare_if_match_on_put_{false};
+  std::atomic<int> bad_signatures_{0}, bad_payload_hashes_{0}, aborted_uploads_{0};
+};
+
+}  // namespace baton::testing
