@@ -60,21 +60,21 @@ grep -q "already complete" <<<"$out" || fail "rerun did not say complete: $out"
 
 # Fencing: A runs; once it has saved, B starts on the same run and takes the lease.
 FENCE="s3://bkt/fence$DIRECT"
-"$BATON" train "${REMOTE0[@]}" --max_steps 40 --output_dir "$FENCE" >"$T/a.log" 2>&1 &
+"$BATON" train "${REMOTE0[@]}" --max_steps 24 --output_dir "$FENCE" >"$T/a.log" 2>&1 &
 a=$!
 for i in $(seq 1 600); do
   grep -q "saved .*checkpoint-2 " "$T/a.log" && break
   kill -0 $a 2>/dev/null || { cat "$T/a.log"; fail "trainer A ended early"; }
   sleep 0.1
 done
-"$BATON" train "${REMOTE0[@]}" --max_steps 40 --output_dir "$FENCE" >"$T/b.log" 2>&1 &
+"$BATON" train "${REMOTE0[@]}" --max_steps 24 --output_dir "$FENCE" >"$T/b.log" 2>&1 &
 b=$!
 wait $a; rc=$?
 [ $rc -eq 3 ] || { tail -5 "$T/a.log"; fail "trainer A exited $rc, want 3 (fenced)"; }
 grep -q "fenced" "$T/a.log" || fail "trainer A did not say it was fenced"
 wait $b || { tail -20 "$T/b.log"; fail "trainer B failed"; }
 grep -q '"epoch": 2' <(curl -s "$S3_ENDPOINT/bkt/fence/lease.json") || fail "lease epoch is not 2"
-"$BATON" train "${LOCAL0[@]}" --max_steps 40 --output_dir "$T/ref40" >"$T/ref40.log" 2>&1 || fail "reference 40"
-curl -s -o "$T/b40.safetensors" "$S3_ENDPOINT/bkt/fence/checkpoint-40/adapter_model.safetensors"
-cmp "$T/ref40/checkpoint-40/adapter_model.safetensors" "$T/b40.safetensors" || fail "fenced run's result differs"
+"$BATON" train "${LOCAL0[@]}" --max_steps 24 --output_dir "$T/ref24" >"$T/ref24.log" 2>&1 || fail "reference 24"
+curl -s -o "$T/b24.safetensors" "$S3_ENDPOINT/bkt/fence/checkpoint-24/adapter_model.safetensors"
+cmp "$T/ref24/checkpoint-24/adapter_model.safetensors" "$T/b24.safetensors" || fail "fenced run's result differs"
 echo "e2e train chaos on s3: all checks passed"
