@@ -1,0 +1,56 @@
+// The job spec: one YAML file that describes a run for `baton agent` (and the fleet controller).
+//
+//   name: self-cognition-demo          # optional; default: the file name without extension
+//   model: s3://bkt/models/qwen2-7b    # local folder or store URL
+//   datasets: [self-cognition#500, s3://bkt/data/train.jsonl]   # a list or one string
+//   store: s3://bkt/runs/demo          # the run's folder (--output_dir)
+//   train:                             # `baton train` flags (ms-swift names), without dashes
+//     lora_rank: 8
+//     model_name: [小巴, Baton]
+//   agent:
+//     cloud: aws                       # preemption notices: aws | alibaba | gcp | azure | none
+//     metadata_url: http://169.254.169.254   # optional override (tests: a local fake)
+//     heartbeat_seconds: 5
+//   hooks:
+//     scale_to_zero: true              # on completion, set the group's desired capacity to 0
+//     webhooks:
+//       - {url: https://oapi.dingtalk.com/robot/send?access_token=..., format: dingtalk}
+//   fleet: {...}                       # the fleet controller's section (checked there)
+//
+// Every error names the file, line and column and the key path ("train.lora_rnak: unknown key").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/json.h"
+#include "base/status.h"
+#include "train/train_args.h"
+
+namespace baton {
+
+struct WebhookSpec {
+  std::string url;
+  std::string format = "generic";  // generic | dingtalk | slack
+};
+
+struct JobSpec {
+  std::string name;
+  TrainArgs train;  // model, dataset and output_dir come from model / datasets / store
+  std::string cloud = "none";
+  std::string metadata_url;
+  double heartbeat_seconds = 5;
+  bool scale_to_zero = true;
+  std::vector<WebhookSpec> webhooks;
+  Json fleet;  // the `fleet` section as given (null when absent)
+};
+
+// Parses a job spec; `source` names it in errors ("examples/demo.yaml").
+Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source);
+
+// Reads a job spec from a local file or a store URL (s3://bkt/jobs/demo.yaml).
+Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env = Env::Default());
+
+}  // namespace baton
