@@ -17,6 +17,7 @@ void AddInitModelCommand(CLI::App& root, Action& action);
 void AddTrainCommand(CLI::App& root, Action& action);
 void AddCkptCommand(CLI::App& root, Action& action);
 void AddStoreCommand(CLI::App& root, Action& action);
+void AddAgentCommand(CLI::App& root, Action& action);
 
 // `baton train` exit code of an attempt fenced off by a newer one (it wrote nothing).
 inline constexpr int kExitFenced = 3;

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   baton::cli::AddTrainCommand(app, action);
   baton::cli::AddCkptCommand(app, action);
   baton::cli::AddStoreCommand(app, action);
+  baton::cli::AddAgentCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

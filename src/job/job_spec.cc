@@ -139,17 +139,23 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
   if (!root.IsMap()) return InvalidArgument("{}: a job spec is a YAML mapping of keys", source);
   BATON_RETURN_IF_ERROR(
       CheckKeys(root, "", source,
-                {"name", "model", "datasets", "store", "train", "agent", "hooks", "fleet"}));
+                {"name", "model", "datasets", "store", "train", "agent", "hooks", "fleet", "command"}));
   JobSpec spec;
   Converter conv(source);
   try {
     if (root["name"]) BATON_RETURN_IF_ERROR(conv.Into(root["name"], "name", &spec.name));
-    for (const char* required : {"model", "datasets", "store"}) {
-      if (!root[required])
-        return InvalidArgument("{}: {}: required key is missing", source, required);
+    if (root["command"]) {
+      BATON_RETURN_IF_ERROR(conv.Into(root["command"], "command", &spec.command));
     }
-    BATON_RETURN_IF_ERROR(conv.Into(root["model"], "model", &spec.train.model));
-    BATON_RETURN_IF_ERROR(conv.Into(root["datasets"], "datasets", &spec.train.dataset));
+    for (const char* required : {"model", "datasets", "store"}) {
+      if (!root[required] && (spec.command.empty() || std::string(required) == "store")) {
+        return InvalidArgument("{}: {}: required key is missing", source, required);
+      }
+    }
+    if (root["model"]) BATON_RETURN_IF_ERROR(conv.Into(root["model"], "model", &spec.train.model));
+    if (root["datasets"]) {
+      BATON_RETURN_IF_ERROR(conv.Into(root["datasets"], "datasets", &spec.train.dataset));
+    }
     BATON_RETURN_IF_ERROR(conv.Into(root["store"], "store", &spec.train.output_dir));
     if (YAML::Node train = root["train"]) {
       if (!train.IsMap()) return Bad(source, train, "train", "expected a mapping of flags");
@@ -228,6 +234,7 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
     std::string base = source.substr(source.find_last_of('/') + 1);
     spec.name = base.substr(0, base.find('.'));
   }
+  if (!spec.command.empty()) return spec;  // the external trainer has its own flags
   Status v = spec.train.Validate();
   if (!v.ok()) return InvalidArgument("{}: train: {}", source, v.message());
   return spec;

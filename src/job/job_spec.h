@@ -16,6 +16,9 @@
 //     webhooks:
 //       - {url: https://oapi.dingtalk.com/robot/send?access_token=..., format: dingtalk}
 //   fleet: {...}                       # the fleet controller's section (checked there)
+//   command: "swift sft ... --resume_from_checkpoint {resume_from}"
+//                                      # optional: supervise this trainer instead of training
+//                                      # in-process (then model/datasets/train are not needed)
 //
 // Every error names the file, line and column and the key path ("train.lora_rnak: unknown key").
 #pragma once
@@ -44,7 +47,8 @@ struct JobSpec {
   double heartbeat_seconds = 5;
   bool scale_to_zero = true;
   std::vector<WebhookSpec> webhooks;
-  Json fleet;  // the `fleet` section as given (null when absent)
+  Json fleet;           // the `fleet` section as given (null when absent)
+  std::string command;  // external trainer command line (sh -c), or "" to train in-process
 };
 
 // Parses a job spec; `source` names it in errors ("examples/demo.yaml").

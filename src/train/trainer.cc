@@ -654,6 +654,16 @@ Result<TrainOutcome> Trainer::Train() {
       BATON_RETURN_IF_ERROR(log_.Append(line));
     }
     if (state_.global_step % args_.save_steps == 0 || last) BATON_RETURN_IF_ERROR(SaveCheckpoint());
+    if (hooks_.progress) {
+      double elapsed =
+          seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+      TrainProgress p;
+      p.global_step = state_.global_step;
+      p.max_steps = state_.max_steps;
+      p.tokens_per_second = static_cast<double>(state_.trained_tokens) / std::max(elapsed, 1e-9);
+      if (last_saved_step_ >= 0) p.last_checkpoint = CheckpointPath(last_saved_step_);
+      hooks_.progress(p);
+    }
     if (!last && StopRequested()) {
       if (last_saved_step_ != state_.global_step) BATON_RETURN_IF_ERROR(SaveCheckpoint());
       BATON_RETURN_IF_ERROR(WaitUpload());

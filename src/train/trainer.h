@@ -21,11 +21,21 @@ enum class TrainOutcome {
   kFenced,           // a newer attempt took the run lease; this one stopped without writing
 };
 
+// Where training stands, after every optimizer step (for heartbeats).
+struct TrainProgress {
+  int64_t global_step = 0;
+  int64_t max_steps = 0;
+  double tokens_per_second = 0;
+  std::string last_checkpoint;  // "" before the first save
+};
+
 struct TrainerHooks {
   // Polled after every micro-batch; true asks the trainer to checkpoint and stop.
   std::function<bool()> should_stop;
   // Progress lines for the terminal (default: stderr).
   std::function<void(const std::string&)> print;
+  // Called on the training thread after every optimizer step and save.
+  std::function<void(const TrainProgress&)> progress;
 };
 
 Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks);

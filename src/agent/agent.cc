@@ -1,0 +1,350 @@
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "ckpt/checkpoint_manager.h"
+#include "ckpt/layout.h"
+#include "cloud/notice_monitor.h"
+#include "cloud/preemption.h"
+#include "store/file_store.h"
+#include "store/http_client.h"
+#include "store/store.h"
+
+namespace baton {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Writes agents/<instance>.json every `period` until stopped, and once more at the end.
+class Heartbeat {
+ public:
+  Heartbeat(Store* store, std::string key, double period_s, Json base)
+      : store_(store), key_(std::move(key)), period_(period_s), doc_(std::move(base)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Heartbeat() { Finish(""); }
+  void Update(const TrainProgress& p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    doc_["global_step"] = p.global_step;
+    doc_["max_steps"] = p.max_steps;
+    doc_["tokens_per_second"] = p.tokens_per_second;
+    doc_["last_checkpoint"] = p.last_checkpoint;
+  }
+  void Set(const std::string& key, Json value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    doc_[key] = std::move(value);
+  }
+  // Stops the thread and writes the final state (if given).
+  void Finish(const std::string& state) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      done_ = true;
+      if (!state.empty()) doc_["state"] = state;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    Write();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      lock.unlock();
+      Write();
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::duration<double>(period_), [this] { return done_; });
+    }
+  }
+  void Write() {
+    std::string text;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      doc_["updated_unix_ms"] = NowMs();
+      text = doc_.dump(2) + "\n";
+    }
+    // A heartbeat that cannot be written is not worth stopping training for.
+    Status s = store_->Put(key_, text);
+    if (!s.ok() && !warned_) {
+      warned_ = true;
+      std::fprintf(stderr, "baton agent: warning: heartbeat: %s\n", s.ToString().c_str());
+    }
+  }
+
+  Store* store_;
+  std::string key_;
+  double period_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Json doc_;
+  bool done_ = false;
+  bool warned_ = false;
+  std::thread thread_;
+};
+
+std::string DefaultInstanceId() {
+  if (const char* id = std::getenv("BATON_INSTANCE_ID"); id && *id) return id;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) return "unknown";
+  return host;
+}
+
+// Where an external trainer resumes from: the newest checkpoint that is valid under Baton's
+// protocol (MANIFEST.json), else the newest "checkpoint-N/" holding a trainer_state.json (what
+// HF Trainer and ms-swift write last); "" when there is none. A local path for a folder store,
+// the store URL otherwise.
+Result<std::string> ResumeFrom(Store* store) {
+  CheckpointManager m(store, "");
+  BATON_ASSIGN_OR_RETURN(std::optional<int64_t> best, m.LatestValid());
+  if (!best) {
+    BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, store->List(""));
+    for (const std::string& k : keys) {
+      size_t slash = k.find('/');
+      if (slash == std::string::npos || k.substr(slash + 1) != "trainer_state.json") continue;
+      std::optional<int64_t> step = ParseCheckpointDir(k.substr(0, slash));
+      if (step && (!best || *step > *best)) best = step;
+    }
+  }
+  if (!best) return std::string();
+  std::string name = fmt::format("checkpoint-{}", *best);
+  if (auto* fs = dynamic_cast<FileStore*>(store)) return JoinPath(fs->root(), name);
+  return JoinKey(store->Url(), name);
+}
+
+void ReplaceAll(std::string* s, std::string_view from, const std::string& to) {
+  for (size_t pos = 0; (pos = s->find(from, pos)) != std::string::npos; pos += to.size()) {
+    s->replace(pos, from.size(), to);
+  }
+}
+
+using Print = std::function<void(const std::string&)>;
+
+// Supervisor mode: the user's own trainer, resumed from the newest checkpoint, told to stop
+// with SIGTERM (to its whole process group) on a notice; a clean exit 0 without a stop is the
+// run's completion, recorded with a COMPLETE marker.
+Result<AgentOutcome> Supervise(const JobSpec& job, Store* store, Heartbeat& heartbeat,
+                               const Print& print, const std::function<bool()>& stop_requested) {
+  BATON_ASSIGN_OR_RETURN(std::string resume, ResumeFrom(store));
+  std::string cmd = job.command;
+  ReplaceAll(&cmd, "{resume_from}", resume);
+  print(fmt::format("baton agent: running `{}`{}", cmd,
+                    resume.empty() ? " (fresh start)" : " (resuming from " + resume + ")"));
+  pid_t child = fork();
+  if (child < 0) return IoError("fork failed: {}", std::strerror(errno));
+  if (child == 0) {
+    setpgid(0, 0);
+    setenv("BATON_RESUME_FROM", resume.c_str(), 1);
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(child, child);
+  std::optional<Clock::time_point> forwarded;
+  int wstatus = 0;
+  for (;;) {
+    pid_t r = waitpid(child, &wstatus, WNOHANG);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) return IoError("waitpid: {}", std::strerror(errno));
+    if (!forwarded && stop_requested()) {
+      forwarded = Clock::now();
+      print("baton agent: stop requested: sending SIGTERM to the trainer");
+      kill(-child, SIGTERM);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (forwarded) {
+    double secs = std::chrono::duration<double>(Clock::now() - *forwarded).count();
+    print(fmt::format("baton agent: the trainer exited {} {:.2f} s after SIGTERM", code, secs));
+    heartbeat.Set("stop_to_checkpoint_seconds", secs);
+    heartbeat.Finish("stopped");
+    return AgentOutcome::kStopped;
+  }
+  if (code != 0) {
+    heartbeat.Finish("failed");
+    return IoError("the trainer command exited {}", code);
+  }
+  Json complete = {{"format", "baton-complete"}, {"version", 1}, {"external", true}};
+  BATON_RETURN_IF_ERROR(store->Put("COMPLETE", complete.dump(2)));
+  return AgentOutcome::kCompleted;
+}
+
+Result<AgentOutcome> TrainInProcess(const JobSpec& job, NoticeMonitor* monitor,
+                                    Heartbeat& heartbeat, const Print& print,
+                                    const std::function<bool()>& stop_requested) {
+  // The first moment a stop was asked for (notice or signal), to measure the checkpoint.
+  std::optional<Clock::time_point> stop_seen;
+  std::optional<Notice> notice;
+  TrainerHooks hooks;
+  hooks.print = print;
+  hooks.progress = [&](const TrainProgress& p) { heartbeat.Update(p); };
+  hooks.should_stop = [&] {
+    bool stop = stop_requested();
+    if (stop && !stop_seen) {
+      stop_seen = Clock::now();
+      if (monitor) notice = monitor->notice();
+    }
+    return stop;
+  };
+  Result<TrainOutcome> r = RunTraining(job.train, hooks);
+  if (!r.ok()) {
+    heartbeat.Finish("failed");
+    return r.status();
+  }
+  switch (*r) {
+    case TrainOutcome::kAlreadyComplete:
+      heartbeat.Finish("complete");
+      return AgentOutcome::kAlreadyComplete;
+    case TrainOutcome::kFenced:
+      heartbeat.Finish("fenced");
+      return AgentOutcome::kFenced;
+    case TrainOutcome::kStopped: {
+      double secs =
+          stop_seen ? std::chrono::duration<double>(Clock::now() - *stop_seen).count() : 0.0;
+      std::string window;
+      if (notice && notice->deadline_unix_ms > 0) {
+        window = fmt::format(", {:.1f} s before the deadline",
+                             (notice->deadline_unix_ms - NowMs()) / 1000.0);
+      }
+      print(fmt::format("baton agent: checkpointed and stopped {:.2f} s after the {}{}", secs,
+                        notice ? "notice" : "stop signal", window));
+      heartbeat.Set("stop_to_checkpoint_seconds", secs);
+      heartbeat.Finish("stopped");
+      return AgentOutcome::kStopped;
+    }
+    case TrainOutcome::kCompleted:
+      break;
+  }
+  return AgentOutcome::kCompleted;
+}
+
+// Completion hooks: after the final checkpoint and COMPLETE are safe; failures only warn.
+void PostWebhooks(const JobSpec& job, const std::string& store_url, const std::string& instance,
+                  const Print& print);
+
+}  // namespace
+
+std::string WebhookBody(const std::string& format, const std::string& text, const Json& facts) {
+  if (format == "dingtalk") return Json{{"msgtype", "text"}, {"text", {{"content", text}}}}.dump();
+  if (format == "slack") return Json{{"text", text}}.dump();
+  Json j = facts;
+  j["text"] = text;
+  return j.dump();
+}
+
+namespace {
+
+void PostWebhooks(const JobSpec& job, const std::string& store_url, const std::string& instance,
+                  const Print& print) {
+  Json facts = {
+      {"run", job.name}, {"status", "complete"}, {"store", store_url}, {"instance", instance}};
+  std::string text = fmt::format("Baton: run '{}' is complete ({}), trained on instance {}",
+                                 job.name, store_url, instance);
+  HttpClient http;
+  for (const WebhookSpec& w : job.webhooks) {
+    std::string body = WebhookBody(w.format, text, facts);
+    Status last;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+      HttpRequest req;
+      req.method = "POST";
+      req.url = w.url;
+      req.headers = {{"Content-Type", "application/json"}};
+      req.body = body;
+      req.total_timeout_ms = 10000;
+      Result<HttpResponse> resp = http.Send(req);
+      if (resp.ok() && resp->status >= 200 && resp->status < 300) {
+        last = Status::Ok();
+        break;
+      }
+      last = resp.ok() ? Unavailable("HTTP {}", resp->status) : resp.status();
+    }
+    // The URL may carry a token (DingTalk access_token): name only its host.
+    if (last.ok()) {
+      print(fmt::format("baton agent: posted the {} webhook to {}", w.format, UrlAuthority(w.url)));
+    } else {
+      print(fmt::format("baton agent: warning: the {} webhook to {} failed: {}", w.format,
+                        UrlAuthority(w.url), last.message()));
+    }
+  }
+}
+
+}  // namespace
+
+Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
+  Print print = [&](const std::string& s) {
+    if (options.print) {
+      options.print(s);
+    } else {
+      std::fprintf(stderr, "%s\n", s.c_str());
+    }
+  };
+  std::string instance = options.instance_id.empty() ? DefaultInstanceId() : options.instance_id;
+  std::string billing = options.billing;
+  if (billing.empty()) {
+    const char* b = std::getenv("BATON_BILLING");
+    billing = b ? b : "";
+  }
+  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(job.train.output_dir));
+  if (store->Head("COMPLETE").ok()) {
+    print(fmt::format("baton agent: run '{}' is complete ({}); nothing to do", job.name,
+                      store->Url()));
+    return AgentOutcome::kAlreadyComplete;
+  }
+
+  std::unique_ptr<NoticeMonitor> monitor;
+  if (job.cloud != "none") {
+    BATON_ASSIGN_OR_RETURN(Cloud cloud, ParseCloud(job.cloud));
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<PreemptionWatcher> watcher,
+                           PreemptionWatcher::Create(cloud, job.metadata_url));
+    NoticeMonitorOptions mo;
+    mo.on_notice = [print](const Notice& n) {
+      print("baton agent: preemption notice: " + DescribeNotice(n));
+    };
+    monitor = std::make_unique<NoticeMonitor>(std::move(watcher), mo);
+  }
+  auto stop_requested = [&] {
+    return (options.stop_flag && options.stop_flag->load()) ||
+           (monitor && monitor->stop_requested());
+  };
+
+  Json base = {{"format", "baton-heartbeat"},
+               {"version", 1},
+               {"run", job.name},
+               {"instance", instance},
+               {"billing", billing},
+               {"state", "training"},
+               {"pid", getpid()},
+               {"started_unix_ms", NowMs()}};
+  Heartbeat heartbeat(store.get(), "agents/" + instance + ".json", job.heartbeat_seconds, base);
+
+  Result<AgentOutcome> r =
+      job.command.empty() ? TrainInProcess(job, monitor.get(), heartbeat, print, stop_requested)
+                          : Supervise(job, store.get(), heartbeat, print, stop_requested);
+  if (monitor) monitor->Stop();
+  if (!r.ok() || *r != AgentOutcome::kCompleted) return r;
+  heartbeat.Finish("complete");
+  PostWebhooks(job, store->Url(), instance, print);
+  if (job.scale_to_zero) {
+    print(
+        "baton agent: scale to zero is the fleet controller's (it reads COMPLETE from the store)");
+  }
+  return AgentOutcome::kCompleted;
+}
+
+}  // namespace baton

@@ -1,0 +1,28 @@
+// Boot-time service for the agent: a systemd unit (`baton agent install`) and cloud-init
+// user-data (`baton agent cloud-init`) that installs and starts the agent on a fresh image, so
+// no custom image is needed. The unit starts after the network is online, restarts the agent
+// when it fails (not when it exits 0: the run is complete or this instance was told to stop),
+// gives it the SIGTERM-to-SIGKILL grace a checkpoint needs, and logs to the journal.
+#pragma once
+
+#include <string>
+
+namespace baton {
+
+struct ServiceOptions {
+  std::string baton_path = "/usr/local/bin/baton";
+  std::string job;               // the job spec: a store URL or a local path
+  std::string environment_file;  // optional EnvironmentFile= (credentials, BATON_* settings)
+  std::string user = "root";
+  std::string work_dir = "/var/lib/baton";  // the cache lives under it
+  int stop_timeout_seconds = 100;           // SIGTERM -> checkpoint -> exit before SIGKILL
+};
+
+// The text of baton-agent.service.
+std::string SystemdUnit(const ServiceOptions& options);
+
+// #cloud-config user-data: installs the runtime packages, fetches the baton binary from
+// `binary_url` (https or a presigned URL), writes the unit and starts it.
+std::string CloudInitUserData(const ServiceOptions& options, const std::string& binary_url);
+
+}  // namespace baton

