@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/layout.h"
+#include "ckpt/lease.h"
 #include "cloud/notice_monitor.h"
 #include "cloud/preemption.h"
 #include "store/file_store.h"
@@ -49,6 +51,8 @@ class Heartbeat {
     std::lock_guard<std::mutex> lock(mu_);
     doc_[key] = std::move(value);
   }
+  // Writes the heartbeat at once (a state change others wait for).
+  void WriteNow() { Write(); }
   // Stops the thread and writes the final state (if given).
   void Finish(const std::string& state) {
     {
@@ -73,6 +77,8 @@ class Heartbeat {
     }
   }
   void Write() {
+    // One write at a time, so a stale document never lands after a newer one.
+    std::lock_guard<std::mutex> write_lock(write_mu_);
     std::string text;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -91,6 +97,7 @@ class Heartbeat {
   std::string key_;
   double period_;
   std::mutex mu_;
+  std::mutex write_mu_;
   std::condition_variable cv_;
   Json doc_;
   bool done_ = false;
@@ -184,8 +191,62 @@ Result<AgentOutcome> Supervise(const JobSpec& job, Store* store, Heartbeat& hear
   return AgentOutcome::kCompleted;
 }
 
-Result<AgentOutcome> TrainInProcess(const JobSpec& job, NoticeMonitor* monitor,
-                                    Heartbeat& heartbeat, const Print& print,
+// The instance id in a lease holder "<instance>:<pid>:<nonce>".
+std::string HolderInstance(const std::string& holder) {
+  size_t b = holder.rfind(':');
+  if (b == std::string::npos || b == 0) return holder;
+  size_t a = holder.rfind(':', b - 1);
+  return a == std::string::npos ? holder : holder.substr(0, a);
+}
+
+// Make-before-break: this instance was launched to take over from a running one, and has loaded
+// everything. It takes the lease only once the holder let go: released the lease, wrote a final
+// heartbeat (stopped, fenced, failed, complete), or fell silent for `stale_s`. Ok also when the
+// run completed meanwhile; Aborted-like FailedPrecondition when a stop was asked for first.
+Status WaitForHandoff(Store* store, Heartbeat& heartbeat, double stale_s, const Print& print,
+                      const std::function<bool()>& stop_requested, bool* stopped) {
+  heartbeat.Set("state", "standby");
+  heartbeat.WriteNow();
+  print("baton agent: hand-off: loaded; waiting for the current holder to checkpoint and let go");
+  auto t0 = Clock::now();
+  std::string why;
+  while (why.empty()) {
+    if (stop_requested()) {
+      *stopped = true;
+      return FailedPrecondition("stopped while waiting for the hand-off");
+    }
+    if (store->Head("COMPLETE").ok()) return Status::Ok();
+    BATON_ASSIGN_OR_RETURN(std::optional<LeaseRecord> lease, ReadLease(store, ""));
+    if (!lease) {
+      why = "no lease";
+    } else if (lease->released) {
+      why = "released by " + lease->holder;
+    } else {
+      std::string who = HolderInstance(lease->holder);
+      int64_t last_ms = std::max(lease->acquired_unix_ms, lease->renewed_unix_ms);
+      if (Result<std::string> hb = store->Get("agents/" + who + ".json"); hb.ok()) {
+        Json doc = Json::parse(*hb, nullptr, false);
+        std::string state = doc.is_object() ? doc.value("state", "") : "";
+        if (state == "stopped" || state == "fenced" || state == "failed" || state == "complete") {
+          why = who + " " + state;
+        }
+        if (doc.is_object()) last_ms = std::max(last_ms, doc.value("updated_unix_ms", int64_t{0}));
+      }
+      if (why.empty() && NowMs() - last_ms > stale_s * 1000) {
+        why = fmt::format("{} silent for {:.0f} s", who, (NowMs() - last_ms) / 1000.0);
+      }
+    }
+    if (why.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  print(fmt::format("baton agent: hand-off: taking over after {:.1f} s ({})",
+                    std::chrono::duration<double>(Clock::now() - t0).count(), why));
+  heartbeat.Set("state", "loading");
+  return Status::Ok();
+}
+
+Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& options,
+                                    NoticeMonitor* monitor, Heartbeat& heartbeat,
+                                    const Print& print,
                                     const std::function<bool()>& stop_requested) {
   // The first moment a stop was asked for (notice or signal), to measure the checkpoint.
   std::optional<Clock::time_point> stop_seen;
@@ -193,6 +254,22 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, NoticeMonitor* monitor,
   TrainerHooks hooks;
   hooks.print = print;
   hooks.progress = [&](const TrainProgress& p) { heartbeat.Update(p); };
+  hooks.started = [&](int64_t resumed_step, int64_t max_steps) {
+    heartbeat.Set("resumed_step", resumed_step);
+    heartbeat.Set("global_step", resumed_step);
+    heartbeat.Set("max_steps", max_steps);
+    heartbeat.Set("state", "training");
+    heartbeat.WriteNow();
+  };
+  bool stopped_in_standby = false;
+  if (options.handoff) {
+    std::unique_ptr<Store> store;
+    hooks.before_lease = [&]() -> Status {
+      BATON_ASSIGN_OR_RETURN(store, OpenStore(job.train.output_dir));
+      return WaitForHandoff(store.get(), heartbeat, std::max(30.0, 6 * job.heartbeat_seconds),
+                            print, stop_requested, &stopped_in_standby);
+    };
+  }
   hooks.should_stop = [&] {
     bool stop = stop_requested();
     if (stop && !stop_seen) {
@@ -202,6 +279,11 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, NoticeMonitor* monitor,
     return stop;
   };
   Result<TrainOutcome> r = RunTraining(job.train, hooks);
+  if (stopped_in_standby) {
+    print("baton agent: stopped while on stand-by; the run was never taken");
+    heartbeat.Finish("stopped");
+    return AgentOutcome::kStopped;
+  }
   if (!r.ok()) {
     heartbeat.Finish("failed");
     return r.status();
@@ -313,6 +395,10 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
     BATON_ASSIGN_OR_RETURN(std::unique_ptr<PreemptionWatcher> watcher,
                            PreemptionWatcher::Create(cloud, job.metadata_url));
     NoticeMonitorOptions mo;
+    // The local fleet compresses time, so its notice windows are seconds long.
+    if (const char* ms = std::getenv("BATON_NOTICE_POLL_MS"); ms && std::atoi(ms) > 0) {
+      mo.poll_interval_ms = std::atoi(ms);
+    }
     mo.on_notice = [print](const Notice& n) {
       print("baton agent: preemption notice: " + DescribeNotice(n));
     };
@@ -328,21 +414,34 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
                {"run", job.name},
                {"instance", instance},
                {"billing", billing},
-               {"state", "training"},
+               {"state", job.command.empty() ? "loading" : "training"},
                {"pid", getpid()},
                {"started_unix_ms", NowMs()}};
   Heartbeat heartbeat(store.get(), "agents/" + instance + ".json", job.heartbeat_seconds, base);
 
   Result<AgentOutcome> r =
-      job.command.empty() ? TrainInProcess(job, monitor.get(), heartbeat, print, stop_requested)
-                          : Supervise(job, store.get(), heartbeat, print, stop_requested);
+      job.command.empty()
+          ? TrainInProcess(job, options, monitor.get(), heartbeat, print, stop_requested)
+          : Supervise(job, store.get(), heartbeat, print, stop_requested);
   if (monitor) monitor->Stop();
   if (!r.ok() || *r != AgentOutcome::kCompleted) return r;
   heartbeat.Finish("complete");
   PostWebhooks(job, store->Url(), instance, print);
   if (job.scale_to_zero) {
-    print(
-        "baton agent: scale to zero is the fleet controller's (it reads COMPLETE from the store)");
+    // The request goes through the run's store, the only state the controller and the agents
+    // share; the controller sets the group's desired capacity to 0 through its provider.
+    Json request = {{"format", "baton-scale-to-zero"},
+                    {"version", 1},
+                    {"capacity", 0},
+                    {"instance", instance},
+                    {"reason", "complete"},
+                    {"unix_ms", NowMs()}};
+    if (Status s = store->Put(kScaleToZeroKey, request.dump(2) + "\n"); s.ok()) {
+      print(fmt::format("baton agent: asked the fleet to scale to zero ({})",
+                        JoinKey(store->Url(), kScaleToZeroKey)));
+    } else {
+      print("baton agent: warning: the scale-to-zero request: " + s.ToString());
+    }
   }
   return AgentOutcome::kCompleted;
 }

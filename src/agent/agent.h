@@ -27,6 +27,10 @@ struct AgentOptions {
   std::string billing;
   // Set by signal handlers (SIGTERM/SIGINT); may be null.
   std::atomic<bool>* stop_flag = nullptr;
+  // Make-before-break hand-off (BATON_HANDOFF=1): load everything, then wait in state "standby"
+  // until the run's current lease holder has checkpointed and let go (released the lease, or its
+  // heartbeat says it stopped, or it fell silent), and only then take the lease.
+  bool handoff = false;
   // Progress lines (default: stderr).
   std::function<void(const std::string&)> print;
 };

@@ -7,6 +7,7 @@
 // 3 fenced off by a newer attempt; 1/2 errors.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "agent/agent.h"
 #include "agent/service.h"
@@ -23,6 +24,10 @@ void AddAgentCommand(CLI::App& root, Action& action) {
       "run a job on this instance: resume or start training, watch for preemption notices, "
       "heartbeat to the store, post the webhooks when the run completes");
   cmd->add_option("--job", *job, "job spec (YAML): a local file or a store URL");
+  auto handoff = std::make_shared<bool>(false);
+  cmd->add_flag("--handoff", *handoff,
+                "make-before-break: load, then wait until the current holder checkpointed and "
+                "let go before taking the run (also BATON_HANDOFF=1)");
   cmd->require_subcommand(0, 1);
 
   auto svc = std::make_shared<ServiceOptions>();
@@ -69,15 +74,19 @@ void AddAgentCommand(CLI::App& root, Action& action) {
     };
   });
 
-  cmd->callback([&action, job, cmd] {
+  cmd->callback([&action, job, cmd, handoff] {
     if (!cmd->get_subcommands().empty()) return;  // install / cloud-init set the action
-    action = [job] {
+    action = [job, handoff] {
       if (job->empty()) {
         return ReportError(InvalidArgument("baton agent: --job is required"));
       }
       Result<JobSpec> spec = LoadJobSpec(*job);
       if (!spec.ok()) return ReportError(spec.status());
+      // The fleet's local provider picks the cloud whose notices its fake metadata server plays.
+      if (const char* cloud = std::getenv("BATON_CLOUD"); cloud && *cloud) spec->cloud = cloud;
       AgentOptions options;
+      const char* env_handoff = std::getenv("BATON_HANDOFF");
+      options.handoff = *handoff || (env_handoff && std::string(env_handoff) == "1");
       options.stop_flag = InstallStopSignalHandlers();
       Result<AgentOutcome> r = RunAgent(*spec, options);
       if (!r.ok()) return ReportError(r.status());

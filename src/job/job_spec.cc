@@ -137,9 +137,9 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
                            e.mark.column + 1, e.msg);
   }
   if (!root.IsMap()) return InvalidArgument("{}: a job spec is a YAML mapping of keys", source);
-  BATON_RETURN_IF_ERROR(
-      CheckKeys(root, "", source,
-                {"name", "model", "datasets", "store", "train", "agent", "hooks", "fleet", "command"}));
+  BATON_RETURN_IF_ERROR(CheckKeys(
+      root, "", source,
+      {"name", "model", "datasets", "store", "train", "agent", "hooks", "fleet", "command"}));
   JobSpec spec;
   Converter conv(source);
   try {
@@ -238,6 +238,17 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
   Status v = spec.train.Validate();
   if (!v.ok()) return InvalidArgument("{}: train: {}", source, v.message());
   return spec;
+}
+
+Result<Json> JobSpecDocument(std::string_view text, const std::string& source) {
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    if (!root.IsMap()) return InvalidArgument("{}: a job spec is a YAML mapping of keys", source);
+    return ToJson(root);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("{}:{}:{}: not valid YAML: {}", source, e.mark.line + 1,
+                           e.mark.column + 1, e.msg);
+  }
 }
 
 Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env) {

@@ -34,6 +34,10 @@
 
 namespace baton {
 
+// Where an agent asks the fleet to scale to zero when the run completes (hooks.scale_to_zero),
+// relative to the run's store; the controller reads it and sets the desired capacity to 0.
+inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
+
 struct WebhookSpec {
   std::string url;
   std::string format = "generic";  // generic | dingtalk | slack
@@ -53,6 +57,11 @@ struct JobSpec {
 
 // Parses a job spec; `source` names it in errors ("examples/demo.yaml").
 Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source);
+
+// The whole job spec document as JSON (YAML scalars that look like numbers or booleans become
+// numbers or booleans), for tools that rewrite a job for others, as `baton run` does for its
+// agents. JSON is YAML, so the result's dump() parses back with ParseJobSpec.
+Result<Json> JobSpecDocument(std::string_view text, const std::string& source);
 
 // Reads a job spec from a local file or a store URL (s3://bkt/jobs/demo.yaml).
 Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env = Env::Default());

@@ -227,6 +227,7 @@ class Trainer {
   std::unique_ptr<RunLease> lease_;
   RunLog log_;
   int64_t resume_step_ = 0;
+  bool completed_while_waiting_ = false;  // hooks_.before_lease returned after COMPLETE appeared
   std::mutex print_mu_;
   std::thread upload_;
   Status upload_status_;
@@ -333,6 +334,14 @@ Status Trainer::Setup() {
   state_.args = args_.ToJson();
   BATON_ASSIGN_OR_RETURN(store_, OpenStore(args_.output_dir));
   ckpt_ = std::make_unique<CheckpointManager>(store_.get(), "");
+  if (hooks_.before_lease) {
+    BATON_RETURN_IF_ERROR(hooks_.before_lease());
+    // The run may have finished while this attempt waited.
+    if (store_->Head("COMPLETE").ok()) {
+      completed_while_waiting_ = true;
+      return Status::Ok();
+    }
+  }
   BATON_ASSIGN_OR_RETURN(lease_, RunLease::Acquire(store_.get(), "", NewLeaseHolderId(), env_));
   Print(fmt::format("took the run lease {} (epoch {}, holder {})", lease_->Url(), lease_->epoch(),
                     lease_->holder()));
@@ -579,8 +588,10 @@ Result<TrainOutcome> Trainer::Run() {
 
 Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
+  if (completed_while_waiting_) return TrainOutcome::kAlreadyComplete;
   BATON_RETURN_IF_ERROR(Resume());
   BATON_RETURN_IF_ERROR(log_.Open(env_, store_.get(), resume_step_));
+  if (hooks_.started) hooks_.started(resume_step_, state_.max_steps);
   start_ = Clock::now();
   bool recompute = args_.gradient_checkpointing;
   while (state_.global_step < state_.max_steps) {

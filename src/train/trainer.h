@@ -36,6 +36,11 @@ struct TrainerHooks {
   std::function<void(const std::string&)> print;
   // Called on the training thread after every optimizer step and save.
   std::function<void(const TrainProgress&)> progress;
+  // Called once the model and data are loaded, just before the run lease is taken: the agent's
+  // make-before-break hand-off waits here until the current holder lets go. An error aborts.
+  std::function<Status()> before_lease;
+  // Called once training starts or resumes, with the step it resumes from (0: a fresh start).
+  std::function<void(int64_t resumed_step, int64_t max_steps)> started;
 };
 
 Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks);
