@@ -47,6 +47,10 @@ class AgentTest : public ::testing::Test {
 };
 
 TEST_F(AgentTest, NoticeCheckpointsThenTheNextAgentCompletesExactly) {
+  // The notice must be seen before the last steps are trained: at the default 1 s between polls
+  // a fast machine finishes the run first.
+  testing::ScopedEnv vars;
+  vars.Set("BATON_NOTICE_POLL_MS", "20");
   auto meta = FakeMetadataServer::Start();
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   std::string body;

@@ -264,9 +264,7 @@ TEST_F(S3ProtocolTest, AWrongSecretIsRefusedWithoutShowingSecrets) {
 }
 
 TEST_F(S3ProtocolTest, UnreachableEndpointFailsFastNamingIt) {
-  // A port nobody listens on.
-  int port = 0;
-  close(testing::ListenOnLoopback(&port));
+  int port = testing::ClosedLoopbackPort();
   auto t0 = std::chrono::steady_clock::now();
   auto down = OpenStore(
       fmt::format("s3://bkt/x?endpoint=http://127.0.0.1:{}&retries=2&backoff_ms=10", port),

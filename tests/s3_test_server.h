@@ -21,6 +21,8 @@
 #include <string>
 #include <thread>
 
+#include "loopback.h"
+
 namespace baton::testing {
 
 // `n` pseudo-random bytes (xorshift), different for each `salt`.
@@ -34,22 +36,6 @@ inline std::string Blob(size_t n, int salt) {
     s[i] = static_cast<char>(x);
   }
   return s;
-}
-
-// A listening TCP socket on 127.0.0.1 at a free port (stored in *port).
-inline int ListenOnLoopback(int* port, int backlog = 64) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  listen(fd, backlog);
-  return fd;
 }
 
 // s3rver with one bucket, in its own scratch folder; killed by the destructor. It accepts the

@@ -62,6 +62,50 @@ class Env {
   virtual void SleepMicros(uint64_t micros) = 0;
 };
 
+// An Env that passes every call on to another (leveldb's EnvWrapper): a test Env overrides only
+// what it changes (the clock, a missing filesystem feature) and inherits the rest.
+class ForwardingEnv : public Env {
+ public:
+  explicit ForwardingEnv(Env* base = Env::Default()) : base_(base) {}
+  Env* base() const { return base_; }
+
+  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  Status WriteFileAtomic(const std::string& p, std::string_view d) override {
+    return base_->WriteFileAtomic(p, d);
+  }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  bool IsDirectory(const std::string& p) override { return base_->IsDirectory(p); }
+  Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& p) override {
+    return base_->ListDir(p);
+  }
+  Result<std::shared_ptr<MappedFile>> MapFile(const std::string& p) override {
+    return base_->MapFile(p);
+  }
+  Status CopyFile(const std::string& a, const std::string& b) override {
+    return base_->CopyFile(a, b);
+  }
+  Result<std::string> ReadFileRange(const std::string& p, uint64_t o, uint64_t n) override {
+    return base_->ReadFileRange(p, o, n);
+  }
+  Status DeleteFile(const std::string& p) override { return base_->DeleteFile(p); }
+  Status DeleteDir(const std::string& p) override { return base_->DeleteDir(p); }
+  Status DeleteRecursively(const std::string& p) override { return base_->DeleteRecursively(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override {
+    return base_->RenameFile(a, b);
+  }
+  Status ExchangePaths(const std::string& a, const std::string& b) override {
+    return base_->ExchangePaths(a, b);
+  }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  uint64_t NowMicros() override { return base_->NowMicros(); }
+  void SleepMicros(uint64_t micros) override { base_->SleepMicros(micros); }
+
+ private:
+  Env* base_;
+};
+
 // "a/b" + "c" -> "a/b/c" (no doubled slash).
 std::string JoinPath(std::string_view a, std::string_view b);
 // Reads a text file with the default Env: shorthand for tools and tests.

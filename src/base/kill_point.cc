@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace baton {
 namespace {
@@ -33,9 +34,17 @@ bool Matches(std::string_view spec, std::string_view name, int hit) {
   return ec == std::errc() && end == count.data() + count.size() && want == hit;
 }
 
+std::function<void(std::string_view)>& Hook() {
+  static auto* hook = new std::function<void(std::string_view)>();
+  return *hook;
+}
+
 }  // namespace
 
+void SetKillPointHook(std::function<void(std::string_view name)> hook) { Hook() = std::move(hook); }
+
 void KillPoint(std::string_view name) {
+  if (Hook()) Hook()(name);
   const char* env = std::getenv("BATON_KILL_AT");
   if (env == nullptr || *env == '\0') return;
   int hit;

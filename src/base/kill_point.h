@@ -7,13 +7,22 @@
 // the K-th hit, counting from 1, so a loop can be killed in its middle). The variable is read at
 // every hit, so a forked child can set it after the parent already passed the same points.
 // The only place in library code that ends the process: it is a test hook, inert in production.
+//
+// In-process tests can also act at a point without dying (rocksdb's sync point callbacks): a hook
+// set with SetKillPointHook runs at every hit, on the thread that hits it, and may block it, e.g.
+// to deliver a preemption notice while a checkpoint is half written.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 namespace baton {
 
 void KillPoint(std::string_view name);
+
+// Runs `hook(name)` at every kill point hit from now on (before BATON_KILL_AT is looked at);
+// null removes it. Set it while no other thread can hit a kill point.
+void SetKillPointHook(std::function<void(std::string_view name)> hook);
 
 // How many times `name` was hit in this process (counted only while BATON_KILL_AT is set).
 int KillPointHits(std::string_view name);

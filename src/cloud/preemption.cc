@@ -4,16 +4,13 @@
 #include <cctype>
 #include <cstdlib>
 #include <utility>
-#include <vector>
 
 #include "base/json.h"
 #include "cloud/metadata_time.h"
-#include "store/http_client.h"
+#include "store/metadata_client.h"
 
 namespace baton {
 namespace {
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -28,158 +25,47 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-// The start of a body for an error message: one line, at most 120 characters.
-std::string Snippet(std::string_view body) {
-  std::string s(TrimSpace(body).substr(0, 120));
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::replace(s.begin(), s.end(), '\r', ' ');
-  return s;
-}
-
-// Plumbing shared by the four watchers: one keep-alive connection, short timeouts, and errors
-// that name the full URL.
+// Plumbing shared by the four watchers: one metadata client (keep-alive connection, short
+// timeouts, tokens where the cloud has them, errors that name the full URL).
 class WatcherBase : public PreemptionWatcher {
  public:
-  WatcherBase(Cloud cloud, std::string base_url, WatcherOptions options)
-      : cloud_(cloud), base_url_(std::move(base_url)), options_(options) {}
+  WatcherBase(Cloud cloud, std::string base_url, const WatcherOptions& options,
+              const MetadataTokenScheme* tokens = nullptr)
+      : cloud_(cloud), options_(options), client_(std::move(base_url), tokens, options) {}
 
   Cloud cloud() const override { return cloud_; }
-  const std::string& base_url() const override { return base_url_; }
+  const std::string& base_url() const override { return client_.base_url(); }
 
  protected:
   int64_t NowMs() const { return static_cast<int64_t>(options_.env->NowMicros() / 1000); }
-  std::string Url(std::string_view path) const { return base_url_ + std::string(path); }
-
-  Result<HttpResponse> Send(const std::string& method, std::string_view path, Headers headers) {
-    HttpRequest request;
-    request.method = method;
-    request.url = Url(path);
-    request.headers = std::move(headers);
-    request.connect_timeout_ms = options_.request_timeout_ms;
-    request.total_timeout_ms = options_.request_timeout_ms;
-    request.stall_timeout_ms = options_.request_timeout_ms;
-    Result<HttpResponse> response = http_.Send(request);
-    if (response.ok()) return response;
-    // The client's message starts "GET host:port: "; say the whole URL instead.
-    std::string message = response.status().message();
-    std::string prefix = method + " " + UrlAuthority(request.url) + ": ";
-    if (message.starts_with(prefix)) message.erase(0, prefix.size());
-    return Status(response.status().code(),
-                  fmt::format("metadata {} {}: {}", method, request.url, message));
+  std::string Url(std::string_view path) const { return client_.Url(path); }
+  Result<HttpResponse> Get(std::string_view path, MetadataClient::Headers headers = {}) {
+    return client_.Get(path, std::move(headers));
   }
-
-  // A status the service should not answer with. Overload and server errors may pass (retry);
-  // anything else (403: wrong cloud or a disabled endpoint) needs a person.
-  Status UnexpectedStatus(const std::string& method, std::string_view path,
-                          const HttpResponse& r) const {
-    std::string message =
-        fmt::format("metadata {} {}: HTTP {}: {}", method, Url(path), r.status, Snippet(r.body));
-    if (r.status >= 500 || r.status == 429) return Status(StatusCode::kUnavailable, message);
-    return Status(StatusCode::kFailedPrecondition, message);
+  Status UnexpectedStatus(std::string_view path, const HttpResponse& r) const {
+    return client_.UnexpectedStatus("GET", path, r);
   }
-
   Status Malformed(std::string_view path, std::string_view what) const {
     return Corruption("metadata GET {}: {}", Url(path), what);
   }
 
   const Cloud cloud_;
-  const std::string base_url_;
   const WatcherOptions options_;
 
  private:
-  HttpClient http_;
+  MetadataClient client_;
 };
 
-// Session tokens in the style of AWS IMDSv2, which Alibaba's security hardening mode copies
-// with its own header names.
-struct TokenScheme {
-  const char* ttl_header;
-  const char* token_header;
-};
-constexpr TokenScheme kAwsTokens{"X-aws-ec2-metadata-token-ttl-seconds",
-                                 "X-aws-ec2-metadata-token"};
-constexpr TokenScheme kAlibabaTokens{"X-aliyun-ecs-metadata-token-ttl-seconds",
-                                     "X-aliyun-ecs-metadata-token"};
-constexpr char kTokenPath[] = "/latest/api/token";
-
-class TokenWatcher : public WatcherBase {
- public:
-  TokenWatcher(Cloud cloud, std::string base_url, WatcherOptions options, TokenScheme scheme)
-      : WatcherBase(cloud, std::move(base_url), options), scheme_(scheme) {}
-
- protected:
-  // A GET with a valid token: fetched when there is none or it is about to end, and fetched again
-  // once when the service says 401 (it expired early, or the service restarted).
-  //
-  // When the token PUT itself fails (no answer, 403, 404, 405) the GET goes without a token, as
-  // IMDSv1 and Alibaba's normal mode allow, and the PUT is tried again a few minutes later. AWS
-  // answers a PUT only HttpPutResponseHopLimit hops away (default 1), so from inside a container
-  // the PUT times out while GETs work (the AWS SDKs fall back likewise).
-  Result<HttpResponse> GetWithToken(std::string_view path) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      bool tokenless = NowMs() < tokenless_until_ms_;
-      if (!tokenless && (token_.empty() || NowMs() >= token_refresh_at_ms_)) {
-        int put_status = 0;
-        Status s = FetchToken(&put_status);
-        bool may_fall_back =
-            put_status == 0 || put_status == 403 || put_status == 404 || put_status == 405;
-        if (!s.ok() && attempt > 0) {
-          return s.WithContext(fmt::format("metadata GET {} needs a token (HTTP 401)", Url(path)));
-        }
-        if (!s.ok() && !may_fall_back) return s;
-        if (!s.ok()) {
-          tokenless = true;
-          tokenless_until_ms_ = NowMs() + kTokenlessMs;
-        }
-      }
-      Headers headers;
-      if (!tokenless) headers.emplace_back(scheme_.token_header, token_);
-      BATON_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", path, std::move(headers)));
-      if (r.status != 401) return r;
-      token_.clear();
-      tokenless_until_ms_ = 0;  // tokens are required after all
-    }
-    return FailedPrecondition("metadata GET {}: HTTP 401 even with a fresh token", Url(path));
-  }
-
- private:
-  static constexpr int64_t kTokenlessMs = 5 * 60 * 1000;
-
-  // `*http_status`: the PUT's status, or 0 when it got no answer.
-  Status FetchToken(int* http_status) {
-    int ttl = options_.token_ttl_seconds;
-    BATON_ASSIGN_OR_RETURN(HttpResponse r,
-                           Send("PUT", kTokenPath, {{scheme_.ttl_header, std::to_string(ttl)}}));
-    *http_status = static_cast<int>(r.status);
-    if (r.status != 200) return UnexpectedStatus("PUT", kTokenPath, r);
-    std::string_view token = TrimSpace(r.body);
-    if (token.empty()) return Corruption("metadata PUT {}: empty token", Url(kTokenPath));
-    // The service may grant less than asked for; it echoes the TTL it granted.
-    std::string granted = r.Header(Lower(scheme_.ttl_header));
-    if (int g = std::atoi(granted.c_str()); g > 0 && g < ttl) ttl = g;
-    int64_t ttl_ms = int64_t{ttl} * 1000;
-    token_ = std::string(token);
-    token_refresh_at_ms_ = NowMs() + ttl_ms - std::min<int64_t>(ttl_ms / 10, 60000);
-    tokenless_until_ms_ = 0;
-    return Status::Ok();
-  }
-
-  const TokenScheme scheme_;
-  std::string token_;
-  int64_t token_refresh_at_ms_ = 0;
-  int64_t tokenless_until_ms_ = 0;  // until then, GETs go without a token
-};
-
-class AlibabaWatcher : public TokenWatcher {
+class AlibabaWatcher : public WatcherBase {
  public:
   AlibabaWatcher(std::string base_url, WatcherOptions options)
-      : TokenWatcher(Cloud::kAlibaba, std::move(base_url), options, kAlibabaTokens) {}
+      : WatcherBase(Cloud::kAlibaba, std::move(base_url), options, &kAlibabaMetadataTokens) {}
 
   Result<std::optional<Notice>> Poll() override {
     static constexpr char kPath[] = "/latest/meta-data/instance/spot/termination-time";
-    BATON_ASSIGN_OR_RETURN(HttpResponse r, GetWithToken(kPath));
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Get(kPath));
     if (r.status == 404) return std::optional<Notice>();
-    if (r.status != 200) return UnexpectedStatus("GET", kPath, r);
+    if (r.status != 200) return UnexpectedStatus(kPath, r);
     std::string_view text = TrimSpace(r.body);
     if (text.empty()) return std::optional<Notice>();
     Result<int64_t> when = ParseRfc3339Ms(text);
@@ -189,15 +75,15 @@ class AlibabaWatcher : public TokenWatcher {
   }
 };
 
-class AwsWatcher : public TokenWatcher {
+class AwsWatcher : public WatcherBase {
  public:
   AwsWatcher(std::string base_url, WatcherOptions options)
-      : TokenWatcher(Cloud::kAws, std::move(base_url), options, kAwsTokens) {}
+      : WatcherBase(Cloud::kAws, std::move(base_url), options, &kAwsMetadataTokens) {}
 
   Result<std::optional<Notice>> Poll() override {
     static constexpr char kActionPath[] = "/latest/meta-data/spot/instance-action";
     static constexpr char kRebalancePath[] = "/latest/meta-data/events/recommendations/rebalance";
-    BATON_ASSIGN_OR_RETURN(HttpResponse action, GetWithToken(kActionPath));
+    BATON_ASSIGN_OR_RETURN(HttpResponse action, Get(kActionPath));
     if (action.status == 200) {
       Result<Json> doc = ParseJson(action.body, Url(kActionPath));
       if (!doc.ok()) return Malformed(kActionPath, doc.status().message());
@@ -211,11 +97,11 @@ class AwsWatcher : public TokenWatcher {
           Notice{Cloud::kAws, NoticeKind::kTermination, *when,
                  fmt::format("aws spot instance-action: {} at {}", *what, *time)});
     }
-    if (action.status != 404) return UnexpectedStatus("GET", kActionPath, action);
+    if (action.status != 404) return UnexpectedStatus(kActionPath, action);
 
-    BATON_ASSIGN_OR_RETURN(HttpResponse rebalance, GetWithToken(kRebalancePath));
+    BATON_ASSIGN_OR_RETURN(HttpResponse rebalance, Get(kRebalancePath));
     if (rebalance.status == 404) return std::optional<Notice>();
-    if (rebalance.status != 200) return UnexpectedStatus("GET", kRebalancePath, rebalance);
+    if (rebalance.status != 200) return UnexpectedStatus(kRebalancePath, rebalance);
     Result<Json> doc = ParseJson(rebalance.body, Url(kRebalancePath));
     if (!doc.ok()) return Malformed(kRebalancePath, doc.status().message());
     Result<std::string> time = JsonString(*doc, "noticeTime", "rebalance recommendation");
@@ -236,15 +122,16 @@ class GcpWatcher : public WatcherBase {
 
   Result<std::optional<Notice>> Poll() override {
     static constexpr char kPath[] = "/computeMetadata/v1/instance/preempted";
-    BATON_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", kPath, {{"Metadata-Flavor", "Google"}}));
-    if (r.status != 200) return UnexpectedStatus("GET", kPath, r);
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Get(kPath, {{"Metadata-Flavor", "Google"}}));
+    if (r.status != 200) return UnexpectedStatus(kPath, r);
     std::string_view value = TrimSpace(r.body);
     if (value == "FALSE") {
       first_seen_ms_ = 0;
       return std::optional<Notice>();
     }
     if (value != "TRUE") {
-      return Malformed(kPath, fmt::format("expected TRUE or FALSE, got '{}'", Snippet(value)));
+      return Malformed(kPath,
+                       fmt::format("expected TRUE or FALSE, got '{}'", MetadataSnippet(value)));
     }
     // The service gives no time; the VM gets about 30 s from when the flag turns TRUE.
     if (first_seen_ms_ == 0) first_seen_ms_ = NowMs();
@@ -265,8 +152,8 @@ class AzureWatcher : public WatcherBase {
   Result<std::optional<Notice>> Poll() override {
     static constexpr char kPath[] = "/metadata/scheduledevents?api-version=2020-07-01";
     BATON_RETURN_IF_ERROR(LookUpVmName());
-    BATON_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", kPath, {{"Metadata", "true"}}));
-    if (r.status != 200) return UnexpectedStatus("GET", kPath, r);
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Get(kPath, {{"Metadata", "true"}}));
+    if (r.status != 200) return UnexpectedStatus(kPath, r);
     Result<Json> doc = ParseJson(r.body, Url(kPath));
     if (!doc.ok()) return Malformed(kPath, doc.status().message());
     if (!doc->is_object() || !doc->contains("Events") || !(*doc)["Events"].is_array()) {
@@ -320,8 +207,8 @@ class AzureWatcher : public WatcherBase {
     if (!vm_name_.empty() || name_unavailable_) return Status::Ok();
     static constexpr char kPath[] =
         "/metadata/instance/compute/name?api-version=2021-02-01&format=text";
-    BATON_ASSIGN_OR_RETURN(HttpResponse r, Send("GET", kPath, {{"Metadata", "true"}}));
-    if (r.status >= 500 || r.status == 429) return UnexpectedStatus("GET", kPath, r);
+    BATON_ASSIGN_OR_RETURN(HttpResponse r, Get(kPath, {{"Metadata", "true"}}));
+    if (r.status >= 500 || r.status == 429) return UnexpectedStatus(kPath, r);
     if (r.status == 200 && !TrimSpace(r.body).empty()) {
       vm_name_ = std::string(TrimSpace(r.body));
     } else {

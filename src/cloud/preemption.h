@@ -44,6 +44,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "store/metadata_client.h"
 
 namespace baton {
 
@@ -82,16 +83,9 @@ struct Notice {
 // "aws termination notice, deadline 2017-09-18T08:22:00Z: <detail>".
 std::string DescribeNotice(const Notice& notice);
 
-struct WatcherOptions {
-  // Per request: connect timeout and whole-exchange limit. The metadata service is link-local,
-  // so anything slower means it is not there.
-  int request_timeout_ms = 1000;
-  // TTL asked for IMDSv2 / Alibaba hardening-mode tokens; refreshed at 90% of it (at most 60 s
-  // before it ends) and whenever a request comes back 401.
-  int token_ttl_seconds = 21600;
-  // Clock for token expiry and the GCP deadline.
-  Env* env = Env::Default();
-};
+// The metadata requests' timeout, the TTL asked for IMDSv2 / Alibaba hardening-mode tokens
+// (store/metadata_client.h), and the clock, which also dates GCP's deadline.
+using WatcherOptions = MetadataClientOptions;
 
 class PreemptionWatcher {
  public:

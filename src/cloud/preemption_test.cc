@@ -18,6 +18,7 @@
 #include "cloud/http_server.h"
 #include "cloud/metadata_time.h"
 #include "cloud/notice_monitor.h"
+#include "loopback.h"
 
 namespace baton {
 namespace {
@@ -31,33 +32,15 @@ int64_t MsSince(Clock::time_point start) {
 }
 
 // The real Env with a clock the test moves by hand.
-class ClockEnv : public Env {
+class ClockEnv : public ForwardingEnv {
  public:
   explicit ClockEnv(uint64_t now_micros) : now_(now_micros) {}
   void Advance(uint64_t ms) { now_ += ms * 1000; }
 
   uint64_t NowMicros() override { return now_; }
   void SleepMicros(uint64_t micros) override { now_ += micros; }
-  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
-  Status WriteFileAtomic(const std::string& p, std::string_view d) override {
-    return base_->WriteFileAtomic(p, d);
-  }
-  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
-  bool IsDirectory(const std::string& p) override { return base_->IsDirectory(p); }
-  Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
-  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& p) override {
-    return base_->ListDir(p);
-  }
-  Result<std::shared_ptr<MappedFile>> MapFile(const std::string& p) override {
-    return base_->MapFile(p);
-  }
-  Status CopyFile(const std::string& a, const std::string& b) override {
-    return base_->CopyFile(a, b);
-  }
 
  private:
-  Env* base_ = Env::Default();
   std::atomic<uint64_t> now_;
 };
 
@@ -374,21 +357,9 @@ TEST_F(PreemptionTest, MalformedAnswersAreErrorsNamingTheUrl) {
   }
 }
 
-// A port where nothing listens: refused at once.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST_F(PreemptionTest, UnreachableServiceFailsFast) {
-  std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  // A port where nothing listens: refused at once.
+  std::string url = "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort());
   for (Cloud cloud : kAllClouds) {
     auto w = PreemptionWatcher::Create(cloud, url);
     ASSERT_TRUE(w.ok());
@@ -402,21 +373,20 @@ TEST_F(PreemptionTest, UnreachableServiceFailsFast) {
 
   // A service that takes connections into a full backlog and never answers (as a blackholed
   // link-local address does): the per-request timeout bounds the poll.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  int fd = testing::ListenOnLoopback(&port, 0);
+  ASSERT_GT(port, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 0), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(port);
   std::vector<int> fillers;
   for (int i = 0; i < 3; ++i) {
     int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     fillers.push_back(c);
   }
-  std::string hole = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  std::string hole = "http://127.0.0.1:" + std::to_string(port);
   auto w = PreemptionWatcher::Create(Cloud::kGcp, hole, {.request_timeout_ms = 500});
   ASSERT_TRUE(w.ok());
   auto start = Clock::now();

@@ -4,7 +4,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
-#include "store/http_client.h"
+#include "store/metadata_client.h"
 
 namespace baton {
 namespace {
@@ -107,8 +107,7 @@ Result<SigV4Credentials> ReadCredentialsFile(const std::string& path, const std:
   return out;
 }
 
-CredentialsProvider::CredentialsProvider(Cloud cloud)
-    : cloud_(cloud), http_(std::make_unique<HttpClient>()) {}
+CredentialsProvider::CredentialsProvider(Cloud cloud) : cloud_(cloud) {}
 CredentialsProvider::~CredentialsProvider() = default;
 
 Result<SigV4Credentials> CredentialsProvider::Get() {
@@ -195,67 +194,53 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::FromFile(bool* found) {
 }
 
 Result<CredentialsProvider::Loaded> CredentialsProvider::FromAwsMetadata() {
-  std::string base = GetEnv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-  if (base.empty()) base = "http://169.254.169.254";
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  HttpRequest req;
-  req.connect_timeout_ms = 1000;
-  req.total_timeout_ms = 2000;
-  req.method = "PUT";
-  req.url = base + "/latest/api/token";
-  req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
-  BATON_ASSIGN_OR_RETURN(HttpResponse tok, http_->Send(req));
-  if (tok.status != 200) return NotFound("{}: IMDSv2 token request got HTTP {}", base, tok.status);
-  std::string token = Trim(tok.body);
-  req.method = "GET";
-  req.body = {};
-  req.headers = {{"X-aws-ec2-metadata-token", token}};
-  req.url = base + "/latest/meta-data/iam/security-credentials/";
-  BATON_ASSIGN_OR_RETURN(HttpResponse roles, http_->Send(req));
-  if (roles.status != 200)
-    return NotFound("{}: no IAM role attached (HTTP {})", base, roles.status);
-  std::string role = Trim(roles.body.substr(0, roles.body.find('\n')));
-  if (role.empty()) return NotFound("{}: no IAM role attached", base);
-  req.url = base + "/latest/meta-data/iam/security-credentials/" + role;
-  BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
-  if (cred.status != 200)
-    return NotFound("{}: role '{}' credentials: HTTP {}", base, role, cred.status);
-  return ParseRoleCredentials(cred.body, fmt::format("instance role '{}' (IMDSv2)", role),
-                              "SecretAccessKey", "Token");
+  return FromRoleService({.endpoint_env = "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                          .default_endpoint = "http://169.254.169.254",
+                          .tokens = &kAwsMetadataTokens,
+                          .roles_path = "/latest/meta-data/iam/security-credentials/",
+                          .role_env = nullptr,
+                          .kind = "IAM role",
+                          .source = "instance role '{}' (IMDSv2)",
+                          .secret_key = "SecretAccessKey",
+                          .token_key = "Token"});
 }
 
 Result<CredentialsProvider::Loaded> CredentialsProvider::FromAlibabaMetadata() {
-  std::string base = GetEnv("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT");
-  if (base.empty()) base = "http://100.100.100.200";
+  // Security hardening mode: with a session token where the service hands one out (required
+  // where the instance enforces the mode), else without, as its normal mode allows.
+  return FromRoleService({.endpoint_env = "ALIBABA_CLOUD_ECS_METADATA_ENDPOINT",
+                          .default_endpoint = "http://100.100.100.200",
+                          .tokens = &kAlibabaMetadataTokens,
+                          .roles_path = "/latest/meta-data/ram/security-credentials/",
+                          .role_env = "ALIBABA_CLOUD_ECS_METADATA",
+                          .kind = "RAM role",
+                          .source = "ECS RAM role '{}'",
+                          .secret_key = "AccessKeySecret",
+                          .token_key = "SecurityToken"});
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromRoleService(const RoleService& r) {
+  std::string base = GetEnv(r.endpoint_env);
+  if (base.empty()) base = r.default_endpoint;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  HttpRequest req;
-  req.connect_timeout_ms = 1000;
-  req.total_timeout_ms = 2000;
-  // Security hardening mode: a session token first, required where the instance enforces the
-  // mode. A service that knows no tokens answers 4xx and is asked without one; one that does not
-  // answer at all is not there (a laptop): give up at once.
-  req.method = "PUT";
-  req.url = base + "/latest/api/token";
-  req.headers = {{"X-aliyun-ecs-metadata-token-ttl-seconds", "21600"}};
-  BATON_ASSIGN_OR_RETURN(HttpResponse token, http_->Send(req));
-  req.method = "GET";
-  req.headers.clear();
-  if (token.status == 200) req.headers = {{"X-aliyun-ecs-metadata-token", Trim(token.body)}};
-  std::string prefix = base + "/latest/meta-data/ram/security-credentials/";
-  std::string role = GetEnv("ALIBABA_CLOUD_ECS_METADATA");
+  // A fresh client, so a fresh token, per fetch: temporary keys last hours, and a provider need
+  // not hold a connection to a service it may never ask again.
+  MetadataClient service(base, r.tokens);
+  std::string role = r.role_env ? GetEnv(r.role_env) : "";
   if (role.empty()) {
-    req.url = prefix;
-    BATON_ASSIGN_OR_RETURN(HttpResponse roles, http_->Send(req));
-    if (roles.status != 200)
-      return NotFound("{}: no RAM role attached (HTTP {})", base, roles.status);
+    BATON_ASSIGN_OR_RETURN(HttpResponse roles, service.Get(r.roles_path));
+    if (roles.status != 200) {
+      return NotFound("{}: no {} attached (HTTP {})", base, r.kind, roles.status);
+    }
     role = Trim(roles.body.substr(0, roles.body.find('\n')));
-    if (role.empty()) return NotFound("{}: no RAM role attached", base);
+    if (role.empty()) return NotFound("{}: no {} attached", base, r.kind);
   }
-  req.url = prefix + role;
-  BATON_ASSIGN_OR_RETURN(HttpResponse cred, http_->Send(req));
-  if (cred.status != 200) return NotFound("{}: RAM role '{}': HTTP {}", base, role, cred.status);
-  return ParseRoleCredentials(cred.body, fmt::format("ECS RAM role '{}'", role), "AccessKeySecret",
-                              "SecurityToken");
+  BATON_ASSIGN_OR_RETURN(HttpResponse cred, service.Get(std::string(r.roles_path) + role));
+  if (cred.status != 200) {
+    return NotFound("{}: {} '{}' credentials: HTTP {}", base, r.kind, role, cred.status);
+  }
+  return ParseRoleCredentials(cred.body, fmt::format(fmt::runtime(r.source), role), r.secret_key,
+                              r.token_key);
 }
 
 Result<CredentialsProvider::Loaded> CredentialsProvider::Load() {

@@ -6,12 +6,13 @@
 //   2. a shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
 //      AWS_PROFILE (default "default"), keys aws_access_key_id, aws_secret_access_key,
 //      aws_session_token;
-//   3. the instance's role through the metadata service: on AWS the IAM role by IMDSv2
-//      (http://169.254.169.254, or AWS_EC2_METADATA_SERVICE_ENDPOINT; off with
-//      AWS_EC2_METADATA_DISABLED=true); for oss:// the ECS RAM role
-//      (http://100.100.100.200, or ALIBABA_CLOUD_ECS_METADATA_ENDPOINT; the role name from
-//      ALIBABA_CLOUD_ECS_METADATA, else the one the service lists; in security hardening mode,
-//      with a session token, where the service hands one out). These are temporary STS
+//   3. the instance's role through the metadata service (store/metadata_client.h: session
+//      tokens, and requests without one where the token PUT is refused or unanswered, as from
+//      inside a container): on AWS the IAM role by IMDSv2 (http://169.254.169.254, or
+//      AWS_EC2_METADATA_SERVICE_ENDPOINT; off with AWS_EC2_METADATA_DISABLED=true); for oss://
+//      the ECS RAM role (http://100.100.100.200, or ALIBABA_CLOUD_ECS_METADATA_ENDPOINT; the role
+//      name from ALIBABA_CLOUD_ECS_METADATA, else the one the service lists; in security
+//      hardening mode where the service hands out tokens). These are temporary STS
 //      credentials: they are fetched again when less than 5 minutes from their expiration; if
 //      that fails while the keys held have not yet expired, those are used meanwhile.
 // Secrets never appear in messages: errors name the source and the key id at most.
@@ -27,7 +28,7 @@
 
 namespace baton {
 
-class HttpClient;
+struct MetadataTokenScheme;
 
 class CredentialsProvider {
  public:
@@ -56,12 +57,25 @@ class CredentialsProvider {
   Result<Loaded> FromFile(bool* found);
   Result<Loaded> FromAwsMetadata();
   Result<Loaded> FromAlibabaMetadata();
+  // An instance role's temporary keys from a metadata service: AWS IMDS and Alibaba ECS differ
+  // only in these names.
+  struct RoleService {
+    const char* endpoint_env;      // the variable that overrides the service's address
+    const char* default_endpoint;  // the link-local address
+    const MetadataTokenScheme* tokens;
+    const char* roles_path;  // lists the roles; the role's keys are at roles_path + name
+    const char* role_env;    // names the role (no listing), or null
+    const char* kind;        // "IAM role", for messages
+    const char* source;      // "instance role '{}' (IMDSv2)", the role's name for {}
+    const char* secret_key;  // JSON names of the secret and the session token
+    const char* token_key;
+  };
+  Result<Loaded> FromRoleService(const RoleService& service);
 
   Cloud cloud_;
   std::mutex mu_;
   bool have_ = false;
   Loaded current_;
-  std::unique_ptr<HttpClient> http_;
 };
 
 // Parses an ISO-8601 UTC time ("2026-11-23T10:00:00Z") into Unix seconds.
