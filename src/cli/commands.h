@@ -18,6 +18,8 @@ void AddTrainCommand(CLI::App& root, Action& action);
 void AddCkptCommand(CLI::App& root, Action& action);
 void AddStoreCommand(CLI::App& root, Action& action);
 void AddAgentCommand(CLI::App& root, Action& action);
+void AddRunCommand(CLI::App& root, Action& action);
+void AddSimCommand(CLI::App& root, Action& action);
 
 // `baton train` exit code of an attempt fenced off by a newer one (it wrote nothing).
 inline constexpr int kExitFenced = 3;

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   baton::cli::AddCkptCommand(app, action);
   baton::cli::AddStoreCommand(app, action);
   baton::cli::AddAgentCommand(app, action);
+  baton::cli::AddRunCommand(app, action);
+  baton::cli::AddSimCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

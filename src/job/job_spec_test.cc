@@ -33,7 +33,7 @@ fleet:
   capacity: 1
   policy: spot-first
   offers:
-    - {type: ecs.gn7i, zone: cn-hangzhou-h, spot: 3.5, on_demand: 10}
+    - {instance_type: ecs.gn7i, zone: cn-hangzhou-h, spot: 3.5, on_demand: 10}
 )";
 
 TEST(JobSpec, ParsesEverySection) {

@@ -1,0 +1,252 @@
+// baton run JOB.yaml: the whole system on this machine. The fleet controller runs here with the
+// local provider: every instance is a `baton agent` process with its own work folder and fake
+// metadata server; the job's spot market (scripted, random or a trace) is played back with time
+// compressed, with preemption notices and SIGKILLs; the run's store is the hand-off between them.
+// At the end it prints the cost report (and writes it as JSON and CSV into the work folder).
+//
+//   baton run examples/demo.yaml [--work_dir DIR] [--fresh] [--max_minutes N]
+//
+// Relative paths in the job (model, datasets, store) are taken from the folder `baton run` runs
+// in. Ctrl-C stops the instances with a checkpoint; run it again to carry on.
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/env.h"
+#include "cli/commands.h"
+#include "fleet/controller.h"
+#include "fleet/local_provider.h"
+#include "fleet/market.h"
+#include "fleet/report.h"
+#include "fleet/spec.h"
+#include "job/job_spec.h"
+#include "store/cache.h"
+#include "store/store.h"
+#include "train/trainer.h"
+
+namespace baton::cli {
+namespace {
+
+struct RunFlags {
+  std::string job;
+  std::string work_dir;
+  bool fresh = false;
+  double max_minutes = 60;
+};
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, n) : "baton";
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/' || IsRemoteUrl(path)) return path;
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof(cwd))) return path;
+  std::string p = path;
+  while (p.rfind("./", 0) == 0) p = p.substr(2);
+  return JoinPath(cwd, p);
+}
+
+// A dataset entry is a path (maybe with "#N") or a built-in name; only existing paths move.
+std::string AbsoluteDataset(const std::string& spec) {
+  std::string path = spec, count;
+  if (size_t hash = spec.rfind('#'); hash != std::string::npos) {
+    path = spec.substr(0, hash);
+    count = spec.substr(hash);
+  }
+  return Env::Default()->FileExists(path) ? Absolute(path) + count : spec;
+}
+
+std::string Hmm(double seconds) {
+  int64_t m = static_cast<int64_t>(std::floor(std::max(0.0, seconds) / 60));
+  return fmt::format("{}:{:02d}", m / 60, m % 60);
+}
+
+// Event lines and a live status line that is redrawn in place on a terminal.
+class Terminal {
+ public:
+  Terminal() : tty_(isatty(2)) {}
+  void Line(const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fprintf(stderr, "%s%s\n", tty_ && !status_.empty() ? "\r\033[K" : "", s.c_str());
+    if (tty_ && !status_.empty()) std::fprintf(stderr, "%s", status_.c_str());
+  }
+  void Status(const std::string& s, double real_now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tty_) {
+      status_ = s;
+      std::fprintf(stderr, "\r\033[K%s", s.c_str());
+    } else if (real_now - last_ >= 10) {  // a log file: a line every 10 s
+      last_ = real_now;
+      std::fprintf(stderr, "%s\n", s.c_str());
+    }
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tty_ && !status_.empty()) std::fprintf(stderr, "\n");
+    status_.clear();
+  }
+
+ private:
+  bool tty_;
+  std::mutex mu_;
+  std::string status_;
+  double last_ = -1e9;
+};
+
+int RunJob(const RunFlags& flags) {
+  Env* env = Env::Default();
+  Result<std::string> text = env->ReadFile(flags.job);
+  if (!text.ok()) return ReportError(text.status());
+  Result<JobSpec> job = ParseJobSpec(*text, flags.job);
+  if (!job.ok()) return ReportError(job.status());
+  if (job->fleet.is_null()) {
+    return ReportError(InvalidArgument("{}: fleet: `baton run` needs a fleet section", flags.job));
+  }
+  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job->fleet, flags.job);
+  if (!spec.ok()) return ReportError(spec.status());
+  if (spec->provider != "local") {
+    return ReportError(InvalidArgument(
+        "{}: fleet.provider: `baton run` runs the local provider; '{}' is for `baton sim`",
+        flags.job, spec->provider));
+  }
+
+  // The agents run in their own folders: give them a copy of the job with absolute paths.
+  Result<Json> doc = JobSpecDocument(*text, flags.job);
+  if (!doc.ok()) return ReportError(doc.status());
+  std::string store_url = Absolute(job->train.output_dir);
+  (*doc)["name"] = job->name;
+  (*doc)["store"] = store_url;
+  if (doc->contains("model")) (*doc)["model"] = Absolute(job->train.model);
+  if (doc->contains("datasets")) {
+    Json list = Json::array();
+    for (const std::string& d : job->train.dataset) list.push_back(AbsoluteDataset(d));
+    (*doc)["datasets"] = list;
+  }
+  Json& agent = (*doc)["agent"];
+  if (!agent.is_object()) agent = Json::object();
+  std::string cloud = job->cloud == "none" ? "alibaba" : job->cloud;
+  agent["cloud"] = cloud;
+  agent.erase("metadata_url");  // each instance has its own fake
+  if (!agent.contains("heartbeat_seconds")) agent["heartbeat_seconds"] = 1;
+
+  std::string work_dir =
+      flags.work_dir.empty() ? Absolute(".cache/baton-run/" + job->name) : Absolute(flags.work_dir);
+  Terminal term;
+  auto print = [&term](const std::string& s) { term.Line(s); };
+  if (flags.fresh) {
+    print(fmt::format("baton run: --fresh: deleting the run's store {} and work folder {}",
+                      store_url, work_dir));
+    Result<std::unique_ptr<Store>> store = OpenStore(store_url);
+    if (!store.ok()) return ReportError(store.status());
+    if (Status s = (*store)->DeletePrefix(""); !s.ok()) return ReportError(s);
+    if (env->FileExists(work_dir)) {
+      if (Status s = env->DeleteRecursively(work_dir); !s.ok()) return ReportError(s);
+    }
+  }
+  if (Status s = env->CreateDirs(work_dir); !s.ok()) return ReportError(s);
+  std::string agent_job = JoinPath(work_dir, "job.yaml");
+  if (Status s = env->WriteFileAtomic(agent_job, doc->dump(2) + "\n"); !s.ok()) {
+    return ReportError(s);
+  }
+
+  std::string job_dir = flags.job.find('/') == std::string::npos
+                            ? "."
+                            : flags.job.substr(0, flags.job.find_last_of('/'));
+  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir, flags.job);
+  if (!market.ok()) return ReportError(market.status());
+  fleet::LocalProviderOptions lo;
+  lo.baton_binary = SelfExe();
+  lo.job_path = agent_job;
+  lo.store_url = store_url;
+  lo.work_dir = work_dir;
+  lo.cloud = cloud;
+  lo.print = print;
+  Result<std::unique_ptr<fleet::LocalProvider>> provider =
+      fleet::LocalProvider::Open(*spec, std::move(*market), lo);
+  if (!provider.ok()) return ReportError(provider.status());
+  fleet::LocalProvider* local = provider->get();
+
+  print(fmt::format(
+      "baton run: '{}' on the local fleet: policy {}, {} offers, time x{:g} (1 s = {:g} simulated "
+      "s); store {}; instance folders and agent logs in {}/instances",
+      job->name, fleet::PolicyName(spec->policy), spec->offers.size(), spec->time_scale,
+      spec->time_scale, store_url, work_dir));
+  for (const fleet::Offer& o : spec->offers) {
+    print(fmt::format("  offer {:<48} {:>8.2f}/h", o.Name(), o.price_per_hour));
+  }
+
+  std::atomic<bool>* stop = InstallStopSignalHandlers();
+  auto real_start = std::chrono::steady_clock::now();
+  auto real_now = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
+  };
+  fleet::ControllerOptions co;
+  co.tick_seconds = std::max(1.0, spec->time_scale);  // about one real second
+  co.max_seconds = flags.max_minutes * 60 * spec->time_scale;
+  co.print = print;
+  co.should_stop = [stop] { return stop->load(); };
+  co.progress = [&](const fleet::FleetReport& r) {
+    fleet::RunProgress p = local->Progress();
+    std::string on = "no instance";
+    for (const fleet::Instance& i : local->Instances()) {
+      if (i.state == fleet::InstanceState::kEnded) continue;
+      on = fmt::format("{} {}", i.id, fleet::InstanceStateName(i.state));
+      if (i.state == fleet::InstanceState::kRunning) break;
+    }
+    term.Status(fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
+                            Hmm(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
+                real_now());
+  };
+  fleet::Controller controller(*spec, local, co);
+  Result<fleet::FleetReport> report = controller.Run();
+  term.Done();
+  if (!report.ok()) {
+    double grace = spec->overheads.notice / spec->time_scale + 60;
+    print(
+        fmt::format("baton run: stopping the instances (they checkpoint; up to {:.0f} s)", grace));
+    local->Shutdown(grace);
+    if (stop->load()) {
+      print("baton run: stopped. Run the same command again to carry on from the checkpoint.");
+      return 130;
+    }
+    return ReportError(report.status());
+  }
+  std::fputs(fleet::ReportTable(*report).c_str(), stdout);
+  std::string json_path = JoinPath(work_dir, "report.json");
+  std::string csv_path = JoinPath(work_dir, "report.csv");
+  Status s = env->WriteFileAtomic(json_path, fleet::ReportJson(*report).dump(2) + "\n");
+  if (s.ok()) s = env->WriteFileAtomic(csv_path, fleet::ReportCsv({*report}));
+  if (!s.ok()) return ReportError(s);
+  fleet::RunProgress p = local->Progress();
+  std::printf("report: %s, %s\nfinal adapter: %s/checkpoint-%.0f (real time %.0f s)\n",
+              json_path.c_str(), csv_path.c_str(), store_url.c_str(), p.total, real_now());
+  return report->complete ? 0 : 1;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& root, Action& action) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = root.add_subcommand(
+      "run",
+      "run a job's whole fleet on this machine: controller, local spot market, agents, report");
+  cmd->add_option("job", flags->job, "job spec (YAML) with a fleet section")->required();
+  cmd->add_option("--work_dir", flags->work_dir,
+                  "instance folders, agent logs, fleet state and the report "
+                  "(default .cache/baton-run/<job name>)");
+  cmd->add_flag("--fresh", flags->fresh,
+                "delete the run's store and work folder first (start over)");
+  cmd->add_option("--max_minutes", flags->max_minutes, "give up after this much real time")
+      ->capture_default_str();
+  cmd->callback([&action, flags] { action = [flags] { return RunJob(*flags); }; });
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,170 @@
+// baton sim [JOB.yaml]: what each fleet policy would cost and how long it would take, on the
+// job's spot market, with the discrete-event sim provider (src/fleet/simulate.h). Only the
+// job's `name` and `fleet` sections are read; fleet.work_hours says how much compute it needs.
+// Without a job it runs the built-in scenarios (examples/sim-*.yaml, compiled in): the recipe's
+// own assumptions, the same with real overheads, and the public spot traces.
+//   --policy a,b        only these policies (default: every one that fits the offers)
+//   --format table|json|csv
+//   --verbose           the controller's decisions and events, on stderr
+#include <cstdio>
+#include <sstream>
+
+#include "base/env.h"
+#include "cli/commands.h"
+#include "fleet/report.h"
+#include "fleet/simulate.h"
+
+namespace baton::cli {
+namespace {
+
+struct SimFlags {
+  std::string job;
+  std::string policies;
+  std::string format = "table";
+  bool verbose = false;
+};
+
+Result<std::vector<fleet::PolicyKind>> ParsePolicies(const std::string& list) {
+  std::vector<fleet::PolicyKind> out;
+  std::stringstream in(list);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    if (name.empty()) continue;
+    Result<fleet::PolicyKind> p = fleet::ParsePolicyName(name);
+    if (!p.ok()) return InvalidArgument("--policy: {}", p.status().message());
+    out.push_back(*p);
+  }
+  return out;
+}
+
+std::string Percent(double fraction) { return fmt::format("{:.1f}%", 100 * fraction); }
+
+std::string ScenarioTable(const fleet::SimScenario& s, const std::vector<fleet::SimResult>& rs) {
+  const fleet::FleetSpec& spec = s.rows.front().spec;
+  const size_t runs = rs.empty() ? 0 : rs.front().runs.size();
+  const bool deadline = spec.deadline_seconds > 0;
+  std::string out = fmt::format("{}  [{}]\n{}\n", s.title, s.source, fleet::DescribeSpec(spec));
+  if (runs > 1) {
+    std::string starts;
+    for (double t : spec.sim_start_seconds) {
+      starts += fmt::format("{}{:g}", starts.empty() ? "" : ", ", t / 3600);
+    }
+    out += fmt::format("mean of {} runs, started {} h into the market's timeline\n", runs, starts);
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"policy", "cost", "makespan", "interruptions", "redone", "overhead", "saving"}};
+  if (deadline) {
+    rows[0].push_back("finished");
+    rows[0].push_back("late");
+  }
+  for (const fleet::SimResult& r : rs) {
+    std::vector<std::string> row = {
+        r.label,
+        fleet::FormatMoney(r.cost),
+        fleet::FormatHours(r.makespan_seconds),
+        runs > 1 ? fmt::format("{:.1f}", r.interruptions) : fmt::format("{:.0f}", r.interruptions),
+        fleet::FormatHours(r.work_redone),  // sim work units are seconds
+        fleet::FormatHours(r.overhead_seconds),
+        Percent(r.saving_fraction)};
+    if (deadline) {
+      row.push_back(fleet::FormatHours(r.completed_at));
+      row.push_back(fmt::format("{}/{}", r.deadline_missed, r.runs.size()));
+    }
+    if (r.incomplete > 0) row[0] += fmt::format(" ({} not complete)", r.incomplete);
+    rows.push_back(std::move(row));
+  }
+  return out + fleet::TextTable(rows, "lrrrrrrrr");
+}
+
+Json ScenarioJson(const fleet::SimScenario& s, const std::vector<fleet::SimResult>& rs) {
+  Json rows = Json::array();
+  for (const fleet::SimResult& r : rs) {
+    Json runs = Json::array();
+    for (const fleet::FleetReport& report : r.runs) runs.push_back(fleet::ReportJson(report));
+    rows.push_back({{"label", r.label},
+                    {"policy", fleet::PolicyName(r.policy)},
+                    {"mean",
+                     {{"cost", r.cost},
+                      {"makespan_seconds", r.makespan_seconds},
+                      {"completed_at", r.completed_at},
+                      {"interruptions", r.interruptions},
+                      {"work_redone", r.work_redone},
+                      {"overhead_seconds", r.overhead_seconds},
+                      {"on_demand_baseline_cost", r.baseline_cost},
+                      {"saving_fraction", r.saving_fraction}}},
+                    {"incomplete", r.incomplete},
+                    {"deadline_missed", r.deadline_missed},
+                    {"runs", runs}});
+  }
+  return Json{{"title", s.title},
+              {"source", s.source},
+              {"spec", fleet::DescribeSpec(s.rows.front().spec)},
+              {"rows", rows}};
+}
+
+int RunSim(const SimFlags& flags) {
+  if (flags.format != "table" && flags.format != "json" && flags.format != "csv") {
+    return ReportError(
+        InvalidArgument("--format: expected table, json or csv, got '{}'", flags.format));
+  }
+  Result<std::vector<fleet::PolicyKind>> policies = ParsePolicies(flags.policies);
+  if (!policies.ok()) return ReportError(policies.status());
+  std::vector<fleet::SimScenario> scenarios;
+  if (flags.job.empty()) {
+    Result<std::vector<fleet::SimScenario>> builtin = fleet::BuiltinScenarios(*policies);
+    if (!builtin.ok()) return ReportError(builtin.status());
+    scenarios = std::move(*builtin);
+  } else {
+    Result<std::string> text = Env::Default()->ReadFile(flags.job);
+    if (!text.ok()) return ReportError(text.status());
+    Result<fleet::SimScenario> s = fleet::ScenarioFromJob(*text, flags.job, *policies);
+    if (!s.ok()) return ReportError(s.status());
+    scenarios.push_back(std::move(*s));
+  }
+  if (scenarios.empty()) {
+    return ReportError(InvalidArgument("--policy: none of these fits the built-in scenarios"));
+  }
+  fleet::SimOptions options;
+  if (flags.verbose) {
+    options.print = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  }
+  std::string table;
+  Json json = Json::array();
+  std::vector<fleet::FleetReport> all_runs;
+  for (const fleet::SimScenario& s : scenarios) {
+    Result<std::vector<fleet::SimResult>> results = fleet::RunScenario(s, options);
+    if (!results.ok()) return ReportError(results.status());
+    table += (table.empty() ? "" : "\n") + ScenarioTable(s, *results);
+    json.push_back(ScenarioJson(s, *results));
+    for (const fleet::SimResult& r : *results) {
+      all_runs.insert(all_runs.end(), r.runs.begin(), r.runs.end());
+    }
+  }
+  if (flags.format == "table") {
+    std::fputs(table.c_str(), stdout);
+  } else if (flags.format == "json") {
+    std::fputs((Json{{"scenarios", json}}.dump(2) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(fleet::ReportCsv(all_runs).c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddSimCommand(CLI::App& root, Action& action) {
+  auto flags = std::make_shared<SimFlags>();
+  CLI::App* cmd = root.add_subcommand(
+      "sim",
+      "compare the fleet policies' cost and time on a job's spot market (discrete-event "
+      "simulation); without a job: the built-in recipe and trace scenarios");
+  cmd->add_option("job", flags->job, "job spec (YAML) with a fleet section and work_hours");
+  cmd->add_option("--policy", flags->policies,
+                  "comma-separated policies to compare: spot-first, spot-only, on-demand, "
+                  "deadline (default: every one that fits the offers)");
+  cmd->add_option("--format", flags->format, "table, json or csv")->capture_default_str();
+  cmd->add_flag("--verbose", flags->verbose, "print the controller's decisions and events");
+  cmd->callback([&action, flags] { action = [flags] { return RunSim(*flags); }; });
+}
+
+}  // namespace baton::cli

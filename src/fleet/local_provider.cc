@@ -1,0 +1,562 @@
+#include "fleet/local_provider.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "base/env.h"
+#include "ckpt/layout.h"
+#include "cloud/fake_metadata_server.h"
+#include "cloud/preemption.h"
+#include "job/job_spec.h"
+
+namespace baton::fleet {
+namespace {
+
+constexpr char kStateFile[] = "local-fleet.json";
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Hmm(double seconds) {
+  int64_t m = static_cast<int64_t>(std::floor(seconds / 60));
+  return fmt::format("{}:{:02d}", m / 60, m % 60);
+}
+
+Result<InstanceState> ParseState(const std::string& s) {
+  for (InstanceState st :
+       {InstanceState::kBooting, InstanceState::kLoading, InstanceState::kStandby,
+        InstanceState::kRunning, InstanceState::kStopping, InstanceState::kEnded}) {
+    if (s == InstanceStateName(st)) return st;
+  }
+  return Corruption("unknown instance state '{}'", s);
+}
+
+Result<EndReason> ParseEndReason(const std::string& s) {
+  for (EndReason r : {EndReason::kNone, EndReason::kCompleted, EndReason::kStopped,
+                      EndReason::kPreempted, EndReason::kKilled, EndReason::kFailed}) {
+    if (s == EndReasonName(r)) return r;
+  }
+  return Corruption("unknown end reason '{}'", s);
+}
+
+// The last non-empty line of a log file, for a failed agent's message.
+std::string LastLine(const std::string& path) {
+  Result<std::string> text = Env::Default()->ReadFile(path);
+  if (!text.ok()) return "";
+  std::string s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+}  // namespace
+
+struct LocalProvider::Proc {
+  Instance info;
+  pid_t pid = -1;
+  int metadata_port = 0;
+  double boot_done_at = 0;    // simulated time the agent process starts
+  double kill_at = INFINITY;  // end of a notice window
+  bool noticed = false;       // got a preemption notice
+  bool stop_sent = false;     // the controller asked it to stop
+  bool killed = false;        // SIGKILLed by the provider
+  bool adopted = false;       // started by an earlier controller: not our child
+  std::string heartbeat_state;
+  double rate_t0 = -1, rate_step0 = 0, rate_t1 = -1, rate_step1 = 0;
+  int64_t max_steps = 0;
+  int64_t checkpoint_step = 0;
+  std::unique_ptr<FakeMetadataServer> metadata;
+  std::string dir;
+
+  bool alive() const { return info.state != InstanceState::kEnded; }
+  Json ToJson() const {
+    return Json{{"id", info.id},
+                {"offer", info.offer},
+                {"state", InstanceStateName(info.state)},
+                {"end_reason", EndReasonName(info.end_reason)},
+                {"handoff", info.handoff},
+                {"launched_at", info.launched_at},
+                {"running_at", info.running_at},
+                {"ended_at", info.ended_at},
+                {"start_work", info.start_work},
+                {"last_work", info.last_work},
+                {"detail", info.detail},
+                {"pid", pid},
+                {"metadata_port", metadata_port},
+                {"boot_done_at", boot_done_at},
+                {"kill_at", std::isfinite(kill_at) ? Json(kill_at) : Json(nullptr)},
+                {"noticed", noticed},
+                {"stop_sent", stop_sent},
+                {"killed", killed}};
+  }
+};
+
+LocalProvider::LocalProvider(FleetSpec spec, std::unique_ptr<Market> market,
+                             LocalProviderOptions options, std::unique_ptr<Store> store)
+    : spec_(std::move(spec)),
+      market_(std::move(market)),
+      options_(std::move(options)),
+      store_(std::move(store)) {}
+
+LocalProvider::~LocalProvider() = default;
+
+Result<std::unique_ptr<LocalProvider>> LocalProvider::Open(const FleetSpec& spec,
+                                                           std::unique_ptr<Market> market,
+                                                           LocalProviderOptions options) {
+  if (options.baton_binary.empty() || options.job_path.empty() || options.work_dir.empty()) {
+    return InvalidArgument("the local provider needs the baton binary, a job and a work folder");
+  }
+  if (spec.time_scale <= 0) return InvalidArgument("fleet.time_scale must be positive");
+  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.store_url));
+  BATON_RETURN_IF_ERROR(Env::Default()->CreateDirs(JoinPath(options.work_dir, "instances")));
+  std::unique_ptr<LocalProvider> p(
+      new LocalProvider(spec, std::move(market), std::move(options), std::move(store)));
+  BATON_RETURN_IF_ERROR(p->Load());
+  return p;
+}
+
+void LocalProvider::Print(const std::string& line) const {
+  if (options_.print) options_.print(line);
+}
+
+std::string LocalProvider::LogPath(const std::string& id) const {
+  return JoinPath(JoinPath(JoinPath(options_.work_dir, "instances"), id), "agent.log");
+}
+
+double LocalProvider::Now() {
+  return static_cast<double>(UnixMs() - start_unix_ms_) / 1000.0 * spec_.time_scale;
+}
+
+// The state file is what lets a restarted controller carry on: it is rewritten (atomically) on
+// every change.
+Status LocalProvider::Load() {
+  Env* env = Env::Default();
+  std::string path = JoinPath(options_.work_dir, kStateFile);
+  if (!env->FileExists(path)) {
+    start_unix_ms_ = UnixMs();
+    Save();
+    return Status::Ok();
+  }
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  Json j = Json::parse(text, nullptr, false);
+  if (!j.is_object() || j.value("format", "") != "baton-local-fleet") {
+    return Corruption("{}: not a local fleet state file", path);
+  }
+  try {
+    start_unix_ms_ = j.at("start_unix_ms").get<int64_t>();
+    market_t_ = j.at("market_t").get<double>();
+    for (const Json& r : j.at("instances")) {
+      auto p = std::make_unique<Proc>();
+      p->info.id = r.at("id").get<std::string>();
+      p->info.offer = r.at("offer").get<int>();
+      BATON_ASSIGN_OR_RETURN(p->info.state, ParseState(r.at("state").get<std::string>()));
+      BATON_ASSIGN_OR_RETURN(p->info.end_reason,
+                             ParseEndReason(r.at("end_reason").get<std::string>()));
+      p->info.handoff = r.at("handoff").get<bool>();
+      p->info.launched_at = r.at("launched_at").get<double>();
+      p->info.running_at = r.at("running_at").get<double>();
+      p->info.ended_at = r.at("ended_at").get<double>();
+      p->info.start_work = r.at("start_work").get<double>();
+      p->info.last_work = r.at("last_work").get<double>();
+      p->info.detail = r.at("detail").get<std::string>();
+      p->pid = r.at("pid").get<pid_t>();
+      p->metadata_port = r.at("metadata_port").get<int>();
+      p->boot_done_at = r.at("boot_done_at").get<double>();
+      p->kill_at = r.at("kill_at").is_null() ? INFINITY : r.at("kill_at").get<double>();
+      p->noticed = r.at("noticed").get<bool>();
+      p->stop_sent = r.at("stop_sent").get<bool>();
+      p->killed = r.at("killed").get<bool>();
+      p->dir = JoinPath(JoinPath(options_.work_dir, "instances"), p->info.id);
+      if (p->info.offer < 0 || p->info.offer >= static_cast<int>(spec_.offers.size())) {
+        return Corruption("{}: instance {} names offer {}, the job has {}", path, p->info.id,
+                          p->info.offer, spec_.offers.size());
+      }
+      if (p->alive()) {
+        // The metadata server died with the old controller; serve on the same port again so
+        // the agent's watcher finds it.
+        FakeMetadataOptions mo;
+        mo.port = p->metadata_port;
+        mo.instance_name = p->info.id;
+        Result<std::unique_ptr<FakeMetadataServer>> server = FakeMetadataServer::Start(mo);
+        if (server.ok()) p->metadata = std::move(*server);
+        p->adopted = p->pid > 0;
+        Print(fmt::format("local fleet: adopted {} ({}, pid {})", p->info.id,
+                          InstanceStateName(p->info.state), p->pid));
+      }
+      procs_.push_back(std::move(p));
+    }
+  } catch (const Json::exception& e) {
+    return Corruption("{}: {}", path, e.what());
+  }
+  return Status::Ok();
+}
+
+void LocalProvider::Save() {
+  Json list = Json::array();
+  for (const auto& p : procs_) list.push_back(p->ToJson());
+  Json j = {{"format", "baton-local-fleet"},   {"version", 1},
+            {"start_unix_ms", start_unix_ms_}, {"time_scale", spec_.time_scale},
+            {"market_t", market_t_},           {"instances", list}};
+  Status s =
+      Env::Default()->WriteFileAtomic(JoinPath(options_.work_dir, kStateFile), j.dump(2) + "\n");
+  if (!s.ok()) Print("local fleet: warning: saving its state: " + s.ToString());
+}
+
+bool LocalProvider::HasCapacity(int offer) {
+  if (offer < 0 || offer >= static_cast<int>(spec_.offers.size())) return false;
+  return market_->Available(offer, Now());
+}
+
+Result<std::string> LocalProvider::Launch(int offer, bool handoff) {
+  if (offer < 0 || offer >= static_cast<int>(spec_.offers.size())) {
+    return InvalidArgument("no offer {}", offer);
+  }
+  double now = Now();
+  const Offer& o = spec_.offers[offer];
+  if (!market_->Available(offer, now)) {
+    return Unavailable("no {} capacity in {} for {}", BillingName(o.billing), o.zone,
+                       o.instance_type);
+  }
+  auto p = std::make_unique<Proc>();
+  p->info.id = fmt::format("i-{:03d}-{}-{}", procs_.size() + 1, o.zone,
+                           o.billing == Billing::kSpot ? "spot" : "od");
+  p->info.offer = offer;
+  p->info.handoff = handoff;
+  p->info.launched_at = now;
+  p->boot_done_at = now + spec_.overheads.boot;
+  p->dir = JoinPath(JoinPath(options_.work_dir, "instances"), p->info.id);
+  BATON_RETURN_IF_ERROR(Env::Default()->CreateDirs(p->dir));
+  FakeMetadataOptions mo;
+  mo.instance_name = p->info.id;
+  BATON_ASSIGN_OR_RETURN(p->metadata, FakeMetadataServer::Start(mo));
+  p->metadata_port = p->metadata->port();
+  std::string id = p->info.id;
+  procs_.push_back(std::move(p));
+  Save();
+  return id;
+}
+
+Status LocalProvider::Spawn(Proc& p) {
+  const Offer& o = spec_.offers[p.info.offer];
+  std::string log = JoinPath(p.dir, "agent.log");
+  std::string cache = JoinPath(p.dir, "cache");
+  std::string metadata_url = p.metadata ? p.metadata->url() : "";
+  pid_t pid = fork();
+  if (pid < 0) return IoError("fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    // Its own process group: a Ctrl-C on the terminal reaches the controller, which stops the
+    // instances itself, and a SIGKILL reaches the agent and anything it started.
+    setpgid(0, 0);
+    if (chdir(p.dir.c_str()) != 0) _exit(126);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    setenv("BATON_INSTANCE_ID", p.info.id.c_str(), 1);
+    setenv("BATON_BILLING", BillingName(o.billing), 1);
+    setenv("BATON_CLOUD", options_.cloud.c_str(), 1);
+    setenv("BATON_METADATA_URL", metadata_url.c_str(), 1);
+    setenv("BATON_NOTICE_POLL_MS", "100", 1);
+    setenv("BATON_CACHE_DIR", cache.c_str(), 1);
+    if (p.info.handoff) setenv("BATON_HANDOFF", "1", 1);
+    execl(options_.baton_binary.c_str(), "baton", "agent", "--job", options_.job_path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  p.pid = pid;
+  p.info.state = InstanceState::kLoading;
+  return Status::Ok();
+}
+
+Status LocalProvider::Stop(const std::string& id) {
+  for (auto& p : procs_) {
+    if (p->info.id != id || !p->alive()) continue;
+    double now = Now();
+    if (p->pid <= 0) {
+      End(*p, EndReason::kStopped, now, "stopped while booting");
+    } else if (!p->stop_sent) {
+      p->stop_sent = true;
+      p->info.state = InstanceState::kStopping;
+      kill(-p->pid, SIGTERM);
+    }
+    Save();
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+void LocalProvider::Preempt(Proc& p, bool notice, double now, const std::string& why) {
+  if (p.pid <= 0) {
+    End(p, EndReason::kPreempted, now, why + " while booting");
+    return;
+  }
+  if (notice && spec_.overheads.notice > 0) {
+    if (p.noticed) return;
+    p.noticed = true;
+    p.kill_at = now + spec_.overheads.notice;
+    p.info.state = InstanceState::kStopping;
+    int64_t deadline =
+        UnixMs() + static_cast<int64_t>(spec_.overheads.notice / spec_.time_scale * 1000.0);
+    Result<Cloud> cloud = ParseCloud(options_.cloud);
+    if (p.metadata && cloud.ok())
+      p.metadata->ScheduleNotice(*cloud, NoticeKind::kTermination, deadline);
+    p.info.detail = why + fmt::format(", notice of {:.0f} s", spec_.overheads.notice);
+    Print(fmt::format("local fleet: t={} {}: {}: preemption notice ({}), SIGKILL at t={}", Hmm(now),
+                      p.info.id, why, options_.cloud, Hmm(p.kill_at)));
+  } else {
+    p.killed = true;
+    p.info.detail = why + ", no notice";
+    kill(-p.pid, SIGKILL);
+    Print(fmt::format("local fleet: t={} {}: {}: reclaimed without notice (SIGKILL)", Hmm(now),
+                      p.info.id, why));
+  }
+}
+
+void LocalProvider::ApplyMarket(double now, bool* changed) {
+  if (now <= market_t_) return;
+  for (const MarketEvent& e : market_->Events(market_t_, now)) {
+    if (e.kind == MarketEvent::Kind::kCapacityBack) {
+      *changed = true;
+      continue;
+    }
+    std::string why = e.kind == MarketEvent::Kind::kCapacityLost ? "spot capacity lost"
+                                                                 : "spot instance reclaimed";
+    Proc* victim = nullptr;
+    for (auto& p : procs_) {
+      if (!p->alive() || p->info.offer != e.offer) continue;
+      if (e.kind == MarketEvent::Kind::kCapacityLost) {
+        Preempt(*p, e.notice, now, why);
+      } else if (!victim || p->info.state == InstanceState::kRunning) {
+        victim = p.get();
+      }
+    }
+    if (victim) Preempt(*victim, e.notice, now, why);
+    *changed = true;
+  }
+  market_t_ = now;
+}
+
+void LocalProvider::End(Proc& p, EndReason reason, double now, const std::string& detail) {
+  p.info.state = InstanceState::kEnded;
+  p.info.end_reason = reason;
+  p.info.ended_at = now;
+  if (!detail.empty()) p.info.detail = detail;
+  p.metadata.reset();
+  Print(fmt::format("local fleet: t={} {} ended: {}{}", Hmm(now), p.info.id, EndReasonName(reason),
+                    p.info.detail.empty() ? "" : " (" + p.info.detail + ")"));
+}
+
+void LocalProvider::Reap(Proc& p, int wait_status, double now) {
+  bool exited = WIFEXITED(wait_status);
+  int code = exited ? WEXITSTATUS(wait_status) : -1;
+  // The agent's last heartbeat says how it ended.
+  bool changed = false;
+  ReadHeartbeat(p, now, &changed);
+  if (p.killed || (!exited && WTERMSIG(wait_status) == SIGKILL)) {
+    End(p, EndReason::kKilled, now, "");
+  } else if (exited && code == 0 && p.heartbeat_state == "complete") {
+    End(p, EndReason::kCompleted, now, "the run completed");
+  } else if (exited && code == 0 && p.noticed) {
+    End(p, EndReason::kPreempted, now, "");
+  } else if (exited && code == 0) {
+    End(p, EndReason::kStopped, now, p.stop_sent ? "checkpointed and stopped" : "exited");
+  } else if (exited && code == 3) {
+    End(p, EndReason::kStopped, now, "fenced off by a newer attempt");
+  } else {
+    std::string why = exited ? fmt::format("agent exit {}", code)
+                             : fmt::format("agent killed by signal {}", WTERMSIG(wait_status));
+    std::string last = LastLine(LogPath(p.info.id));
+    End(p, EndReason::kFailed, now, last.empty() ? why : why + ": " + last);
+  }
+}
+
+void LocalProvider::ReadHeartbeat(Proc& p, double now, bool* changed) {
+  Result<std::string> text = store_->Get("agents/" + p.info.id + ".json");
+  if (!text.ok()) return;
+  Json hb = Json::parse(*text, nullptr, false);
+  if (!hb.is_object()) return;  // a write in progress on a store without atomic puts
+  std::string state = hb.value("state", "");
+  if (state != p.heartbeat_state) {
+    p.heartbeat_state = state;
+    *changed = true;
+  }
+  double step = static_cast<double>(hb.value("global_step", int64_t{0}));
+  p.max_steps = hb.value("max_steps", int64_t{0});
+  if (hb.contains("resumed_step") && p.info.start_work < 0) {
+    p.info.start_work = static_cast<double>(hb["resumed_step"].get<int64_t>());
+  }
+  std::string ckpt = hb.value("last_checkpoint", "");
+  if (size_t slash = ckpt.find_last_of('/'); !ckpt.empty()) {
+    std::optional<int64_t> s =
+        ParseCheckpointDir(ckpt.substr(slash == std::string::npos ? 0 : slash + 1));
+    if (s) p.checkpoint_step = std::max(p.checkpoint_step, *s);
+  }
+  if (state == "training" && step != p.info.last_work) {
+    if (p.rate_t0 < 0) {
+      p.rate_t0 = now;
+      p.rate_step0 = step;
+    }
+    p.rate_t1 = now;
+    p.rate_step1 = step;
+    *changed = true;
+  }
+  if (hb.contains("global_step")) p.info.last_work = step;
+  if (p.info.state == InstanceState::kStopping || !p.alive()) return;
+  if (state == "standby" && p.info.state != InstanceState::kStandby) {
+    p.info.state = InstanceState::kStandby;
+  } else if (state == "training" && p.info.state != InstanceState::kRunning) {
+    p.info.state = InstanceState::kRunning;
+    p.info.running_at = now;
+    Print(fmt::format("local fleet: t={} {} training from step {}", Hmm(now), p.info.id,
+                      static_cast<int64_t>(std::max(0.0, p.info.start_work))));
+  }
+}
+
+bool LocalProvider::Poll() {
+  bool changed = false;
+  double now = Now();
+  ApplyMarket(now, &changed);
+  for (auto& p : procs_) {
+    if (!p->alive()) continue;
+    if (p->pid <= 0) {
+      if (now >= p->boot_done_at) {
+        if (Status s = Spawn(*p); !s.ok()) {
+          End(*p, EndReason::kFailed, now, s.ToString());
+        }
+        changed = true;
+      }
+      continue;
+    }
+    if (now >= p->kill_at && !p->killed) {
+      p->killed = true;
+      kill(-p->pid, SIGKILL);
+      p->info.detail += ", the notice window ran out";
+      changed = true;
+    }
+    if (p->adopted) {
+      // Started by an earlier controller: our child only if that was this process (then it
+      // must be reaped, or it stays a zombie); otherwise gone when kill(pid, 0) says so.
+      int status = 0;
+      bool reaped = waitpid(p->pid, &status, WNOHANG) == p->pid;
+      if (reaped || (kill(p->pid, 0) != 0 && errno == ESRCH)) {
+        ReadHeartbeat(*p, now, &changed);
+        EndReason r = p->heartbeat_state == "complete"  ? EndReason::kCompleted
+                      : p->killed                       ? EndReason::kKilled
+                      : p->noticed                      ? EndReason::kPreempted
+                      : p->heartbeat_state == "stopped" ? EndReason::kStopped
+                                                        : EndReason::kFailed;
+        End(*p, r, now, "");
+        changed = true;
+      } else {
+        ReadHeartbeat(*p, now, &changed);
+      }
+      continue;
+    }
+    int status = 0;
+    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    if (r == p->pid) {
+      Reap(*p, status, now);
+      changed = true;
+    } else {
+      ReadHeartbeat(*p, now, &changed);
+    }
+  }
+  if (changed) Save();
+  return changed;
+}
+
+std::vector<Instance> LocalProvider::Instances() {
+  std::vector<Instance> out;
+  for (const auto& p : procs_) out.push_back(p->info);
+  return out;
+}
+
+RunProgress LocalProvider::Progress() {
+  RunProgress r;
+  r.complete = store_->Head("COMPLETE").ok();
+  r.scale_to_zero_requested = store_->Head(kScaleToZeroKey).ok();
+  const Proc* latest = nullptr;
+  for (const auto& p : procs_) {
+    r.done = std::max(r.done, p->info.last_work);
+    r.total = std::max(r.total, static_cast<double>(p->max_steps));
+    r.checkpoint = std::max(r.checkpoint, static_cast<double>(p->checkpoint_step));
+    if (p->rate_t1 > p->rate_t0 && p->rate_step1 > p->rate_step0) latest = p.get();
+  }
+  if (latest) {
+    r.rate = (latest->rate_step1 - latest->rate_step0) / (latest->rate_t1 - latest->rate_t0);
+  }
+  return r;
+}
+
+Status LocalProvider::SetDesiredCapacity(int n) {
+  if (n > 0) return Status::Ok();  // the controller launches; there is no group to resize
+  for (auto& p : procs_) {
+    if (p->alive()) BATON_RETURN_IF_ERROR(Stop(p->info.id));
+  }
+  return Status::Ok();
+}
+
+double LocalProvider::Advance(double until) {
+  for (;;) {
+    bool changed = Poll();
+    double now = Now();
+    if (changed || now >= until) return now;
+    double real_left = (until - now) / spec_.time_scale;
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.1, real_left)));
+  }
+}
+
+void LocalProvider::Shutdown(double grace_s) {
+  for (auto& p : procs_) {
+    if (p->alive() && p->pid > 0) kill(-p->pid, SIGTERM);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    bool any = false;
+    for (auto& p : procs_) {
+      if (!p->alive()) continue;
+      if (p->pid <= 0) {
+        End(*p, EndReason::kStopped, Now(), "stopped while booting");
+        continue;
+      }
+      p->stop_sent = true;
+      int status = 0;
+      if (!p->adopted && waitpid(p->pid, &status, WNOHANG) == p->pid) {
+        Reap(*p, status, Now());
+      } else if (p->adopted &&
+                 (waitpid(p->pid, &status, WNOHANG) == p->pid || kill(p->pid, 0) != 0)) {
+        End(*p, EndReason::kStopped, Now(), "");
+      } else {
+        any = true;
+      }
+    }
+    if (!any) break;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > grace_s) {
+      for (auto& p : procs_) {
+        if (p->alive() && p->pid > 0) {
+          p->killed = true;
+          kill(-p->pid, SIGKILL);
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Save();
+}
+
+}  // namespace baton::fleet

@@ -1,0 +1,90 @@
+// The local provider: the whole fleet on this machine. Each instance is a `baton agent` process
+// with a fresh work folder (its own model cache and log) and its own fake metadata server, which
+// the provider uses to deliver the market's preemption notices; when a notice window runs out
+// the process is SIGKILLed, and a reclaim without notice is a SIGKILL at once. The market (a
+// script, a seeded random process or a trace) is played back on the wall clock, compressed by
+// the spec's time_scale; boot times are waited out in that simulated time, the rest (loading,
+// checkpointing, training) is real.
+//
+// Its state (the instances, their pids and metadata ports, when the run began) is kept in
+// <work_dir>/local-fleet.json, so a restarted controller finds the instances of the old one,
+// still running, and bills them from when they were launched.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "fleet/market.h"
+#include "fleet/provider.h"
+#include "fleet/spec.h"
+#include "store/store.h"
+
+namespace baton {
+class FakeMetadataServer;
+}
+
+namespace baton::fleet {
+
+struct LocalProviderOptions {
+  std::string baton_binary;       // the `baton` executable the agents run
+  std::string job_path;           // the job spec the agents get (`baton agent --job`)
+  std::string store_url;          // the run's store (heartbeats, COMPLETE)
+  std::string work_dir;           // instances/<id>/ go here, and local-fleet.json
+  std::string cloud = "alibaba";  // whose notices the fake metadata servers give
+  double heartbeat_seconds = 1;
+  std::function<void(const std::string&)> print;
+};
+
+class LocalProvider : public Provider {
+ public:
+  // Opens (or, after a controller restart, re-opens) the local fleet under options.work_dir.
+  static Result<std::unique_ptr<LocalProvider>> Open(const FleetSpec& spec,
+                                                     std::unique_ptr<Market> market,
+                                                     LocalProviderOptions options);
+  ~LocalProvider() override;
+
+  std::string name() const override { return "local"; }
+  double Now() override;
+  bool HasCapacity(int offer) override;
+  Result<std::string> Launch(int offer, bool handoff) override;
+  Status Stop(const std::string& id) override;
+  std::vector<Instance> Instances() override;
+  RunProgress Progress() override;
+  Status SetDesiredCapacity(int n) override;
+  double Advance(double until) override;
+
+  // Ends every instance now: SIGTERM (they checkpoint), then SIGKILL after `grace_s` real seconds.
+  void Shutdown(double grace_s);
+  // The agent log of an instance (its work folder's agent.log).
+  std::string LogPath(const std::string& id) const;
+
+ private:
+  struct Proc;
+  LocalProvider(FleetSpec spec, std::unique_ptr<Market> market, LocalProviderOptions options,
+                std::unique_ptr<Store> store);
+  Status Load();
+  void Save();
+  bool Poll();  // true when anything changed
+  void ApplyMarket(double now, bool* changed);
+  void Preempt(Proc& p, bool notice, double now, const std::string& why);
+  Status Spawn(Proc& p);
+  void Reap(Proc& p, int wait_status, double now);
+  void End(Proc& p, EndReason reason, double now, const std::string& detail);
+  void ReadHeartbeat(Proc& p, double now, bool* changed);
+  void Print(const std::string& line) const;
+
+  FleetSpec spec_;
+  std::unique_ptr<Market> market_;
+  LocalProviderOptions options_;
+  std::unique_ptr<Store> store_;
+  int64_t start_unix_ms_ = 0;
+  double market_t_ = 0;  // market events up to here are applied
+  std::vector<std::unique_ptr<Proc>> procs_;
+};
+
+}  // namespace baton::fleet

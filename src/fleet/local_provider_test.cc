@@ -1,0 +1,136 @@
+// The local provider with a stand-in agent (a shell script that heartbeats like `baton agent`):
+// states follow the heartbeat, a reclaim without notice is a SIGKILL, a notice ends in a clean
+// exit, and a provider opened again on the same work folder (a restarted controller) adopts the
+// instance that is still running, bills it from its launch, and can stop it.
+#include "fleet/local_provider.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_util.h"
+
+namespace baton::fleet {
+namespace {
+
+Env* env = Env::Default();
+
+// Heartbeats every 0.1 s with a growing step; SIGTERM -> "stopped", exit 0. It also exits 0
+// ("stopped") when its fake metadata server reports an Alibaba termination time.
+constexpr char kAgent[] = R"(#!/bin/bash
+store="$STORE"; id="$BATON_INSTANCE_ID"; step=0; state=training
+mkdir -p "$store/agents"
+beat() { printf '{"state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":0}' \
+  "$1" "$step" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
+trap 'beat stopped; exit 0' TERM
+beat loading
+while true; do
+  step=$((step + 1)); beat training
+  if curl -sf "$BATON_METADATA_URL/latest/meta-data/instance/spot/termination-time" >/dev/null; then
+    beat stopped; exit 0
+  fi
+  sleep 0.1
+done
+)";
+
+class LocalProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    agent_ = tmp_.Sub("agent.sh");
+    ASSERT_TRUE(env->WriteFileAtomic(agent_, kAgent).ok());
+    chmod(agent_.c_str(), 0755);
+    setenv("STORE", tmp_.Sub("store").c_str(), 1);
+    ASSERT_TRUE(env->CreateDirs(tmp_.Sub("store")).ok());
+    spec_.provider = "local";
+    spec_.time_scale = 60;
+    spec_.overheads.boot = 0;
+    spec_.overheads.notice = 120;
+    spec_.offers = {{"t1", "z1", Billing::kSpot, 3.5}, {"t1", "z1", Billing::kOnDemand, 10}};
+  }
+
+  Result<std::unique_ptr<LocalProvider>> Open(const Json& market) {
+    spec_.market = market;
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> m, MakeMarket(spec_, ".", "test.yaml"));
+    LocalProviderOptions o;
+    o.baton_binary = agent_;
+    o.job_path = "unused.yaml";
+    o.store_url = tmp_.Sub("store");
+    o.work_dir = tmp_.Sub("work");
+    return LocalProvider::Open(spec_, std::move(m), o);
+  }
+
+  // Advances until `cond` holds or `limit` simulated seconds pass.
+  static bool AdvanceUntil(LocalProvider* p, const std::function<bool()>& cond, double limit) {
+    double end = p->Now() + limit;
+    while (p->Now() < end) {
+      p->Advance(std::min(end, p->Now() + 6));
+      if (cond()) return true;
+    }
+    return cond();
+  }
+
+  static Instance Only(LocalProvider* p) {
+    auto list = p->Instances();
+    EXPECT_EQ(list.size(), 1u);
+    return list.empty() ? Instance{} : list[0];
+  }
+
+  testing::ScopedTempDir tmp_;
+  std::string agent_;
+  FleetSpec spec_;
+};
+
+TEST_F(LocalProviderTest, RestartedControllerAdoptsTheRunningInstance) {
+  std::string id;
+  double launched = 0;
+  {
+    auto p = Open(Json{{"kind", "always"}});
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    auto r = (*p)->Launch(1, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    id = *r;
+    launched = Only(p->get()).launched_at;
+    ASSERT_TRUE(AdvanceUntil(
+        p->get(), [&] { return Only(p->get()).state == InstanceState::kRunning; }, 600));
+    EXPECT_GT((*p)->Progress().done, 0);
+  }  // the controller goes away; the agent keeps running
+  auto p = Open(Json{{"kind", "always"}});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  Instance i = Only(p->get());
+  EXPECT_EQ(i.id, id);
+  EXPECT_EQ(i.state, InstanceState::kRunning);
+  EXPECT_EQ(i.launched_at, launched) << "billed from its launch, not from the restart";
+  double before = (*p)->Progress().done;
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return (*p)->Progress().done > before + 2; }, 600))
+      << "the adopted instance's progress is followed";
+  ASSERT_TRUE((*p)->Stop(id).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return Only(p->get()).state == InstanceState::kEnded; }, 600));
+  EXPECT_EQ(Only(p->get()).end_reason, EndReason::kStopped);
+}
+
+TEST_F(LocalProviderTest, ReclaimWithoutNoticeKillsWithNoticeStopsCleanly) {
+  // Reclaims of the spot offer at 1 and 3 simulated minutes: the first without notice.
+  Json market = {{"kind", "scripted"},
+                 {"events",
+                  {{{"at_minutes", 1}, {"zone", "z1"}, {"event", "reclaim"}, {"notice", false}},
+                   {{"at_minutes", 3}, {"zone", "z1"}, {"event", "reclaim"}}}}};
+  auto p = Open(market);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Launch(0, false).ok());
+  auto ended = [&](size_t n) {
+    auto list = (*p)->Instances();
+    return list.size() >= n && list[n - 1].state == InstanceState::kEnded;
+  };
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return ended(1); }, 600));
+  EXPECT_EQ((*p)->Instances()[0].end_reason, EndReason::kKilled);
+  ASSERT_TRUE((*p)->Launch(0, false).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return ended(2); }, 600));
+  EXPECT_EQ((*p)->Instances()[1].end_reason, EndReason::kPreempted) << (*p)->Instances()[1].detail;
+  EXPECT_FALSE((*p)->Launch(5, false).ok());
+}
+
+}  // namespace
+}  // namespace baton::fleet

@@ -1,0 +1,320 @@
+// MakeMarket: reads the market section into one Timeline per zone (market_timeline.h) and
+// answers for the spot offers of each zone from it.
+#include "fleet/market.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "base/env.h"
+#include "fleet/market_timeline.h"
+#include "fleet/spec_fields.h"
+
+namespace baton::fleet {
+
+struct Trace {
+  std::vector<bool> up;  // per tick: capacity
+  double gap = 0;        // seconds per tick
+};
+
+class TraceCache {
+ public:
+  std::map<std::string, Trace> traces;
+};
+
+std::shared_ptr<TraceCache> NewTraceCache() { return std::make_shared<TraceCache>(); }
+
+namespace {
+
+class ZoneMarket : public Market {
+ public:
+  // zone_of[offer]: index into `zones`, or -1 for offers that always have capacity.
+  ZoneMarket(std::vector<int> zone_of, std::vector<std::unique_ptr<Timeline>> zones)
+      : zone_of_(std::move(zone_of)), zones_(std::move(zones)) {}
+
+  bool Available(int offer, double t) const override {
+    if (offer < 0 || offer >= static_cast<int>(zone_of_.size())) return false;
+    return zone_of_[offer] < 0 || zones_[zone_of_[offer]]->Available(t);
+  }
+
+  std::vector<MarketEvent> Events(double from, double to) const override {
+    std::vector<MarketEvent> out;
+    std::vector<ZoneEvent> zone_events;
+    for (int offer = 0; offer < static_cast<int>(zone_of_.size()); ++offer) {
+      if (zone_of_[offer] < 0) continue;
+      zone_events.clear();
+      zones_[zone_of_[offer]]->Collect(from, to, &zone_events);
+      for (const ZoneEvent& e : zone_events) out.push_back({e.at, offer, e.kind, e.notice});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const MarketEvent& a, const MarketEvent& b) {
+      return a.at != b.at ? a.at < b.at : a.offer < b.offer;
+    });
+    return out;
+  }
+
+  double NextEventAfter(double t) const override {
+    double next = std::numeric_limits<double>::infinity();
+    for (const auto& zone : zones_) next = std::min(next, zone->NextAfter(t));
+    return next;
+  }
+
+ private:
+  std::vector<int> zone_of_;
+  std::vector<std::unique_ptr<Timeline>> zones_;
+};
+
+// Lexical normalisation: "examples/../data/x.json" -> "data/x.json".
+std::string NormalizePath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    std::string part = path.substr(pos, slash - pos);
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+      } else {
+        parts.push_back(part);
+      }
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    pos = slash + 1;
+  }
+  std::string out = !path.empty() && path[0] == '/' ? "/" : "";
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
+  return out.empty() ? "." : out;
+}
+
+// Everything the kinds share while they are read.
+struct Builder {
+  const FleetSpec& spec;
+  const std::string& source;
+  const std::string& base_dir;
+  const MarketOptions& options;
+  std::vector<std::string> zones;  // zones with a timeline, by index
+  std::vector<std::unique_ptr<EventSource>> sources;
+
+  // Spot zones of the spec's offers.
+  bool HasSpotZone(const std::string& zone) const {
+    return std::any_of(spec.offers.begin(), spec.offers.end(), [&](const Offer& o) {
+      return o.billing == Billing::kSpot && o.zone == zone;
+    });
+  }
+  std::unique_ptr<Market> Finish() {
+    std::vector<std::unique_ptr<Timeline>> timelines;
+    for (auto& s : sources) {
+      timelines.push_back(std::make_unique<Timeline>(std::move(s), options.start_offset));
+    }
+    std::vector<int> zone_of(spec.offers.size(), -1);
+    for (size_t i = 0; i < spec.offers.size(); ++i) {
+      if (spec.offers[i].billing != Billing::kSpot) continue;
+      auto it = std::find(zones.begin(), zones.end(), spec.offers[i].zone);
+      if (it != zones.end()) zone_of[i] = static_cast<int>(it - zones.begin());
+    }
+    return std::make_unique<ZoneMarket>(std::move(zone_of), std::move(timelines));
+  }
+};
+
+Status ReadScripted(const SpecFields& m, Builder* b) {
+  std::set<std::string> known = {"kind", "events"};
+  SpecFields::AddDurationKeys("repeat", &known);
+  BATON_RETURN_IF_ERROR(m.CheckKeys(known));
+  BATON_ASSIGN_OR_RETURN(std::optional<double> repeat, m.Duration("repeat"));
+  if (repeat && *repeat < 60) return m.Error(m.DurationKey("repeat"), "must be at least 1 minute");
+  const double period = repeat ? *repeat : std::numeric_limits<double>::infinity();
+  if (!m.Has("events") || !m.Get("events").is_array()) {
+    return m.Error("events", "expected a list of events");
+  }
+  std::map<std::string, std::vector<RawEvent>> by_zone;
+  const Json& list = m.Get("events");
+  for (size_t i = 0; i < list.size(); ++i) {
+    BATON_ASSIGN_OR_RETURN(SpecFields e, SpecFields::Open(list[i], m.source(),
+                                                          m.KeyPath(fmt::format("events[{}]", i))));
+    std::set<std::string> ek = {"zone", "event", "notice"};
+    SpecFields::AddDurationKeys("at", &ek);
+    for (const char* unit : {"hours", "minutes", "seconds"}) ek.insert(unit);
+    BATON_RETURN_IF_ERROR(e.CheckKeys(ek));
+    BATON_ASSIGN_OR_RETURN(std::optional<double> at, e.Duration("at"));
+    if (!at) return e.Error("at_minutes", "required key is missing (or at_hours, at_seconds)");
+    if (*at >= period) {
+      return e.Error(e.DurationKey("at"), "must be inside one period of repeat_minutes");
+    }
+    if (!e.Has("zone")) return e.Error("zone", "required key is missing");
+    BATON_ASSIGN_OR_RETURN(std::string zone, e.String("zone", ""));
+    if (!b->HasSpotZone(zone)) {
+      return e.Error("zone", fmt::format("no spot offer in zone '{}'", zone));
+    }
+    BATON_ASSIGN_OR_RETURN(bool notice, e.Bool("notice", true));
+    BATON_ASSIGN_OR_RETURN(std::string kind, e.String("event", ""));
+    // The outage's length: `minutes`, `hours` or `seconds` (one of them).
+    std::optional<double> length;
+    for (const auto& [key, unit] :
+         {std::pair<const char*, double>{"hours", 3600}, {"minutes", 60}, {"seconds", 1}}) {
+      if (!e.Has(key)) continue;
+      if (length) return e.Error(key, "give the outage's length once");
+      BATON_ASSIGN_OR_RETURN(double v, e.Number(key, 0));
+      if (v <= 0) return e.Error(key, "must be positive");
+      length = v * unit;
+    }
+    std::vector<RawEvent>& raw = by_zone[zone];
+    if (kind == "outage") {
+      if (!length) return e.Error("minutes", "an outage needs its length (minutes, hours)");
+      if (*at + *length > period) {
+        return e.Error("minutes", "the outage must end inside one period of repeat_minutes");
+      }
+      raw.push_back({*at, RawEvent::Kind::kOutageBegin, notice});
+      raw.push_back({*at + *length, RawEvent::Kind::kOutageEnd, true});
+    } else if (kind == "reclaim") {
+      if (length) return e.Error("minutes", "a reclaim takes an instance at once: no length");
+      raw.push_back({*at, RawEvent::Kind::kReclaim, notice});
+    } else {
+      return e.Error("event", fmt::format("expected outage or reclaim, got '{}'", kind));
+    }
+  }
+  for (auto& [zone, raw] : by_zone) {
+    b->zones.push_back(zone);
+    b->sources.push_back(MakeScriptedSource(std::move(raw), period));
+  }
+  return Status::Ok();
+}
+
+// FNV-1a: a zone's random stream depends on its name only, not on which other zones exist.
+uint64_t HashName(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+Status ReadRandom(const SpecFields& m, Builder* b) {
+  std::set<std::string> known = {"kind", "seed", "reclaims_per_hour", "no_notice_fraction"};
+  SpecFields::AddDurationKeys("mean_up", &known);
+  SpecFields::AddDurationKeys("mean_down", &known);
+  BATON_RETURN_IF_ERROR(m.CheckKeys(known));
+  RandomMarketParams p;
+  BATON_ASSIGN_OR_RETURN(int64_t seed, m.Int("seed", 1));
+  BATON_ASSIGN_OR_RETURN(std::optional<double> up, m.Duration("mean_up"));
+  BATON_ASSIGN_OR_RETURN(std::optional<double> down, m.Duration("mean_down"));
+  if (!up || *up <= 0) return m.Error(m.DurationKey("mean_up"), "expected a positive duration");
+  if (!down || *down <= 0) {
+    return m.Error(m.DurationKey("mean_down"), "expected a positive duration");
+  }
+  p.mean_up = *up;
+  p.mean_down = *down;
+  BATON_ASSIGN_OR_RETURN(double per_hour, m.Number("reclaims_per_hour", 0));
+  if (per_hour < 0) return m.Error("reclaims_per_hour", "must not be negative");
+  p.reclaims_per_second = per_hour / 3600;
+  BATON_ASSIGN_OR_RETURN(p.no_notice_fraction, m.Number("no_notice_fraction", 0));
+  if (p.no_notice_fraction < 0 || p.no_notice_fraction > 1) {
+    return m.Error("no_notice_fraction", "must be between 0 and 1");
+  }
+  for (const Offer& o : b->spec.offers) {
+    if (o.billing != Billing::kSpot ||
+        std::find(b->zones.begin(), b->zones.end(), o.zone) != b->zones.end()) {
+      continue;
+    }
+    b->zones.push_back(o.zone);
+    b->sources.push_back(MakeRandomSource(p, static_cast<uint64_t>(seed) ^ HashName(o.zone)));
+  }
+  return Status::Ok();
+}
+
+Result<Trace> ReadTrace(const std::string& text, const std::string& path) {
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(text, path));
+  if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object() ||
+      !j["metadata"].contains("gap_seconds") || !j["metadata"]["gap_seconds"].is_number() ||
+      j["metadata"]["gap_seconds"].get<double>() <= 0) {
+    return InvalidArgument("{}: expected metadata.gap_seconds, a positive number", path);
+  }
+  Trace trace;
+  trace.gap = j["metadata"]["gap_seconds"].get<double>();
+  if (!j.contains("data") || !j["data"].is_array() || j["data"].empty()) {
+    return InvalidArgument("{}: expected data, a non-empty list of counts per tick", path);
+  }
+  const Json& data = j["data"];
+  trace.up.reserve(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Json& v = data[i];
+    if (!v.is_number() || v.get<double>() < 0) {
+      return InvalidArgument("{}: data[{}]: expected a count, got {}", path, i, v.dump());
+    }
+    trace.up.push_back(v.get<double>() > 0);
+  }
+  return trace;
+}
+
+Result<Trace> LoadTrace(const std::string& path, const MarketOptions& options) {
+  if (options.trace_cache) {
+    auto it = options.trace_cache->traces.find(path);
+    if (it != options.trace_cache->traces.end()) return it->second;
+  }
+  BATON_ASSIGN_OR_RETURN(std::string text, options.read_file ? options.read_file(path)
+                                                             : Env::Default()->ReadFile(path));
+  BATON_ASSIGN_OR_RETURN(Trace trace, ReadTrace(text, path));
+  if (options.trace_cache) options.trace_cache->traces[path] = trace;
+  return trace;
+}
+
+Status ReadTraces(const SpecFields& m, Builder* b) {
+  std::set<std::string> known = {"kind", "zones", "notice"};
+  SpecFields::AddDurationKeys("start", &known);
+  BATON_RETURN_IF_ERROR(m.CheckKeys(known));
+  BATON_ASSIGN_OR_RETURN(std::optional<double> start, m.Duration("start"));
+  BATON_ASSIGN_OR_RETURN(bool notice, m.Bool("notice", true));
+  if (!m.Has("zones")) return m.Error("zones", "required key is missing");
+  BATON_ASSIGN_OR_RETURN(SpecFields zones,
+                         SpecFields::Open(m.Get("zones"), m.source(), m.KeyPath("zones")));
+  for (const auto& [zone, value] : m.Get("zones").items()) {
+    if (!b->HasSpotZone(zone)) {
+      return zones.Error(zone, fmt::format("no spot offer in zone '{}'", zone));
+    }
+    if (!value.is_string()) return zones.Error(zone, "expected the path of a trace file");
+    std::string rel = value.get<std::string>();
+    std::string path = NormalizePath(rel.starts_with("/") ? rel : JoinPath(b->base_dir, rel));
+    Result<Trace> trace = LoadTrace(path, b->options);
+    if (!trace.ok()) return zones.Error(zone, trace.status().ToString());
+    b->zones.push_back(zone);
+    b->sources.push_back(
+        MakeTraceSource(std::move(trace->up), trace->gap, start.value_or(0), notice));
+  }
+  for (const Offer& o : b->spec.offers) {
+    if (o.billing == Billing::kSpot &&
+        std::find(b->zones.begin(), b->zones.end(), o.zone) == b->zones.end()) {
+      return zones.Error(fmt::format("no trace for zone '{}' of spot offer {}", o.zone, o.Name()));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
+                                           const std::string& source) {
+  return MakeMarket(spec, base_dir, source, MarketOptions{});
+}
+
+Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
+                                           const std::string& source,
+                                           const MarketOptions& options) {
+  Builder b{spec, source, base_dir, options, {}, {}};
+  if (spec.market.is_null()) return b.Finish();
+  BATON_ASSIGN_OR_RETURN(SpecFields m, SpecFields::Open(spec.market, source, "fleet.market"));
+  BATON_ASSIGN_OR_RETURN(std::string kind, m.String("kind", ""));
+  if (kind == "always") {
+    BATON_RETURN_IF_ERROR(m.CheckKeys({"kind"}));
+  } else if (kind == "scripted") {
+    BATON_RETURN_IF_ERROR(ReadScripted(m, &b));
+  } else if (kind == "random") {
+    BATON_RETURN_IF_ERROR(ReadRandom(m, &b));
+  } else if (kind == "trace") {
+    BATON_RETURN_IF_ERROR(ReadTraces(m, &b));
+  } else {
+    return m.Error("kind",
+                   fmt::format("expected always, scripted, random or trace, got '{}'", kind));
+  }
+  return b.Finish();
+}
+
+}  // namespace baton::fleet

@@ -1,0 +1,291 @@
+#include "fleet/spec.h"
+
+#include <algorithm>
+#include <set>
+
+#include "fleet/provider.h"
+#include "fleet/spec_fields.h"
+
+namespace baton::fleet {
+namespace {
+
+constexpr PolicyKind kPolicies[] = {PolicyKind::kSpotFirst, PolicyKind::kSpotOnly,
+                                    PolicyKind::kOnDemand, PolicyKind::kDeadline};
+
+Status ParseZones(const SpecFields& f, std::vector<std::string>* zones) {
+  if (f.Has("zone") == f.Has("zones")) {
+    return f.Error("give the offer's zone (zone: z) or zones (zones: [z1, z2]), not both");
+  }
+  if (f.Has("zone")) {
+    BATON_ASSIGN_OR_RETURN(std::string z, f.String("zone", ""));
+    if (z.empty()) return f.Error("zone", "must not be empty");
+    zones->push_back(z);
+    return Status::Ok();
+  }
+  const Json& list = f.Get("zones");
+  if (!list.is_array() || list.empty()) return f.Error("zones", "expected a non-empty list");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string key = fmt::format("zones[{}]", i);
+    if (!list[i].is_string() || list[i].get<std::string>().empty()) {
+      return f.Error(key, "expected a zone name");
+    }
+    std::string z = list[i].get<std::string>();
+    if (std::find(zones->begin(), zones->end(), z) != zones->end()) {
+      return f.Error(key, fmt::format("zone '{}' is listed twice", z));
+    }
+    zones->push_back(z);
+  }
+  return Status::Ok();
+}
+
+// One `offers` item: instance type x zones x the billings it has a price for.
+Status ParseOffer(const Json& item, const std::string& source, const std::string& path,
+                  std::vector<Offer>* out) {
+  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(item, source, path));
+  BATON_RETURN_IF_ERROR(f.CheckKeys({"instance_type", "zone", "zones", "spot", "on_demand"}));
+  if (!f.Has("instance_type")) return f.Error("instance_type", "required key is missing");
+  BATON_ASSIGN_OR_RETURN(std::string type, f.String("instance_type", ""));
+  if (type.empty()) return f.Error("instance_type", "must not be empty");
+  std::vector<std::string> zones;
+  BATON_RETURN_IF_ERROR(ParseZones(f, &zones));
+  if (!f.Has("spot") && !f.Has("on_demand")) {
+    return f.Error("give a price per hour for spot, on_demand or both");
+  }
+  for (const char* key : {"spot", "on_demand"}) {
+    if (!f.Has(key)) continue;
+    BATON_ASSIGN_OR_RETURN(double price, f.Number(key, 0));
+    if (price <= 0) return f.Error(key, "must be a positive price");
+    Billing billing = std::string(key) == "spot" ? Billing::kSpot : Billing::kOnDemand;
+    for (const std::string& zone : zones) out->push_back(Offer{type, zone, billing, price});
+  }
+  return Status::Ok();
+}
+
+Status ParseOffers(const SpecFields& fleet, std::vector<Offer>* offers) {
+  if (!fleet.Has("offers")) return fleet.Error("offers", "required key is missing");
+  const Json& list = fleet.Get("offers");
+  if (!list.is_array() || list.empty()) {
+    return fleet.Error("offers", "expected a non-empty list of offers");
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = fleet.KeyPath(fmt::format("offers[{}]", i));
+    size_t before = offers->size();
+    BATON_RETURN_IF_ERROR(ParseOffer(list[i], fleet.source(), path, offers));
+    for (size_t j = before; j < offers->size(); ++j) {
+      for (size_t k = 0; k < before; ++k) {
+        if ((*offers)[k].Name() == (*offers)[j].Name()) {
+          return InvalidArgument("{}: {}: {} is offered twice", fleet.source(), path,
+                                 (*offers)[j].Name());
+        }
+      }
+    }
+  }
+  // The order the policies rely on: spot first, cheapest first; ties keep the spec's order.
+  std::stable_sort(offers->begin(), offers->end(), [](const Offer& a, const Offer& b) {
+    if (a.billing != b.billing) return a.billing == Billing::kSpot;
+    return a.price_per_hour < b.price_per_hour;
+  });
+  return Status::Ok();
+}
+
+Status ParseOverheads(const SpecFields& fleet, Overheads* o) {
+  if (!fleet.Has("overheads")) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(fleet.Get("overheads"), fleet.source(),
+                                                        fleet.KeyPath("overheads")));
+  struct Field {
+    const char* stem;
+    double* out;
+  };
+  const Field fields[] = {{"boot", &o->boot},
+                          {"load", &o->load},
+                          {"checkpoint", &o->checkpoint},
+                          {"checkpoint_interval", &o->checkpoint_interval},
+                          {"notice", &o->notice}};
+  std::set<std::string> known;
+  for (const Field& field : fields) SpecFields::AddDurationKeys(field.stem, &known);
+  BATON_RETURN_IF_ERROR(f.CheckKeys(known));
+  for (const Field& field : fields) {
+    BATON_ASSIGN_OR_RETURN(std::optional<double> d, f.Duration(field.stem));
+    if (d) *field.out = *d;
+  }
+  return Status::Ok();
+}
+
+Status ParseSimStarts(const SpecFields& f, std::vector<double>* out) {
+  int given = 0;
+  for (const auto& [suffix, unit] :
+       {std::pair<const char*, double>{"_hours", 3600}, {"_minutes", 60}, {"_seconds", 1}}) {
+    std::string key = std::string("sim_start") + suffix;
+    if (!f.Has(key)) continue;
+    if (++given > 1) return f.Error(key, "give the start points once");
+    const Json& list = f.Get(key);
+    if (!list.is_array() || list.empty()) return f.Error(key, "expected a non-empty list");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_number() || list[i].get<double>() < 0) {
+        return f.Error(fmt::format("{}[{}]", key, i), "expected a non-negative number");
+      }
+      out->push_back(list[i].get<double>() * unit);
+    }
+  }
+  return Status::Ok();
+}
+
+bool HasBilling(const FleetSpec& spec, Billing billing) {
+  return std::any_of(spec.offers.begin(), spec.offers.end(),
+                     [&](const Offer& o) { return o.billing == billing; });
+}
+
+}  // namespace
+
+const char* BillingName(Billing billing) {
+  return billing == Billing::kSpot ? "spot" : "on-demand";
+}
+
+std::string Offer::Name() const {
+  return fmt::format("{}@{}/{}", instance_type, zone, BillingName(billing));
+}
+
+const char* PolicyName(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::kSpotFirst:
+      return "spot-first";
+    case PolicyKind::kSpotOnly:
+      return "spot-only";
+    case PolicyKind::kOnDemand:
+      return "on-demand";
+    case PolicyKind::kDeadline:
+      return "deadline";
+  }
+  return "?";
+}
+
+Result<PolicyKind> ParsePolicyName(const std::string& name) {
+  for (PolicyKind k : kPolicies) {
+    if (name == PolicyName(k)) return k;
+  }
+  return InvalidArgument("unknown policy '{}' (known: spot-first, spot-only, on-demand, deadline)",
+                         name);
+}
+
+const char* InstanceStateName(InstanceState state) {
+  switch (state) {
+    case InstanceState::kBooting:
+      return "booting";
+    case InstanceState::kLoading:
+      return "loading";
+    case InstanceState::kStandby:
+      return "standby";
+    case InstanceState::kRunning:
+      return "running";
+    case InstanceState::kStopping:
+      return "stopping";
+    case InstanceState::kEnded:
+      return "ended";
+  }
+  return "?";
+}
+
+const char* EndReasonName(EndReason reason) {
+  switch (reason) {
+    case EndReason::kNone:
+      return "none";
+    case EndReason::kCompleted:
+      return "completed";
+    case EndReason::kStopped:
+      return "stopped";
+    case EndReason::kPreempted:
+      return "preempted";
+    case EndReason::kKilled:
+      return "killed";
+    case EndReason::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::string& source) {
+  auto bad = [&](std::string_view what) {
+    return InvalidArgument("{}: fleet.policy: {}", source, what);
+  };
+  bool spot = HasBilling(spec, Billing::kSpot), on_demand = HasBilling(spec, Billing::kOnDemand);
+  switch (policy) {
+    case PolicyKind::kSpotOnly:
+      if (!spot) return bad("spot-only needs an offer with a spot price");
+      break;
+    case PolicyKind::kOnDemand:
+      if (!on_demand) return bad("on-demand needs an offer with an on_demand price");
+      break;
+    case PolicyKind::kSpotFirst:
+      if (!on_demand) {
+        return bad(
+            "spot-first falls back to on-demand and no offer has an on_demand price; use "
+            "policy spot-only to wait for spot capacity instead");
+      }
+      break;
+    case PolicyKind::kDeadline:
+      if (!on_demand) {
+        return bad("deadline needs an offer with an on_demand price to meet the deadline with");
+      }
+      if (spec.deadline_seconds <= 0) {
+        return bad("deadline needs the time to finish in: set fleet.deadline_hours");
+      }
+      break;
+  }
+  return Status::Ok();
+}
+
+Result<FleetSpec> ParseFleetSpec(const Json& fleet, const std::string& source) {
+  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(fleet, source, "fleet"));
+  std::set<std::string> known = {"capacity", "policy",    "provider", "time_scale",
+                                 "offers",   "overheads", "market"};
+  for (const char* stem : {"deadline", "work"}) SpecFields::AddDurationKeys(stem, &known);
+  SpecFields::AddDurationKeys("sim_start", &known);
+  BATON_RETURN_IF_ERROR(f.CheckKeys(known));
+
+  FleetSpec spec;
+  BATON_ASSIGN_OR_RETURN(int64_t capacity, f.Int("capacity", 1));
+  if (capacity != 1) {
+    return f.Error("capacity",
+                   "multi-instance runs are not supported: one run keeps one instance, so "
+                   "capacity must be 1");
+  }
+  BATON_ASSIGN_OR_RETURN(std::string policy, f.String("policy", "spot-first"));
+  Result<PolicyKind> kind = ParsePolicyName(policy);
+  if (!kind.ok()) return f.Error("policy", kind.status().message());
+  spec.policy = *kind;
+  BATON_ASSIGN_OR_RETURN(spec.provider, f.String("provider", "local"));
+  if (spec.provider != "local" && spec.provider != "sim") {
+    return f.Error("provider",
+                   fmt::format("unknown provider '{}' (known: local, sim)", spec.provider));
+  }
+  BATON_ASSIGN_OR_RETURN(std::optional<double> deadline, f.Duration("deadline"));
+  if (deadline) {
+    if (*deadline <= 0) return f.Error(f.DurationKey("deadline"), "must be positive");
+    spec.deadline_seconds = *deadline;
+  }
+  BATON_ASSIGN_OR_RETURN(std::optional<double> work, f.Duration("work"));
+  if (work) {
+    if (*work <= 0) return f.Error(f.DurationKey("work"), "must be positive");
+    spec.work_seconds = *work;
+  }
+  if (spec.provider == "sim" && spec.work_seconds <= 0) {
+    return f.Error("work_hours",
+                   "the sim provider needs the compute the job takes on one instance");
+  }
+  BATON_ASSIGN_OR_RETURN(spec.time_scale, f.Number("time_scale", 1));
+  if (spec.time_scale <= 0) return f.Error("time_scale", "must be positive");
+  BATON_RETURN_IF_ERROR(ParseOffers(f, &spec.offers));
+  BATON_RETURN_IF_ERROR(ParseOverheads(f, &spec.overheads));
+  if (f.Has("market")) {
+    const Json& m = f.Get("market");
+    if (!m.is_null() && !m.is_object()) {
+      return f.Error("market", fmt::format("expected a mapping, got {}", m.type_name()));
+    }
+    spec.market = m;
+  }
+  BATON_RETURN_IF_ERROR(ParseSimStarts(f, &spec.sim_start_seconds));
+  BATON_RETURN_IF_ERROR(CheckPolicyFits(spec, spec.policy, source));
+  return spec;
+}
+
+}  // namespace baton::fleet
