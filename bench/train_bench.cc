@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   lc.alpha = 2.0 * rank;
   lc.target_modules = {"all-linear"};
   LoraAdapter adapter = LoraAdapter::Create((*model)->config(), lc);
-  adapter.InitLikePeft(1);
+  Check(adapter.InitLikePeft(1));
   LoraAdapter grads = LoraAdapter::Create((*model)->config(), lc);
   (*model)->SetAdapter(&adapter);
   AdamW opt(adapter.params().numel(), {});
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
       Check((*model)
                 ->ForwardBackward(tokens, tokens, Tensor(), 1.0f / seq, recompute, &grads)
                 .status());
-      opt.Step(adapter.params(), grads.params(), 1e-4);
+      Check(opt.Step(adapter.params(), grads.params(), 1e-4));
     }
     double tps = static_cast<double>(seq * steps) / Seconds(t1);
     std::printf("%-22s %14.1f %14.2f\n", recompute ? "recompute (default)" : "saved activations",

@@ -22,6 +22,8 @@ const std::map<std::string, std::string>& FlagHelp() {
       {"save_total_limit", "checkpoints kept (0 = all; the best and the newest always stay)"},
       {"split_dataset_ratio", "share of the data held out for eval"},
       {"template", "chat template: chatml, deepseek_r1, llama3 (default: from the model)"},
+      {"device", "auto (the GPU when this build has CUDA and one is visible), cpu or cuda"},
+      {"torch_dtype", "float32, or bfloat16 (CUDA: bf16 weights and activations, f32 LoRA)"},
   };
   return help;
 }

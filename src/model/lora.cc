@@ -158,9 +158,11 @@ std::string LoraAdapter::TensorName(int layer, LinearKind kind, bool is_a) {
                      is_a ? "A" : "B");
 }
 
-LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& config) {
+LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& config,
+                                Backend* backend) {
   LoraAdapter ad;
   ad.config_ = config;
+  ad.backend_ = backend;
   ad.index_.assign(model.num_hidden_layers * kNumLinearKinds, -1);
   int64_t total = 0;
   for (int l = 0; l < model.num_hidden_layers; ++l) {
@@ -174,15 +176,41 @@ LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& conf
       total += e.rank * (in + out);
     }
   }
-  ad.params_ = Tensor::Zeros({total}, DType::kF32);
-  int64_t offset = 0;
-  for (LoraEntry& e : ad.entries_) {
-    e.a = ad.params_.Slice(offset, offset + e.rank * e.in).Reshape({e.rank, e.in});
-    offset += e.rank * e.in;
-    e.b = ad.params_.Slice(offset, offset + e.out * e.rank).Reshape({e.out, e.rank});
-    offset += e.out * e.rank;
+  ad.params_ = backend != nullptr ? backend->NewZeros({total}, DType::kF32)
+                                  : Tensor::Zeros({total}, DType::kF32);
+  std::vector<std::pair<Tensor, Tensor>> views = ad.ViewsOf(ad.params_);
+  for (size_t i = 0; i < views.size(); ++i) {
+    ad.entries_[i].a = views[i].first;
+    ad.entries_[i].b = views[i].second;
   }
   return ad;
+}
+
+std::vector<std::pair<Tensor, Tensor>> LoraAdapter::ViewsOf(const Tensor& block) const {
+  std::vector<std::pair<Tensor, Tensor>> views;
+  int64_t offset = 0;
+  for (const LoraEntry& e : entries_) {
+    Tensor a = block.Slice(offset, offset + e.rank * e.in).Reshape({e.rank, e.in});
+    offset += e.rank * e.in;
+    Tensor b = block.Slice(offset, offset + e.out * e.rank).Reshape({e.out, e.rank});
+    offset += e.out * e.rank;
+    views.emplace_back(a, b);
+  }
+  return views;
+}
+
+Result<Tensor> LoraAdapter::HostParams() const {
+  if (params_.device() == Device::kCpu) return params_;
+  return backend_->Download(params_);
+}
+
+Status LoraAdapter::SetParams(const Tensor& host) {
+  if (host.raw() == params_.raw()) return Status::Ok();
+  if (backend_ == nullptr) {
+    std::memcpy(params_.raw(), host.raw(), params_.nbytes());
+    return Status::Ok();
+  }
+  return backend_->Copy(host, params_);
 }
 
 const LoraEntry* LoraAdapter::Find(int layer, LinearKind kind) const {
@@ -242,10 +270,13 @@ Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const Mo
 }
 
 Result<std::string> LoraAdapter::SerializeWeights() const {
+  BATON_ASSIGN_OR_RETURN(Tensor host, HostParams());
+  std::vector<std::pair<Tensor, Tensor>> views = ViewsOf(host);
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const LoraEntry& e : entries_) {
-    tensors.emplace_back(TensorName(e.layer, e.kind, true), e.a);
-    tensors.emplace_back(TensorName(e.layer, e.kind, false), e.b);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const LoraEntry& e = entries_[i];
+    tensors.emplace_back(TensorName(e.layer, e.kind, true), views[i].first);
+    tensors.emplace_back(TensorName(e.layer, e.kind, false), views[i].second);
   }
   return SerializeSafetensors(tensors, {{"format", "pt"}});
 }
@@ -261,10 +292,14 @@ Status LoraAdapter::Save(Env* env, const std::string& dir) const {
 
 Status LoraAdapter::LoadWeightsFromBytes(std::string bytes, const std::string& name) {
   BATON_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::FromBytes(std::move(bytes), name));
-  for (LoraEntry& e : entries_) {
+  Tensor host =
+      params_.device() == Device::kCpu ? params_ : Tensor::Empty(params_.shape(), DType::kF32);
+  std::vector<std::pair<Tensor, Tensor>> views = ViewsOf(host);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const LoraEntry& e = entries_[i];
     for (bool is_a : {true, false}) {
       std::string tname = TensorName(e.layer, e.kind, is_a);
-      Tensor& slot = is_a ? e.a : e.b;
+      Tensor& slot = is_a ? views[i].first : views[i].second;
       BATON_ASSIGN_OR_RETURN(Tensor t, f.Get(tname));
       if (t.shape() != slot.shape() || t.dtype() != DType::kF32) {
         return Corruption("{}: tensor '{}' is {}, want F32{}", name, tname, t.Describe(),
@@ -273,16 +308,18 @@ Status LoraAdapter::LoadWeightsFromBytes(std::string bytes, const std::string& n
       std::memcpy(slot.raw(), t.raw(), t.nbytes());
     }
   }
-  return Status::Ok();
+  return SetParams(host);
 }
 
-void LoraAdapter::InitLikePeft(uint64_t seed) {
-  std::memset(params_.raw(), 0, params_.nbytes());
-  for (const LoraEntry& e : entries_) {
+Status LoraAdapter::InitLikePeft(uint64_t seed) {
+  Tensor host = Tensor::Zeros(params_.shape(), DType::kF32);
+  std::vector<std::pair<Tensor, Tensor>> views = ViewsOf(host);
+  for (size_t k = 0; k < entries_.size(); ++k) {
+    const LoraEntry& e = entries_[k];
     uint64_t state = seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(e.layer) * 64 +
                      static_cast<int>(e.kind);
     float bound = 1.0f / std::sqrt(static_cast<float>(e.in));
-    float* a = e.a.f32();
+    float* a = views[k].first.f32();
     for (int64_t i = 0; i < e.a.numel(); ++i) {
       uint64_t z = (state += 0x9e3779b97f4a7c15ull);
       z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -292,6 +329,7 @@ void LoraAdapter::InitLikePeft(uint64_t seed) {
       a[i] = static_cast<float>((2 * u - 1) * bound);
     }
   }
+  return SetParams(host);
 }
 
 }  // namespace baton

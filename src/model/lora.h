@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/weights.h"
+#include "tensor/backend.h"
 
 namespace baton {
 
@@ -43,8 +44,10 @@ struct LoraEntry {
 
 class LoraAdapter {
  public:
-  // Zero-filled adapter for the modules `config` targets on `model`.
-  static LoraAdapter Create(const ModelConfig& model, const LoraConfig& config);
+  // Zero-filled adapter for the modules `config` targets on `model`. Its parameters live on
+  // `backend`'s device (null: the CPU); reading and writing them goes through host copies.
+  static LoraAdapter Create(const ModelConfig& model, const LoraConfig& config,
+                            Backend* backend = nullptr);
   // Reads DIR/adapter_config.json and DIR/adapter_model.safetensors, checking every tensor
   // against the model. Errors name the file and tensor.
   static Result<LoraAdapter> Load(Env* env, const std::string& dir, const ModelConfig& model);
@@ -56,7 +59,7 @@ class LoraAdapter {
   Status LoadWeightsFromBytes(std::string bytes, const std::string& name);
   // PEFT's default init: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
   // Counter-based, so the values depend on (seed, module) only.
-  void InitLikePeft(uint64_t seed);
+  Status InitLikePeft(uint64_t seed);
 
   const LoraConfig& config() const { return config_; }
   const std::vector<LoraEntry>& entries() const { return entries_; }
@@ -69,7 +72,15 @@ class LoraAdapter {
   static std::string TensorName(int layer, LinearKind kind, bool is_a);
 
  private:
+  // Views of every A and B (in `entries_` order) laid over `block`, a params-sized f32 tensor.
+  std::vector<std::pair<Tensor, Tensor>> ViewsOf(const Tensor& block) const;
+  // A CPU tensor holding the parameters: params_ itself, or a download of it.
+  Result<Tensor> HostParams() const;
+  // Writes a CPU block into params_ (a no-op when it is params_).
+  Status SetParams(const Tensor& host);
+
   LoraConfig config_;
+  Backend* backend_ = nullptr;
   Tensor params_;  // f32, every A and B back to back
   std::vector<LoraEntry> entries_;
   std::vector<int> index_;  // layer * kNumLinearKinds + kind -> entry or -1

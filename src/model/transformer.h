@@ -21,7 +21,8 @@ struct KVCache {
   int64_t length = 0;     // slots filled so far
   std::vector<Tensor> k;  // per layer [batch, capacity, kv_heads, head_dim]
   std::vector<Tensor> v;
-  Tensor valid;  // [batch, capacity] u8
+  Tensor valid;       // [batch, capacity] u8, on the backend's device
+  Tensor valid_host;  // the same on the CPU (what is written first)
 };
 
 // What one layer's forward leaves for its backward. In inference one set is reused by every
@@ -37,7 +38,8 @@ struct LayerActivations {
   Tensor up;     // [N, ffn]
   Tensor act;    // [N, ffn] silu(gate) * up
   std::array<Tensor, kNumLinearKinds> lora_t;  // [N, r] = x A^T of each adapted projection
-  void Allocate(const ModelConfig& c, int64_t n);
+  // Every tensor above but lora_t (made by Project), in the backend's activation dtype.
+  void Allocate(const ModelConfig& c, int64_t n, Backend* backend);
 };
 
 class Transformer {
@@ -45,6 +47,11 @@ class Transformer {
   // Reads config.json (+ generation_config.json) and the safetensors weights of `dir`.
   static Result<std::unique_ptr<Transformer>> Load(Env* env, const std::string& dir,
                                                    Backend* backend);
+  // Moves `weights` (CPU tensors) onto the backend's device in its dtypes: weight matrices as
+  // weight_dtype(), vectors as f32. On the CPU backend nothing is copied.
+  static Result<std::unique_ptr<Transformer>> Create(ModelConfig config, ModelWeights weights,
+                                                     Backend* backend);
+  // `weights` must already be what `backend` computes with (CPU f32 for the CPU backend).
   Transformer(ModelConfig config, ModelWeights weights, Backend* backend);
 
   const ModelConfig& config() const { return config_; }
@@ -96,14 +103,19 @@ class Transformer {
   // Given dx = dLoss/d(layer output), replaces it with dLoss/d(layer input).
   Status LayerBackward(int layer, const Tensor& positions, KVCache& cache, LayerActivations& a,
                        Tensor& dx, LoraAdapter& grads);
+  // Checks host tokens (shape, dtype, ids inside the vocabulary) and mask.
   Status CheckTokens(const Tensor& tokens, const Tensor& mask) const;
-  Tensor MakePositions(int64_t nb, int64_t nt, int64_t start) const;
+  // Positions [nb, nt] starting at `start`, on the backend's device.
+  Result<Tensor> MakePositions(int64_t nb, int64_t nt, int64_t start);
+  // A new activation tensor on the backend's device.
+  Tensor NewAct(Shape shape) { return backend_->NewTensor(std::move(shape), act_); }
 
   ModelConfig config_;
   ModelWeights weights_;
   Backend* backend_;
+  DType act_;  // the backend's activation dtype
   const LoraAdapter* adapter_ = nullptr;
-  Tensor inv_freq_;
+  Tensor inv_freq_;  // f32 on the backend's device
   float dropout_p_ = 0.0f;
   uint64_t dropout_seed_ = 0;
   uint64_t DropoutSeed(int layer, LinearKind kind) const {

@@ -7,12 +7,6 @@
 #include "model/transformer.h"
 
 namespace baton {
-namespace {
-
-// Rows of logits materialised at once by the chunked lm_head + cross-entropy.
-constexpr int64_t kLogitRowsPerChunk = 64;
-
-}  // namespace
 
 Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
                                                           const Tensor& labels, const Tensor& mask,
@@ -38,45 +32,56 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
                            c.max_position_embeddings);
   }
   float eps = static_cast<float>(c.rms_norm_eps);
-  KVCache cache = NewCache(nb, nt);
-  Tensor positions = MakePositions(nb, nt, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    cache.valid.data<uint8_t>()[i] = mask.defined() ? mask.data<uint8_t>()[i] != 0 : 1;
-  }
-
-  // Forward, keeping every layer's activations (or only each layer's input when recomputing).
-  Tensor x = Tensor::Empty({n, c.hidden_size}, DType::kF32);
-  BATON_RETURN_IF_ERROR(backend_->Embedding(weights_.embed, tokens.Reshape({n}), x));
-  std::vector<LayerActivations> acts(c.num_hidden_layers);
-  LayerActivations scratch;
-  if (recompute) scratch.Allocate(c, n);
-  for (int l = 0; l < c.num_hidden_layers; ++l) {
-    LayerActivations& a = recompute ? scratch : acts[l];
-    if (!recompute) a.Allocate(c, n);
-    BATON_RETURN_IF_ERROR(LayerForward(l, x, positions, cache, a, backward));
-    if (recompute && backward) acts[l].x_in = a.x_in.Clone();
-  }
-  cache.length = nt;
-
   // Shifted labels: position t predicts labels[t + 1]; the last position predicts nothing.
-  Tensor targets = Tensor::Empty({n}, DType::kI32);
+  Tensor targets_host = Tensor::Empty({n}, DType::kI32);
   LossSum sum;
   for (int64_t b = 0; b < nb; ++b) {
     for (int64_t t = 0; t < nt; ++t) {
       int32_t label = t + 1 < nt ? labels.data<int32_t>()[b * nt + t + 1] : -100;
-      targets.data<int32_t>()[b * nt + t] = label;
+      if (label != -100 && (label < 0 || label >= c.vocab_size)) {
+        return InvalidArgument("ForwardBackward: label {} at position {} is outside [0, {})", label,
+                               b * nt + t + 1, c.vocab_size);
+      }
+      targets_host.data<int32_t>()[b * nt + t] = label;
       sum.tokens += label != -100;
     }
   }
+  BATON_ASSIGN_OR_RETURN(Tensor targets, backend_->Upload(targets_host, DType::kI32));
+  KVCache cache = NewCache(nb, nt);
+  BATON_ASSIGN_OR_RETURN(Tensor positions, MakePositions(nb, nt, 0));
+  for (int64_t i = 0; i < n; ++i) {
+    cache.valid_host.data<uint8_t>()[i] = mask.defined() ? mask.data<uint8_t>()[i] != 0 : 1;
+  }
+  BATON_RETURN_IF_ERROR(backend_->Copy(cache.valid_host, cache.valid));
+
+  // Forward, keeping every layer's activations (or only each layer's input when recomputing).
+  BATON_ASSIGN_OR_RETURN(Tensor ids, backend_->Upload(tokens.Reshape({n}), DType::kI32));
+  Tensor x = NewAct({n, c.hidden_size});
+  BATON_RETURN_IF_ERROR(backend_->Embedding(weights_.embed, ids, x));
+  std::vector<LayerActivations> acts(c.num_hidden_layers);
+  LayerActivations scratch;
+  if (recompute) scratch.Allocate(c, n, backend_);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    LayerActivations& a = recompute ? scratch : acts[l];
+    if (!recompute) a.Allocate(c, n, backend_);
+    BATON_RETURN_IF_ERROR(LayerForward(l, x, positions, cache, a, backward));
+    if (recompute && backward) {
+      acts[l].x_in = NewAct(a.x_in.shape());
+      BATON_RETURN_IF_ERROR(backend_->Copy(a.x_in, acts[l].x_in));
+    }
+  }
+  cache.length = nt;
 
   // Final norm, then lm_head + cross-entropy in row chunks: dx = dLoss/dx_final.
-  Tensor normed = Tensor::Empty({n, c.hidden_size}, DType::kF32);
+  Tensor normed = NewAct({n, c.hidden_size});
   BATON_RETURN_IF_ERROR(backend_->RmsNorm(x, weights_.final_norm, eps, normed));
-  Tensor d_normed = Tensor::Empty({n, c.hidden_size}, DType::kF32);
-  for (int64_t r0 = 0; r0 < n; r0 += kLogitRowsPerChunk) {
-    int64_t r1 = std::min(n, r0 + kLogitRowsPerChunk);
+  Tensor d_normed = NewAct({n, c.hidden_size});
+  const int64_t chunk = backend_->logit_rows_per_chunk();
+  Tensor logits_block = NewAct({std::min(n, chunk), c.vocab_size});  // reused by every chunk
+  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+    int64_t r1 = std::min(n, r0 + chunk);
     Tensor rows = normed.Slice(r0, r1);
-    Tensor logits = Tensor::Empty({r1 - r0, c.vocab_size}, DType::kF32);
+    Tensor logits = logits_block.Slice(0, r1 - r0);
     BATON_RETURN_IF_ERROR(backend_->MatMulNT(rows, weights_.lm_head, logits));
     BATON_ASSIGN_OR_RETURN(
         double loss, backend_->CrossEntropy(logits, targets.Slice(r0, r1), grad_scale, logits));
@@ -86,14 +91,15 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
     BATON_RETURN_IF_ERROR(backend_->Gemm(false, false, logits, weights_.lm_head, d_rows));
   }
   if (!backward) return sum;
-  Tensor dx = Tensor::Empty({n, c.hidden_size}, DType::kF32);
+  Tensor dx = NewAct({n, c.hidden_size});
   BATON_RETURN_IF_ERROR(backend_->RmsNormBackward(x, weights_.final_norm, eps, d_normed, dx));
 
   // Backward through the layers, last to first.
   for (int l = c.num_hidden_layers - 1; l >= 0; --l) {
     LayerActivations* a = &acts[l];
     if (recompute) {
-      Tensor x_re = acts[l].x_in.Clone();
+      Tensor x_re = NewAct(acts[l].x_in.shape());
+      BATON_RETURN_IF_ERROR(backend_->Copy(acts[l].x_in, x_re));
       KVCache layer_cache = cache;  // shares tensors; refilled for this layer from slot 0
       layer_cache.length = 0;
       BATON_RETURN_IF_ERROR(LayerForward(l, x_re, positions, layer_cache, scratch, true));

@@ -1,6 +1,9 @@
 // Backend: the ops the transformer needs, on one device. Public methods check shapes and dtypes
 // and then call the device implementation (Do*), so every backend gets the same validation and
 // model code never sees device details. Shapes are given in comments as [rows, cols].
+// Tensors given to ops live on the backend's device. Activations are f32 on the CPU and bf16 on
+// CUDA (activation_dtype()); weight vectors (norm weights, biases, inverse frequencies), LoRA
+// parameters, their gradients and the optimizer state are f32 everywhere.
 #pragma once
 
 #include <memory>
@@ -15,6 +18,30 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual Device device() const = 0;
+
+  // --- Memory on this backend's device. ---
+  // The dtype activations are computed in, and the one weight matrices are kept in.
+  virtual DType activation_dtype() const { return DType::kF32; }
+  virtual DType weight_dtype() const { return DType::kF32; }
+  // Whether ops take floating tensors of `dtype` (f32 always).
+  virtual bool SupportsDType(DType dtype) const { return dtype == DType::kF32; }
+  // Rows of logits the chunked lm_head + cross-entropy materialises at once.
+  virtual int64_t logit_rows_per_chunk() const { return 64; }
+  // Uninitialised memory on this device.
+  virtual Tensor NewTensor(Shape shape, DType dtype) {
+    return Tensor::Empty(std::move(shape), dtype);
+  }
+  Tensor NewZeros(Shape shape, DType dtype);
+  // Copies src's bytes into dst (same dtype and element count), each on the CPU or this device.
+  Status Copy(const Tensor& src, Tensor& dst);
+  Status Zero(Tensor& t);
+  // `host` (a CPU tensor) on this device as `dtype` (floating types convert; others must match).
+  // On the CPU with the same dtype this is `host` itself, no copy.
+  Result<Tensor> Upload(const Tensor& host, DType dtype);
+  // A CPU copy of `t` (same dtype).
+  Result<Tensor> Download(const Tensor& t);
+  // Waits for queued device work; reports its first asynchronous error.
+  virtual Status Synchronize() { return Status::Ok(); }
 
   // c[M,N] = alpha * op(a) . op(b) + beta * c, where op transposes when its flag is set
   // (a is [M,K] or [K,M]; b is [K,N] or [N,K]). beta = 0 ignores what c held.
@@ -68,12 +95,37 @@ class Backend {
   Result<double> CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
                               Tensor& dlogits);
 
+  // --- Optimizer ops on flat f32 vectors (LoRA parameters and gradients). ---
+  // sum(x^2), in a fixed order.
+  Result<double> SumSquares(const Tensor& x);
+  // x *= c.
+  Status Scale(Tensor& x, float c);
+  // One torch.optim.AdamW update of `params` from `grads`, moments `m` and `v` (all f32 [P]).
+  struct AdamWArgs {
+    float beta1, beta2;
+    float decay;      // 1 - lr * weight_decay
+    float step_size;  // lr / (1 - beta1^t)
+    float bc2_sqrt;   // sqrt(1 - beta2^t)
+    float eps;
+  };
+  Status AdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamWArgs& a);
+
  protected:
+  // Checks that tensors live on this device and hold a dtype this backend takes.
+  Status CheckTensors(std::string_view op, std::initializer_list<const Tensor*> ts) const;
+  virtual void DoCopy(const Tensor& src, Tensor& dst) = 0;
+  virtual void DoZero(Tensor& t) = 0;
+  virtual double DoSumSquares(const Tensor& x) = 0;
+  virtual void DoScale(Tensor& x, float c) = 0;
+  virtual void DoAdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
+                           const AdamWArgs& a) = 0;
   virtual void DoGemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
                       float alpha, float beta) = 0;
   virtual void DoAddBias(Tensor& x, const Tensor& bias) = 0;
   virtual void DoRmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) = 0;
-  virtual void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale) = 0;
+  // sign -1 rotates by the negative angles (RopeBackward).
+  virtual void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale,
+                      float sign) = 0;
   virtual void DoAttention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const Tensor& q_positions, const Tensor& key_valid, Tensor& out) = 0;
   virtual void DoSiluMul(const Tensor& gate, const Tensor& up, Tensor& out) = 0;

@@ -71,6 +71,14 @@ Tensor Tensor::Wrap(void* data, Shape shape, DType dtype, std::shared_ptr<void> 
   return t;
 }
 
+Tensor Tensor::FromStorage(std::shared_ptr<Storage> storage, Shape shape, DType dtype) {
+  Tensor t;
+  t.storage_ = std::move(storage);
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+
 Tensor Tensor::Reshape(Shape shape) const {
   int64_t known = 1;
   int infer = -1;
@@ -145,7 +153,8 @@ double Tensor::At(int64_t i) const {
 }
 
 std::string Tensor::Describe() const {
-  return std::string(DTypeName(dtype_)) + ShapeString(shape_);
+  return std::string(DTypeName(dtype_)) + ShapeString(shape_) +
+         (device() == Device::kCuda ? "@cuda" : "");
 }
 
 }  // namespace baton

@@ -39,6 +39,8 @@ class Tensor {
   static Tensor FromI32(const std::vector<int32_t>& values, Shape shape);
   // Wraps memory owned elsewhere; `keep_alive` is held as long as the tensor lives.
   static Tensor Wrap(void* data, Shape shape, DType dtype, std::shared_ptr<void> keep_alive);
+  // A tensor over `storage` (any device; a backend allocates its device memory this way).
+  static Tensor FromStorage(std::shared_ptr<Storage> storage, Shape shape, DType dtype);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }
@@ -61,6 +63,7 @@ class Tensor {
   Tensor Reshape(Shape shape) const;
   // Rows [begin, end) along dim 0, sharing storage.
   Tensor Slice(int64_t begin, int64_t end) const;
+  // The methods below read or write the elements from the CPU: host tensors only.
   // A deep copy converted to f32 (floating types) on the CPU.
   Tensor ToF32() const;
   // A deep copy converted from f32 to `dtype`.

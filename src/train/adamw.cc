@@ -2,34 +2,36 @@
 
 #include <cmath>
 
+#include "kernels/cpu/cpu_backend.h"
+
 namespace baton {
 
-AdamW::AdamW(int64_t num_params, const AdamWOptions& options)
-    : options_(options),
-      exp_avg_(Tensor::Zeros({num_params}, DType::kF32)),
-      exp_avg_sq_(Tensor::Zeros({num_params}, DType::kF32)) {}
+AdamW::AdamW(int64_t num_params, const AdamWOptions& options, Backend* backend)
+    : options_(options) {
+  if (backend == nullptr) {
+    CpuBackendOptions cpu;
+    cpu.gemm = CpuGemm::kNaive;  // no GEMMs here; leaves the BLAS thread count alone
+    own_backend_ = MakeCpuBackend(cpu);
+    backend = own_backend_.get();
+  }
+  backend_ = backend;
+  exp_avg_ = backend_->NewZeros({num_params}, DType::kF32);
+  exp_avg_sq_ = backend_->NewZeros({num_params}, DType::kF32);
+}
 
-void AdamW::Step(Tensor& params, const Tensor& grads, double lr) {
+Status AdamW::Step(Tensor& params, const Tensor& grads, double lr) {
   ++step_;
-  // The same operations, in the same f32 order, as torch's single-tensor AdamW.
-  const float b1 = static_cast<float>(options_.beta1), b2 = static_cast<float>(options_.beta2);
-  const float decay = static_cast<float>(1.0 - lr * options_.weight_decay);
+  // The bias corrections in double, then every element in f32 as torch's single-tensor AdamW.
   const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
   const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
-  const float step_size = static_cast<float>(lr / bc1);
-  const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  const float eps = static_cast<float>(options_.eps);
-  float* p = params.f32();
-  const float* g = grads.f32();
-  float* m = exp_avg_.f32();
-  float* v = exp_avg_sq_.f32();
-  for (int64_t i = 0; i < params.numel(); ++i) {
-    p[i] *= decay;
-    m[i] += (g[i] - m[i]) * (1.0f - b1);
-    v[i] = v[i] * b2 + (1.0f - b2) * g[i] * g[i];
-    float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-    p[i] -= step_size * (m[i] / denom);
-  }
+  Backend::AdamWArgs a;
+  a.beta1 = static_cast<float>(options_.beta1);
+  a.beta2 = static_cast<float>(options_.beta2);
+  a.decay = static_cast<float>(1.0 - lr * options_.weight_decay);
+  a.step_size = static_cast<float>(lr / bc1);
+  a.bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+  a.eps = static_cast<float>(options_.eps);
+  return backend_->AdamWStep(params, grads, exp_avg_, exp_avg_sq_, a);
 }
 
 }  // namespace baton

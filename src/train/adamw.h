@@ -2,7 +2,7 @@
 // flat LoRA parameter block: one loop, and the moments are one block each for checkpoints.
 #pragma once
 
-#include "tensor/tensor.h"
+#include "tensor/backend.h"
 
 namespace baton {
 
@@ -15,9 +15,10 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  AdamW(int64_t num_params, const AdamWOptions& options);
-  // One update of `params` (f32, flat) with `grads` at learning rate `lr`.
-  void Step(Tensor& params, const Tensor& grads, double lr);
+  // Moments live on `backend`'s device (null: the CPU), where Step runs.
+  AdamW(int64_t num_params, const AdamWOptions& options, Backend* backend = nullptr);
+  // One update of `params` (f32, flat, on the backend's device) with `grads` at rate `lr`.
+  Status Step(Tensor& params, const Tensor& grads, double lr);
 
   int64_t step() const { return step_; }
   Tensor& exp_avg() { return exp_avg_; }
@@ -27,6 +28,8 @@ class AdamW {
 
  private:
   AdamWOptions options_;
+  std::unique_ptr<Backend> own_backend_;  // the CPU backend when none was given
+  Backend* backend_;
   int64_t step_ = 0;
   Tensor exp_avg_;     // first moment, f32
   Tensor exp_avg_sq_;  // second moment, f32

@@ -229,7 +229,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   AdamWOptions adamw;  // the reference's settings: lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0.1
   adamw.weight_decay = 0.1;
   AdamW opt(adapter.params().numel(), adamw);
-  opt.Step(adapter.params(), ref_grads.params(), 1e-3);
+  BATON_RETURN_IF_ERROR(opt.Step(adapter.params(), ref_grads.params(), 1e-3));
   BATON_ASSIGN_OR_RETURN(ParityItem ai, compare_all("adamw_step", "adamw1.", adapter));
   report.items.push_back(ai);
   return report;

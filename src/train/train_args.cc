@@ -21,11 +21,12 @@ Status TrainArgs::Validate() const {
   if (train_type != "lora") {
     return Unimplemented("--train_type {} is not supported (only lora)", train_type);
   }
-  if (torch_dtype != "float32" && torch_dtype != "fp32") {
-    return Unimplemented(
-        "--torch_dtype {}: the CPU trainer computes in float32 (bf16 training "
-        "arrives with the CUDA backend)",
-        torch_dtype);
+  if (torch_dtype != "float32" && torch_dtype != "fp32" && torch_dtype != "bfloat16" &&
+      torch_dtype != "bf16") {
+    return InvalidArgument("--torch_dtype {}: expected float32 or bfloat16", torch_dtype);
+  }
+  if (device != "auto" && device != "cpu" && device != "cuda") {
+    return InvalidArgument("--device {}: expected auto, cpu or cuda", device);
   }
   if (max_steps <= 0) BATON_RETURN_IF_ERROR(positive("num_train_epochs", num_train_epochs));
   BATON_RETURN_IF_ERROR(positive("per_device_train_batch_size", per_device_train_batch_size));
@@ -64,7 +65,8 @@ std::vector<std::string> TrainArgs::TrajectoryDifferences(const Json& saved) con
   static const char* kFree[] = {"output_dir",    "eval_steps",
                                 "save_steps",    "save_total_limit",
                                 "logging_steps", "per_device_eval_batch_size",
-                                "model",         "gradient_checkpointing"};
+                                "model",         "gradient_checkpointing",
+                                "device"};
   std::vector<std::string> diffs;
   Json now = ToJson();
   for (auto& [key, value] : now.items()) {

@@ -15,8 +15,9 @@ struct TrainArgs {
   std::vector<std::string> dataset;
   std::string output_dir = "output";
   std::string train_type = "lora";
-  std::string torch_dtype = "float32";
-  std::string template_name;  // --template; empty: from the model's tokenizer_config.json
+  std::string torch_dtype = "float32";  // float32 (CPU or CUDA) | bfloat16 (CUDA)
+  std::string device = "auto";  // auto (CUDA when built with it and a GPU is seen) | cpu | cuda
+  std::string template_name;    // --template; empty: from the model's tokenizer_config.json
   double num_train_epochs = 3;
   int64_t max_steps = -1;  // > 0 overrides num_train_epochs
   int64_t per_device_train_batch_size = 1;
@@ -57,6 +58,7 @@ struct TrainArgs {
     v("output_dir", output_dir);
     v("train_type", train_type);
     v("torch_dtype", torch_dtype);
+    v("device", device);
     v("template", template_name);
     v("num_train_epochs", num_train_epochs);
     v("max_steps", max_steps);

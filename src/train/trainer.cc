@@ -16,7 +16,7 @@
 #include "ckpt/lease.h"
 #include "data/prepare.h"
 #include "data/shuffle.h"
-#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend_factory.h"
 #include "model/transformer.h"
 #include "store/cache.h"
 #include "store/file_store.h"
@@ -245,7 +245,8 @@ class Trainer {
 
 Status Trainer::Setup() {
   BATON_RETURN_IF_ERROR(args_.Validate());
-  backend_ = MakeCpuBackend(CpuBackendOptionsFromEnv());
+  BATON_ASSIGN_OR_RETURN(backend_, MakeBackend(args_.device, args_.torch_dtype));
+  if (backend_->device() != Device::kCpu) Print("computing on " + backend_->name());
   // Store URLs (s3://, oss://) are fetched into the local cache once.
   CacheOptions cache;
   if (hooks_.print) cache.print = [this](const std::string& s) { Print(s); };
@@ -304,20 +305,21 @@ Status Trainer::Setup() {
   lc.dropout = args_.lora_dropout;
   lc.use_rslora = args_.use_rslora;
   lc.target_modules = args_.target_modules;
-  adapter_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc));
+  adapter_ =
+      std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
   if (adapter_->entries().empty()) {
     return InvalidArgument("--target_modules {} matches no module of this model",
                            Json(args_.target_modules).dump());
   }
-  adapter_->InitLikePeft(args_.seed);
-  grads_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc));
+  BATON_RETURN_IF_ERROR(adapter_->InitLikePeft(args_.seed));
+  grads_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
   model_->SetAdapter(adapter_.get());
   AdamWOptions ao;
   ao.beta1 = args_.adam_beta1;
   ao.beta2 = args_.adam_beta2;
   ao.eps = args_.adam_epsilon;
   ao.weight_decay = args_.weight_decay;
-  optimizer_ = std::make_unique<AdamW>(adapter_->params().numel(), ao);
+  optimizer_ = std::make_unique<AdamW>(adapter_->params().numel(), ao, backend_.get());
   BATON_ASSIGN_OR_RETURN(schedule_, ParseLrSchedule(args_.lr_scheduler_type));
 
   ga_ = args_.EffectiveGradientAccumulation();
@@ -393,8 +395,7 @@ Status Trainer::Resume() {
       return Corruption("{}/optimizer.safetensors: '{}' is {}, want F32[{}]", where, name,
                         t.Describe(), into.numel());
     }
-    std::memcpy(into.raw(), t.raw(), t.nbytes());
-    return Status::Ok();
+    return backend_->Copy(t, into);
   };
   BATON_RETURN_IF_ERROR(load_flat("exp_avg", optimizer_->exp_avg()));
   BATON_RETURN_IF_ERROR(load_flat("exp_avg_sq", optimizer_->exp_avg_sq()));
@@ -443,9 +444,14 @@ Status Trainer::SaveCheckpoint() {
   BATON_ASSIGN_OR_RETURN(std::string weights, adapter_->SerializeWeights());
   files.emplace_back("adapter_model.safetensors", std::move(weights));
   files.emplace_back("adapter_config.json", adapter_->SerializeConfig());
-  std::vector<std::pair<std::string, Tensor>> opt = {{"exp_avg", optimizer_->exp_avg()},
-                                                     {"exp_avg_sq", optimizer_->exp_avg_sq()}};
-  if (state_.micro_step > 0) opt.emplace_back("accumulated_grads", grads_->params());
+  BATON_ASSIGN_OR_RETURN(Tensor exp_avg, backend_->Download(optimizer_->exp_avg()));
+  BATON_ASSIGN_OR_RETURN(Tensor exp_avg_sq, backend_->Download(optimizer_->exp_avg_sq()));
+  std::vector<std::pair<std::string, Tensor>> opt = {{"exp_avg", exp_avg},
+                                                     {"exp_avg_sq", exp_avg_sq}};
+  if (state_.micro_step > 0) {
+    BATON_ASSIGN_OR_RETURN(Tensor accumulated, backend_->Download(grads_->params()));
+    opt.emplace_back("accumulated_grads", accumulated);
+  }
   BATON_ASSIGN_OR_RETURN(std::string opt_bytes,
                          SerializeSafetensors(opt, {{"step", std::to_string(optimizer_->step())}}));
   files.emplace_back("optimizer.safetensors", std::move(opt_bytes));
@@ -623,20 +629,16 @@ Result<TrainOutcome> Trainer::Train() {
     }
     // Optimizer step: clip by the global norm (logged before clipping, as HF does).
     Tensor& g = grads_->params();
-    double sq = 0;
-    for (int64_t i = 0; i < g.numel(); ++i) sq += static_cast<double>(g.f32()[i]) * g.f32()[i];
+    BATON_ASSIGN_OR_RETURN(double sq, backend_->SumSquares(g));
     double norm = std::sqrt(sq);
     if (args_.max_grad_norm > 0) {
       double coef = args_.max_grad_norm / (norm + 1e-6);
-      if (coef < 1.0) {
-        float c = static_cast<float>(coef);
-        for (int64_t i = 0; i < g.numel(); ++i) g.f32()[i] *= c;
-      }
+      if (coef < 1.0) BATON_RETURN_IF_ERROR(backend_->Scale(g, static_cast<float>(coef)));
     }
     double lr =
         LearningRateAt(schedule_, args_.learning_rate, step, warmup_steps_, state_.max_steps);
-    optimizer_->Step(adapter_->params(), g, lr);
-    std::memset(g.raw(), 0, g.nbytes());
+    BATON_RETURN_IF_ERROR(optimizer_->Step(adapter_->params(), g, lr));
+    BATON_RETURN_IF_ERROR(backend_->Zero(g));
     state_.log_loss_sum +=
         state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
     state_.log_grad_norm_sum += norm;

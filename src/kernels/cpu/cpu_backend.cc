@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernel_math.h"
+
 namespace baton {
 namespace {
 
@@ -26,14 +28,6 @@ void NaiveGemm(bool ta, bool tb, const float* a, const float* b, float* c, int64
       c[i * n + j] = static_cast<float>(alpha * acc) + prev;
     }
   }
-}
-
-// splitmix64 finaliser: a counter-based hash, identical on every backend.
-inline uint64_t Mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
 }
 
 // Softmax weights of one query row over key slots [0, last], 0 for invalid slots; returns false
@@ -116,7 +110,8 @@ class CpuBackend : public Backend {
     }
   }
 
-  void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale) override {
+  void DoRope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale,
+              float sign) override {
     int64_t b = x.dim(0), t = x.dim(1), h = x.dim(2), d = x.dim(3), half = d / 2;
     const int32_t* pos = positions.data<int32_t>();
     const float* freq = inv_freq.f32();
@@ -126,7 +121,7 @@ class CpuBackend : public Backend {
         // Same rounding as HF: the angle is an f32 product, then cos/sin in f32.
         float angle = static_cast<float>(pos[bt]) * freq[i];
         cos_v[i] = std::cos(angle) * scale;
-        sin_v[i] = std::sin(angle) * scale;
+        sin_v[i] = sign * (std::sin(angle) * scale);  // sin(-a) = -sin(a), bit for bit
       }
       float* base = x.f32() + bt * h * d;
       for (int64_t hh = 0; hh < h; ++hh) {
@@ -227,12 +222,12 @@ class CpuBackend : public Backend {
   }
 
   void DoDropout(const Tensor& x, float p, uint64_t seed, Tensor& out) override {
-    // Keep element i when its 24-bit hash is >= p * 2^24.
-    const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * (1 << 24));
+    // Keep element i when its 24-bit hash is >= p * 2^24 (the mask the CUDA kernel draws too).
+    const uint64_t threshold = kmath::DropoutThreshold(p);
     const float scale = 1.0f / (1.0f - p);
-    const uint64_t base = Mix64(seed);
+    const uint64_t base = kmath::Mix64(seed);
     for (int64_t i = 0; i < x.numel(); ++i) {
-      bool keep = (Mix64(base ^ static_cast<uint64_t>(i)) >> 40) >= threshold;
+      bool keep = kmath::DropoutKeep(base, static_cast<uint64_t>(i), threshold);
       out.f32()[i] = keep ? x.f32()[i] * scale : 0.0f;
     }
   }
@@ -307,6 +302,38 @@ class CpuBackend : public Backend {
     const float* u = up.f32();
     float* o = out.f32();
     for (int64_t i = 0; i < gate.numel(); ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  }
+
+  void DoCopy(const Tensor& src, Tensor& dst) override {
+    std::memmove(dst.raw(), src.raw(), src.nbytes());
+  }
+
+  void DoZero(Tensor& t) override { std::memset(t.raw(), 0, t.nbytes()); }
+
+  double DoSumSquares(const Tensor& x) override {
+    double sq = 0;
+    for (int64_t i = 0; i < x.numel(); ++i) sq += static_cast<double>(x.f32()[i]) * x.f32()[i];
+    return sq;
+  }
+
+  void DoScale(Tensor& x, float c) override {
+    for (int64_t i = 0; i < x.numel(); ++i) x.f32()[i] *= c;
+  }
+
+  void DoAdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
+                   const AdamWArgs& a) override {
+    // The same operations, in the same f32 order, as torch's single-tensor AdamW.
+    float* pp = params.f32();
+    const float* pg = grads.f32();
+    float* pm = m.f32();
+    float* pv = v.f32();
+    for (int64_t i = 0; i < params.numel(); ++i) {
+      pp[i] *= a.decay;
+      pm[i] += (pg[i] - pm[i]) * (1.0f - a.beta1);
+      pv[i] = pv[i] * a.beta2 + (1.0f - a.beta2) * pg[i] * pg[i];
+      float denom = std::sqrt(pv[i]) / a.bc2_sqrt + a.eps;
+      pp[i] -= a.step_size * (pm[i] / denom);
+    }
   }
 
   void DoAdd(Tensor& x, const Tensor& y) override {
