@@ -106,6 +106,7 @@ Result<GenerationResult> Generate(Transformer& model, std::span<const int32_t> p
   auto t0 = Clock::now();
   Tensor input = Tensor::FromI32(history, {1, plen});
   BATON_ASSIGN_OR_RETURN(Tensor logits, model.Forward(input, Tensor(), cache, true));
+  BATON_ASSIGN_OR_RETURN(logits, model.backend()->DownloadF32(logits));
   auto t1 = Clock::now();
   result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   int64_t vocab = model.config().vocab_size;
@@ -123,6 +124,7 @@ Result<GenerationResult> Generate(Transformer& model, std::span<const int32_t> p
     if (i + 1 == max_new) break;
     Tensor step = Tensor::FromI32({next}, {1, 1});
     BATON_ASSIGN_OR_RETURN(logits, model.Forward(step, Tensor(), cache, true));
+    BATON_ASSIGN_OR_RETURN(logits, model.backend()->DownloadF32(logits));
   }
   result.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return result;

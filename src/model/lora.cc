@@ -199,6 +199,32 @@ std::vector<std::pair<Tensor, Tensor>> LoraAdapter::ViewsOf(const Tensor& block)
   return views;
 }
 
+Result<LoraAdapter> LoraAdapter::ToHost() const {
+  BATON_ASSIGN_OR_RETURN(Tensor host, HostParams());
+  LoraAdapter copy = *this;
+  copy.backend_ = nullptr;
+  copy.params_ = host.raw() == params_.raw() ? host.Clone() : host;
+  std::vector<std::pair<Tensor, Tensor>> views = copy.ViewsOf(copy.params_);
+  for (size_t i = 0; i < views.size(); ++i) {
+    copy.entries_[i].a = views[i].first;
+    copy.entries_[i].b = views[i].second;
+  }
+  return copy;
+}
+
+Result<LoraAdapter> LoraAdapter::ToBackend(Backend* backend) const {
+  BATON_ASSIGN_OR_RETURN(LoraAdapter copy, ToHost());
+  if (backend == nullptr || backend->device() == Device::kCpu) return copy;
+  BATON_ASSIGN_OR_RETURN(copy.params_, backend->Upload(copy.params_, DType::kF32));
+  copy.backend_ = backend;
+  std::vector<std::pair<Tensor, Tensor>> views = copy.ViewsOf(copy.params_);
+  for (size_t i = 0; i < views.size(); ++i) {
+    copy.entries_[i].a = views[i].first;
+    copy.entries_[i].b = views[i].second;
+  }
+  return copy;
+}
+
 Result<Tensor> LoraAdapter::HostParams() const {
   if (params_.device() == Device::kCpu) return params_;
   return backend_->Download(params_);

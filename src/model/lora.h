@@ -52,6 +52,9 @@ class LoraAdapter {
   // against the model. Errors name the file and tensor.
   static Result<LoraAdapter> Load(Env* env, const std::string& dir, const ModelConfig& model);
   Status Save(Env* env, const std::string& dir) const;
+  // A copy whose parameters live on the CPU (a download), or on `backend`'s device.
+  Result<LoraAdapter> ToHost() const;
+  Result<LoraAdapter> ToBackend(Backend* backend) const;
   // The two files of a PEFT adapter folder, as bytes.
   Result<std::string> SerializeWeights() const;  // adapter_model.safetensors
   std::string SerializeConfig() const;           // adapter_config.json

@@ -34,8 +34,8 @@ Result<std::unique_ptr<Transformer>> Transformer::Create(ModelConfig config, Mod
   if (backend->device() != Device::kCpu || backend->weight_dtype() != DType::kF32) {
     bool tied = weights.lm_head.defined() && weights.lm_head.raw() == weights.embed.raw();
     Status status = Status::Ok();
-    auto place = [&](Tensor& t) {
-      if (!status.ok() || !t.defined()) return;
+    auto place = [&](Tensor& t) {  // tensors already on the device stay as they are
+      if (!status.ok() || !t.defined() || t.device() != Device::kCpu) return;
       Result<Tensor> placed =
           backend->Upload(t, t.rank() == 2 ? backend->weight_dtype() : DType::kF32);
       if (!placed.ok()) {

@@ -47,8 +47,8 @@ class Transformer {
   // Reads config.json (+ generation_config.json) and the safetensors weights of `dir`.
   static Result<std::unique_ptr<Transformer>> Load(Env* env, const std::string& dir,
                                                    Backend* backend);
-  // Moves `weights` (CPU tensors) onto the backend's device in its dtypes: weight matrices as
-  // weight_dtype(), vectors as f32. On the CPU backend nothing is copied.
+  // Moves those of `weights` that are CPU tensors onto the backend's device in its dtypes: weight
+  // matrices as weight_dtype(), vectors as f32. On the CPU backend nothing is copied.
   static Result<std::unique_ptr<Transformer>> Create(ModelConfig config, ModelWeights weights,
                                                      Backend* backend);
   // `weights` must already be what `backend` computes with (CPU f32 for the CPU backend).

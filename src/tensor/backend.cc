@@ -64,7 +64,7 @@ Status Backend::CheckTensors(std::string_view op, std::initializer_list<const Te
 
 Tensor Backend::NewZeros(Shape shape, DType dtype) {
   Tensor t = NewTensor(std::move(shape), dtype);
-  DoZero(t);
+  if (t.numel() > 0) DoZero(t);
   return t;
 }
 
@@ -78,14 +78,14 @@ Status Backend::Copy(const Tensor& src, Tensor& dst) {
                                            "{}",
                                            DeviceName(device()), Shapes({&src, &dst}))));
   if (src.numel() > 0) DoCopy(src, dst);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Zero(Tensor& t) {
   BATON_RETURN_IF_ERROR(Expect(t.defined() && t.device() == device(), "Zero",
                                "want a tensor on this device; got " + Shapes({&t})));
   if (t.numel() > 0) DoZero(t);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Result<Tensor> Backend::Upload(const Tensor& host, DType dtype) {
@@ -111,6 +111,12 @@ Result<Tensor> Backend::Download(const Tensor& t) {
   return host;
 }
 
+Result<Tensor> Backend::DownloadF32(const Tensor& t) {
+  if (t.defined() && t.device() == Device::kCpu && t.dtype() == DType::kF32) return t;
+  BATON_ASSIGN_OR_RETURN(Tensor host, Download(t));
+  return host.dtype() == DType::kF32 ? host : host.ToF32();
+}
+
 Status Backend::Gemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b, Tensor& c,
                      float alpha, float beta) {
   BATON_RETURN_IF_ERROR(CheckTensors("Gemm", {&a, &b, &c}));
@@ -126,7 +132,7 @@ Status Backend::Gemm(bool trans_a, bool trans_b, const Tensor& a, const Tensor& 
                                            "trans_b={}); got {}",
                                            trans_a, trans_b, Shapes({&a, &b, &c}))));
   DoGemm(trans_a, trans_b, a, b, c, alpha, beta);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::AddBias(Tensor& x, const Tensor& bias) {
@@ -136,7 +142,7 @@ Status Backend::AddBias(Tensor& x, const Tensor& bias) {
   BATON_RETURN_IF_ERROR(
       Expect(ok, "AddBias", "want x[M,N], bias[N] f32; got " + Shapes({&x, &bias})));
   DoAddBias(x, bias);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::RmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) {
@@ -146,7 +152,7 @@ Status Backend::RmsNorm(const Tensor& x, const Tensor& w, float eps, Tensor& y) 
   BATON_RETURN_IF_ERROR(
       Expect(ok, "RmsNorm", "want x[M,D], w[D] f32, y[M,D] like x; got " + Shapes({&x, &w, &y})));
   DoRmsNorm(x, w, eps, y);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float scale) {
@@ -158,7 +164,7 @@ Status Backend::Rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq,
                                "want x[B,T,H,D], positions[B,T] i32, inv_freq[D/2] f32; got " +
                                    Shapes({&x, &positions, &inv_freq})));
   DoRope(x, positions, inv_freq, scale, 1.0f);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -172,7 +178,7 @@ Status Backend::Attention(const Tensor& q, const Tensor& k, const Tensor& v,
       "out like q; got " +
           Shapes({&q, &k, &v, &q_positions, &key_valid, &out})));
   DoAttention(q, k, v, q_positions, key_valid, out);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::SiluMul(const Tensor& gate, const Tensor& up, Tensor& out) {
@@ -182,7 +188,7 @@ Status Backend::SiluMul(const Tensor& gate, const Tensor& up, Tensor& out) {
   BATON_RETURN_IF_ERROR(
       Expect(ok, "SiluMul", "want equal dtypes and shapes; got " + Shapes({&gate, &up, &out})));
   DoSiluMul(gate, up, out);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Add(Tensor& x, const Tensor& y) {
@@ -190,7 +196,7 @@ Status Backend::Add(Tensor& x, const Tensor& y) {
   bool ok = SameDType({&x, &y}) && x.numel() == y.numel();
   BATON_RETURN_IF_ERROR(Expect(ok, "Add", "want equal dtypes and sizes; got " + Shapes({&x, &y})));
   DoAdd(x, y);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
@@ -212,7 +218,7 @@ Status Backend::Embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
     }
   }
   DoEmbedding(table, ids, out);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::Dropout(const Tensor& x, float p, uint64_t seed, Tensor& out) {
@@ -223,7 +229,7 @@ Status Backend::Dropout(const Tensor& x, float p, uint64_t seed, Tensor& out) {
                                            "p={}",
                                            Shapes({&x, &out}), p)));
   DoDropout(x, p, seed, out);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::RmsNormBackward(const Tensor& x, const Tensor& w, float eps, const Tensor& dy,
@@ -236,7 +242,7 @@ Status Backend::RmsNormBackward(const Tensor& x, const Tensor& w, float eps, con
       Expect(ok, "RmsNormBackward",
              "want x, dy, dx [M,D] of one dtype, w[D] f32; got " + Shapes({&x, &w, &dy, &dx})));
   DoRmsNormBackward(x, w, eps, dy, dx);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::RopeBackward(Tensor& dx, const Tensor& positions, const Tensor& inv_freq,
@@ -251,7 +257,7 @@ Status Backend::RopeBackward(Tensor& dx, const Tensor& positions, const Tensor& 
                                "want dx[B,T,H,D], positions[B,T] i32, inv_freq[D/2] f32; got " +
                                    Shapes({&dx, &positions, &inv_freq})));
   DoRope(dx, positions, inv_freq, scale, -1.0f);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -268,7 +274,7 @@ Status Backend::AttentionBackward(const Tensor& q, const Tensor& k, const Tensor
       Expect(AttentionInputsOk(q, k, v, q_positions, key_valid), "AttentionBackward",
              "bad q/k/v/positions/valid: " + Shapes({&q, &k, &v, &q_positions, &key_valid})));
   DoAttentionBackward(q, k, v, q_positions, key_valid, dout, dq, dk, dv);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::SiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout,
@@ -280,7 +286,7 @@ Status Backend::SiluMulBackward(const Tensor& gate, const Tensor& up, const Tens
       Expect(ok, "SiluMulBackward",
              "want equal dtypes and shapes; got " + Shapes({&gate, &up, &dout, &dgate, &dup})));
   DoSiluMulBackward(gate, up, dout, dgate, dup);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
@@ -300,21 +306,25 @@ Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels,
       }
     }
   }
-  return DoCrossEntropy(logits, labels, grad_scale, dlogits);
+  double loss = DoCrossEntropy(logits, labels, grad_scale, dlogits);
+  BATON_RETURN_IF_ERROR(DeviceError());
+  return loss;
 }
 
 Result<double> Backend::SumSquares(const Tensor& x) {
   BATON_RETURN_IF_ERROR(CheckTensors("SumSquares", {&x}));
   BATON_RETURN_IF_ERROR(
       Expect(x.dtype() == DType::kF32, "SumSquares", "want f32; got " + Shapes({&x})));
-  return DoSumSquares(x);
+  double sum = DoSumSquares(x);
+  BATON_RETURN_IF_ERROR(DeviceError());
+  return sum;
 }
 
 Status Backend::Scale(Tensor& x, float c) {
   BATON_RETURN_IF_ERROR(CheckTensors("Scale", {&x}));
   BATON_RETURN_IF_ERROR(Expect(x.dtype() == DType::kF32, "Scale", "want f32; got " + Shapes({&x})));
   DoScale(x, c);
-  return Status::Ok();
+  return DeviceError();
 }
 
 Status Backend::AdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
@@ -326,7 +336,7 @@ Status Backend::AdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor
       Expect(ok, "AdamWStep",
              "want f32 params, grads, m, v of one size; got " + Shapes({&params, &grads, &m, &v})));
   DoAdamWStep(params, grads, m, v, a);
-  return Status::Ok();
+  return DeviceError();
 }
 
 }  // namespace baton

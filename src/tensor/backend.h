@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tensor/tensor.h"
@@ -40,8 +41,13 @@ class Backend {
   Result<Tensor> Upload(const Tensor& host, DType dtype);
   // A CPU copy of `t` (same dtype).
   Result<Tensor> Download(const Tensor& t);
+  // `t` as a CPU f32 tensor: itself when it already is one, else a converted copy.
+  Result<Tensor> DownloadF32(const Tensor& t);
   // Waits for queued device work; reports its first asynchronous error.
   virtual Status Synchronize() { return Status::Ok(); }
+  // Device memory high-water mark since the last reset, in bytes (nullopt on the CPU).
+  virtual std::optional<int64_t> PeakDeviceBytes() { return std::nullopt; }
+  virtual void ResetPeakDeviceBytes() {}
 
   // c[M,N] = alpha * op(a) . op(b) + beta * c, where op transposes when its flag is set
   // (a is [M,K] or [K,M]; b is [K,N] or [N,K]). beta = 0 ignores what c held.
@@ -111,6 +117,9 @@ class Backend {
   Status AdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamWArgs& a);
 
  protected:
+  // The first error a device reported for work queued so far (sticky); every public op returns
+  // it after queueing its work.
+  virtual Status DeviceError() const { return Status::Ok(); }
   // Checks that tensors live on this device and hold a dtype this backend takes.
   Status CheckTensors(std::string_view op, std::initializer_list<const Tensor*> ts) const;
   virtual void DoCopy(const Tensor& src, Tensor& dst) = 0;

@@ -107,6 +107,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   BATON_ASSIGN_OR_RETURN(Tensor ids, ref.Get("input_ids"));
   BATON_ASSIGN_OR_RETURN(Tensor want_logits, ref.Get("logits"));
   BATON_ASSIGN_OR_RETURN(Tensor logits, model->Forward(ToI32(ids), Tensor()));
+  BATON_ASSIGN_OR_RETURN(logits, backend->DownloadF32(logits));
   report.items.push_back(
       Compare("logits", logits, want_logits, o.logits_tolerance, [](int64_t) { return true; }));
 
@@ -116,6 +117,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   BATON_ASSIGN_OR_RETURN(Tensor want_batch, ref.Get("batch_logits"));
   Tensor mask = ToU8(batch_mask);
   BATON_ASSIGN_OR_RETURN(Tensor batch_logits, model->Forward(ToI32(batch_ids), mask));
+  BATON_ASSIGN_OR_RETURN(batch_logits, backend->DownloadF32(batch_logits));
   int64_t vocab = model->config().vocab_size;
   report.items.push_back(Compare("batch_logits", batch_logits, want_batch, o.logits_tolerance,
                                  [&](int64_t i) { return mask.data<uint8_t>()[i / vocab] != 0; }));
@@ -153,11 +155,13 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
     }
     return report;
   }
-  BATON_ASSIGN_OR_RETURN(LoraAdapter adapter,
+  BATON_ASSIGN_OR_RETURN(LoraAdapter host_adapter,
                          LoraAdapter::Load(env, *o.adapter_dir, model->config()));
+  BATON_ASSIGN_OR_RETURN(LoraAdapter adapter, host_adapter.ToBackend(backend));
   model->SetAdapter(&adapter);
   BATON_ASSIGN_OR_RETURN(Tensor want_lora, ref.Get("lora_logits"));
   BATON_ASSIGN_OR_RETURN(Tensor lora_logits, model->Forward(ToI32(ids), Tensor()));
+  BATON_ASSIGN_OR_RETURN(lora_logits, backend->DownloadF32(lora_logits));
   report.items.push_back(Compare("lora_logits", lora_logits, want_lora, o.logits_tolerance,
                                  [](int64_t) { return true; }));
   // Loss and gradients of every LoRA tensor (mean over labelled tokens, as HF).
@@ -166,7 +170,7 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   Tensor labels = ToI32(labels_t);
   int64_t labelled = 0;
   for (int64_t i = 1; i < labels.numel(); ++i) labelled += labels.data<int32_t>()[i] != -100;
-  LoraAdapter grads = LoraAdapter::Create(model->config(), adapter.config());
+  LoraAdapter grads = LoraAdapter::Create(model->config(), adapter.config(), backend);
   BATON_ASSIGN_OR_RETURN(
       Transformer::LossSum sum,
       model->ForwardBackward(ToI32(ids), labels, Tensor(), 1.0f / static_cast<float>(labelled),
@@ -180,7 +184,8 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
 
   // Compares our per-entry tensors with the reference's "<prefix><PEFT in-memory name>" ones.
   auto compare_all = [&](const std::string& item_name, const std::string& prefix,
-                         const LoraAdapter& got) -> Result<ParityItem> {
+                         const LoraAdapter& got_on_device) -> Result<ParityItem> {
+    BATON_ASSIGN_OR_RETURN(LoraAdapter got, got_on_device.ToHost());
     ParityItem worst;
     worst.name = item_name;
     worst.tolerance = o.grad_tolerance;
@@ -228,8 +233,9 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   }
   AdamWOptions adamw;  // the reference's settings: lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0.1
   adamw.weight_decay = 0.1;
-  AdamW opt(adapter.params().numel(), adamw);
-  BATON_RETURN_IF_ERROR(opt.Step(adapter.params(), ref_grads.params(), 1e-3));
+  AdamW opt(adapter.params().numel(), adamw, backend);
+  BATON_ASSIGN_OR_RETURN(LoraAdapter ref_grads_here, ref_grads.ToBackend(backend));
+  BATON_RETURN_IF_ERROR(opt.Step(adapter.params(), ref_grads_here.params(), 1e-3));
   BATON_ASSIGN_OR_RETURN(ParityItem ai, compare_all("adamw_step", "adamw1.", adapter));
   report.items.push_back(ai);
   return report;

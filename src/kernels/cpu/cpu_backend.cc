@@ -322,18 +322,15 @@ class CpuBackend : public Backend {
 
   void DoAdamWStep(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
                    const AdamWArgs& a) override {
-    // The same operations, in the same f32 order, as torch's single-tensor AdamW.
+    // The same operations, in the same f32 order, as torch's single-tensor AdamW; the CUDA
+    // kernel runs the same function.
+    const kmath::AdamWScalars s{a.beta1, a.beta2, a.decay, a.step_size, a.bc2_sqrt, a.eps};
     float* pp = params.f32();
     const float* pg = grads.f32();
     float* pm = m.f32();
     float* pv = v.f32();
-    for (int64_t i = 0; i < params.numel(); ++i) {
-      pp[i] *= a.decay;
-      pm[i] += (pg[i] - pm[i]) * (1.0f - a.beta1);
-      pv[i] = pv[i] * a.beta2 + (1.0f - a.beta2) * pg[i] * pg[i];
-      float denom = std::sqrt(pv[i]) / a.bc2_sqrt + a.eps;
-      pp[i] -= a.step_size * (pm[i] / denom);
-    }
+    for (int64_t i = 0; i < params.numel(); ++i)
+      kmath::AdamWUpdate(s, pg[i], &pp[i], &pm[i], &pv[i]);
   }
 
   void DoAdd(Tensor& x, const Tensor& y) override {

@@ -1,0 +1,251 @@
+// Every op of the CUDA backend against the f32 CPU reference, in f32 (indexing and math, tight
+// tolerance) and bf16 (training precision). Each test skips where no GPU is visible.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "gpu_test_util.h"
+
+namespace baton {
+namespace {
+
+using testing::Place;
+using testing::RandomHost;
+using testing::RelativeError;
+using testing::Tolerance;
+
+class CudaOps : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    BATON_REQUIRE_GPU();
+    gpu_ = testing::Gpu(GetParam());
+    ASSERT_NE(gpu_, nullptr);
+    cpu_ = testing::Cpu();
+  }
+  DType dt() const { return GetParam(); }
+  Tensor Up(const Tensor& host, DType dtype) { return *gpu_->Upload(host, dtype); }
+
+  std::unique_ptr<Backend> gpu_, cpu_;
+};
+
+TEST_P(CudaOps, GemmEveryTransposeAndAccumulate) {
+  const int64_t m = 70, n = 45, k = 96;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      Tensor ah = RandomHost(ta ? Shape{k, m} : Shape{m, k}, 1);
+      Tensor bh = RandomHost(tb ? Shape{n, k} : Shape{k, n}, 2);
+      Tensor ch = RandomHost({m, n}, 3);
+      auto a = Place(*gpu_, ah, dt());
+      auto b = Place(*gpu_, bh, dt());
+      // f32 output (LoRA gradients) accumulating with beta = 1, and the activation dtype.
+      for (DType out : {DType::kF32, dt()}) {
+        auto c = Place(*gpu_, ch, out);
+        Tensor want = c.cpu.Clone();
+        ASSERT_TRUE(cpu_->Gemm(ta, tb, a.cpu, b.cpu, want, 0.5f, 1.0f).ok());
+        ASSERT_TRUE(gpu_->Gemm(ta, tb, a.gpu, b.gpu, c.gpu, 0.5f, 1.0f).ok());
+        EXPECT_LT(RelativeError(*gpu_, c.gpu, want), Tolerance(out == DType::kF32 ? dt() : out))
+            << "ta=" << ta << " tb=" << tb << " out=" << DTypeName(out);
+      }
+    }
+  }
+}
+
+TEST_P(CudaOps, GemmMixesBf16ActivationsWithF32LoraMatrices) {
+  if (dt() != DType::kBF16) GTEST_SKIP() << "bf16 only";
+  Tensor xh = RandomHost({33, 64}, 4), ah = RandomHost({8, 64}, 5);
+  auto x = Place(*gpu_, xh, DType::kBF16);
+  auto a = Place(*gpu_, ah, DType::kBF16);  // the GPU rounds the f32 matrix to bf16
+  Tensor a32 = Up(ah, DType::kF32);
+  Tensor t = gpu_->NewTensor({33, 8}, DType::kBF16);
+  Tensor want = Tensor::Empty({33, 8}, DType::kF32);
+  ASSERT_TRUE(cpu_->MatMulNT(x.cpu, a.cpu, want).ok());
+  ASSERT_TRUE(gpu_->MatMulNT(x.gpu, a32, t).ok());
+  EXPECT_LT(RelativeError(*gpu_, t, want), Tolerance(DType::kBF16));
+}
+
+TEST_P(CudaOps, RowOps) {
+  const int64_t m = 37, d = 320;
+  Tensor xh = RandomHost({m, d}, 6, 3.0f), wh = RandomHost({d}, 7), dyh = RandomHost({m, d}, 8);
+  auto x = Place(*gpu_, xh, dt());
+  auto dy = Place(*gpu_, dyh, dt());
+  Tensor w = Up(wh, DType::kF32);
+  Tensor want = Tensor::Empty({m, d}, DType::kF32), got = gpu_->NewTensor({m, d}, dt());
+  ASSERT_TRUE(cpu_->RmsNorm(x.cpu, wh, 1e-6f, want).ok());
+  ASSERT_TRUE(gpu_->RmsNorm(x.gpu, w, 1e-6f, got).ok());
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "RmsNorm";
+  ASSERT_TRUE(cpu_->RmsNormBackward(x.cpu, wh, 1e-6f, dy.cpu, want).ok());
+  ASSERT_TRUE(gpu_->RmsNormBackward(x.gpu, w, 1e-6f, dy.gpu, got).ok());
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "RmsNormBackward";
+  // AddBias and Add.
+  Tensor bh = RandomHost({d}, 9);
+  Tensor bias = Up(bh, DType::kF32);
+  want = x.cpu.Clone();
+  ASSERT_TRUE(cpu_->AddBias(want, bh).ok());
+  ASSERT_TRUE(cpu_->Add(want, dy.cpu).ok());
+  ASSERT_TRUE(gpu_->AddBias(x.gpu, bias).ok());
+  ASSERT_TRUE(gpu_->Add(x.gpu, dy.gpu).ok());
+  EXPECT_LT(RelativeError(*gpu_, x.gpu, want), Tolerance(dt())) << "AddBias + Add";
+}
+
+TEST_P(CudaOps, RopeForwardAndBackwardAtLongPositions) {
+  const int64_t b = 2, t = 9, h = 3, d = 64;
+  Tensor xh = RandomHost({b, t, h, d}, 10);
+  std::vector<int32_t> pos(b * t);
+  for (int64_t i = 0; i < b * t; ++i) pos[i] = static_cast<int32_t>(30000 + 7 * i);
+  Tensor ph = Tensor::FromI32(pos, {b, t});
+  std::vector<float> freq(d / 2);
+  for (int64_t i = 0; i < d / 2; ++i) freq[i] = std::pow(1e6f, -2.0f * i / d);
+  Tensor fh = Tensor::FromF32(freq, {d / 2});
+  auto x = Place(*gpu_, xh, dt());
+  Tensor p = Up(ph, DType::kI32), f = Up(fh, DType::kF32);
+  Tensor want = x.cpu.Clone();
+  ASSERT_TRUE(cpu_->Rope(want, ph, fh, 1.0f).ok());
+  ASSERT_TRUE(gpu_->Rope(x.gpu, p, f, 1.0f).ok());
+  EXPECT_LT(RelativeError(*gpu_, x.gpu, want), Tolerance(dt())) << "Rope";
+  ASSERT_TRUE(cpu_->RopeBackward(want, ph, fh, 1.0f).ok());
+  ASSERT_TRUE(gpu_->RopeBackward(x.gpu, p, f, 1.0f).ok());
+  EXPECT_LT(RelativeError(*gpu_, x.gpu, want), Tolerance(dt())) << "RopeBackward";
+  EXPECT_LT(RelativeError(*gpu_, x.gpu, x.cpu), Tolerance(dt())) << "round trip";
+}
+
+TEST_P(CudaOps, SwiGluEmbeddingDropout) {
+  const int64_t n = 1000;
+  Tensor gh = RandomHost({n}, 11, 4.0f), uh = RandomHost({n}, 12), dh = RandomHost({n}, 13);
+  auto g = Place(*gpu_, gh, dt());
+  auto u = Place(*gpu_, uh, dt());
+  auto dout = Place(*gpu_, dh, dt());
+  Tensor want = Tensor::Empty({n}, DType::kF32), got = gpu_->NewTensor({n}, dt());
+  ASSERT_TRUE(cpu_->SiluMul(g.cpu, u.cpu, want).ok());
+  ASSERT_TRUE(gpu_->SiluMul(g.gpu, u.gpu, got).ok());
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "SiluMul";
+  Tensor want_du = Tensor::Empty({n}, DType::kF32), got_du = gpu_->NewTensor({n}, dt());
+  ASSERT_TRUE(cpu_->SiluMulBackward(g.cpu, u.cpu, dout.cpu, want, want_du).ok());
+  ASSERT_TRUE(gpu_->SiluMulBackward(g.gpu, u.gpu, dout.gpu, got, got_du).ok());
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "dgate";
+  EXPECT_LT(RelativeError(*gpu_, got_du, want_du), Tolerance(dt())) << "dup";
+  // Dropout keeps exactly the CPU's elements.
+  ASSERT_TRUE(cpu_->Dropout(u.cpu, 0.3f, 77, want).ok());
+  ASSERT_TRUE(gpu_->Dropout(u.gpu, 0.3f, 77, got).ok());
+  Tensor back = *gpu_->DownloadF32(got);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(back.f32()[i] == 0.0f, want.f32()[i] == 0.0f) << "element " << i;
+  }
+  // Embedding from a bf16 or f32 table.
+  Tensor table = RandomHost({50, 24}, 14);
+  auto tg = Place(*gpu_, table, dt());
+  Tensor ids = Tensor::FromI32({3, 0, 49, 3, 17}, {5});
+  Tensor want_e = Tensor::Empty({5, 24}, DType::kF32), got_e = gpu_->NewTensor({5, 24}, dt());
+  ASSERT_TRUE(cpu_->Embedding(tg.cpu, ids, want_e).ok());
+  ASSERT_TRUE(gpu_->Embedding(tg.gpu, Up(ids, DType::kI32), got_e).ok());
+  EXPECT_EQ(RelativeError(*gpu_, got_e, want_e), 0.0) << "Embedding copies";
+}
+
+TEST_P(CudaOps, CrossEntropyWithIgnoredRows) {
+  const int64_t n = 6, v = 5003;
+  Tensor lh = RandomHost({n, v}, 15, 8.0f);
+  Tensor labels = Tensor::FromI32({5, -100, 5002, 0, -100, 1234}, {n});
+  auto logits = Place(*gpu_, lh, dt());
+  Tensor want = Tensor::Empty({n, v}, DType::kF32);
+  Result<double> want_loss = cpu_->CrossEntropy(logits.cpu, labels, 0.25f, want);
+  Result<double> got_loss =
+      gpu_->CrossEntropy(logits.gpu, Up(labels, DType::kI32), 0.25f, logits.gpu);  // in place
+  ASSERT_TRUE(want_loss.ok() && got_loss.ok()) << got_loss.status().ToString();
+  EXPECT_NEAR(*got_loss, *want_loss, 1e-4 * std::fabs(*want_loss));
+  EXPECT_LT(RelativeError(*gpu_, logits.gpu, want), Tolerance(dt()));
+}
+
+struct AttnCase {
+  int64_t b, t, s, h, hkv, d;
+  bool pad;
+};
+
+TEST_P(CudaOps, AttentionForwardBackwardAgainstCpu) {
+  // GQA, padding (a query that sees no key too), a KV cache (T < S), odd lengths, and the
+  // head sizes of the benchmark shapes.
+  for (AttnCase c : {AttnCase{1, 37, 37, 4, 2, 16, true}, AttnCase{2, 70, 70, 4, 1, 64, true},
+                     AttnCase{1, 5, 133, 2, 2, 64, false}, AttnCase{1, 130, 130, 4, 2, 128, false},
+                     AttnCase{1, 17, 17, 3, 3, 40, true}}) {
+    SCOPED_TRACE(::testing::Message() << "b" << c.b << " t" << c.t << " s" << c.s << " h" << c.h
+                                      << " hkv" << c.hkv << " d" << c.d);
+    Tensor qh = RandomHost({c.b, c.t, c.h, c.d}, 20, 2.0f);
+    Tensor kh = RandomHost({c.b, c.s, c.hkv, c.d}, 21, 2.0f);
+    Tensor vh = RandomHost({c.b, c.s, c.hkv, c.d}, 22);
+    Tensor doh = RandomHost({c.b, c.t, c.h, c.d}, 23);
+    std::vector<int32_t> pos(c.b * c.t);
+    for (int64_t i = 0; i < c.b * c.t; ++i) pos[i] = static_cast<int32_t>(c.s - c.t + i % c.t);
+    Tensor ph = Tensor::FromI32(pos, {c.b, c.t});
+    Tensor valid = Tensor::Empty({c.b, c.s}, DType::kU8);
+    for (int64_t i = 0; i < c.b * c.s; ++i) {
+      valid.data<uint8_t>()[i] = c.pad ? (i % c.s == 0 || i % 7 == 3 ? 0 : 1) : 1;
+    }
+    auto q = Place(*gpu_, qh, dt());
+    auto k = Place(*gpu_, kh, dt());
+    auto v = Place(*gpu_, vh, dt());
+    auto dout = Place(*gpu_, doh, dt());
+    Tensor p = Up(ph, DType::kI32), val = Up(valid, DType::kU8);
+    Tensor want = Tensor::Empty(qh.shape(), DType::kF32), got = gpu_->NewTensor(qh.shape(), dt());
+    ASSERT_TRUE(cpu_->Attention(q.cpu, k.cpu, v.cpu, ph, valid, want).ok());
+    ASSERT_TRUE(gpu_->Attention(q.gpu, k.gpu, v.gpu, p, val, got).ok());
+    EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "out";
+    Tensor wdq = Tensor::Empty(qh.shape(), DType::kF32),
+           wdk = Tensor::Empty(kh.shape(), DType::kF32),
+           wdv = Tensor::Empty(kh.shape(), DType::kF32);
+    Tensor gdq = gpu_->NewTensor(qh.shape(), dt()), gdk = gpu_->NewTensor(kh.shape(), dt()),
+           gdv = gpu_->NewTensor(kh.shape(), dt());
+    ASSERT_TRUE(
+        cpu_->AttentionBackward(q.cpu, k.cpu, v.cpu, ph, valid, dout.cpu, wdq, wdk, wdv).ok());
+    ASSERT_TRUE(gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq, gdk, gdv).ok());
+    EXPECT_LT(RelativeError(*gpu_, gdq, wdq), 2 * Tolerance(dt())) << "dq";
+    EXPECT_LT(RelativeError(*gpu_, gdk, wdk), 2 * Tolerance(dt())) << "dk";
+    EXPECT_LT(RelativeError(*gpu_, gdv, wdv), 2 * Tolerance(dt())) << "dv";
+    // Deterministic: a second backward is bit-identical.
+    Tensor gdk2 = gpu_->NewTensor(kh.shape(), dt()), gdq2 = gpu_->NewTensor(qh.shape(), dt()),
+           gdv2 = gpu_->NewTensor(kh.shape(), dt());
+    ASSERT_TRUE(
+        gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq2, gdk2, gdv2).ok());
+    Tensor a1 = *gpu_->Download(gdk), a2 = *gpu_->Download(gdk2);
+    Tensor b1 = *gpu_->Download(gdq), b2 = *gpu_->Download(gdq2);
+    EXPECT_EQ(std::memcmp(a1.raw(), a2.raw(), a1.nbytes()), 0) << "dk repeats bit for bit";
+    EXPECT_EQ(std::memcmp(b1.raw(), b2.raw(), b1.nbytes()), 0) << "dq repeats bit for bit";
+  }
+}
+
+TEST_P(CudaOps, OptimizerOpsMatchTheCpuBitForBit) {
+  const int64_t n = 100003;
+  Tensor ph = RandomHost({n}, 30), gh = RandomHost({n}, 31, 1e-3f);
+  Tensor mh = Tensor::Zeros({n}, DType::kF32), vh = Tensor::Zeros({n}, DType::kF32);
+  Tensor p = Up(ph, DType::kF32), g = Up(gh, DType::kF32), m = Up(mh, DType::kF32),
+         v = Up(vh, DType::kF32);
+  Result<double> want_sq = cpu_->SumSquares(gh), got_sq = gpu_->SumSquares(g);
+  ASSERT_TRUE(want_sq.ok() && got_sq.ok());
+  EXPECT_NEAR(*got_sq, *want_sq, 1e-12 * *want_sq);
+  Result<double> again = gpu_->SumSquares(g);
+  EXPECT_EQ(*again, *got_sq) << "fixed reduction order";
+  Backend::AdamWArgs a{0.9f, 0.999f, 0.9999f, 1e-3f / 0.1f, std::sqrt(0.001f), 1e-8f};
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_TRUE(cpu_->AdamWStep(ph, gh, mh, vh, a).ok());
+    ASSERT_TRUE(gpu_->AdamWStep(p, g, m, v, a).ok());
+  }
+  Tensor back = *gpu_->Download(p);
+  EXPECT_EQ(std::memcmp(back.raw(), ph.raw(), ph.nbytes()), 0) << "AdamW matches the CPU exactly";
+  ASSERT_TRUE(cpu_->Scale(gh, 0.37f).ok());
+  ASSERT_TRUE(gpu_->Scale(g, 0.37f).ok());
+  Tensor gb = *gpu_->Download(g);
+  EXPECT_EQ(std::memcmp(gb.raw(), gh.raw(), gh.nbytes()), 0);
+}
+
+TEST_P(CudaOps, WrongDeviceIsAClearError) {
+  Tensor host = RandomHost({4, 4}, 40);
+  Tensor dev = Up(host, dt());
+  Tensor out = gpu_->NewTensor({4, 4}, dt());
+  Status s = gpu_->Add(out, host);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("on the cpu"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(gpu_->Add(out, dev).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaOps, ::testing::Values(DType::kF32, DType::kBF16),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+}  // namespace
+}  // namespace baton
