@@ -78,7 +78,7 @@ cudaError_t AdamW(float* p, const float* g, float* m, float* v, int64_t n, float
 // Grouped-query causal attention, flash style (no [T, S] matrix in memory):
 // q[B,T,H,D], k/v[B,S,Hkv,D] (key slot s holds position s), q_pos[B,T], key_valid[B,S] (u8);
 // out[B,T,H,D]. A query at position p sees valid slots s <= p; one that sees none gets zeros.
-// H must be a multiple of Hkv. bf16 with D a multiple of 16 up to 256 uses tensor cores; other
+// H must be a multiple of Hkv. bf16 with D in {16, 32, 64, 128} uses tensor cores; other
 // shapes and f32 use a plain kernel.
 cudaError_t AttentionForward(Elem e, const void* q, const void* k, const void* v,
                              const int32_t* q_pos, const uint8_t* key_valid, void* out, int64_t B,
