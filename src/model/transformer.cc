@@ -1,7 +1,5 @@
 #include "model/transformer.h"
 
-#include <cstring>
-
 #include "model/rope.h"
 
 namespace baton {
@@ -32,34 +30,20 @@ Result<std::unique_ptr<Transformer>> Transformer::Load(Env* env, const std::stri
 Result<std::unique_ptr<Transformer>> Transformer::Create(ModelConfig config, ModelWeights weights,
                                                          Backend* backend) {
   if (backend->device() != Device::kCpu || backend->weight_dtype() != DType::kF32) {
-    bool tied = weights.lm_head.defined() && weights.lm_head.raw() == weights.embed.raw();
     Status status = Status::Ok();
-    auto place = [&](Tensor& t) {  // tensors already on the device stay as they are
+    ForEachWeight(config, weights, [&](const std::string&, const Shape&, Tensor& t) {
+      // Tensors already on the device stay as they are.
       if (!status.ok() || !t.defined() || t.device() != Device::kCpu) return;
       Result<Tensor> placed =
           backend->Upload(t, t.rank() == 2 ? backend->weight_dtype() : DType::kF32);
-      if (!placed.ok()) {
+      if (placed.ok()) {
+        t = std::move(placed).value();
+      } else {
         status = placed.status();
-        return;
       }
-      t = std::move(placed).value();
-    };
-    place(weights.embed);
-    place(weights.final_norm);
-    if (tied) {
-      weights.lm_head = weights.embed;
-    } else {
-      place(weights.lm_head);
-    }
-    for (LayerWeights& lw : weights.layers) {
-      place(lw.input_norm);
-      place(lw.post_norm);
-      for (Linear& lin : lw.proj) {
-        place(lin.weight);
-        place(lin.bias);
-      }
-    }
+    });
     BATON_RETURN_IF_ERROR(status);
+    if (config.tie_word_embeddings) weights.lm_head = weights.embed;  // not listed when tied
   }
   auto model = std::make_unique<Transformer>(std::move(config), std::move(weights), backend);
   BATON_ASSIGN_OR_RETURN(model->inv_freq_, backend->Upload(model->inv_freq_, DType::kF32));

@@ -2,7 +2,6 @@
 // lm_head + cross-entropy that never holds all logits at once, and the backward pass into the
 // LoRA gradients. Base weights are frozen.
 #include <algorithm>
-#include <cstring>
 
 #include "model/transformer.h"
 

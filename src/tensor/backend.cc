@@ -94,8 +94,8 @@ Result<Tensor> Backend::Upload(const Tensor& host, DType dtype) {
   if (host.dtype() != dtype && !(IsFloating(host.dtype()) && IsFloating(dtype))) {
     return InvalidArgument("Upload: cannot convert {} to {}", host.Describe(), DTypeName(dtype));
   }
-  if (device() == Device::kCpu && host.dtype() == dtype) return host;
   Tensor staged = host.dtype() == dtype ? host : host.ConvertTo(dtype);
+  if (device() == Device::kCpu) return staged;  // no copy beyond the conversion
   Tensor t = NewTensor(host.shape(), dtype);
   BATON_RETURN_IF_ERROR(Copy(staged, t));
   return t;

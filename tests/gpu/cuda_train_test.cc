@@ -63,18 +63,7 @@ class CudaTrain : public ::testing::Test {
   void SetUp() override {
     BATON_REQUIRE_GPU();
     ASSERT_NO_FATAL_FAILURE(testing::WriteTinyModel(tmp_.Sub("model")));
-    args_.model = tmp_.Sub("model");
-    args_.template_name = "chatml";
-    args_.dataset = {std::string(BATON_SOURCE_DIR) + "/examples/data/self_cognition.jsonl#8"};
-    args_.model_name = {"小巴", "Baton"};
-    args_.model_author = {"巴顿团队", "Baton Team"};
-    args_.max_steps = 4;
-    args_.gradient_accumulation_steps = 2;
-    args_.save_steps = 1;
-    args_.logging_steps = 1;
-    args_.learning_rate = 1e-3;
-    args_.lora_dropout = 0.1;
-    args_.max_length = 96;
+    args_ = testing::TinyTrainArgs(tmp_.Sub("model"), 8, 4);
   }
 
   Result<TrainOutcome> Run(const std::string& out, const std::string& device,

@@ -176,8 +176,8 @@ class CudaBackend : public Backend {
                 k,
                 a16.dtype(),
                 c.dtype(),
-                std::min(AlignmentOf(b16.raw()), 256u),
-                std::min(AlignmentOf(a16.raw()), 256u),
+                AlignmentOf(b16.raw()),
+                AlignmentOf(a16.raw()),
                 AlignmentOf(c.raw())};
     Plan* plan = GetPlan(key);
     if (plan == nullptr) return;
