@@ -3,7 +3,7 @@
 //
 // One run is interrupted again and again, with a seeded schedule: each cycle starts an agent, in
 // process (RunAgent) or as the `baton agent --job` binary polling this process's fake metadata
-// service through BATON_METADATA_URL, and delivers a termination notice of the next cloud
+// service through EnvVar::kMetadataUrl, and delivers a termination notice of the next cloud
 // (Alibaba, AWS, GCP, Azure in turn) either at a random moment of training or from inside a
 // checkpoint commit (a kill point hook holds the commit until the agent has seen the notice).
 // Once the binary is SIGKILLed with no notice at all. After every cycle the agent must have
@@ -187,8 +187,8 @@ class AgentNoticeTest : public ::testing::Test {
     ASSERT_TRUE(meta.ok()) << meta.status().ToString();
     meta_ = std::move(meta).value();
     // Both kinds of agent find the fake service here, and look at it every 20 ms.
-    vars_.Set("BATON_METADATA_URL", meta_->url());
-    vars_.Set("BATON_NOTICE_POLL_MS", "20");
+    vars_.Set(EnvVar::kMetadataUrl, meta_->url());
+    vars_.Set(EnvVar::kNoticePollMs, "20");
     // Short examples without a system prompt: a step costs a fraction of a self-cognition one.
     std::string data;
     for (int i = 0; i < 16; ++i)
@@ -323,7 +323,7 @@ TEST_F(AgentNoticeTest, NoticesAtRandomMomentsAlwaysEndValidAndResumeExactly) {
     } else {
       std::string log = tmp_.Sub(fmt::format("cycle-{}.log", cycle));
       std::string job = tmp_.Sub(fmt::format("job-{}.yaml", CloudName(cloud)));
-      pid_t pid = StartCli(job, {"BATON_INSTANCE_ID=i-cli"}, log);
+      pid_t pid = StartCli(job, {std::string(EnvVarName(EnvVar::kInstanceId)) + "=i-cli"}, log);
       ASSERT_GT(pid, 0);
       int status = 0;
       bool exited = false;
@@ -374,7 +374,8 @@ TEST_F(AgentNoticeTest, NoticesAtRandomMomentsAlwaysEndValidAndResumeExactly) {
 
   // The last agent, through the binary, runs to the end undisturbed.
   std::string log = tmp_.Sub("last.log");
-  int status = WaitChild(StartCli(tmp_.Sub("job-aws.yaml"), {"BATON_INSTANCE_ID=i-cli"}, log));
+  int status = WaitChild(StartCli(tmp_.Sub("job-aws.yaml"),
+                                  {std::string(EnvVarName(EnvVar::kInstanceId)) + "=i-cli"}, log));
   std::string output = *env->ReadFile(log);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << output;
   ASSERT_TRUE(env->FileExists(run_ + "/COMPLETE")) << output;

@@ -50,7 +50,7 @@ TEST_F(AgentTest, NoticeCheckpointsThenTheNextAgentCompletesExactly) {
   // The notice must be seen before the last steps are trained: at the default 1 s between polls
   // a fast machine finishes the run first.
   testing::ScopedEnv vars;
-  vars.Set("BATON_NOTICE_POLL_MS", "20");
+  vars.Set(EnvVar::kNoticePollMs, "20");
   auto meta = FakeMetadataServer::Start();
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   std::string body;
@@ -126,10 +126,12 @@ TEST_F(AgentTest, SupervisesAnExternalTrainer) {
   std::string out = tmp_.Sub("ext");
   ASSERT_TRUE(env->CreateDirs(out).ok());
   std::string script = tmp_.Sub("fake_trainer.sh");
+  testing::ScopedEnv names;  // the script reads the agent's variable by name (${!RESUME_VAR})
+  names.Set("RESUME_VAR", EnvVarName(EnvVar::kResumeFrom));
   ASSERT_TRUE(env->WriteFileAtomic(script, R"(#!/bin/bash
 out=$1; resume=$2; step=0
 [ -n "$resume" ] && step=${resume##*checkpoint-}
-echo "start $step resume=[$resume] env=[$BATON_RESUME_FROM]" >> "$out/trainer.log"
+echo "start $step resume=[$resume] env=[${!RESUME_VAR}]" >> "$out/trainer.log"
 stop=0; trap 'stop=1' TERM
 while [ $step -lt 20 ]; do
   sleep 0.2

@@ -29,7 +29,7 @@ class S3ProtocolTest : public ::testing::Test {
   S3ProtocolTest() : server_("bkt", SigV4Credentials{kKeyId, kSecret, kToken}, "us-east-1") {
     for (const char* n :
          {"AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-          "AWS_REGION", "AWS_DEFAULT_REGION", "BATON_S3_ADDRESSING"}) {
+          "AWS_REGION", "AWS_DEFAULT_REGION", EnvVarName(EnvVar::kS3Addressing)}) {
       env_.Unset(n);
     }
     env_.Set("AWS_ACCESS_KEY_ID", kKeyId);

@@ -1,6 +1,6 @@
 // The s3:// store against a real S3-compatible server: s3rver (npm) always, and a second server
 // given by the environment (scripts/radosgw.sh starts Ceph's RADOS Gateway, which checks
-// signatures and multipart rules): BATON_TEST_S3_ENDPOINT, BATON_TEST_S3_BUCKET,
+// signatures and multipart rules): EnvVar::kTestS3Endpoint, EnvVar::kTestS3Bucket,
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_REGION). Without them that instance skips.
 #include <gtest/gtest.h>
 
@@ -37,14 +37,15 @@ class S3StoreTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     external_ = GetParam() == "external";
     if (external_) {
-      const char* ep = getenv("BATON_TEST_S3_ENDPOINT");
-      const char* bucket = getenv("BATON_TEST_S3_BUCKET");
+      std::optional<std::string> ep = GetEnvVar(EnvVar::kTestS3Endpoint);
+      std::optional<std::string> bucket = GetEnvVar(EnvVar::kTestS3Bucket);
       if (!ep || !bucket || !getenv("AWS_ACCESS_KEY_ID") || !getenv("AWS_SECRET_ACCESS_KEY")) {
-        GTEST_SKIP() << "no external S3 server: set BATON_TEST_S3_ENDPOINT, BATON_TEST_S3_BUCKET, "
-                        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (scripts/radosgw.sh does)";
+        GTEST_SKIP() << "no external S3 server: set " << EnvVarName(EnvVar::kTestS3Endpoint) << ", "
+                     << EnvVarName(EnvVar::kTestS3Bucket)
+                     << ", AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (scripts/radosgw.sh does)";
       }
-      endpoint_ = ep;
-      bucket_ = bucket;
+      endpoint_ = *ep;
+      bucket_ = *bucket;
       secret_ = getenv("AWS_SECRET_ACCESS_KEY");
     } else {
       ASSERT_TRUE(g_s3rver->ok()) << "s3rver did not start (run ./scripts/setup.sh)";
@@ -319,7 +320,7 @@ TEST(S3Options, ParsesUrlsAndRejectsBadParameters) {
   testing::ScopedEnv e;
   for (const char* n :
        {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "OSS_REGION",
-        "ALIBABA_CLOUD_REGION_ID", "OSS_ENDPOINT", "BATON_S3_ADDRESSING"}) {
+        "ALIBABA_CLOUD_REGION_ID", "OSS_ENDPOINT", EnvVarName(EnvVar::kS3Addressing)}) {
     e.Unset(n);
   }
   auto aws = S3Options::FromUrl("s3://bkt/runs/r1/");

@@ -9,10 +9,11 @@
 #include <string>
 
 #include "base/env.h"
+#include "base/process_contract.h"
 
 namespace baton::testing {
 
-// A fresh folder under $TMPDIR (or /tmp), removed at the end unless BATON_KEEP_TMP is set.
+// A fresh folder under $TMPDIR (or /tmp), removed at the end unless EnvVar::kKeepTmp is set.
 class ScopedTempDir {
  public:
   ScopedTempDir() {
@@ -23,7 +24,7 @@ class ScopedTempDir {
     path_ = tmpl;
   }
   ~ScopedTempDir() {
-    if (!getenv("BATON_KEEP_TMP")) std::system(("rm -rf '" + path_ + "'").c_str());
+    if (!GetEnvVar(EnvVar::kKeepTmp)) std::system(("rm -rf '" + path_ + "'").c_str());
   }
   const std::string& path() const { return path_; }
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
@@ -58,6 +59,8 @@ class ScopedEnv {
     Save(name);
     unsetenv(name);
   }
+  void Set(EnvVar var, const std::string& value) { Set(EnvVarName(var), value); }
+  void Unset(EnvVar var) { Unset(EnvVarName(var)); }
   ~ScopedEnv() {
     for (auto& [name, value] : saved_) {
       if (value) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/process_contract.h"
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/layout.h"
 #include "ckpt/lease.h"
@@ -106,7 +107,7 @@ class Heartbeat {
 };
 
 std::string DefaultInstanceId() {
-  if (const char* id = std::getenv("BATON_INSTANCE_ID"); id && *id) return id;
+  if (std::optional<std::string> id = GetEnvVar(EnvVar::kInstanceId)) return *id;
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) return "unknown";
   return host;
@@ -156,7 +157,7 @@ Result<AgentOutcome> Supervise(const JobSpec& job, Store* store, Heartbeat& hear
   if (child < 0) return IoError("fork failed: {}", std::strerror(errno));
   if (child == 0) {
     setpgid(0, 0);
-    setenv("BATON_RESUME_FROM", resume.c_str(), 1);
+    SetEnvVar(EnvVar::kResumeFrom, resume);
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -379,8 +380,7 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
   std::string instance = options.instance_id.empty() ? DefaultInstanceId() : options.instance_id;
   std::string billing = options.billing;
   if (billing.empty()) {
-    const char* b = std::getenv("BATON_BILLING");
-    billing = b ? b : "";
+    billing = GetEnvVar(EnvVar::kBilling).value_or("");
   }
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(job.train.output_dir));
   if (store->Head("COMPLETE").ok()) {
@@ -396,8 +396,9 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
                            PreemptionWatcher::Create(cloud, job.metadata_url));
     NoticeMonitorOptions mo;
     // The local fleet compresses time, so its notice windows are seconds long.
-    if (const char* ms = std::getenv("BATON_NOTICE_POLL_MS"); ms && std::atoi(ms) > 0) {
-      mo.poll_interval_ms = std::atoi(ms);
+    if (std::optional<std::string> ms = GetEnvVar(EnvVar::kNoticePollMs);
+        ms && std::atoi(ms->c_str()) > 0) {
+      mo.poll_interval_ms = std::atoi(ms->c_str());
     }
     mo.on_notice = [print](const Notice& n) {
       print("baton agent: preemption notice: " + DescribeNotice(n));

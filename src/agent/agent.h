@@ -21,13 +21,13 @@
 namespace baton {
 
 struct AgentOptions {
-  // Instance id for heartbeats and the lease: BATON_INSTANCE_ID, else the host name.
+  // Instance id for heartbeats and the lease: EnvVar::kInstanceId, else the host name.
   std::string instance_id;
-  // "spot", "on-demand" or "" (BATON_BILLING).
+  // "spot", "on-demand" or "" (EnvVar::kBilling).
   std::string billing;
   // Set by signal handlers (SIGTERM/SIGINT); may be null.
   std::atomic<bool>* stop_flag = nullptr;
-  // Make-before-break hand-off (BATON_HANDOFF=1): load everything, then wait in state "standby"
+  // Make-before-break hand-off (EnvVar::kHandoff=1): load everything, then wait in state "standby"
   // until the run's current lease holder has checkpointed and let go (released the lease, or its
   // heartbeat says it stopped, or it fell silent), and only then take the lease.
   bool handoff = false;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/process_contract.h"
+
 namespace baton {
 namespace {
 
@@ -42,12 +44,13 @@ std::string SystemdUnit(const ServiceOptions& o) {
       "Type=simple\n"
       "User={user}\n"
       "WorkingDirectory={work}\n"
-      "Environment=BATON_CACHE_DIR={work}/cache\n"
+      "Environment={cache_var}={work}/cache\n"
       "{env_file}"
       "ExecStart={baton} agent --job {job}\n"
-      "# Exit 0: the run is complete, or this instance checkpointed on a notice; exit 3: fenced.\n"
+      "# Exit 0: the run is complete, or this instance checkpointed on a notice; exit {fenced}: "
+      "fenced.\n"
       "Restart=on-failure\n"
-      "RestartPreventExitStatus=3\n"
+      "RestartPreventExitStatus={fenced}\n"
       "RestartSec=10\n"
       "KillSignal=SIGTERM\n"
       "TimeoutStopSec={stop}\n"
@@ -58,7 +61,8 @@ std::string SystemdUnit(const ServiceOptions& o) {
       "WantedBy=multi-user.target\n",
       fmt::arg("user", o.user), fmt::arg("work", o.work_dir), fmt::arg("env_file", env_file),
       fmt::arg("baton", o.baton_path), fmt::arg("job", Quote(o.job)),
-      fmt::arg("stop", o.stop_timeout_seconds));
+      fmt::arg("stop", o.stop_timeout_seconds),
+      fmt::arg("cache_var", EnvVarName(EnvVar::kCacheDir)), fmt::arg("fenced", kExitFenced));
 }
 
 std::string CloudInitUserData(const ServiceOptions& o, const std::string& binary_url) {

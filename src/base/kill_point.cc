@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "base/process_contract.h"
+
 namespace baton {
 namespace {
 
@@ -23,7 +25,7 @@ std::map<std::string, int, std::less<>>& Hits() {
   return *hits;
 }
 
-// Whether `spec` (one entry of BATON_KILL_AT) asks to die at hit number `hit` of `name`.
+// Whether `spec` (one entry of EnvVar::kKillAt) asks to die at hit number `hit` of `name`.
 bool Matches(std::string_view spec, std::string_view name, int hit) {
   size_t colon = spec.rfind(':');
   if (colon == std::string_view::npos) return spec == name && hit == 1;
@@ -45,8 +47,8 @@ void SetKillPointHook(std::function<void(std::string_view name)> hook) { Hook() 
 
 void KillPoint(std::string_view name) {
   if (Hook()) Hook()(name);
-  const char* env = std::getenv("BATON_KILL_AT");
-  if (env == nullptr || *env == '\0') return;
+  std::optional<std::string> env = GetEnvVar(EnvVar::kKillAt);
+  if (!env) return;
   int hit;
   {
     std::lock_guard<std::mutex> lock(HitsMutex());
@@ -54,14 +56,14 @@ void KillPoint(std::string_view name) {
     if (it == Hits().end()) it = Hits().emplace(std::string(name), 0).first;
     hit = ++it->second;
   }
-  std::string_view specs(env);
+  std::string_view specs(*env);
   while (!specs.empty()) {
     size_t comma = specs.find(',');
     std::string_view spec = specs.substr(0, comma);
     if (Matches(spec, name, hit)) {
       std::fprintf(stderr, "baton: kill point %.*s (hit %d): exiting with 137\n",
                    static_cast<int>(name.size()), name.data(), hit);
-      ::_exit(137);
+      ::_exit(kExitKilled);
     }
     if (comma == std::string_view::npos) break;
     specs.remove_prefix(comma + 1);

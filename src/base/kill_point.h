@@ -1,9 +1,9 @@
 // Named kill points, so tests can kill a process at an exact step of a protocol (like rocksdb's
 // sync_point): `KillPoint("ckpt.before_rename")` does nothing unless the environment variable
-// BATON_KILL_AT names that point, in which case the process dies at once with `_exit(137)` (what
+// EnvVar::kKillAt names that point, in which case the process dies at once with `_exit(137)` (what
 // a SIGKILL looks like to a parent shell), without flushing or unwinding anything.
 //
-// BATON_KILL_AT is a comma-separated list of `name` (die on the first hit) or `name:K` (die on
+// EnvVar::kKillAt is a comma-separated list of `name` (die on the first hit) or `name:K` (die on
 // the K-th hit, counting from 1, so a loop can be killed in its middle). The variable is read at
 // every hit, so a forked child can set it after the parent already passed the same points.
 // The only place in library code that ends the process: it is a test hook, inert in production.
@@ -20,11 +20,11 @@ namespace baton {
 
 void KillPoint(std::string_view name);
 
-// Runs `hook(name)` at every kill point hit from now on (before BATON_KILL_AT is looked at);
+// Runs `hook(name)` at every kill point hit from now on (before EnvVar::kKillAt is looked at);
 // null removes it. Set it while no other thread can hit a kill point.
 void SetKillPointHook(std::function<void(std::string_view name)> hook);
 
-// How many times `name` was hit in this process (counted only while BATON_KILL_AT is set).
+// How many times `name` was hit in this process (counted only while EnvVar::kKillAt is set).
 int KillPointHits(std::string_view name);
 
 }  // namespace baton

@@ -1,4 +1,4 @@
-// Kill points: a child process commits with BATON_KILL_AT set and dies at that point of the
+// Kill points: a child process commits with EnvVar::kKillAt set and dies at that point of the
 // protocol, as a preempted trainer would; the parent then checks what the next life would see.
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -18,12 +18,12 @@ using ckpt_testing::AsMap;
 using ckpt_testing::TrainerFiles;
 Env* env = Env::Default();
 
-// Forks; the child sets BATON_KILL_AT=`kill_at`, runs `body` and exits 0 if it returns true.
+// Forks; the child sets EnvVar::kKillAt to `kill_at`, runs `body` and exits 0 if it returns true.
 // Returns the child's exit code (137 when a kill point fired).
 int RunChild(const std::string& kill_at, const std::function<bool()>& body) {
   pid_t pid = fork();
   if (pid == 0) {
-    setenv("BATON_KILL_AT", kill_at.c_str(), 1);
+    SetEnvVar(EnvVar::kKillAt, kill_at);
     _exit(body() ? 0 : 1);
   }
   int status = 0;
@@ -33,7 +33,7 @@ int RunChild(const std::string& kill_at, const std::function<bool()>& body) {
 }
 
 TEST(CheckpointKillPointTest, Syntax) {
-  unsetenv("BATON_KILL_AT");
+  SetEnvVar(EnvVar::kKillAt, std::nullopt);
   KillPoint("test.a");  // no variable: nothing happens
   EXPECT_EQ(RunChild("test.other",
                      [] {

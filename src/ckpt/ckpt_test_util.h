@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/env.h"
+#include "base/process_contract.h"
 
 namespace baton::ckpt_testing {
 
@@ -25,7 +26,7 @@ class ScratchDir {
     path_ = tmpl;
   }
   ~ScratchDir() {
-    if (!getenv("BATON_KEEP_TMP")) (void)Env::Default()->DeleteRecursively(path_);
+    if (!GetEnvVar(EnvVar::kKeepTmp)) (void)Env::Default()->DeleteRecursively(path_);
   }
   const std::string& path() const { return path_; }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/json.h"
+#include "base/process_contract.h"
 #include "store/store.h"
 
 namespace baton {
@@ -69,8 +70,8 @@ Result<std::optional<LeaseRecord>> ReadLease(Store* store, const std::string& ru
 
 std::string NewLeaseHolderId() {
   std::string who;
-  if (const char* id = std::getenv("BATON_INSTANCE_ID"); id && *id) {
-    who = id;
+  if (std::optional<std::string> id = GetEnvVar(EnvVar::kInstanceId)) {
+    who = *id;
   } else {
     char host[256] = {};
     if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");

@@ -44,7 +44,7 @@ struct LeaseRecord {
 // The lease of the run under `run_prefix` in `store`, or nullopt if none was ever taken.
 Result<std::optional<LeaseRecord>> ReadLease(Store* store, const std::string& run_prefix);
 
-// A holder id for this process: "<BATON_INSTANCE_ID or hostname>:<pid>:<random>".
+// A holder id for this process: "<EnvVar::kInstanceId or hostname>:<pid>:<random>".
 std::string NewLeaseHolderId();
 
 class RunLease {

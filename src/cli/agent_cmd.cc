@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/service.h"
 #include "base/env.h"
+#include "base/process_contract.h"
 #include "cli/commands.h"
 #include "job/job_spec.h"
 
@@ -25,9 +26,11 @@ void AddAgentCommand(CLI::App& root, Action& action) {
       "heartbeat to the store, post the webhooks when the run completes");
   cmd->add_option("--job", *job, "job spec (YAML): a local file or a store URL");
   auto handoff = std::make_shared<bool>(false);
-  cmd->add_flag("--handoff", *handoff,
-                "make-before-break: load, then wait until the current holder checkpointed and "
-                "let go before taking the run (also BATON_HANDOFF=1)");
+  cmd->add_flag(
+      "--handoff", *handoff,
+      fmt::format("make-before-break: load, then wait until the current holder checkpointed and "
+                  "let go before taking the run (also {}=1)",
+                  EnvVarName(EnvVar::kHandoff)));
   cmd->require_subcommand(0, 1);
 
   auto svc = std::make_shared<ServiceOptions>();
@@ -83,10 +86,9 @@ void AddAgentCommand(CLI::App& root, Action& action) {
       Result<JobSpec> spec = LoadJobSpec(*job);
       if (!spec.ok()) return ReportError(spec.status());
       // The fleet's local provider picks the cloud whose notices its fake metadata server plays.
-      if (const char* cloud = std::getenv("BATON_CLOUD"); cloud && *cloud) spec->cloud = cloud;
+      if (std::optional<std::string> cloud = GetEnvVar(EnvVar::kCloud)) spec->cloud = *cloud;
       AgentOptions options;
-      const char* env_handoff = std::getenv("BATON_HANDOFF");
-      options.handoff = *handoff || (env_handoff && std::string(env_handoff) == "1");
+      options.handoff = *handoff || GetEnvVar(EnvVar::kHandoff) == "1";
       options.stop_flag = InstallStopSignalHandlers();
       Result<AgentOutcome> r = RunAgent(*spec, options);
       if (!r.ok()) return ReportError(r.status());

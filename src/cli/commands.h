@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "base/process_contract.h"
 #include "base/status.h"
 
 namespace baton::cli {
@@ -20,9 +21,6 @@ void AddStoreCommand(CLI::App& root, Action& action);
 void AddAgentCommand(CLI::App& root, Action& action);
 void AddRunCommand(CLI::App& root, Action& action);
 void AddSimCommand(CLI::App& root, Action& action);
-
-// `baton train` exit code of an attempt fenced off by a newer one (it wrote nothing).
-inline constexpr int kExitFenced = 3;
 
 // Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

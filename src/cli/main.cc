@@ -6,7 +6,7 @@ namespace baton::cli {
 
 int ReportError(const Status& status) {
   std::fprintf(stderr, "baton: error: %s\n", status.ToString().c_str());
-  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  return status.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
 }
 
 }  // namespace baton::cli

@@ -34,9 +34,10 @@ void AddTrainCommand(CLI::App& root, Action& action) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = root.add_subcommand(
       "train",
-      "LoRA fine-tuning (ms-swift `swift sft` flags); resumes from the newest valid "
-      "checkpoint of --output_dir by itself, exits 0 at once if the run is complete, and exits 3 "
-      "without writing if a newer attempt took the run's lease");
+      fmt::format("LoRA fine-tuning (ms-swift `swift sft` flags); resumes from the newest valid "
+                  "checkpoint of --output_dir by itself, exits 0 at once if the run is complete, "
+                  "and exits {} without writing if a newer attempt took the run's lease",
+                  kExitFenced));
   args->VisitFields([&](const char* key, auto& field) {
     auto it = FlagHelp().find(key);
     std::string help = it != FlagHelp().end() ? it->second : "as in ms-swift";

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/json.h"
+#include "base/process_contract.h"
 #include "cloud/metadata_time.h"
 #include "store/metadata_client.h"
 
@@ -260,8 +261,7 @@ std::string DefaultMetadataUrl(Cloud cloud) {
 }
 
 std::string ResolveMetadataUrl(Cloud cloud) {
-  const char* url = std::getenv("BATON_METADATA_URL");
-  if (url != nullptr && *url != '\0') return url;
+  if (std::optional<std::string> url = GetEnvVar(EnvVar::kMetadataUrl)) return *url;
   return DefaultMetadataUrl(cloud);
 }
 

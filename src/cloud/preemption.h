@@ -58,7 +58,7 @@ const char* CloudName(Cloud cloud);
 
 // The link-local address of each cloud's metadata service.
 std::string DefaultMetadataUrl(Cloud cloud);
-// $BATON_METADATA_URL when set and not empty, else DefaultMetadataUrl(cloud).
+// EnvVar::kMetadataUrl when set and not empty, else DefaultMetadataUrl(cloud).
 std::string ResolveMetadataUrl(Cloud cloud);
 // How long before the instance goes away each cloud's notice is documented to appear: Alibaba
 // 5 min, AWS 2 min, GCP 30 s, Azure Preempt at least 30 s.

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/http_server.h"
 #include "cloud/metadata_time.h"
@@ -87,20 +88,15 @@ TEST_F(PreemptionTest, ParsesCloudNamesAndKnowsDefaults) {
   EXPECT_EQ(DefaultMetadataUrl(Cloud::kGcp), "http://metadata.google.internal");
   EXPECT_EQ(DefaultMetadataUrl(Cloud::kAzure), "http://169.254.169.254");
 
-  const char* saved = getenv("BATON_METADATA_URL");
-  std::string saved_value = saved ? saved : "";
-  unsetenv("BATON_METADATA_URL");
+  std::optional<std::string> saved = GetEnvVar(EnvVar::kMetadataUrl);
+  SetEnvVar(EnvVar::kMetadataUrl, std::nullopt);
   EXPECT_EQ(ResolveMetadataUrl(Cloud::kGcp), "http://metadata.google.internal");
-  setenv("BATON_METADATA_URL", "http://127.0.0.1:9", 1);
+  SetEnvVar(EnvVar::kMetadataUrl, "http://127.0.0.1:9");
   EXPECT_EQ(ResolveMetadataUrl(Cloud::kGcp), "http://127.0.0.1:9");
   auto w = PreemptionWatcher::Create(Cloud::kAws);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ((*w)->base_url(), "http://127.0.0.1:9");
-  if (saved) {
-    setenv("BATON_METADATA_URL", saved_value.c_str(), 1);
-  } else {
-    unsetenv("BATON_METADATA_URL");
-  }
+  SetEnvVar(EnvVar::kMetadataUrl, saved);
 
   EXPECT_FALSE(PreemptionWatcher::Create(Cloud::kAws, "169.254.169.254").ok());
   EXPECT_FALSE(PreemptionWatcher::Create(Cloud::kAws, "http://x", {.token_ttl_seconds = 0}).ok());

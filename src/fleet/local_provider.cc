@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/env.h"
+#include "base/process_contract.h"
 #include "ckpt/layout.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/preemption.h"
@@ -266,13 +267,13 @@ Status LocalProvider::Spawn(Proc& p) {
       dup2(fd, 2);
       close(fd);
     }
-    setenv("BATON_INSTANCE_ID", p.info.id.c_str(), 1);
-    setenv("BATON_BILLING", BillingName(o.billing), 1);
-    setenv("BATON_CLOUD", options_.cloud.c_str(), 1);
-    setenv("BATON_METADATA_URL", metadata_url.c_str(), 1);
-    setenv("BATON_NOTICE_POLL_MS", "100", 1);
-    setenv("BATON_CACHE_DIR", cache.c_str(), 1);
-    if (p.info.handoff) setenv("BATON_HANDOFF", "1", 1);
+    SetEnvVar(EnvVar::kInstanceId, p.info.id);
+    SetEnvVar(EnvVar::kBilling, BillingName(o.billing));
+    SetEnvVar(EnvVar::kCloud, options_.cloud);
+    SetEnvVar(EnvVar::kMetadataUrl, metadata_url);
+    SetEnvVar(EnvVar::kNoticePollMs, "100");
+    SetEnvVar(EnvVar::kCacheDir, cache);
+    if (p.info.handoff) SetEnvVar(EnvVar::kHandoff, "1");
     execl(options_.baton_binary.c_str(), "baton", "agent", "--job", options_.job_path.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
@@ -375,7 +376,7 @@ void LocalProvider::Reap(Proc& p, int wait_status, double now) {
     End(p, EndReason::kPreempted, now, "");
   } else if (exited && code == 0) {
     End(p, EndReason::kStopped, now, p.stop_sent ? "checkpointed and stopped" : "exited");
-  } else if (exited && code == 3) {
+  } else if (exited && code == kExitFenced) {
     End(p, EndReason::kStopped, now, "fenced off by a newer attempt");
   } else {
     std::string why = exited ? fmt::format("agent exit {}", code)

@@ -14,10 +14,11 @@ namespace {
 
 Env* env = Env::Default();
 
-// Heartbeats every 0.1 s with a growing step; SIGTERM -> "stopped", exit 0. It also exits 0
+// A fake agent: heartbeats every 0.1 s with a growing step; SIGTERM -> "stopped", exit 0. It also
+// exits 0
 // ("stopped") when its fake metadata server reports an Alibaba termination time.
 constexpr char kAgent[] = R"(#!/bin/bash
-store="$STORE"; id="$BATON_INSTANCE_ID"; step=0; state=training
+store="$STORE"; id="${!ID_VAR}"; step=0; state=training
 mkdir -p "$store/agents"
 beat() { printf '{"state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":0}' \
   "$1" "$step" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
@@ -25,7 +26,7 @@ trap 'beat stopped; exit 0' TERM
 beat loading
 while true; do
   step=$((step + 1)); beat training
-  if curl -sf "$BATON_METADATA_URL/latest/meta-data/instance/spot/termination-time" >/dev/null; then
+  if curl -sf "${!METADATA_VAR}/latest/meta-data/instance/spot/termination-time" >/dev/null; then
     beat stopped; exit 0
   fi
   sleep 0.1
@@ -39,6 +40,9 @@ class LocalProviderTest : public ::testing::Test {
     ASSERT_TRUE(env->WriteFileAtomic(agent_, kAgent).ok());
     chmod(agent_.c_str(), 0755);
     setenv("STORE", tmp_.Sub("store").c_str(), 1);
+    // The script reads the variables of the process contract by name (bash's ${!NAME}).
+    setenv("ID_VAR", EnvVarName(EnvVar::kInstanceId), 1);
+    setenv("METADATA_VAR", EnvVarName(EnvVar::kMetadataUrl), 1);
     ASSERT_TRUE(env->CreateDirs(tmp_.Sub("store")).ok());
     spec_.provider = "local";
     spec_.time_scale = 60;

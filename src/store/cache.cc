@@ -14,6 +14,7 @@
 #include <map>
 
 #include "base/json.h"
+#include "base/process_contract.h"
 #include "store/store.h"
 
 namespace baton {
@@ -22,7 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string DefaultCacheDir() {
-  if (const char* d = std::getenv("BATON_CACHE_DIR"); d && *d) return d;
+  if (std::optional<std::string> d = GetEnvVar(EnvVar::kCacheDir)) return *d;
   if (const char* h = std::getenv("HOME"); h && *h) return JoinPath(h, ".cache/baton");
   return "/tmp/baton-cache";
 }

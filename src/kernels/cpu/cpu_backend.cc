@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/process_contract.h"
 #include "kernels/kernel_math.h"
 
 namespace baton {
@@ -359,12 +360,12 @@ std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options) {
 
 CpuBackendOptions CpuBackendOptionsFromEnv() {
   CpuBackendOptions options;
-  if (const char* t = std::getenv("BATON_THREADS")) {
-    int n = std::atoi(t);
+  if (std::optional<std::string> t = GetEnvVar(EnvVar::kThreads)) {
+    int n = std::atoi(t->c_str());
     if (n > 0) options.threads = n;
   }
-  if (const char* g = std::getenv("BATON_GEMM")) {
-    if (std::string(g) == "naive") options.gemm = CpuGemm::kNaive;
+  if (std::optional<std::string> g = GetEnvVar(EnvVar::kGemm)) {
+    if (*g == "naive") options.gemm = CpuGemm::kNaive;
   }
   return options;
 }

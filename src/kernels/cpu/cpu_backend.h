@@ -19,7 +19,7 @@ struct CpuBackendOptions {
 
 std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options = {});
 
-// Reads BATON_THREADS (default 2) and BATON_GEMM ("blas" or "naive") from the environment.
+// Reads EnvVar::kThreads (default 2) and EnvVar::kGemm ("blas" or "naive") from the environment.
 CpuBackendOptions CpuBackendOptionsFromEnv();
 
 }  // namespace baton
