@@ -8,9 +8,12 @@
 #include <chrono>
 #include <thread>
 
+#include "agent/webhooks.h"
 #include "cloud/fake_metadata_server.h"
 #include "model/init_model.h"
+#include "run/layout.h"
 #include "s3_test_server.h"
+#include "store/file_store.h"
 #include "store/store.h"
 #include "test_util.h"
 
@@ -116,6 +119,41 @@ TEST_F(AgentTest, NoticeCheckpointsThenTheNextAgentCompletesExactly) {
   ASSERT_TRUE(RunTraining(ref.train, quiet).ok());
   EXPECT_EQ(*env->ReadFile(out + "/checkpoint-6/adapter_model.safetensors"),
             *env->ReadFile(tmp_.Sub("ref/checkpoint-6/adapter_model.safetensors")));
+}
+
+// The fleet's stop request in the run's store (where a cloud instance cannot be signalled):
+// the agent sees it with its heartbeat, checkpoints and stops like on a notice; the next agent
+// resumes and completes the run.
+TEST_F(AgentTest, FleetStopRequestCheckpointsAndStops) {
+  std::string out = tmp_.Sub("run");
+  JobSpec job = Job(out, "agent:\n  heartbeat_seconds: 0.1\n");
+  FileStore store(env, out);
+  ASSERT_TRUE(WriteStopRequest(&store, {"i-stop", "scale down", 1}).ok());
+  AgentOptions o;
+  o.instance_id = "i-stop";
+  std::string log;
+  std::mutex mu;
+  o.print = [&](const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    log += s + "\n";
+  };
+  auto first = RunAgent(job, o);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, AgentOutcome::kStopped) << log;
+  EXPECT_NE(log.find("the fleet asks this instance to stop (scale down)"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("s after the fleet's stop request"), std::string::npos) << log;
+  auto hb = ReadHeartbeat(&store, "i-stop");
+  ASSERT_TRUE(hb.ok() && *hb);
+  EXPECT_EQ((*hb)->state, AgentState::kStopped);
+  EXPECT_FALSE(*IsComplete(&store));
+
+  ASSERT_TRUE(DeleteStopRequest(&store, "i-stop").ok());
+  auto second = RunAgent(job, o);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, AgentOutcome::kCompleted) << log;
+  EXPECT_EQ((*ReadHeartbeat(&store, "i-stop"))->global_step, 6);
+  EXPECT_TRUE(*IsComplete(&store));
 }
 
 // Supervisor mode: a fake external trainer (a shell script with its own checkpoint folders) is

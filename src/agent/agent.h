@@ -1,19 +1,21 @@
 // The instance agent (`baton agent --job FILE_OR_URL`): what runs on every instance of the fleet.
 // It reads the job spec, fetches model and data into the local cache, and decides: the run is
 // complete (exit at once), or training starts or resumes in-process from the newest valid
-// checkpoint. While it trains it writes a heartbeat object to the run's store every few seconds
-// (agents/<instance>.json: state, step, max steps, tokens/s, last checkpoint, instance id,
-// billing kind) and watches the cloud's metadata service for a preemption notice; a notice, or
-// SIGTERM, makes the trainer checkpoint at the next micro-batch boundary and exit 0, and the
-// agent reports how long that took against the notice's deadline. When the run completes it
-// posts the webhooks of the job (generic JSON, DingTalk, Slack), retried, after the final
-// checkpoint is safe.
+// checkpoint. While it trains it writes a heartbeat to the run's store every few seconds
+// (agent/heartbeat_writer.h; the document is run/layout.h's Heartbeat) and watches the cloud's
+// metadata service for a preemption notice; a notice, a stop request from the fleet in the
+// run's store (run/layout.h StopRequest), or SIGTERM makes the trainer checkpoint at the next
+// micro-batch boundary and exit 0, and the agent reports how long that took against the
+// notice's deadline. When the run completes it posts the webhooks of the job
+// (agent/webhooks.h) after the final checkpoint is safe. The pieces: agent/handoff.h
+// (make-before-break), agent/supervise.h (an external trainer command).
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <string>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "job/job_spec.h"
 #include "train/trainer.h"
@@ -33,14 +35,12 @@ struct AgentOptions {
   bool handoff = false;
   // Progress lines (default: stderr).
   std::function<void(const std::string&)> print;
+  // Clock and sleeps (heartbeat times, hand-off waits, webhook backoff).
+  Env* env = Env::Default();
 };
 
 enum class AgentOutcome { kCompleted, kAlreadyComplete, kStopped, kFenced };
 
 Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options);
-
-// The JSON body posted to a webhook of `format` (generic, dingtalk, slack) for `text`, with the
-// run's facts in the generic shape.
-std::string WebhookBody(const std::string& format, const std::string& text, const Json& facts);
 
 }  // namespace baton

@@ -5,8 +5,8 @@
 #include <set>
 
 #include "base/kill_point.h"
-#include "ckpt/layout.h"
 #include "ckpt/manifest.h"
+#include "run/layout.h"
 
 namespace baton {
 namespace {
@@ -336,13 +336,6 @@ Status CheckpointManager::DeleteCheckpoint(int64_t step) {
   const std::string prefix = CheckpointPrefix(step);
   BATON_RETURN_IF_ERROR(store_->Delete(prefix + std::string(kManifestName)));
   return store_->DeletePrefix(prefix);
-}
-
-Result<bool> CheckpointManager::IsComplete() {
-  Result<uint64_t> size = store_->Head(run_prefix_ + std::string(kCompleteMarkerName));
-  if (size.ok()) return true;
-  if (size.status().code() == StatusCode::kNotFound) return false;
-  return size.status();
 }
 
 }  // namespace baton

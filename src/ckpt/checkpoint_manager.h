@@ -102,9 +102,6 @@ class CheckpointManager {
   // Deletes one checkpoint, manifest first so that it is never seen half-deleted as valid.
   Status DeleteCheckpoint(int64_t step);
 
-  // Whether the run's COMPLETE marker exists.
-  Result<bool> IsComplete();
-
   const std::string& run_prefix() const { return run_prefix_; }
   std::string CheckpointPrefix(int64_t step) const;
 

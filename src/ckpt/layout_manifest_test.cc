@@ -1,27 +1,9 @@
 #include <gtest/gtest.h>
 
-#include "ckpt/layout.h"
 #include "ckpt/manifest.h"
 
 namespace baton {
 namespace {
-
-TEST(CkptLayoutTest, FolderNames) {
-  EXPECT_EQ(CheckpointDir(0), "checkpoint-0");
-  EXPECT_EQ(CheckpointDir(93), "checkpoint-93");
-  EXPECT_EQ(ParseCheckpointDir("checkpoint-93"), 93);
-  EXPECT_EQ(ParseCheckpointDir("checkpoint-0"), 0);
-  for (const char* name : {"checkpoint-", "checkpoint-012", "checkpoint--1", "checkpoint-+1",
-                           "checkpoint-12.partial-abc", "checkpoint-1x", "runs", "logging.jsonl",
-                           "Checkpoint-1", "checkpoint-1234567890123456789"}) {
-    EXPECT_EQ(ParseCheckpointDir(name), std::nullopt) << name;
-  }
-  EXPECT_EQ(ParseLeftoverDir("checkpoint-12.partial-abc"), 12);
-  EXPECT_EQ(ParseLeftoverDir("checkpoint-12.partial-abc.replaced-1-0"), 12);
-  for (const char* name : {"checkpoint-12", "checkpoint-12.", "checkpoint-.x", "runs"}) {
-    EXPECT_EQ(ParseLeftoverDir(name), std::nullopt) << name;
-  }
-}
 
 TEST(CkptManifestTest, DigestIsXxh3Hex) {
   EXPECT_EQ(DigestHex(""), "2d06800538d394c2");  // the XXH3-64 test vector of no input

@@ -24,11 +24,10 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "run/layout.h"
 #include "store/store.h"
 
 namespace baton {
-
-inline constexpr char kLeaseName[] = "lease.json";
 
 struct LeaseRecord {
   int64_t epoch = 0;

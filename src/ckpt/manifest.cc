@@ -3,7 +3,7 @@
 #include <xxhash.h>
 
 #include "base/json.h"
-#include "ckpt/layout.h"
+#include "run/layout.h"
 #include "store/store.h"
 
 namespace baton {

@@ -9,8 +9,8 @@
 
 #include "base/env.h"
 #include "ckpt/checkpoint_manager.h"
-#include "ckpt/layout.h"
 #include "cli/commands.h"
+#include "run/layout.h"
 #include "store/store.h"
 
 namespace baton::cli {
@@ -57,11 +57,12 @@ int RunLs(const CkptArgs& args) {
   if (!infos.ok()) return ReportError(infos.status());
   Result<std::vector<LeftoverInfo>> leftovers = manager.ListLeftovers();
   if (!leftovers.ok()) return ReportError(leftovers.status());
-  Result<bool> complete = manager.IsComplete();
+  Result<bool> complete = IsComplete(store->get());
   if (!complete.ok()) return ReportError(complete.status());
 
   std::printf("run %s: %s\n", (*store)->Url().c_str(),
-              *complete ? "COMPLETE" : "not complete (no COMPLETE marker)");
+              *complete ? std::string(kCompleteMarkerName).c_str()
+                        : fmt::format("not complete (no {} marker)", kCompleteMarkerName).c_str());
   if (infos->empty()) {
     std::printf("no checkpoints\n");
     HintIfCheckpointFolder(args.url);

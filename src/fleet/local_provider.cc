@@ -14,10 +14,10 @@
 
 #include "base/env.h"
 #include "base/process_contract.h"
-#include "ckpt/layout.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/preemption.h"
 #include "job/job_spec.h"
+#include "run/layout.h"
 
 namespace baton::fleet {
 namespace {
@@ -68,13 +68,13 @@ struct LocalProvider::Proc {
   Instance info;
   pid_t pid = -1;
   int metadata_port = 0;
-  double boot_done_at = 0;    // simulated time the agent process starts
-  double kill_at = INFINITY;  // end of a notice window
-  bool noticed = false;       // got a preemption notice
-  bool stop_sent = false;     // the controller asked it to stop
-  bool killed = false;        // SIGKILLed by the provider
-  bool adopted = false;       // started by an earlier controller: not our child
-  std::string heartbeat_state;
+  double boot_done_at = 0;                    // simulated time the agent process starts
+  double kill_at = INFINITY;                  // end of a notice window
+  bool noticed = false;                       // got a preemption notice
+  bool stop_sent = false;                     // the controller asked it to stop
+  bool killed = false;                        // SIGKILLed by the provider
+  bool adopted = false;                       // started by an earlier controller: not our child
+  std::optional<AgentState> heartbeat_state;  // from the agent's last heartbeat
   double rate_t0 = -1, rate_step0 = 0, rate_t1 = -1, rate_step1 = 0;
   int64_t max_steps = 0;
   int64_t checkpoint_step = 0;
@@ -367,10 +367,10 @@ void LocalProvider::Reap(Proc& p, int wait_status, double now) {
   int code = exited ? WEXITSTATUS(wait_status) : -1;
   // The agent's last heartbeat says how it ended.
   bool changed = false;
-  ReadHeartbeat(p, now, &changed);
+  PollHeartbeat(p, now, &changed);
   if (p.killed || (!exited && WTERMSIG(wait_status) == SIGKILL)) {
     End(p, EndReason::kKilled, now, "");
-  } else if (exited && code == 0 && p.heartbeat_state == "complete") {
+  } else if (exited && code == 0 && p.heartbeat_state == AgentState::kComplete) {
     End(p, EndReason::kCompleted, now, "the run completed");
   } else if (exited && code == 0 && p.noticed) {
     End(p, EndReason::kPreempted, now, "");
@@ -386,28 +386,26 @@ void LocalProvider::Reap(Proc& p, int wait_status, double now) {
   }
 }
 
-void LocalProvider::ReadHeartbeat(Proc& p, double now, bool* changed) {
-  Result<std::string> text = store_->Get("agents/" + p.info.id + ".json");
-  if (!text.ok()) return;
-  Json hb = Json::parse(*text, nullptr, false);
-  if (!hb.is_object()) return;  // a write in progress on a store without atomic puts
-  std::string state = hb.value("state", "");
+void LocalProvider::PollHeartbeat(Proc& p, double now, bool* changed) {
+  // None yet, or a torn document (a write in progress on a store without atomic puts): the next
+  // poll reads it again.
+  Result<std::optional<Heartbeat>> read = baton::ReadHeartbeat(store_.get(), p.info.id);
+  if (!read.ok() || !*read) return;
+  const Heartbeat& hb = **read;
+  AgentState state = hb.state;
   if (state != p.heartbeat_state) {
     p.heartbeat_state = state;
     *changed = true;
   }
-  double step = static_cast<double>(hb.value("global_step", int64_t{0}));
-  p.max_steps = hb.value("max_steps", int64_t{0});
-  if (hb.contains("resumed_step") && p.info.start_work < 0) {
-    p.info.start_work = static_cast<double>(hb["resumed_step"].get<int64_t>());
+  double step = static_cast<double>(hb.global_step.value_or(0));
+  p.max_steps = hb.max_steps.value_or(0);
+  if (hb.resumed_step && p.info.start_work < 0) {
+    p.info.start_work = static_cast<double>(*hb.resumed_step);
   }
-  std::string ckpt = hb.value("last_checkpoint", "");
-  if (size_t slash = ckpt.find_last_of('/'); !ckpt.empty()) {
-    std::optional<int64_t> s =
-        ParseCheckpointDir(ckpt.substr(slash == std::string::npos ? 0 : slash + 1));
-    if (s) p.checkpoint_step = std::max(p.checkpoint_step, *s);
+  if (std::optional<int64_t> s = ParseCheckpointPath(hb.last_checkpoint)) {
+    p.checkpoint_step = std::max(p.checkpoint_step, *s);
   }
-  if (state == "training" && step != p.info.last_work) {
+  if (state == AgentState::kTraining && step != p.info.last_work) {
     if (p.rate_t0 < 0) {
       p.rate_t0 = now;
       p.rate_step0 = step;
@@ -416,11 +414,11 @@ void LocalProvider::ReadHeartbeat(Proc& p, double now, bool* changed) {
     p.rate_step1 = step;
     *changed = true;
   }
-  if (hb.contains("global_step")) p.info.last_work = step;
+  if (hb.global_step) p.info.last_work = step;
   if (p.info.state == InstanceState::kStopping || !p.alive()) return;
-  if (state == "standby" && p.info.state != InstanceState::kStandby) {
+  if (state == AgentState::kStandby && p.info.state != InstanceState::kStandby) {
     p.info.state = InstanceState::kStandby;
-  } else if (state == "training" && p.info.state != InstanceState::kRunning) {
+  } else if (state == AgentState::kTraining && p.info.state != InstanceState::kRunning) {
     p.info.state = InstanceState::kRunning;
     p.info.running_at = now;
     Print(fmt::format("local fleet: t={} {} training from step {}", Hmm(now), p.info.id,
@@ -455,16 +453,16 @@ bool LocalProvider::Poll() {
       int status = 0;
       bool reaped = waitpid(p->pid, &status, WNOHANG) == p->pid;
       if (reaped || (kill(p->pid, 0) != 0 && errno == ESRCH)) {
-        ReadHeartbeat(*p, now, &changed);
-        EndReason r = p->heartbeat_state == "complete"  ? EndReason::kCompleted
-                      : p->killed                       ? EndReason::kKilled
-                      : p->noticed                      ? EndReason::kPreempted
-                      : p->heartbeat_state == "stopped" ? EndReason::kStopped
-                                                        : EndReason::kFailed;
+        PollHeartbeat(*p, now, &changed);
+        EndReason r = p->heartbeat_state == AgentState::kComplete  ? EndReason::kCompleted
+                      : p->killed                                  ? EndReason::kKilled
+                      : p->noticed                                 ? EndReason::kPreempted
+                      : p->heartbeat_state == AgentState::kStopped ? EndReason::kStopped
+                                                                   : EndReason::kFailed;
         End(*p, r, now, "");
         changed = true;
       } else {
-        ReadHeartbeat(*p, now, &changed);
+        PollHeartbeat(*p, now, &changed);
       }
       continue;
     }
@@ -474,7 +472,7 @@ bool LocalProvider::Poll() {
       Reap(*p, status, now);
       changed = true;
     } else {
-      ReadHeartbeat(*p, now, &changed);
+      PollHeartbeat(*p, now, &changed);
     }
   }
   if (changed) Save();
@@ -489,8 +487,19 @@ std::vector<Instance> LocalProvider::Instances() {
 
 RunProgress LocalProvider::Progress() {
   RunProgress r;
-  r.complete = store_->Head("COMPLETE").ok();
-  r.scale_to_zero_requested = store_->Head(kScaleToZeroKey).ok();
+  // A store error keeps what the last poll saw (and warns once): never "not complete" by mistake.
+  Result<bool> complete = IsComplete(store_.get());
+  Result<bool> scale_to_zero = ScaleToZeroRequested(store_.get());
+  for (const Result<bool>* read : {&complete, &scale_to_zero}) {
+    if (!read->ok() && !store_warned_) {
+      store_warned_ = true;
+      Print("local fleet: warning: reading the run's store: " + read->status().ToString());
+    }
+  }
+  if (complete.ok()) seen_complete_ = *complete;
+  if (scale_to_zero.ok()) seen_scale_to_zero_ = *scale_to_zero;
+  r.complete = seen_complete_;
+  r.scale_to_zero_requested = seen_scale_to_zero_;
   const Proc* latest = nullptr;
   for (const auto& p : procs_) {
     r.done = std::max(r.done, p->info.last_work);

@@ -75,13 +75,16 @@ class LocalProvider : public Provider {
   Status Spawn(Proc& p);
   void Reap(Proc& p, int wait_status, double now);
   void End(Proc& p, EndReason reason, double now, const std::string& detail);
-  void ReadHeartbeat(Proc& p, double now, bool* changed);
+  void PollHeartbeat(Proc& p, double now, bool* changed);
   void Print(const std::string& line) const;
 
   FleetSpec spec_;
   std::unique_ptr<Market> market_;
   LocalProviderOptions options_;
   std::unique_ptr<Store> store_;
+  bool store_warned_ = false;        // a store error was reported once
+  bool seen_complete_ = false;       // COMPLETE, as the last successful read saw it
+  bool seen_scale_to_zero_ = false;  // the scale-to-zero request, likewise
   int64_t start_unix_ms_ = 0;
   double market_t_ = 0;  // market events up to here are applied
   std::vector<std::unique_ptr<Proc>> procs_;

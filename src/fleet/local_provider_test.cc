@@ -20,8 +20,8 @@ Env* env = Env::Default();
 constexpr char kAgent[] = R"(#!/bin/bash
 store="$STORE"; id="${!ID_VAR}"; step=0; state=training
 mkdir -p "$store/agents"
-beat() { printf '{"state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":0}' \
-  "$1" "$step" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
+beat() { printf '{"format":"baton-heartbeat","version":1,"instance":"%s","state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":0}' \
+  "$id" "$1" "$step" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
 trap 'beat stopped; exit 0' TERM
 beat loading
 while true; do

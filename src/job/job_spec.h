@@ -34,10 +34,6 @@
 
 namespace baton {
 
-// Where an agent asks the fleet to scale to zero when the run completes (hooks.scale_to_zero),
-// relative to the run's store; the controller reads it and sets the desired capacity to 0.
-inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
-
 struct WebhookSpec {
   std::string url;
   std::string format = "generic";  // generic | dingtalk | slack

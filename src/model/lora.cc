@@ -241,14 +241,13 @@ const LoraEntry* LoraAdapter::Find(int layer, LinearKind kind) const {
 }
 
 Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const ModelConfig& model) {
-  std::string config_path = JoinPath(dir, "adapter_config.json");
-  if (!env->FileExists(config_path)) return NotFound("{}: no adapter_config.json", dir);
+  std::string config_path = JoinPath(dir, kPeftConfigFile);
+  if (!env->FileExists(config_path)) return NotFound("{}: no {}", dir, kPeftConfigFile);
   BATON_ASSIGN_OR_RETURN(Json j, ReadJsonFile(env, config_path));
   BATON_ASSIGN_OR_RETURN(LoraConfig config, LoraConfig::FromJson(j, config_path));
-  std::string weights_path = JoinPath(dir, "adapter_model.safetensors");
+  std::string weights_path = JoinPath(dir, kPeftWeightsFile);
   if (!env->FileExists(weights_path)) {
-    return NotFound("{}: no adapter_model.safetensors (only the safetensors format is supported)",
-                    dir);
+    return NotFound("{}: no {} (only the safetensors format is supported)", dir, kPeftWeightsFile);
   }
   BATON_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(env, weights_path));
   LoraAdapter ad = Create(model, config);
@@ -307,8 +306,8 @@ std::string LoraAdapter::SerializeConfig() const { return config_.ToJson().dump(
 Status LoraAdapter::Save(Env* env, const std::string& dir) const {
   BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
   BATON_ASSIGN_OR_RETURN(std::string weights, SerializeWeights());
-  BATON_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(dir, "adapter_model.safetensors"), weights));
-  return env->WriteFileAtomic(JoinPath(dir, "adapter_config.json"), SerializeConfig());
+  BATON_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(dir, kPeftWeightsFile), weights));
+  return env->WriteFileAtomic(JoinPath(dir, kPeftConfigFile), SerializeConfig());
 }
 
 Status LoraAdapter::LoadWeightsFromBytes(std::string bytes, const std::string& name) {

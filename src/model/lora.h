@@ -13,6 +13,11 @@
 
 namespace baton {
 
+// The file names of a PEFT adapter folder (PEFT's SAFETENSORS_WEIGHTS_NAME and CONFIG_NAME); a
+// checkpoint holds these two (run/layout.h), so PEFT, vLLM and `baton infer` load it as is.
+inline constexpr char kPeftWeightsFile[] = "adapter_model.safetensors";
+inline constexpr char kPeftConfigFile[] = "adapter_config.json";
+
 struct LoraConfig {
   int64_t r = 8;
   double alpha = 32;

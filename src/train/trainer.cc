@@ -18,6 +18,7 @@
 #include "data/shuffle.h"
 #include "kernels/backend_factory.h"
 #include "model/transformer.h"
+#include "run/layout.h"
 #include "store/cache.h"
 #include "store/file_store.h"
 #include "store/store.h"
@@ -114,13 +115,11 @@ std::string TrimLogText(const std::string& text, int64_t step) {
 // every checkpoint and at the end, so the stored log always reaches the newest checkpoint.
 class RunLog {
  public:
-  static constexpr char kName[] = "logging.jsonl";
-
   // Opens the log of the run in `store`, trimmed to the lines up to `step`.
   Status Open(Env* env, Store* store, int64_t step) {
     store_ = store;
     if (auto* fs = dynamic_cast<FileStore*>(store)) {
-      path_ = JoinPath(fs->root(), kName);
+      path_ = JoinPath(fs->root(), kRunLogName);
       if (env->FileExists(path_)) {
         BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path_));
         BATON_RETURN_IF_ERROR(env->WriteFileAtomic(path_, TrimLogText(text, step)));
@@ -129,7 +128,7 @@ class RunLog {
       if (fd_ < 0) return IoError("{}: {}", path_, std::strerror(errno));
       return Status::Ok();
     }
-    Result<std::string> text = store->Get(kName);
+    Result<std::string> text = store->Get(kRunLogName);
     if (text.ok()) {
       text_ = TrimLogText(*text, step);
     } else if (text.status().code() != StatusCode::kNotFound) {
@@ -161,7 +160,7 @@ class RunLog {
   }
   Status Upload(const std::optional<std::string>& snapshot) {
     if (!snapshot) return Status::Ok();
-    return store_->Put(kName, *snapshot).WithContext("uploading the run's log");
+    return store_->Put(kRunLogName, *snapshot).WithContext("uploading the run's log");
   }
 
  private:
@@ -209,7 +208,7 @@ class Trainer {
   // Where checkpoint `step` is, for messages and the log: a path under a local --output_dir,
   // "s3://bucket/prefix/checkpoint-N" (without the URL's parameters) on an object store.
   std::string CheckpointPath(int64_t step) const {
-    std::string name = fmt::format("checkpoint-{}", step);
+    std::string name = CheckpointDir(step);
     if (IsRemoteUrl(args_.output_dir) && store_) return JoinKey(store_->Url(), name);
     return JoinPath(args_.output_dir, name);
   }
@@ -339,7 +338,8 @@ Status Trainer::Setup() {
   if (hooks_.before_lease) {
     BATON_RETURN_IF_ERROR(hooks_.before_lease());
     // The run may have finished while this attempt waited.
-    if (store_->Head("COMPLETE").ok()) {
+    BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(store_.get()));
+    if (complete) {
       completed_while_waiting_ = true;
       return Status::Ok();
     }
@@ -371,10 +371,9 @@ Status Trainer::Resume() {
   }
   BATON_ASSIGN_OR_RETURN(auto files, ckpt_->Load(*latest));
   std::string where = CheckpointPath(*latest);
-  BATON_ASSIGN_OR_RETURN(Json sj,
-                         ParseJson(files["trainer_state.json"], where + "/trainer_state.json"));
-  BATON_ASSIGN_OR_RETURN(TrainerState saved,
-                         TrainerState::FromJson(sj, where + "/trainer_state.json"));
+  const std::string state_source = JoinPath(where, kTrainerStateFile);
+  BATON_ASSIGN_OR_RETURN(Json sj, ParseJson(files[kTrainerStateFile], state_source));
+  BATON_ASSIGN_OR_RETURN(TrainerState saved, TrainerState::FromJson(sj, state_source));
   for (const std::string& d : args_.TrajectoryDifferences(saved.args)) {
     Print("resume: warning: " + d + " (the run will not match an uninterrupted one)");
   }
@@ -384,15 +383,15 @@ Status Trainer::Resume() {
                               "now give {}; use a new --output_dir",
                               where, saved.num_train_examples, state_.num_train_examples));
   }
-  BATON_RETURN_IF_ERROR(adapter_->LoadWeightsFromBytes(files["adapter_model.safetensors"],
-                                                       where + "/adapter_model.safetensors"));
+  BATON_RETURN_IF_ERROR(adapter_->LoadWeightsFromBytes(files[kAdapterWeightsFile],
+                                                       JoinPath(where, kAdapterWeightsFile)));
   BATON_ASSIGN_OR_RETURN(
       SafetensorsFile opt,
-      SafetensorsFile::FromBytes(files["optimizer.safetensors"], where + "/optimizer.safetensors"));
+      SafetensorsFile::FromBytes(files[kOptimizerFile], JoinPath(where, kOptimizerFile)));
   auto load_flat = [&](const std::string& name, Tensor& into) -> Status {
     BATON_ASSIGN_OR_RETURN(Tensor t, opt.Get(name));
     if (t.numel() != into.numel() || t.dtype() != DType::kF32) {
-      return Corruption("{}/optimizer.safetensors: '{}' is {}, want F32[{}]", where, name,
+      return Corruption("{}: '{}' is {}, want F32[{}]", JoinPath(where, kOptimizerFile), name,
                         t.Describe(), into.numel());
     }
     return backend_->Copy(t, into);
@@ -442,8 +441,8 @@ Status Trainer::SaveCheckpoint() {
       seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   std::vector<std::pair<std::string, std::string>> files;
   BATON_ASSIGN_OR_RETURN(std::string weights, adapter_->SerializeWeights());
-  files.emplace_back("adapter_model.safetensors", std::move(weights));
-  files.emplace_back("adapter_config.json", adapter_->SerializeConfig());
+  files.emplace_back(kAdapterWeightsFile, std::move(weights));
+  files.emplace_back(kAdapterConfigFile, adapter_->SerializeConfig());
   BATON_ASSIGN_OR_RETURN(Tensor exp_avg, backend_->Download(optimizer_->exp_avg()));
   BATON_ASSIGN_OR_RETURN(Tensor exp_avg_sq, backend_->Download(optimizer_->exp_avg_sq()));
   std::vector<std::pair<std::string, Tensor>> opt = {{"exp_avg", exp_avg},
@@ -454,8 +453,8 @@ Status Trainer::SaveCheckpoint() {
   }
   BATON_ASSIGN_OR_RETURN(std::string opt_bytes,
                          SerializeSafetensors(opt, {{"step", std::to_string(optimizer_->step())}}));
-  files.emplace_back("optimizer.safetensors", std::move(opt_bytes));
-  files.emplace_back("trainer_state.json", state_.ToJson().dump(2));
+  files.emplace_back(kOptimizerFile, std::move(opt_bytes));
+  files.emplace_back(kTrainerStateFile, state_.ToJson().dump(2));
   int64_t step = state_.global_step;
   std::optional<int64_t> best = state_.best_step;
   std::optional<std::string> log_snapshot = log_.Snapshot();
@@ -553,14 +552,11 @@ Status Trainer::Finish() {
   BATON_RETURN_IF_ERROR(lease_->Check());
   BATON_RETURN_IF_ERROR(log_.Append(final_line));
   BATON_RETURN_IF_ERROR(log_.Upload(log_.Snapshot()));
-  Json complete = {
-      {"format", "baton-complete"},
-      {"version", 1},
-      {"global_step", state_.global_step},
-      {"last_model_checkpoint", fmt::format("checkpoint-{}", state_.global_step)},
-      {"best_model_checkpoint",
-       state_.best_step ? Json(fmt::format("checkpoint-{}", *state_.best_step)) : Json(nullptr)}};
-  BATON_RETURN_IF_ERROR(store_->Put("COMPLETE", complete.dump(2)));
+  CompleteMarker complete;
+  complete.global_step = state_.global_step;
+  complete.last_model_checkpoint = CheckpointDir(state_.global_step);
+  if (state_.best_step) complete.best_model_checkpoint = CheckpointDir(*state_.best_step);
+  BATON_RETURN_IF_ERROR(WriteCompleteMarker(store_.get(), complete));
   Print(final_line.dump());
   if (Status s = lease_->Release(); !s.ok())
     Print("warning: releasing the run lease: " + s.ToString());
@@ -571,7 +567,8 @@ Result<TrainOutcome> Trainer::Run() {
   // A finished run exits at once, before loading anything heavy.
   {
     BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> probe, OpenStore(args_.output_dir));
-    if (probe->Head("COMPLETE").ok()) {
+    BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(probe.get()));
+    if (complete) {
       Print(fmt::format("{}: the run is already complete (COMPLETE marker present); nothing to do",
                         args_.output_dir));
       return TrainOutcome::kAlreadyComplete;

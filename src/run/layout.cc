@@ -1,0 +1,350 @@
+#include "run/layout.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace baton {
+namespace {
+
+constexpr std::string_view kPrefix = "checkpoint-";
+
+// A canonical non-negative decimal: no sign, no leading zero (except "0"), fits in int64.
+std::optional<int64_t> ParseStep(std::string_view digits) {
+  if (digits.empty() || digits.size() > 18) return std::nullopt;
+  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+  int64_t step = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    step = step * 10 + (c - '0');
+  }
+  return step;
+}
+
+}  // namespace
+
+std::string CheckpointDir(int64_t step) { return fmt::format("{}{}", kPrefix, step); }
+
+std::optional<int64_t> ParseCheckpointDir(std::string_view name) {
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  return ParseStep(name.substr(kPrefix.size()));
+}
+
+std::optional<int64_t> ParseLeftoverDir(std::string_view name) {
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  name.remove_prefix(kPrefix.size());
+  size_t dot = name.find('.');
+  if (dot == std::string_view::npos || dot + 1 == name.size()) return std::nullopt;
+  return ParseStep(name.substr(0, dot));
+}
+
+std::optional<int64_t> ParseCheckpointPath(std::string_view path) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.find_last_of('/');
+  return ParseCheckpointDir(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+Status ValidateInstanceId(std::string_view instance) {
+  if (instance.empty() || instance == "." || instance == ".." || instance.size() > 200) {
+    return InvalidArgument("instance id '{}': want 1-200 characters, not '.' or '..'", instance);
+  }
+  for (char c : instance) {
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return InvalidArgument("instance id '{}': no '/', '\\' or control characters", instance);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string HeartbeatKey(std::string_view instance) {
+  return fmt::format("agents/{}.json", instance);
+}
+
+std::string StopRequestKey(std::string_view instance) {
+  return fmt::format("fleet/stop/{}.json", instance);
+}
+
+namespace {
+
+constexpr char kCompleteFormat[] = "baton-complete";
+constexpr char kHeartbeatFormat[] = "baton-heartbeat";
+constexpr char kScaleToZeroFormat[] = "baton-scale-to-zero";
+constexpr char kStopFormat[] = "baton-stop";
+
+// Parses a document of `format`: a JSON object whose "format" is that and whose "version" is an
+// integer >= 1 (newer versions only add fields).
+Result<Json> ParseDocument(std::string_view text, const std::string& source,
+                           std::string_view format) {
+  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(text, source));
+  if (!j.is_object()) return Corruption("{}: want a JSON object", source);
+  BATON_ASSIGN_OR_RETURN(std::string got, JsonString(j, "format", source));
+  if (got != format) return Corruption("{}: format '{}', want '{}'", source, got, format);
+  BATON_ASSIGN_OR_RETURN(int64_t version, JsonInt(j, "version", source));
+  if (version < 1) return Corruption("{}: version {}, want 1 or newer", source, version);
+  return j;
+}
+
+Json NewDocument(std::string_view format) { return Json{{"format", format}, {"version", 1}}; }
+
+// Optional typed members: absent or null -> nullopt; present with the wrong type -> an error.
+Status OptionalInt(const Json& j, const char* key, const std::string& source,
+                   std::optional<int64_t>* out) {
+  if (!j.contains(key) || j[key].is_null()) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(*out, JsonInt(j, key, source));
+  return Status::Ok();
+}
+Status OptionalNumber(const Json& j, const char* key, const std::string& source,
+                      std::optional<double>* out) {
+  if (!j.contains(key) || j[key].is_null()) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(*out, JsonNumber(j, key, source));
+  return Status::Ok();
+}
+Status OptionalString(const Json& j, const char* key, const std::string& source,
+                      std::optional<std::string>* out) {
+  if (!j.contains(key) || j[key].is_null()) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(*out, JsonString(j, key, source));
+  return Status::Ok();
+}
+Json OrNull(const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); }
+
+// A missing object is nullopt; any other error of the store is returned.
+Result<std::optional<std::string>> GetIfPresent(Store* store, const std::string& key) {
+  Result<std::string> text = store->Get(key);
+  if (text.ok()) return std::optional<std::string>(std::move(*text));
+  if (text.status().code() == StatusCode::kNotFound) return std::optional<std::string>();
+  return text.status().WithContext(JoinKey(store->Url(), key));
+}
+
+Result<bool> Exists(Store* store, const std::string& key) {
+  Result<uint64_t> size = store->Head(key);
+  if (size.ok()) return true;
+  if (size.status().code() == StatusCode::kNotFound) return false;
+  return size.status().WithContext(JoinKey(store->Url(), key));
+}
+
+// Whatever is wrong with a stored document (torn, foreign, a field of the wrong type) is
+// Corruption of that document, whatever the JSON helpers call it.
+template <typename T, typename Parse>
+Result<T> AsCorruption(Parse parse) {
+  Result<T> r = parse();
+  if (!r.ok() && r.status().code() != StatusCode::kCorruption) {
+    return Status(StatusCode::kCorruption, r.status().message());
+  }
+  return r;
+}
+
+// The document of type T at `key`, nullopt when there is none.
+template <typename T>
+Result<std::optional<T>> ReadDocument(Store* store, const std::string& key) {
+  BATON_ASSIGN_OR_RETURN(std::optional<std::string> text, GetIfPresent(store, key));
+  if (!text) return std::optional<T>();
+  BATON_ASSIGN_OR_RETURN(T doc, T::Parse(*text, JoinKey(store->Url(), key)));
+  return std::optional<T>(std::move(doc));
+}
+
+constexpr std::pair<AgentState, const char*> kAgentStates[] = {
+    {AgentState::kLoading, "loading"},   {AgentState::kStandby, "standby"},
+    {AgentState::kTraining, "training"}, {AgentState::kStopped, "stopped"},
+    {AgentState::kFenced, "fenced"},     {AgentState::kFailed, "failed"},
+    {AgentState::kComplete, "complete"}};
+
+}  // namespace
+
+// --- COMPLETE ---
+
+std::string CompleteMarker::Serialize() const {
+  Json j = NewDocument(kCompleteFormat);
+  if (global_step) j["global_step"] = *global_step;
+  j["last_model_checkpoint"] = OrNull(last_model_checkpoint);
+  j["best_model_checkpoint"] = OrNull(best_model_checkpoint);
+  if (external) j["external"] = true;
+  return j.dump(2) + "\n";
+}
+
+Result<CompleteMarker> CompleteMarker::Parse(std::string_view text, const std::string& source) {
+  return AsCorruption<CompleteMarker>([&]() -> Result<CompleteMarker> {
+    CompleteMarker m;
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return m;
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kCompleteFormat));
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "global_step", source, &m.global_step));
+    BATON_RETURN_IF_ERROR(
+        OptionalString(j, "last_model_checkpoint", source, &m.last_model_checkpoint));
+    BATON_RETURN_IF_ERROR(
+        OptionalString(j, "best_model_checkpoint", source, &m.best_model_checkpoint));
+    if (j.contains("external")) {
+      BATON_ASSIGN_OR_RETURN(m.external, JsonBool(j, "external", source));
+    }
+    return m;
+  });
+}
+
+Result<bool> IsComplete(Store* store) { return Exists(store, std::string(kCompleteMarkerName)); }
+
+Status WriteCompleteMarker(Store* store, const CompleteMarker& marker) {
+  return store->Put(std::string(kCompleteMarkerName), marker.Serialize());
+}
+
+Result<std::optional<CompleteMarker>> ReadCompleteMarker(Store* store) {
+  const std::string key(kCompleteMarkerName);
+  BATON_ASSIGN_OR_RETURN(std::optional<std::string> text, GetIfPresent(store, key));
+  if (!text) return std::optional<CompleteMarker>();
+  BATON_ASSIGN_OR_RETURN(CompleteMarker m,
+                         CompleteMarker::Parse(*text, JoinKey(store->Url(), key)));
+  return std::optional<CompleteMarker>(std::move(m));
+}
+
+// --- heartbeats ---
+
+const char* AgentStateName(AgentState state) {
+  for (const auto& [s, name] : kAgentStates) {
+    if (s == state) return name;
+  }
+  return "unknown";
+}
+
+Result<AgentState> ParseAgentState(std::string_view name) {
+  for (const auto& [s, n] : kAgentStates) {
+    if (name == n) return s;
+  }
+  return InvalidArgument(
+      "agent state '{}': want loading, standby, training, stopped, fenced, "
+      "failed or complete",
+      name);
+}
+
+bool IsFinalAgentState(AgentState state) {
+  return state == AgentState::kStopped || state == AgentState::kFenced ||
+         state == AgentState::kFailed || state == AgentState::kComplete;
+}
+
+std::string Heartbeat::Serialize() const {
+  Json j = NewDocument(kHeartbeatFormat);
+  j["run"] = run;
+  j["instance"] = instance;
+  j["billing"] = billing;
+  j["state"] = AgentStateName(state);
+  j["pid"] = pid;
+  j["started_unix_ms"] = started_unix_ms;
+  j["updated_unix_ms"] = updated_unix_ms;
+  if (global_step) j["global_step"] = *global_step;
+  if (max_steps) j["max_steps"] = *max_steps;
+  if (resumed_step) j["resumed_step"] = *resumed_step;
+  if (tokens_per_second) j["tokens_per_second"] = *tokens_per_second;
+  j["last_checkpoint"] = last_checkpoint;
+  if (stop_to_checkpoint_seconds) j["stop_to_checkpoint_seconds"] = *stop_to_checkpoint_seconds;
+  return j.dump(2) + "\n";
+}
+
+Result<Heartbeat> Heartbeat::Parse(std::string_view text, const std::string& source) {
+  return AsCorruption<Heartbeat>([&]() -> Result<Heartbeat> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kHeartbeatFormat));
+    Heartbeat h;
+    BATON_ASSIGN_OR_RETURN(h.instance, JsonString(j, "instance", source));
+    BATON_ASSIGN_OR_RETURN(std::string state, JsonString(j, "state", source));
+    Result<AgentState> s = ParseAgentState(state);
+    if (!s.ok()) return Corruption("{}: {}", source, s.status().message());
+    h.state = *s;
+    BATON_ASSIGN_OR_RETURN(h.updated_unix_ms, JsonInt(j, "updated_unix_ms", source));
+    std::optional<std::string> run, billing, last;
+    BATON_RETURN_IF_ERROR(OptionalString(j, "run", source, &run));
+    BATON_RETURN_IF_ERROR(OptionalString(j, "billing", source, &billing));
+    BATON_RETURN_IF_ERROR(OptionalString(j, "last_checkpoint", source, &last));
+    h.run = run.value_or("");
+    h.billing = billing.value_or("");
+    h.last_checkpoint = last.value_or("");
+    std::optional<int64_t> pid, started;
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "pid", source, &pid));
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "started_unix_ms", source, &started));
+    h.pid = pid.value_or(0);
+    h.started_unix_ms = started.value_or(0);
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "global_step", source, &h.global_step));
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "max_steps", source, &h.max_steps));
+    BATON_RETURN_IF_ERROR(OptionalInt(j, "resumed_step", source, &h.resumed_step));
+    BATON_RETURN_IF_ERROR(OptionalNumber(j, "tokens_per_second", source, &h.tokens_per_second));
+    BATON_RETURN_IF_ERROR(
+        OptionalNumber(j, "stop_to_checkpoint_seconds", source, &h.stop_to_checkpoint_seconds));
+    return h;
+  });
+}
+
+Status WriteHeartbeat(Store* store, const Heartbeat& heartbeat) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(heartbeat.instance));
+  return store->Put(HeartbeatKey(heartbeat.instance), heartbeat.Serialize());
+}
+
+Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view instance) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
+  return ReadDocument<Heartbeat>(store, HeartbeatKey(instance));
+}
+
+// --- requests ---
+
+std::string ScaleToZeroRequest::Serialize() const {
+  Json j = NewDocument(kScaleToZeroFormat);
+  j["capacity"] = 0;
+  j["instance"] = instance;
+  j["reason"] = reason;
+  j["unix_ms"] = unix_ms;
+  return j.dump(2) + "\n";
+}
+
+Result<ScaleToZeroRequest> ScaleToZeroRequest::Parse(std::string_view text,
+                                                     const std::string& source) {
+  return AsCorruption<ScaleToZeroRequest>([&]() -> Result<ScaleToZeroRequest> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kScaleToZeroFormat));
+    ScaleToZeroRequest r;
+    BATON_ASSIGN_OR_RETURN(r.instance, JsonString(j, "instance", source));
+    BATON_ASSIGN_OR_RETURN(r.reason, JsonString(j, "reason", source));
+    BATON_ASSIGN_OR_RETURN(r.unix_ms, JsonInt(j, "unix_ms", source));
+    return r;
+  });
+}
+
+Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request) {
+  return store->Put(kScaleToZeroKey, request.Serialize());
+}
+
+Result<bool> ScaleToZeroRequested(Store* store) { return Exists(store, kScaleToZeroKey); }
+
+std::string StopRequest::Serialize() const {
+  Json j = NewDocument(kStopFormat);
+  j["instance"] = instance;
+  j["reason"] = reason;
+  j["unix_ms"] = unix_ms;
+  return j.dump(2) + "\n";
+}
+
+Result<StopRequest> StopRequest::Parse(std::string_view text, const std::string& source) {
+  return AsCorruption<StopRequest>([&]() -> Result<StopRequest> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kStopFormat));
+    StopRequest r;
+    BATON_ASSIGN_OR_RETURN(r.instance, JsonString(j, "instance", source));
+    BATON_ASSIGN_OR_RETURN(r.reason, JsonString(j, "reason", source));
+    BATON_ASSIGN_OR_RETURN(r.unix_ms, JsonInt(j, "unix_ms", source));
+    return r;
+  });
+}
+
+Status WriteStopRequest(Store* store, const StopRequest& request) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(request.instance));
+  return store->Put(StopRequestKey(request.instance), request.Serialize());
+}
+
+Result<std::optional<StopRequest>> ReadStopRequest(Store* store, std::string_view instance) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
+  const std::string key = StopRequestKey(instance);
+  BATON_ASSIGN_OR_RETURN(std::optional<StopRequest> r, ReadDocument<StopRequest>(store, key));
+  if (r && r->instance != instance) {
+    return Corruption("{}: names instance '{}', want '{}'", JoinKey(store->Url(), key), r->instance,
+                      instance);
+  }
+  return r;
+}
+
+Status DeleteStopRequest(Store* store, std::string_view instance) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
+  Status s = store->Delete(StopRequestKey(instance));
+  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
+}  // namespace baton

@@ -1,0 +1,157 @@
+// The run's layout: every name in the run's bucket (its folder on a store), and the documents
+// that the trainer, the agent and the fleet controller exchange through it. The bucket is the
+// only state those processes share, so this header is the contract between them (in the spirit
+// of leveldb's db/filename.h): code elsewhere asks it for names and reads and writes these
+// documents only through the one writer and one parser each has here.
+//
+//   <run>/checkpoint-<step>/                  a checkpoint (ckpt/checkpoint_manager.h):
+//         adapter_model.safetensors            LoRA weights, PEFT's format (model/lora.h)
+//         adapter_config.json                  PEFT's adapter config
+//         optimizer.safetensors                AdamW moments (+ a partial gradient accumulation)
+//         trainer_state.json                   where training stands (train/trainer_state.h)
+//         MANIFEST.json                        sizes and digests, written last (ckpt/manifest.h)
+//   <run>/checkpoint-<step>.<anything>/       leftovers of an interrupted commit
+//   <run>/lease.json                          the run lease: fencing (ckpt/lease.h)
+//   <run>/logging.jsonl                       ms-swift's log lines (train/run_log.h)
+//   <run>/COMPLETE                            the completion marker: the run is done
+//   <run>/agents/<instance>.json              each agent's heartbeat
+//   <run>/fleet/scale-to-zero.json            an agent asks the fleet for capacity 0 (done)
+//   <run>/fleet/stop/<instance>.json          the fleet asks one agent to checkpoint and stop
+//
+// Every document carries "format" and "version"; fields are only ever appended, so a parser
+// accepts any version >= 1 of its own format and rejects other formats.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "model/lora.h"
+#include "store/store.h"
+
+namespace baton {
+
+// --- names -----------------------------------------------------------------------------------
+
+// Files of a checkpoint folder.
+inline constexpr const char* kAdapterWeightsFile = kPeftWeightsFile;  // a PEFT adapter folder
+inline constexpr const char* kAdapterConfigFile = kPeftConfigFile;
+inline constexpr char kOptimizerFile[] = "optimizer.safetensors";
+inline constexpr char kTrainerStateFile[] = "trainer_state.json";
+inline constexpr std::string_view kManifestName = "MANIFEST.json";
+
+// Objects of the run's folder.
+inline constexpr std::string_view kCompleteMarkerName = "COMPLETE";
+inline constexpr char kLeaseName[] = "lease.json";
+inline constexpr char kRunLogName[] = "logging.jsonl";
+inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
+
+// "checkpoint-<step>", the name HF/ms-swift use, so PEFT and vLLM find adapters where they look.
+std::string CheckpointDir(int64_t step);
+// The step of a checkpoint folder name: "checkpoint-12" -> 12. Names that are anything else
+// ("checkpoint-12.partial-ab", "checkpoint-012", "checkpoint-", "runs") -> nullopt, so that each
+// step has exactly one folder name.
+std::optional<int64_t> ParseCheckpointDir(std::string_view name);
+// The step of a leftover folder name: "checkpoint-12.partial-ab" -> 12; anything else -> nullopt.
+std::optional<int64_t> ParseLeftoverDir(std::string_view name);
+// The step of the checkpoint a path, key or URL ends in: ".../run/checkpoint-12" -> 12.
+std::optional<int64_t> ParseCheckpointPath(std::string_view path);
+
+// agents/<instance>.json. Instance ids are single path segments: no '/', not "." or "..".
+std::string HeartbeatKey(std::string_view instance);
+// fleet/stop/<instance>.json.
+std::string StopRequestKey(std::string_view instance);
+// Whether `instance` can name an object of the run (non-empty, one path segment, printable).
+Status ValidateInstanceId(std::string_view instance);
+
+// --- the completion marker (COMPLETE) --------------------------------------------------------
+
+// Written once, by whoever saw the run finish: the trainer after its final checkpoint and log
+// line, or the agent when a supervised external trainer exited 0. Its presence is what counts;
+// an empty file (`touch COMPLETE`) is a valid marker that says nothing more.
+struct CompleteMarker {
+  std::optional<int64_t> global_step;                // absent for an external trainer
+  std::optional<std::string> last_model_checkpoint;  // "checkpoint-<step>"
+  std::optional<std::string> best_model_checkpoint;
+  bool external = false;  // an external trainer finished; Baton did not see its checkpoints
+
+  std::string Serialize() const;
+  // An empty text is a marker without facts.
+  static Result<CompleteMarker> Parse(std::string_view text, const std::string& source);
+};
+
+// True when the run's COMPLETE marker exists, false when the store says it does not; any other
+// store error (unreachable bucket, denied) is returned as an error, never read as "not complete".
+Result<bool> IsComplete(Store* store);
+Status WriteCompleteMarker(Store* store, const CompleteMarker& marker);
+// The marker, nullopt when there is none.
+Result<std::optional<CompleteMarker>> ReadCompleteMarker(Store* store);
+
+// --- heartbeats (agents/<instance>.json) -----------------------------------------------------
+
+// What an agent is doing. kStopped, kFenced, kFailed and kComplete are final: the agent wrote its
+// last heartbeat and exits (the make-before-break hand-off waits for one of them).
+enum class AgentState { kLoading, kStandby, kTraining, kStopped, kFenced, kFailed, kComplete };
+const char* AgentStateName(AgentState state);  // "loading", "standby", ...
+Result<AgentState> ParseAgentState(std::string_view name);
+bool IsFinalAgentState(AgentState state);
+
+struct Heartbeat {
+  std::string run;
+  std::string instance;
+  std::string billing;  // "spot", "on-demand" or ""
+  AgentState state = AgentState::kLoading;
+  int64_t pid = 0;
+  int64_t started_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+  std::optional<int64_t> global_step;
+  std::optional<int64_t> max_steps;
+  std::optional<int64_t> resumed_step;  // the step this agent's training started from
+  std::optional<double> tokens_per_second;
+  std::string last_checkpoint;  // where the newest checkpoint is ("" before the first)
+  std::optional<double> stop_to_checkpoint_seconds;  // a stop's checkpoint took this long
+
+  std::string Serialize() const;
+  static Result<Heartbeat> Parse(std::string_view text, const std::string& source);
+};
+
+Status WriteHeartbeat(Store* store, const Heartbeat& heartbeat);
+// The heartbeat of `instance`, nullopt when it has none. A document that does not parse (a write
+// in progress on a store without atomic puts, a foreign file) is a Corruption error.
+Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view instance);
+
+// --- requests through the bucket -------------------------------------------------------------
+
+// fleet/scale-to-zero.json: the agent that saw the run complete asks the fleet to set the
+// group's desired capacity to 0 (job hooks.scale_to_zero); the controller acts on it.
+struct ScaleToZeroRequest {
+  std::string instance;
+  std::string reason = "complete";
+  int64_t unix_ms = 0;
+
+  std::string Serialize() const;
+  static Result<ScaleToZeroRequest> Parse(std::string_view text, const std::string& source);
+};
+Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request);
+Result<bool> ScaleToZeroRequested(Store* store);
+
+// fleet/stop/<instance>.json: the fleet asks one agent to checkpoint and stop (as a preemption
+// notice would) where it cannot signal the process itself: instances on a cloud. The agent
+// polls for it with its heartbeat and deletes nothing; the fleet deletes it when the instance
+// is gone.
+struct StopRequest {
+  std::string instance;
+  std::string reason;  // for the agent's log: "scale down", "switch to spot", ...
+  int64_t unix_ms = 0;
+
+  std::string Serialize() const;
+  static Result<StopRequest> Parse(std::string_view text, const std::string& source);
+};
+Status WriteStopRequest(Store* store, const StopRequest& request);
+Result<std::optional<StopRequest>> ReadStopRequest(Store* store, std::string_view instance);
+Status DeleteStopRequest(Store* store, std::string_view instance);
+
+}  // namespace baton

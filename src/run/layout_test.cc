@@ -1,0 +1,230 @@
+// The run layout: names, and every document's writer and parser (run/layout.h).
+#include "run/layout.h"
+
+#include <gtest/gtest.h>
+
+#include "store/file_store.h"
+#include "test_util.h"
+
+namespace baton {
+namespace {
+
+TEST(RunLayoutTest, FolderNames) {
+  EXPECT_EQ(CheckpointDir(0), "checkpoint-0");
+  EXPECT_EQ(CheckpointDir(93), "checkpoint-93");
+  EXPECT_EQ(ParseCheckpointDir("checkpoint-93"), 93);
+  EXPECT_EQ(ParseCheckpointDir("checkpoint-0"), 0);
+  for (const char* name : {"checkpoint-", "checkpoint-012", "checkpoint--1", "checkpoint-+1",
+                           "checkpoint-12.partial-abc", "checkpoint-1x", "runs", "logging.jsonl",
+                           "Checkpoint-1", "checkpoint-1234567890123456789"}) {
+    EXPECT_EQ(ParseCheckpointDir(name), std::nullopt) << name;
+  }
+  EXPECT_EQ(ParseLeftoverDir("checkpoint-12.partial-abc"), 12);
+  EXPECT_EQ(ParseLeftoverDir("checkpoint-12.partial-abc.replaced-1-0"), 12);
+  for (const char* name : {"checkpoint-12", "checkpoint-12.", "checkpoint-.x", "runs"}) {
+    EXPECT_EQ(ParseLeftoverDir(name), std::nullopt) << name;
+  }
+}
+
+TEST(RunLayoutTest, ObjectNames) {
+  EXPECT_EQ(HeartbeatKey("i-1"), "agents/i-1.json");
+  EXPECT_EQ(StopRequestKey("i-1"), "fleet/stop/i-1.json");
+  EXPECT_EQ(ParseCheckpointPath("s3://bkt/run/checkpoint-12"), 12);
+  EXPECT_EQ(ParseCheckpointPath("/tmp/run/checkpoint-12/"), 12);
+  EXPECT_EQ(ParseCheckpointPath("checkpoint-3"), 3);
+  EXPECT_EQ(ParseCheckpointPath(""), std::nullopt);
+  EXPECT_EQ(ParseCheckpointPath("/tmp/run"), std::nullopt);
+  EXPECT_TRUE(ValidateInstanceId("i-0abc:spot").ok());
+  for (std::string_view bad : {"", ".", "..", "a/b", "a\\b", "a\nb"}) {
+    EXPECT_EQ(ValidateInstanceId(bad).code(), StatusCode::kInvalidArgument) << bad;
+  }
+  // The checkpoint's adapter files are PEFT's names, so PEFT loads a checkpoint folder as is.
+  EXPECT_STREQ(kAdapterWeightsFile, "adapter_model.safetensors");
+  EXPECT_STREQ(kAdapterConfigFile, "adapter_config.json");
+}
+
+TEST(RunLayoutTest, CompleteMarkerRoundTripAndEmptyMarker) {
+  CompleteMarker m;
+  m.global_step = 93;
+  m.last_model_checkpoint = "checkpoint-93";
+  auto back = CompleteMarker::Parse(m.Serialize(), "COMPLETE");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->global_step, 93);
+  EXPECT_EQ(back->last_model_checkpoint, "checkpoint-93");
+  EXPECT_EQ(back->best_model_checkpoint, std::nullopt);
+  EXPECT_FALSE(back->external);
+
+  CompleteMarker ext;
+  ext.external = true;
+  back = CompleteMarker::Parse(ext.Serialize(), "COMPLETE");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->external);
+  EXPECT_EQ(back->global_step, std::nullopt);
+
+  // `touch COMPLETE` is a marker too.
+  back = CompleteMarker::Parse("", "COMPLETE");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->global_step, std::nullopt);
+}
+
+TEST(RunLayoutTest, DocumentsCheckFormatAndVersion) {
+  // Another document's format, a missing or zero version, a wrong type: errors naming the source.
+  Heartbeat h;
+  h.instance = "i-1";
+  std::string text = h.Serialize();
+  EXPECT_EQ(CompleteMarker::Parse(text, "x/COMPLETE").status().code(), StatusCode::kCorruption);
+  EXPECT_NE(CompleteMarker::Parse(text, "x/COMPLETE").status().message().find("x/COMPLETE"),
+            std::string::npos);
+  Json j = Json::parse(text);
+  j.erase("version");
+  EXPECT_FALSE(Heartbeat::Parse(j.dump(), "hb").ok());
+  j["version"] = 0;
+  EXPECT_FALSE(Heartbeat::Parse(j.dump(), "hb").ok());
+  // A newer version (fields only appended) is read, its unknown fields ignored.
+  j["version"] = 7;
+  j["something_new"] = {1, 2};
+  EXPECT_TRUE(Heartbeat::Parse(j.dump(), "hb").ok());
+  j["global_step"] = "12";
+  Result<Heartbeat> bad = Heartbeat::Parse(j.dump(), "hb");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("global_step"), std::string::npos);
+  j["global_step"] = 12;
+  j["state"] = "dancing";
+  EXPECT_EQ(Heartbeat::Parse(j.dump(), "hb").status().code(), StatusCode::kCorruption);
+  EXPECT_FALSE(Heartbeat::Parse("{\"format\": \"baton-heartbeat\", \"ver", "hb").ok());
+}
+
+TEST(RunLayoutTest, HeartbeatRoundTrip) {
+  Heartbeat h;
+  h.run = "demo";
+  h.instance = "i-7";
+  h.billing = "spot";
+  h.state = AgentState::kStandby;
+  h.pid = 4242;
+  h.started_unix_ms = 1700000000000;
+  h.updated_unix_ms = 1700000001234;
+  h.global_step = 5;
+  h.max_steps = 20;
+  h.resumed_step = 4;
+  h.tokens_per_second = 812.5;
+  h.last_checkpoint = "s3://bkt/run/checkpoint-4";
+  h.stop_to_checkpoint_seconds = 1.25;
+  auto back = Heartbeat::Parse(h.Serialize(), "hb");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->run, "demo");
+  EXPECT_EQ(back->instance, "i-7");
+  EXPECT_EQ(back->billing, "spot");
+  EXPECT_EQ(back->state, AgentState::kStandby);
+  EXPECT_EQ(back->pid, 4242);
+  EXPECT_EQ(back->started_unix_ms, 1700000000000);
+  EXPECT_EQ(back->updated_unix_ms, 1700000001234);
+  EXPECT_EQ(back->global_step, 5);
+  EXPECT_EQ(back->max_steps, 20);
+  EXPECT_EQ(back->resumed_step, 4);
+  EXPECT_EQ(back->tokens_per_second, 812.5);
+  EXPECT_EQ(back->last_checkpoint, "s3://bkt/run/checkpoint-4");
+  EXPECT_EQ(back->stop_to_checkpoint_seconds, 1.25);
+
+  Heartbeat bare;
+  bare.instance = "i-8";
+  back = Heartbeat::Parse(bare.Serialize(), "hb");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->global_step, std::nullopt);
+  EXPECT_EQ(back->resumed_step, std::nullopt);
+  EXPECT_EQ(back->stop_to_checkpoint_seconds, std::nullopt);
+  for (AgentState s :
+       {AgentState::kLoading, AgentState::kStandby, AgentState::kTraining, AgentState::kStopped,
+        AgentState::kFenced, AgentState::kFailed, AgentState::kComplete}) {
+    EXPECT_EQ(*ParseAgentState(AgentStateName(s)), s);
+  }
+  EXPECT_FALSE(IsFinalAgentState(AgentState::kTraining));
+  EXPECT_FALSE(IsFinalAgentState(AgentState::kStandby));
+  EXPECT_TRUE(IsFinalAgentState(AgentState::kStopped));
+  EXPECT_TRUE(IsFinalAgentState(AgentState::kComplete));
+}
+
+// A store whose every call fails as an unreachable bucket would.
+class UnreachableStore : public Store {
+ public:
+  std::string Url() const override { return "s3://gone/run"; }
+  Status Put(const std::string&, std::string_view) override { return Fail(); }
+  Result<std::string> Get(const std::string&) override { return Fail(); }
+  Result<std::string> GetRange(const std::string&, uint64_t, uint64_t) override { return Fail(); }
+  Result<uint64_t> Head(const std::string&) override { return Fail(); }
+  Result<std::vector<std::string>> List(const std::string&) override { return Fail(); }
+  Status Delete(const std::string&) override { return Fail(); }
+  Status DeletePrefix(const std::string&) override { return Fail(); }
+
+ private:
+  static Status Fail() { return Unavailable("connect to gone: connection refused"); }
+};
+
+TEST(RunLayoutTest, StoreDocumentsThroughAStore) {
+  testing::ScopedTempDir tmp;
+  FileStore store(Env::Default(), tmp.path());
+  EXPECT_FALSE(*IsComplete(&store));
+  EXPECT_EQ(*ReadCompleteMarker(&store), std::nullopt);
+  CompleteMarker m;
+  m.global_step = 3;
+  ASSERT_TRUE(WriteCompleteMarker(&store, m).ok());
+  EXPECT_TRUE(*IsComplete(&store));
+  EXPECT_EQ((*ReadCompleteMarker(&store))->global_step, 3);
+  EXPECT_TRUE(Env::Default()->FileExists(tmp.Sub("COMPLETE")));
+
+  Heartbeat h;
+  h.instance = "i-1";
+  h.state = AgentState::kTraining;
+  EXPECT_EQ(*ReadHeartbeat(&store, "i-1"), std::nullopt);
+  ASSERT_TRUE(WriteHeartbeat(&store, h).ok());
+  EXPECT_TRUE(Env::Default()->FileExists(tmp.Sub("agents/i-1.json")));
+  EXPECT_EQ((*ReadHeartbeat(&store, "i-1"))->state, AgentState::kTraining);
+  // A torn document is Corruption (readers skip it and read again), never a default heartbeat.
+  ASSERT_TRUE(store.Put(HeartbeatKey("i-2"), "{\"format\": \"baton-hea").ok());
+  EXPECT_EQ(ReadHeartbeat(&store, "i-2").status().code(), StatusCode::kCorruption);
+  // Instance ids are checked where they become keys.
+  h.instance = "../escape";
+  EXPECT_EQ(WriteHeartbeat(&store, h).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadHeartbeat(&store, "a/b").status().code(), StatusCode::kInvalidArgument);
+
+  EXPECT_FALSE(*ScaleToZeroRequested(&store));
+  ScaleToZeroRequest z;
+  z.instance = "i-1";
+  z.unix_ms = 5;
+  ASSERT_TRUE(WriteScaleToZeroRequest(&store, z).ok());
+  EXPECT_TRUE(*ScaleToZeroRequested(&store));
+  auto zback = ScaleToZeroRequest::Parse(*store.Get(kScaleToZeroKey), "z");
+  ASSERT_TRUE(zback.ok());
+  EXPECT_EQ(zback->instance, "i-1");
+  EXPECT_EQ(zback->reason, "complete");
+
+  EXPECT_EQ(*ReadStopRequest(&store, "i-1"), std::nullopt);
+  StopRequest stop{"i-1", "switch to spot", 9};
+  ASSERT_TRUE(WriteStopRequest(&store, stop).ok());
+  auto sback = ReadStopRequest(&store, "i-1");
+  ASSERT_TRUE(sback.ok() && *sback);
+  EXPECT_EQ((*sback)->reason, "switch to spot");
+  EXPECT_EQ((*sback)->unix_ms, 9);
+  EXPECT_EQ(*ReadStopRequest(&store, "i-2"), std::nullopt);
+  // A request filed under one instance but naming another is not obeyed.
+  ASSERT_TRUE(store.Put(StopRequestKey("i-3"), stop.Serialize()).ok());
+  EXPECT_EQ(ReadStopRequest(&store, "i-3").status().code(), StatusCode::kCorruption);
+  ASSERT_TRUE(DeleteStopRequest(&store, "i-1").ok());
+  EXPECT_EQ(*ReadStopRequest(&store, "i-1"), std::nullopt);
+  EXPECT_TRUE(DeleteStopRequest(&store, "i-1").ok());  // already gone: fine
+}
+
+TEST(RunLayoutTest, StoreErrorsAreNeverReadAsAbsent) {
+  UnreachableStore store;
+  Result<bool> complete = IsComplete(&store);
+  ASSERT_FALSE(complete.ok());
+  EXPECT_EQ(complete.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(complete.status().message().find("s3://gone/run/COMPLETE"), std::string::npos)
+      << complete.status().ToString();
+  EXPECT_FALSE(ReadCompleteMarker(&store).ok());
+  EXPECT_FALSE(ReadHeartbeat(&store, "i-1").ok());
+  EXPECT_FALSE(ScaleToZeroRequested(&store).ok());
+  EXPECT_FALSE(ReadStopRequest(&store, "i-1").ok());
+}
+
+}  // namespace
+}  // namespace baton
