@@ -57,6 +57,9 @@ class Env {
   virtual Status ExchangePaths(const std::string& a, const std::string& b);
   // fsyncs a folder so that renames and creations inside it survive a power loss.
   virtual Status SyncDir(const std::string& path);
+  // Appends `data` to the file (created if missing) and fdatasyncs it: a log line that is on disk
+  // when this returns. A crash may leave a torn last line, never a hole before it.
+  virtual Status AppendToFile(const std::string& path, std::string_view data);
 
   virtual uint64_t NowMicros() = 0;
   virtual void SleepMicros(uint64_t micros) = 0;
@@ -99,6 +102,9 @@ class ForwardingEnv : public Env {
     return base_->ExchangePaths(a, b);
   }
   Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Status AppendToFile(const std::string& p, std::string_view d) override {
+    return base_->AppendToFile(p, d);
+  }
   uint64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(uint64_t micros) override { base_->SleepMicros(micros); }
 

@@ -232,6 +232,15 @@ class PosixEnv : public Env {
 #endif
   }
 
+  Status AppendToFile(const std::string& path, std::string_view data) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError(path, errno);
+    Status s = WriteAll(fd, data, path);
+    if (s.ok() && ::fdatasync(fd) != 0) s = PosixError(path, errno);
+    ::close(fd);
+    return s;
+  }
+
   Status SyncDir(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return PosixError(path, errno);
@@ -279,6 +288,9 @@ Status Env::ExchangePaths(const std::string& a, const std::string& b) {
 }
 Status Env::SyncDir(const std::string& path) {
   return Unimplemented("{}: this Env cannot sync folders", path);
+}
+Status Env::AppendToFile(const std::string& path, std::string_view) {
+  return Unimplemented("{}: this Env cannot append to files", path);
 }
 
 Env* Env::Default() {

@@ -19,6 +19,7 @@
 
 #include "base/env.h"
 #include "cli/commands.h"
+#include "data/dataset_spec.h"
 #include "fleet/controller.h"
 #include "fleet/local_provider.h"
 #include "fleet/market.h"
@@ -56,11 +57,7 @@ std::string Absolute(const std::string& path) {
 
 // A dataset entry is a path (maybe with "#N") or a built-in name; only existing paths move.
 std::string AbsoluteDataset(const std::string& spec) {
-  std::string path = spec, count;
-  if (size_t hash = spec.rfind('#'); hash != std::string::npos) {
-    path = spec.substr(0, hash);
-    count = spec.substr(hash);
-  }
+  auto [path, count] = SplitSampleSuffix(spec);
   return Env::Default()->FileExists(path) ? Absolute(path) + count : spec;
 }
 

@@ -81,15 +81,22 @@ Result<DatasetSpec> ResolveOne(Env* env, const std::string& value) {
 
 }  // namespace
 
+std::pair<std::string, std::string> SplitSampleSuffix(std::string_view value) {
+  size_t hash = value.rfind('#');
+  if (hash == std::string_view::npos || hash + 1 == value.size() ||
+      value.find_first_not_of("0123456789", hash + 1) != std::string_view::npos) {
+    return {std::string(value), ""};
+  }
+  return {std::string(value.substr(0, hash)), std::string(value.substr(hash))};
+}
+
 Result<std::vector<DatasetSpec>> ParseDatasetSpecs(Env* env, const std::vector<std::string>& args) {
   std::vector<DatasetSpec> specs;
   for (const std::string& arg : args) {
     // A path with spaces in it (with or without "#N") is taken whole; otherwise spaces separate
     // values.
-    size_t hash = arg.rfind('#');
-    bool count_suffix = hash != std::string::npos && hash + 1 < arg.size() &&
-                        arg.find_first_not_of("0123456789", hash + 1) == std::string::npos;
-    bool whole = Exists(env, arg) || (count_suffix && Exists(env, arg.substr(0, hash)));
+    auto [location, count] = SplitSampleSuffix(arg);
+    bool whole = Exists(env, arg) || (!count.empty() && Exists(env, location));
     std::vector<std::string> values = whole ? std::vector<std::string>{arg} : SplitSpaces(arg);
     for (const std::string& value : values) {
       BATON_ASSIGN_OR_RETURN(DatasetSpec spec, ResolveOne(env, value));

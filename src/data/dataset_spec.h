@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/env.h"
@@ -22,6 +24,12 @@ struct DatasetSpec {
   // matches a local dataset to a registered one by its name, so its preprocessor applies).
   bool self_cognition = false;
 };
+
+// "data/a.jsonl#500" -> {"data/a.jsonl", "#500"}: a trailing sample count ('#' then digits only)
+// apart from the location before it; {value, ""} when there is none. The one "#N" rule for every
+// place that moves or fetches a dataset (a store URL is fetched without its count, a relative
+// path made absolute) and puts the count back.
+std::pair<std::string, std::string> SplitSampleSuffix(std::string_view value);
 
 // Splits and resolves --dataset values. A value naming an existing file or folder is taken whole
 // (even with '#' or spaces in it); otherwise it is split on spaces and each part on its last '#'.

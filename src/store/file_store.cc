@@ -70,6 +70,13 @@ Status FileStore::Put(const std::string& key, std::string_view data) {
   return s;
 }
 
+Status FileStore::Append(const std::string& key, std::string_view data) {
+  BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(env_->CreateDirs(ParentOf(path)));
+  return env_->AppendToFile(path, data);
+}
+
 Result<std::string> FileStore::Get(const std::string& key) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);

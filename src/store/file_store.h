@@ -37,6 +37,8 @@ class FileStore : public Store {
   Status PutIf(const std::string& key, std::string_view data, const std::string& if_match) override;
 
   bool SupportsRename() const override { return true; }
+  bool SupportsAppend() const override { return true; }
+  Status Append(const std::string& key, std::string_view data) override;
   Status RenamePrefix(const std::string& from, const std::string& to) override;
 
  private:

@@ -5,6 +5,10 @@
 
 namespace baton {
 
+Status Store::Append(const std::string& key, std::string_view) {
+  return Unimplemented("{}: this store cannot append", JoinKey(Url(), key));
+}
+
 Status Store::RenamePrefix(const std::string& from, const std::string& to) {
   return Unimplemented("{}: cannot rename {} to {} (not a filesystem store)", Url(), from, to);
 }

@@ -83,6 +83,12 @@ class Store {
   // not need this for correctness, only to shrink the window in which garbage is visible.
   virtual bool SupportsRename() const { return false; }
   virtual Status RenamePrefix(const std::string& from, const std::string& to);
+
+  // Optional capability of filesystem stores: appends to an object in place, durably (the run's
+  // log gets a line at a time). Object stores cannot append: SupportsAppend() is false there and
+  // callers keep the text and Put it whole.
+  virtual bool SupportsAppend() const { return false; }
+  virtual Status Append(const std::string& key, std::string_view data);
 };
 
 // Rejects keys that are empty, absolute, or have empty, "." or ".." components, so that no key

@@ -1,8 +1,5 @@
 #include "train/trainer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -15,16 +12,18 @@
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/lease.h"
 #include "data/prepare.h"
-#include "data/shuffle.h"
 #include "kernels/backend_factory.h"
 #include "model/transformer.h"
 #include "run/layout.h"
 #include "store/cache.h"
-#include "store/file_store.h"
 #include "store/store.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 #include "train/adamw.h"
+#include "train/batch.h"
+#include "train/checkpoint_io.h"
+#include "train/inputs.h"
+#include "train/run_log.h"
 #include "train/schedule.h"
 #include "train/trainer_state.h"
 
@@ -52,128 +51,10 @@ std::string Duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-// Number of label positions that count in the causal-LM loss (labels[t + 1] != -100).
-int64_t CountTargets(const TrainExample& e) {
-  int64_t n = 0;
-  for (size_t t = 1; t < e.labels.size(); ++t) n += e.labels[t] != -100;
-  return n;
-}
-
-// A right-padded batch: tokens, labels (padding -100) and mask.
-struct Batch {
-  Tensor tokens, labels, mask;
-  int64_t input_tokens = 0;
-};
-
-Batch MakeBatch(const std::vector<TrainExample>& examples, const std::vector<int64_t>& idx,
-                int32_t pad_id) {
-  int64_t len = 0;
-  for (int64_t i : idx) len = std::max<int64_t>(len, examples[i].input_ids.size());
-  int64_t b = static_cast<int64_t>(idx.size());
-  Batch out;
-  out.tokens = Tensor::Empty({b, len}, DType::kI32);
-  out.labels = Tensor::Empty({b, len}, DType::kI32);
-  out.mask = Tensor::Zeros({b, len}, DType::kU8);
-  for (int64_t r = 0; r < b; ++r) {
-    const TrainExample& e = examples[idx[r]];
-    for (int64_t t = 0; t < len; ++t) {
-      bool real = t < static_cast<int64_t>(e.input_ids.size());
-      out.tokens.data<int32_t>()[r * len + t] = real ? e.input_ids[t] : pad_id;
-      out.labels.data<int32_t>()[r * len + t] = real ? e.labels[t] : -100;
-      out.mask.data<uint8_t>()[r * len + t] = real;
-    }
-    out.input_tokens += static_cast<int64_t>(e.input_ids.size());
-  }
-  return out;
-}
-
-// Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
-// the final log reads as if the run had never been interrupted (torn last lines are dropped).
-std::string TrimLogText(const std::string& text, int64_t step) {
-  std::string kept;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) break;  // torn last line
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    Json j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("global_step/max_steps") ||
-        !j["global_step/max_steps"].is_string()) {
-      continue;  // not a line this trainer wrote
-    }
-    std::string gs = j["global_step/max_steps"].get<std::string>();
-    int64_t line_step = 0;
-    if (std::sscanf(gs.c_str(), "%lld", reinterpret_cast<long long*>(&line_step)) != 1) continue;
-    if (line_step <= step && !j.contains("last_model_checkpoint")) kept += line + "\n";
-  }
-  return kept;
-}
-
-// logging.jsonl of the run. In a local folder each line is appended and flushed to disk at once;
-// in an object store (which cannot append) the text is kept in memory and uploaded whole with
-// every checkpoint and at the end, so the stored log always reaches the newest checkpoint.
-class RunLog {
- public:
-  // Opens the log of the run in `store`, trimmed to the lines up to `step`.
-  Status Open(Env* env, Store* store, int64_t step) {
-    store_ = store;
-    if (auto* fs = dynamic_cast<FileStore*>(store)) {
-      path_ = JoinPath(fs->root(), kRunLogName);
-      if (env->FileExists(path_)) {
-        BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path_));
-        BATON_RETURN_IF_ERROR(env->WriteFileAtomic(path_, TrimLogText(text, step)));
-      }
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd_ < 0) return IoError("{}: {}", path_, std::strerror(errno));
-      return Status::Ok();
-    }
-    Result<std::string> text = store->Get(kRunLogName);
-    if (text.ok()) {
-      text_ = TrimLogText(*text, step);
-    } else if (text.status().code() != StatusCode::kNotFound) {
-      return text.status().WithContext("reading the run's log");
-    }
-    return Status::Ok();
-  }
-  ~RunLog() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Append(const Json& line) {
-    std::string s = line.dump() + "\n";
-    if (fd_ < 0) {
-      std::lock_guard<std::mutex> lock(mu_);
-      text_ += s;
-      return Status::Ok();
-    }
-    if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size())) {
-      return IoError("{}: write failed: {}", path_, std::strerror(errno));
-    }
-    ::fdatasync(fd_);
-    return Status::Ok();
-  }
-  // What an object store must be sent; nullopt for a local folder (already on disk).
-  std::optional<std::string> Snapshot() {
-    if (fd_ >= 0) return std::nullopt;
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_;
-  }
-  Status Upload(const std::optional<std::string>& snapshot) {
-    if (!snapshot) return Status::Ok();
-    return store_->Put(kRunLogName, *snapshot).WithContext("uploading the run's log");
-  }
-
- private:
-  Store* store_ = nullptr;
-  std::string path_;
-  int fd_ = -1;
-  std::mutex mu_;
-  std::string text_;
-};
-
 class Trainer {
  public:
-  Trainer(const TrainArgs& args, const TrainerHooks& hooks) : args_(args), hooks_(hooks) {}
+  Trainer(const TrainArgs& args, const TrainerHooks& hooks, Env* env)
+      : args_(args), hooks_(hooks), env_(env) {}
   ~Trainer() {
     if (upload_.joinable()) upload_.join();
   }
@@ -188,12 +69,12 @@ class Trainer {
       std::fprintf(stderr, "%s\n", s.c_str());
   }
   bool StopRequested() { return hooks_.should_stop && hooks_.should_stop(); }
+  TrainableState Trainable() {
+    return {adapter_.get(), grads_.get(), optimizer_.get(), backend_.get()};
+  }
   Result<TrainOutcome> Train();
   Status Setup();
   Status Resume();
-  // Micro-batches [first, first + count) of epoch `epoch` make up optimizer step `step`.
-  void Window(int64_t step, int64_t* epoch, int64_t* first, int64_t* count) const;
-  std::vector<int64_t> MicroBatchIndices(int64_t epoch, int64_t micro);
   // Snapshots the state and commits it in the background (one commit at a time: it first waits
   // for the previous one).
   Status SaveCheckpoint();
@@ -215,7 +96,7 @@ class Trainer {
 
   TrainArgs args_;
   TrainerHooks hooks_;
-  Env* env_ = Env::Default();
+  Env* env_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Transformer> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -233,11 +114,10 @@ class Trainer {
   PreparedData data_;
   TrainerState state_;
   LrSchedule schedule_ = LrSchedule::kCosine;
-  int64_t ga_ = 1, micro_per_epoch_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;
+  std::unique_ptr<BatchPlan> plan_;
+  int64_t ga_ = 1, steps_per_epoch_ = 0, warmup_steps_ = 0;
   int32_t pad_id_ = 0;
   int64_t last_saved_step_ = -1;
-  int64_t cached_epoch_ = -1;
-  std::vector<int64_t> epoch_order_;
   Clock::time_point start_;
   double seconds_before_ = 0;  // train_seconds of earlier attempts
 };
@@ -249,24 +129,8 @@ Status Trainer::Setup() {
   // Store URLs (s3://, oss://) are fetched into the local cache once.
   CacheOptions cache;
   if (hooks_.print) cache.print = [this](const std::string& s) { Print(s); };
-  BATON_ASSIGN_OR_RETURN(std::string model_dir, FetchToCache(args_.model, cache, env_));
-  std::vector<std::string> datasets;
-  for (const std::string& spec : args_.dataset) {
-    if (!IsRemoteUrl(spec)) {
-      datasets.push_back(spec);
-      continue;
-    }
-    // "s3://bkt/data.jsonl#500": the sample count stays with the local path.
-    std::string url = spec, count;
-    if (size_t hash = spec.rfind('#');
-        hash != std::string::npos && hash + 1 < spec.size() &&
-        spec.find_first_not_of("0123456789", hash + 1) == std::string::npos) {
-      url = spec.substr(0, hash);
-      count = spec.substr(hash);
-    }
-    BATON_ASSIGN_OR_RETURN(std::string local, FetchToCache(url, cache, env_));
-    datasets.push_back(local + count);
-  }
+  BATON_ASSIGN_OR_RETURN(TrainInputs inputs, ResolveTrainInputs(args_, cache, env_));
+  const std::string& model_dir = inputs.model_dir;
   BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, model_dir, backend_.get()));
   BATON_ASSIGN_OR_RETURN(Tokenizer tok,
                          Tokenizer::FromFile(env_, JoinPath(model_dir, "tokenizer.json")));
@@ -283,7 +147,7 @@ Status Trainer::Setup() {
   }
   if (auto pad = tokenizer_->TokenToId("<|endoftext|>")) pad_id_ = *pad;
   DataOptions dopt;
-  dopt.datasets = datasets;
+  dopt.datasets = inputs.datasets;
   dopt.model_name = args_.model_name;
   dopt.model_author = args_.model_author;
   if (args_.system_given) dopt.system = args_.system;
@@ -322,9 +186,9 @@ Status Trainer::Setup() {
   BATON_ASSIGN_OR_RETURN(schedule_, ParseLrSchedule(args_.lr_scheduler_type));
 
   ga_ = args_.EffectiveGradientAccumulation();
-  int64_t n = static_cast<int64_t>(data_.train.size()), bs = args_.per_device_train_batch_size;
-  micro_per_epoch_ = (n + bs - 1) / bs;
-  steps_per_epoch_ = (micro_per_epoch_ + ga_ - 1) / ga_;
+  int64_t n = static_cast<int64_t>(data_.train.size());
+  plan_ = std::make_unique<BatchPlan>(n, args_.per_device_train_batch_size, ga_, args_.seed);
+  steps_per_epoch_ = plan_->steps_per_epoch();
   state_.max_steps = args_.max_steps > 0
                          ? args_.max_steps
                          : static_cast<int64_t>(std::ceil(args_.num_train_epochs *
@@ -333,8 +197,8 @@ Status Trainer::Setup() {
   state_.seed = args_.seed;
   state_.num_train_examples = n;
   state_.args = args_.ToJson();
-  BATON_ASSIGN_OR_RETURN(store_, OpenStore(args_.output_dir));
-  ckpt_ = std::make_unique<CheckpointManager>(store_.get(), "");
+  BATON_ASSIGN_OR_RETURN(store_, OpenStore(args_.output_dir, OpenMode::kCreateIfMissing, env_));
+  ckpt_ = std::make_unique<CheckpointManager>(store_.get(), "", env_);
   if (hooks_.before_lease) {
     BATON_RETURN_IF_ERROR(hooks_.before_lease());
     // The run may have finished while this attempt waited.
@@ -371,9 +235,7 @@ Status Trainer::Resume() {
   }
   BATON_ASSIGN_OR_RETURN(auto files, ckpt_->Load(*latest));
   std::string where = CheckpointPath(*latest);
-  const std::string state_source = JoinPath(where, kTrainerStateFile);
-  BATON_ASSIGN_OR_RETURN(Json sj, ParseJson(files[kTrainerStateFile], state_source));
-  BATON_ASSIGN_OR_RETURN(TrainerState saved, TrainerState::FromJson(sj, state_source));
+  BATON_ASSIGN_OR_RETURN(TrainerState saved, ReadCheckpointState(files, where));
   for (const std::string& d : args_.TrajectoryDifferences(saved.args)) {
     Print("resume: warning: " + d + " (the run will not match an uninterrupted one)");
   }
@@ -383,23 +245,7 @@ Status Trainer::Resume() {
                               "now give {}; use a new --output_dir",
                               where, saved.num_train_examples, state_.num_train_examples));
   }
-  BATON_RETURN_IF_ERROR(adapter_->LoadWeightsFromBytes(files[kAdapterWeightsFile],
-                                                       JoinPath(where, kAdapterWeightsFile)));
-  BATON_ASSIGN_OR_RETURN(
-      SafetensorsFile opt,
-      SafetensorsFile::FromBytes(files[kOptimizerFile], JoinPath(where, kOptimizerFile)));
-  auto load_flat = [&](const std::string& name, Tensor& into) -> Status {
-    BATON_ASSIGN_OR_RETURN(Tensor t, opt.Get(name));
-    if (t.numel() != into.numel() || t.dtype() != DType::kF32) {
-      return Corruption("{}: '{}' is {}, want F32[{}]", JoinPath(where, kOptimizerFile), name,
-                        t.Describe(), into.numel());
-    }
-    return backend_->Copy(t, into);
-  };
-  BATON_RETURN_IF_ERROR(load_flat("exp_avg", optimizer_->exp_avg()));
-  BATON_RETURN_IF_ERROR(load_flat("exp_avg_sq", optimizer_->exp_avg_sq()));
-  if (saved.micro_step > 0) BATON_RETURN_IF_ERROR(load_flat("accumulated_grads", grads_->params()));
-  optimizer_->set_step(saved.global_step);
+  BATON_RETURN_IF_ERROR(RestoreCheckpoint(files, where, saved, Trainable()));
   int64_t max_steps = state_.max_steps;
   Json args = state_.args;
   state_ = saved;
@@ -416,45 +262,11 @@ Status Trainer::Resume() {
   return Status::Ok();
 }
 
-void Trainer::Window(int64_t step, int64_t* epoch, int64_t* first, int64_t* count) const {
-  *epoch = step / steps_per_epoch_;
-  int64_t j = step % steps_per_epoch_;
-  *first = j * ga_;
-  *count = std::min(micro_per_epoch_, *first + ga_) - *first;
-}
-
-std::vector<int64_t> Trainer::MicroBatchIndices(int64_t epoch, int64_t micro) {
-  if (epoch != cached_epoch_) {
-    epoch_order_ = EpochOrder(static_cast<int64_t>(data_.train.size()), args_.seed, epoch);
-    cached_epoch_ = epoch;
-  }
-  int64_t bs = args_.per_device_train_batch_size, n = static_cast<int64_t>(epoch_order_.size());
-  std::vector<int64_t> idx;
-  for (int64_t i = micro * bs; i < std::min(n, (micro + 1) * bs); ++i)
-    idx.push_back(epoch_order_[i]);
-  return idx;
-}
-
 Status Trainer::SaveCheckpoint() {
   BATON_RETURN_IF_ERROR(WaitUpload());
   state_.train_seconds =
       seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
-  std::vector<std::pair<std::string, std::string>> files;
-  BATON_ASSIGN_OR_RETURN(std::string weights, adapter_->SerializeWeights());
-  files.emplace_back(kAdapterWeightsFile, std::move(weights));
-  files.emplace_back(kAdapterConfigFile, adapter_->SerializeConfig());
-  BATON_ASSIGN_OR_RETURN(Tensor exp_avg, backend_->Download(optimizer_->exp_avg()));
-  BATON_ASSIGN_OR_RETURN(Tensor exp_avg_sq, backend_->Download(optimizer_->exp_avg_sq()));
-  std::vector<std::pair<std::string, Tensor>> opt = {{"exp_avg", exp_avg},
-                                                     {"exp_avg_sq", exp_avg_sq}};
-  if (state_.micro_step > 0) {
-    BATON_ASSIGN_OR_RETURN(Tensor accumulated, backend_->Download(grads_->params()));
-    opt.emplace_back("accumulated_grads", accumulated);
-  }
-  BATON_ASSIGN_OR_RETURN(std::string opt_bytes,
-                         SerializeSafetensors(opt, {{"step", std::to_string(optimizer_->step())}}));
-  files.emplace_back(kOptimizerFile, std::move(opt_bytes));
-  files.emplace_back(kTrainerStateFile, state_.ToJson().dump(2));
+  BATON_ASSIGN_OR_RETURN(auto files, SerializeCheckpoint(Trainable(), state_));
   int64_t step = state_.global_step;
   std::optional<int64_t> best = state_.best_step;
   std::optional<std::string> log_snapshot = log_.Snapshot();
@@ -566,7 +378,8 @@ Status Trainer::Finish() {
 Result<TrainOutcome> Trainer::Run() {
   // A finished run exits at once, before loading anything heavy.
   {
-    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> probe, OpenStore(args_.output_dir));
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> probe,
+                           OpenStore(args_.output_dir, OpenMode::kCreateIfMissing, env_));
     BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(probe.get()));
     if (complete) {
       Print(fmt::format("{}: the run is already complete (COMPLETE marker present); nothing to do",
@@ -593,19 +406,21 @@ Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
   if (completed_while_waiting_) return TrainOutcome::kAlreadyComplete;
   BATON_RETURN_IF_ERROR(Resume());
-  BATON_RETURN_IF_ERROR(log_.Open(env_, store_.get(), resume_step_));
+  BATON_RETURN_IF_ERROR(log_.Open(store_.get(), resume_step_, [this] { return lease_->Check(); }));
   if (hooks_.started) hooks_.started(resume_step_, state_.max_steps);
   start_ = Clock::now();
   bool recompute = args_.gradient_checkpointing;
   while (state_.global_step < state_.max_steps) {
-    int64_t step = state_.global_step, epoch, first, count;
-    Window(step, &epoch, &first, &count);
+    int64_t step = state_.global_step;
+    BatchPlan::Window w = plan_->StepWindow(step);
     int64_t targets = 0;
-    for (int64_t k = 0; k < count; ++k) {
-      for (int64_t i : MicroBatchIndices(epoch, first + k)) targets += CountTargets(data_.train[i]);
+    for (int64_t k = 0; k < w.count; ++k) {
+      for (int64_t i : plan_->MicroBatch(w.epoch, w.first + k)) {
+        targets += CountTargets(data_.train[i]);
+      }
     }
     float grad_scale = 1.0f / static_cast<float>(std::max<int64_t>(1, targets));
-    for (int64_t k = state_.micro_step; k < count; ++k) {
+    for (int64_t k = state_.micro_step; k < w.count; ++k) {
       if (StopRequested()) {
         BATON_RETURN_IF_ERROR(SaveCheckpoint());
         BATON_RETURN_IF_ERROR(WaitUpload());
@@ -613,7 +428,7 @@ Result<TrainOutcome> Trainer::Train() {
                           state_.global_step, state_.micro_step));
         return TrainOutcome::kStopped;
       }
-      Batch b = MakeBatch(data_.train, MicroBatchIndices(epoch, first + k), pad_id_);
+      Batch b = MakeBatch(data_.train, plan_->MicroBatch(w.epoch, w.first + k), pad_id_);
       // A distinct dropout stream for every micro-batch of the run, derived from the seed.
       model_->SetLoraDropout(static_cast<float>(args_.lora_dropout),
                              args_.seed * 0x100000001b3ull + static_cast<uint64_t>(step * ga_ + k));
@@ -697,8 +512,8 @@ std::atomic<bool>* InstallStopSignalHandlers() {
   return &g_stop;
 }
 
-Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks) {
-  Trainer t(args, hooks);
+Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks, Env* env) {
+  Trainer t(args, hooks, env);
   return t.Run();
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "base/env.h"
 #include "train/train_args.h"
 
 namespace baton {
@@ -43,7 +44,9 @@ struct TrainerHooks {
   std::function<void(int64_t resumed_step, int64_t max_steps)> started;
 };
 
-Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks);
+// Trains the run of `args`; the run's store, the model cache and the clock go through `env`.
+Result<TrainOutcome> RunTraining(const TrainArgs& args, const TrainerHooks& hooks,
+                                 Env* env = Env::Default());
 
 // Installs SIGTERM/SIGINT handlers that set the returned flag (idempotent).
 std::atomic<bool>* InstallStopSignalHandlers();

@@ -1,0 +1,46 @@
+// logging.jsonl of a run (run/layout.h kRunLogName), in ms-swift's line shapes. On a store that
+// can append (a local folder, an ossfs mount) every line goes to disk at once; on an object store
+// (which cannot append) the text is kept in memory and uploaded whole with every checkpoint and at
+// the end, so the stored log always reaches the newest checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "store/store.h"
+
+namespace baton {
+
+// Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
+// the final log reads as if the run had never been interrupted: torn last lines, lines of other
+// writers, lines past `step` and the final line are dropped.
+std::string TrimLogText(const std::string& text, int64_t step);
+
+class RunLog {
+ public:
+  // Opens the log of the run in `store` (which must outlive it), trimmed to the lines up to
+  // `step` (a resume's step; 0 for a fresh start). `fence` (the run lease's check) is called
+  // before every line goes to a store that appends: a fenced attempt must not add to the log of
+  // the attempt that replaced it. (On an object store the upload is fenced by the caller.)
+  Status Open(Store* store, int64_t step, std::function<Status()> fence);
+  // Adds one line (durably on a store that appends).
+  Status Append(const Json& line);
+  // What an object store must be sent; nullopt where every line is already stored.
+  std::optional<std::string> Snapshot();
+  // Uploads a snapshot (nothing for nullopt).
+  Status Upload(const std::optional<std::string>& snapshot);
+
+ private:
+  Store* store_ = nullptr;
+  std::function<Status()> fence_;
+  bool appends_ = false;
+  std::mutex mu_;  // text_ (the commit thread takes snapshots)
+  std::string text_;
+};
+
+}  // namespace baton
