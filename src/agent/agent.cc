@@ -18,8 +18,8 @@
 #include "ckpt/lease.h"
 #include "cloud/notice_monitor.h"
 #include "cloud/preemption.h"
+#include "net/http_client.h"
 #include "store/file_store.h"
-#include "store/http_client.h"
 #include "store/store.h"
 
 namespace baton {

@@ -1,4 +1,4 @@
-#include "cloud/http_server.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace baton {
 namespace {
