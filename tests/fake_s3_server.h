@@ -4,26 +4,24 @@
 // x-amz-content-sha256 is the SHA-256 of the body received; it keeps objects, multipart uploads
 // and conditional PUT (If-Match / If-None-Match) as S3 does, lists with ListObjectsV2
 // pagination, and lets a test replace any answer (a 503, a body cut short, no answer at all).
-// One thread, one request per connection (Connection: close).
+// It runs on the embedded HTTP server (net/http_server.h); requests are handled one at a time,
+// one per connection (Connection: close), so a client never reuses a connection.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "net/http_server.h"
 #include "s3_test_server.h"
 #include "store/sigv4.h"
 
@@ -33,7 +31,7 @@ struct FakeRequest {
   std::string method;
   std::string path;       // raw, as on the request line: "/bkt/a%20b"
   std::string raw_query;  // raw, without '?'
-  std::vector<std::pair<std::string, std::string>> headers;  // as received
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
   std::string bucket, key;                   // decoded
   std::map<std::string, std::string> query;  // decoded
@@ -55,7 +53,6 @@ struct FakeResponse {
   long cut_body_at = -1;     // send only this many body bytes (full Content-Length), then close
   bool no_answer = false;    // close the connection without answering
   bool drop_answer = false;  // handle the request as usual, then close without answering
-  bool content_length = true;
 
   static FakeResponse Error(int status, const std::string& code, const std::string& message,
                             const std::string& extra = "") {
@@ -76,17 +73,18 @@ class FakeS3Server {
 
   FakeS3Server(std::string bucket, SigV4Credentials credentials, std::string region = "")
       : bucket_(std::move(bucket)), credentials_(std::move(credentials)), region_(region) {
-    fd_ = ListenOnLoopback(&port_);
-    thread_ = std::thread([this] { Loop(); });
+    http_.SetMaxBodyBytes(kMaxPutBytes);
+    // Every path is the fake's: the interceptor answers all requests.
+    http_.SetInterceptor([this](const HttpServerRequest& r) -> std::optional<HttpServerResponse> {
+      return Answer(r);
+    });
+    if (Status s = http_.Start(); !s.ok()) {
+      std::fprintf(stderr, "FakeS3Server: %s\n", s.ToString().c_str());
+    }
   }
-  ~FakeS3Server() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
+  ~FakeS3Server() { http_.Stop(); }  // before the state the handlers use goes away
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return http_.url(); }
   void set_fault(Fault fault) {
     std::lock_guard<std::mutex> lock(mu_);
     fault_ = std::move(fault);
@@ -144,18 +142,6 @@ class FakeS3Server {
     }
     return out;
   }
-  static std::string Decode(std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size()) {
-        out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        out += s[i];
-      }
-    }
-    return out;
-  }
   static std::string XmlEscape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -172,94 +158,33 @@ class FakeS3Server {
     return out;
   }
 
-  void Loop() {
-    while (!stop_) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      std::optional<FakeRequest> req = Read(c);
-      if (req) {
-        FakeResponse resp = Handle(*req);
-        if (!resp.no_answer) Write(c, *req, resp);
-      }
-      close(c);
-    }
-  }
-
-  static std::optional<FakeRequest> Read(int c) {
-    std::string data;
-    char buf[65536];
-    size_t end;
-    while ((end = data.find("\r\n\r\n")) == std::string::npos) {
-      ssize_t n = read(c, buf, sizeof(buf));
-      if (n <= 0) return std::nullopt;
-      data.append(buf, n);
-    }
+  // The request as the fake sees it: the path as on the wire (what the client signed).
+  static FakeRequest ToFake(const HttpServerRequest& h) {
     FakeRequest r;
-    std::string head = data.substr(0, end);
-    size_t line_end = head.find("\r\n");
-    std::string line = head.substr(0, line_end);
-    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-    r.method = line.substr(0, sp1);
-    std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.raw_query = target.substr(q + 1);
-    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-      size_t e = head.find("\r\n", pos);
-      if (e == std::string::npos) e = head.size();
-      std::string h = head.substr(pos, e - pos);
-      size_t colon = h.find(':');
-      if (colon != std::string::npos) {
-        std::string v = h.substr(colon + 1);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-        r.headers.emplace_back(h.substr(0, colon), v);
-      }
-      pos = e + 2;
-    }
-    size_t length = std::strtoull(r.Header("content-length").c_str(), nullptr, 10);
-    r.body = data.substr(end + 4);
-    while (r.body.size() < length) {
-      ssize_t n = read(c, buf, sizeof(buf));
-      if (n <= 0) return std::nullopt;
-      r.body.append(buf, n);
-    }
+    r.method = h.method;
+    r.path = h.target.substr(0, h.target.find('?'));
+    r.raw_query = h.raw_query;
+    r.headers = h.headers;
+    r.body = h.body;
+    r.query = h.query;
     std::string_view p = r.path;
     p.remove_prefix(1);
     size_t slash = p.find('/');
-    r.bucket = Decode(p.substr(0, slash));
-    if (slash != std::string_view::npos) r.key = Decode(p.substr(slash + 1));
-    std::string_view qs = r.raw_query;
-    while (!qs.empty()) {
-      size_t amp = qs.find('&');
-      std::string_view pair = qs.substr(0, amp);
-      size_t eq = pair.find('=');
-      r.query[Decode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : Decode(pair.substr(eq + 1));
-      qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
-    }
+    r.bucket = PercentDecode(p.substr(0, slash));
+    if (slash != std::string_view::npos) r.key = PercentDecode(p.substr(slash + 1));
     return r;
   }
 
-  static void Write(int c, const FakeRequest& req, const FakeResponse& resp) {
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " X\r\n";
-    for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";
-    bool has_length = false;
-    for (const auto& h : resp.headers)
-      has_length |= strcasecmp(h.first.c_str(), "content-length") == 0;
-    if (resp.content_length && !has_length) {
-      out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
-    }
-    out += "Connection: close\r\n\r\n";
-    if (req.method != "HEAD") {
-      out += resp.cut_body_at >= 0 ? resp.body.substr(0, resp.cut_body_at) : resp.body;
-    }
-    size_t sent = 0;
-    while (sent < out.size()) {
-      ssize_t n = write(c, out.data() + sent, out.size() - sent);
-      if (n <= 0) break;
-      sent += n;
-    }
+  HttpServerResponse Answer(const HttpServerRequest& request) {
+    FakeResponse f = Handle(ToFake(request));
+    HttpServerResponse r;
+    r.status = f.status;
+    r.headers = std::move(f.headers);
+    r.body = std::move(f.body);
+    r.cut_body_at = f.cut_body_at;
+    r.drop_connection = f.no_answer;
+    r.close_connection = true;
+    return r;
   }
 
   // The signature the client should have sent, from the request as received.
@@ -515,12 +440,12 @@ class FakeS3Server {
     std::map<int, std::string> parts;
   };
 
+  // S3 takes single PUTs up to 5 GiB; the tests send a few MiB.
+  static constexpr size_t kMaxPutBytes = 256 << 20;
+
   std::string bucket_;
   SigV4Credentials credentials_;
   std::string region_;
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
   std::mutex mu_;
   Fault fault_;
   std::vector<FakeRequest> log_;
@@ -531,6 +456,7 @@ class FakeS3Server {
   size_t min_part_size_ = 5 << 20;
   std::atomic<bool> bare_if_match_on_put_{false};
   std::atomic<int> bad_signatures_{0}, bad_payload_hashes_{0}, aborted_uploads_{0};
+  HttpServer http_;  // last: destroyed (stopped) first
 };
 
 }  // namespace baton::testing

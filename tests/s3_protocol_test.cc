@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "fake_s3_server.h"
+#include "loopback.h"
 #include "store/cloud_credentials.h"
 #include "store/store.h"
 #include "test_util.h"

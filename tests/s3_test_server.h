@@ -1,27 +1,25 @@
 // Test servers for the object-store tests: s3rver (npm) started on a free loopback port, and a
-// tiny HTTP server answering fixed paths (a fake instance-metadata service).
+// one-function HTTP server (a fake instance-metadata service, a webhook receiver).
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
-#include "loopback.h"
+#include "net/http_server.h"
 
 namespace baton::testing {
 
@@ -87,53 +85,36 @@ class S3rver {
   int port_ = 0;
 };
 
-// Answers "METHOD /path" from a map (200 with the body), 404 otherwise; counts requests.
+// Answers every request with what `handler` returns (status, body), on the embedded HTTP server
+// (net/http_server.h). The handler gets the method, the target as on the request line (path and
+// query, not decoded) and the request as received (head, blank line, body); calls take turns,
+// one request per connection (Connection: close).
 class FakeHttpServer {
  public:
   using Handler = std::function<std::pair<int, std::string>(
-      const std::string& method, const std::string& path, const std::string& headers)>;
+      const std::string& method, const std::string& target, const std::string& request)>;
   explicit FakeHttpServer(Handler handler) : handler_(std::move(handler)) {
-    fd_ = ListenOnLoopback(&port_, 16);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~FakeHttpServer() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_; }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = read(c, buf, sizeof(buf));
-        if (n <= 0) break;
-        req.append(buf, n);
-      }
-      ++requests_;
-      std::istringstream in(req);
-      std::string method, path;
-      in >> method >> path;
-      auto [status, body] = handler_(method, path, req);
-      std::string resp = "HTTP/1.1 " + std::to_string(status) +
-                         " X\r\nContent-Length: " + std::to_string(body.size()) +
-                         "\r\nConnection: close\r\n\r\n" + body;
-      (void)!write(c, resp.data(), resp.size());
-      close(c);
+    http_.SetInterceptor([this](const HttpServerRequest& r) -> std::optional<HttpServerResponse> {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto [status, body] = handler_(r.method, r.target, r.head + "\r\n\r\n" + r.body);
+      HttpServerResponse response;
+      response.status = status;
+      response.body = std::move(body);
+      response.close_connection = true;
+      return response;
+    });
+    if (Status s = http_.Start(); !s.ok()) {
+      std::fprintf(stderr, "FakeHttpServer: %s\n", s.ToString().c_str());
     }
   }
+  ~FakeHttpServer() { http_.Stop(); }
+  std::string endpoint() const { return http_.url(); }
+  int requests() const { return static_cast<int>(http_.request_count()); }
+
+ private:
+  std::mutex mu_;  // one handler call at a time
   Handler handler_;
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> requests_{0};
-  std::thread thread_;
+  HttpServer http_;  // last: destroyed (stopped) first
 };
 
 }  // namespace baton::testing

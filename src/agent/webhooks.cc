@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace baton {
 

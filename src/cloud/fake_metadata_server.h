@@ -31,8 +31,8 @@
 #include <string>
 
 #include "base/status.h"
-#include "cloud/http_server.h"
 #include "cloud/preemption.h"
+#include "net/http_server.h"
 
 namespace baton {
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace baton {
 namespace {

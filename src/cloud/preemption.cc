@@ -8,7 +8,7 @@
 #include "base/json.h"
 #include "base/process_contract.h"
 #include "cloud/metadata_time.h"
-#include "store/metadata_client.h"
+#include "net/metadata_client.h"
 
 namespace baton {
 namespace {

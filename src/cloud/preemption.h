@@ -44,7 +44,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "store/metadata_client.h"
+#include "net/metadata_client.h"
 
 namespace baton {
 
@@ -84,7 +84,7 @@ struct Notice {
 std::string DescribeNotice(const Notice& notice);
 
 // The metadata requests' timeout, the TTL asked for IMDSv2 / Alibaba hardening-mode tokens
-// (store/metadata_client.h), and the clock, which also dates GCP's deadline.
+// (net/metadata_client.h), and the clock, which also dates GCP's deadline.
 using WatcherOptions = MetadataClientOptions;
 
 class PreemptionWatcher {

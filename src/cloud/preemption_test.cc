@@ -16,10 +16,10 @@
 
 #include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
-#include "cloud/http_server.h"
 #include "cloud/metadata_time.h"
 #include "cloud/notice_monitor.h"
 #include "loopback.h"
+#include "net/http_server.h"
 
 namespace baton {
 namespace {

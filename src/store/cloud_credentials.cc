@@ -4,7 +4,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
-#include "store/metadata_client.h"
+#include "net/metadata_client.h"
 
 namespace baton {
 namespace {

@@ -6,7 +6,7 @@
 //   2. a shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
 //      AWS_PROFILE (default "default"), keys aws_access_key_id, aws_secret_access_key,
 //      aws_session_token;
-//   3. the instance's role through the metadata service (store/metadata_client.h: session
+//   3. the instance's role through the metadata service (net/metadata_client.h: session
 //      tokens, and requests without one where the token PUT is refused or unanswered, as from
 //      inside a container): on AWS the IAM role by IMDSv2 (http://169.254.169.254, or
 //      AWS_EC2_METADATA_SERVICE_ENDPOINT; off with AWS_EC2_METADATA_DISABLED=true); for oss://

@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "base/process_contract.h"
+#include "net/http_client.h"
 #include "store/cloud_credentials.h"
-#include "store/http_client.h"
 #include "store/sigv4.h"
 
 namespace baton {

@@ -1,5 +1,5 @@
 // S3ObjectStore: the Store of "s3://bucket/prefix" and "oss://bucket/prefix", over the S3 REST
-// API with AWS Signature V4 (sigv4.h) on libcurl (http_client.h).
+// API with AWS Signature V4 (sigv4.h) on libcurl (net/http_client.h).
 //
 // URL parameters (after '?', all optional), with environment fallbacks:
 //   endpoint=http://127.0.0.1:9000  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL; oss://: OSS_ENDPOINT.

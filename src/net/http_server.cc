@@ -1,4 +1,4 @@
-#include "cloud/http_server.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -84,6 +84,7 @@ enum class ReadOutcome { kRequest, kClosed, kBad };
 struct Reader {
   int fd;
   std::string* buf;  // bytes received but not yet consumed (pipelined requests)
+  size_t max_body_bytes;
   int bad_status = 400;
   std::string bad_message;
 
@@ -124,7 +125,7 @@ struct Reader {
         *end = pos;
         return ReadOutcome::kRequest;
       }
-      if (body->size() + size > HttpServer::kMaxBodyBytes) return Bad(413, "body too large");
+      if (body->size() + size > max_body_bytes) return Bad(413, "body too large");
       if (!HaveBytes(fd, buf, pos + size + 2)) return ReadOutcome::kClosed;
       body->append(*buf, pos, size);
       if (buf->compare(pos + size, 2, "\r\n") != 0) return Bad(400, "chunk not followed by CRLF");
@@ -139,6 +140,7 @@ struct Reader {
       return over ? Bad(431, "request header too large") : ReadOutcome::kClosed;
     }
     std::string_view head(buf->data(), head_end);
+    req->head = std::string(head);
     size_t line_end = head.find("\r\n");
     std::string_view request_line = head.substr(0, line_end);
     size_t sp1 = request_line.find(' ');
@@ -156,6 +158,7 @@ struct Reader {
       target = slash == std::string_view::npos ? "/" : target.substr(slash);
     }
     if (target.empty() || target.front() != '/') return Bad(400, "bad request target");
+    req->target = std::string(target);
     size_t q = target.find('?');
     req->path = PercentDecode(target.substr(0, q));
     req->raw_query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
@@ -190,7 +193,7 @@ struct Reader {
         return Bad(400, "bad Content-Length");
       }
       size_t n = std::stoull(length);
-      if (n > HttpServer::kMaxBodyBytes) return Bad(413, "body too large");
+      if (n > max_body_bytes) return Bad(413, "body too large");
       if (!HaveBytes(fd, buf, body_start + n)) return ReadOutcome::kClosed;
       req->body = buf->substr(body_start, n);
       end = body_start + n;
@@ -441,7 +444,7 @@ void HttpServer::Serve(Connection* conn) {
   while (!stopping_) {
     HttpServerRequest request;
     bool keep_alive = true;
-    Reader reader{fd, &buf, 400, ""};
+    Reader reader{fd, &buf, max_body_bytes_, 400, ""};
     ReadOutcome outcome = reader.Read(&request, &keep_alive);
     if (outcome == ReadOutcome::kClosed) break;
     if (outcome == ReadOutcome::kBad) {
@@ -458,8 +461,13 @@ void HttpServer::Serve(Connection* conn) {
                                            : fmt::format("status {}", response.status)];
     }
     if (response.drop_connection) break;
-    bool close = !keep_alive || response.close_connection || stopping_;
-    if (!SendAll(fd, Serialize(response, close, request.method == "HEAD")) || close) break;
+    bool head = request.method == "HEAD";
+    bool cut = response.cut_body_at >= 0 && !head &&
+               static_cast<size_t>(response.cut_body_at) < response.body.size();
+    bool close = !keep_alive || response.close_connection || cut || stopping_;
+    std::string out = Serialize(response, close, head);
+    if (cut) out.resize(out.size() - response.body.size() + response.cut_body_at);
+    if (!SendAll(fd, out) || close) break;
   }
   CloseConnection(conn);
 }

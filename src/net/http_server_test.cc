@@ -1,4 +1,4 @@
-#include "cloud/http_server.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -7,11 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace baton {
 namespace {
@@ -193,6 +194,65 @@ TEST_F(HttpServerTest, AnswersMalformedRequestsWith4xx) {
   auto r = Send(client_, "GET", server_.url() + "/echo");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, KeepsTheRawTargetAndHead) {
+  std::mutex mu;
+  HttpServerRequest seen;
+  server_.Route("GET", "/a b", [&](const HttpServerRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = r;
+    return HttpServerResponse::Text(200, "ok");
+  });
+  std::string out = RawExchange(server_.port(),
+                                "GET http://x/a%20b?k=%41 HTTP/1.1\r\nHost: x\r\nX-Mixed-Case:  v "
+                                "\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen.path, "/a b");
+  EXPECT_EQ(seen.target, "/a%20b?k=%41");
+  EXPECT_EQ(seen.raw_query, "k=%41");
+  EXPECT_EQ(seen.Query("k"), "A");
+  EXPECT_EQ(seen.head,
+            "GET http://x/a%20b?k=%41 HTTP/1.1\r\nHost: x\r\nX-Mixed-Case:  v \r\n"
+            "Connection: close");
+  EXPECT_EQ(seen.Header("x-mixed-case"), "v");
+}
+
+TEST_F(HttpServerTest, CutsABodyShortAndCloses) {
+  server_.Route("GET", "/cut", [](const HttpServerRequest&) {
+    HttpServerResponse r = HttpServerResponse::Text(200, std::string(1000, 'x'));
+    r.cut_body_at = 100;
+    return r;
+  });
+  std::string out = RawExchange(server_.port(), "GET /cut HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t blank = out.find("\r\n\r\n");
+  ASSERT_NE(blank, std::string::npos) << out;
+  EXPECT_NE(out.find("Content-Length: 1000\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(blank + 4), std::string(100, 'x'));
+  // The client sees a transport failure it may retry, not a short body.
+  auto r = Send(client_, "GET", server_.url() + "/cut");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  // A cut at or past the end sends the whole body.
+  server_.Route("GET", "/whole", [](const HttpServerRequest&) {
+    HttpServerResponse r = HttpServerResponse::Text(200, "abc");
+    r.cut_body_at = 3;
+    return r;
+  });
+  r = Send(client_, "GET", server_.url() + "/whole");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "abc");
+}
+
+TEST_F(HttpServerTest, BodyLimitIsSettable) {
+  server_.SetMaxBodyBytes(16);
+  auto r = Send(client_, "POST", server_.url() + "/echo", std::string(17, 'b'));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 413);
+  r = Send(client_, "POST", server_.url() + "/echo", std::string(16, 'b'));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "POST /echo a= x= body=" + std::string(16, 'b'));
 }
 
 TEST(HttpServerQueryTest, DecodesQueryStrings) {

@@ -1,11 +1,13 @@
 // HttpServer: a small embedded HTTP/1.1 server on 127.0.0.1 for the project's own fakes of cloud
-// services (instance metadata now, instance identity later). It is meant for tests and for the
-// local fleet, not for untrusted traffic: one thread per connection (at most kMaxConnections),
-// keep-alive, Content-Length or chunked request bodies, bounded header and body sizes.
+// services (instance metadata, object stores in tests, webhooks). It is meant for tests and for
+// the local fleet, not for untrusted traffic: one thread per connection (at most
+// kMaxConnections), keep-alive, Content-Length or chunked request bodies, bounded header and body
+// sizes.
 //
 // Routes match the method and the exact path (without the query); a request for a known path
 // with another method gets 405, an unknown path 404. An interceptor, when set, sees every request
-// first and may answer it instead (fault injection: a 500, a dropped connection).
+// first and may answer it instead: a fake that serves every path, or fault injection (a 500, a
+// dropped connection, a body cut short).
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,11 @@ struct HttpServerRequest {
   std::string method;     // "GET", "PUT", ...
   std::string path;       // percent-decoded, without the query: "/latest/api/token"
   std::string raw_query;  // as on the request line, without '?'
+  // The target as on the request line, not decoded (an absolute URL reduced to its path and
+  // query): "/bkt/a%20b?x=1". What a request signature covers.
+  std::string target;
+  // The request line and header lines as received, without the blank line after them.
+  std::string head;
   std::map<std::string, std::string> query;                  // decoded; the last value wins
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, values trimmed
   std::string body;
@@ -49,6 +56,9 @@ struct HttpServerResponse {
   bool close_connection = false;
   // Close the connection without answering at all (a crashed or overloaded service).
   bool drop_connection = false;
+  // When >= 0: send the head (with the full Content-Length) and only this many bytes of the body,
+  // then close the connection (a transfer cut mid-body).
+  int64_t cut_body_at = -1;
 
   static HttpServerResponse Text(int status, std::string body,
                                  std::string content_type = "text/plain");
@@ -63,7 +73,7 @@ class HttpServer {
 
   static constexpr int kMaxConnections = 64;
   static constexpr size_t kMaxHeaderBytes = 64 << 10;
-  static constexpr size_t kMaxBodyBytes = 8 << 20;
+  static constexpr size_t kMaxBodyBytes = 8 << 20;  // the default; see SetMaxBodyBytes
 
   HttpServer();
   ~HttpServer();  // Stop()
@@ -73,6 +83,8 @@ class HttpServer {
   // Adds (or replaces) the handler of `method` + `path`. Safe at any time, also while serving.
   void Route(std::string method, std::string path, Handler handler);
   void SetInterceptor(Interceptor interceptor);
+  // Request bodies larger than this are refused with 413 (an object-store fake takes big PUTs).
+  void SetMaxBodyBytes(size_t bytes) { max_body_bytes_ = bytes; }
 
   // Listens on 127.0.0.1:`port` (0: a free port the kernel picks) and starts serving. A stopped
   // server can be started again, e.g. on its old port to simulate a service that came back.
@@ -112,6 +124,7 @@ class HttpServer {
   Interceptor interceptor_;
   std::map<std::string, uint64_t> counters_;
   uint64_t request_count_ = 0;
+  std::atomic<size_t> max_body_bytes_{kMaxBodyBytes};
 
   std::mutex lifecycle_mu_;  // serialises Start and Stop
   std::atomic<bool> running_{false};

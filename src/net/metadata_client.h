@@ -1,6 +1,6 @@
 // MetadataClient: requests to a cloud's instance metadata service (the link-local HTTP endpoint
 // every instance has), shared by the preemption watchers (src/cloud/preemption.h) and the
-// instance-role credentials of the object stores (cloud_credentials.h).
+// instance-role credentials of the object stores (src/store/cloud_credentials.h).
 //
 // Session tokens: AWS IMDSv2 has GETs carry a token from PUT /latest/api/token (TTL header
 // 1..21600 s), and Alibaba's security hardening mode copies the scheme with its own header
@@ -23,7 +23,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace baton {
 

@@ -1,4 +1,4 @@
-#include "store/metadata_client.h"
+#include "net/metadata_client.h"
 
 #include <strings.h>
 
