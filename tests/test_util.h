@@ -14,6 +14,8 @@
 namespace baton::testing {
 
 // A fresh folder under $TMPDIR (or /tmp), removed at the end unless EnvVar::kKeepTmp is set.
+// The one scratch-folder helper of the tests: use it instead of mkdtemp or ::testing::TempDir(),
+// so parallel test processes never share a file name and BATON_KEEP_TMP keeps every test's files.
 class ScopedTempDir {
  public:
   ScopedTempDir() {
@@ -24,8 +26,11 @@ class ScopedTempDir {
     path_ = tmpl;
   }
   ~ScopedTempDir() {
-    if (!GetEnvVar(EnvVar::kKeepTmp)) std::system(("rm -rf '" + path_ + "'").c_str());
+    if (!GetEnvVar(EnvVar::kKeepTmp)) (void)Env::Default()->DeleteRecursively(path_);
   }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
   const std::string& path() const { return path_; }
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
 

@@ -4,9 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "ckpt/checkpoint_manager.h"
-#include "ckpt/ckpt_test_util.h"
-#include "store/fault_injection_store.h"
+#include "ckpt_test_util.h"
+#include "fault_injection_store.h"
 #include "store/file_store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -38,7 +39,7 @@ class CheckpointFaultTest : public ::testing::TestWithParam<Case> {};
 // Runs one commit of step 20 with the fault planned at `index`; returns whether the fault fired
 // (false once `index` is past the commit's last call).
 bool RunOnce(const Case& c, int64_t index) {
-  ckpt_testing::ScratchDir dir;
+  testing::ScopedTempDir dir;
   FileStore base(env, dir.path());
   CheckpointManager clean(&base, "run");
   EXPECT_TRUE(clean.Commit(10, TrainerFiles(10)).ok());

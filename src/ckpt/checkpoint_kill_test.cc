@@ -7,9 +7,10 @@
 
 #include "base/kill_point.h"
 #include "ckpt/checkpoint_manager.h"
-#include "ckpt/ckpt_test_util.h"
-#include "store/fault_injection_store.h"
+#include "ckpt_test_util.h"
+#include "fault_injection_store.h"
 #include "store/file_store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -76,7 +77,7 @@ class CheckpointKillTest : public ::testing::TestWithParam<KillCase> {};
 
 TEST_P(CheckpointKillTest, KilledCommitNeverLeavesAWrongValidCheckpoint) {
   const KillCase& k = GetParam();
-  ckpt_testing::ScratchDir dir;
+  testing::ScopedTempDir dir;
   FileStore base(env, dir.path());
   CheckpointManager clean(&base, "run");
   ASSERT_TRUE(clean.Commit(10, TrainerFiles(10)).ok());

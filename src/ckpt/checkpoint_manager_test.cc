@@ -5,10 +5,11 @@
 #include <limits>
 
 #include "base/json.h"
-#include "ckpt/ckpt_test_util.h"
+#include "ckpt_test_util.h"
+#include "fault_injection_store.h"
 #include "run/layout.h"
-#include "store/fault_injection_store.h"
 #include "store/file_store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -43,7 +44,7 @@ class CheckpointManagerTest : public ::testing::TestWithParam<Mode> {
   }
   std::vector<std::string> Keys() { return *base_.List(""); }
 
-  ckpt_testing::ScratchDir dir_;
+  testing::ScopedTempDir dir_;
   FileStore base_{env, dir_.path()};
   FaultInjectionStore store_{&base_};
   CheckpointManager mgr_{&store_, "run1"};

@@ -5,15 +5,16 @@
 #include <gtest/gtest.h>
 
 #include "ckpt/checkpoint_manager.h"
-#include "ckpt/ckpt_test_util.h"
-#include "store/fault_injection_store.h"
+#include "ckpt_test_util.h"
+#include "fault_injection_store.h"
 #include "store/file_store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
 
-using ckpt_testing::ScratchDir;
 using ckpt_testing::TrainerFiles;
+using testing::ScopedTempDir;
 
 // Every object in the store with its bytes: "nothing was written" means this did not change.
 std::map<std::string, std::string> Snapshot(Store* store) {
@@ -31,7 +32,7 @@ class LeaseTest : public ::testing::TestWithParam<bool> {
     plain_ = std::make_unique<FaultInjectionStore>(file_.get());
     store_ = GetParam() ? static_cast<Store*>(file_.get()) : plain_.get();
   }
-  ScratchDir dir_;
+  ScopedTempDir dir_;
   std::unique_ptr<FileStore> file_;
   std::unique_ptr<FaultInjectionStore> plain_;
   Store* store_ = nullptr;
@@ -144,7 +145,7 @@ INSTANTIATE_TEST_SUITE_P(Store, LeaseTest, ::testing::Values(true, false),
                          });
 
 TEST(LeaseFileStore, ConditionalPutChecksTheTag) {
-  ScratchDir dir;
+  ScopedTempDir dir;
   FileStore store(Env::Default(), dir.path());
   EXPECT_TRUE(store.PutIf("k", "one", "").ok());
   EXPECT_EQ(store.PutIf("k", "two", "").code(), StatusCode::kFailedPrecondition);

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "data/data_test_util.h"
+#include "data_test_util.h"
 
 namespace baton {
 namespace {

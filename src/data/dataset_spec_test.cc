@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-
-#include "data/data_test_util.h"
 #include "data/self_cognition.h"
+#include "data_test_util.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -42,7 +41,8 @@ TEST(DatasetSpecs, SplitsSpacesAndCounts) {
 }
 
 TEST(DatasetSpecs, PathsWithHashOrSpacesAreTakenWhole) {
-  std::string odd = ::testing::TempDir() + "baton_spec_test my data#1.jsonl";
+  testing::ScopedTempDir tmp;
+  std::string odd = tmp.Sub("baton_spec_test my data#1.jsonl");
   ASSERT_TRUE(
       Env::Default()->WriteFileAtomic(odd, "{\"query\": \"q\", \"response\": \"r\"}\n").ok());
   auto specs = ParseDatasetSpecs(Env::Default(), {odd, odd + "#7"});
@@ -52,7 +52,6 @@ TEST(DatasetSpecs, PathsWithHashOrSpacesAreTakenWhole) {
   EXPECT_FALSE((*specs)[0].sample.has_value());
   EXPECT_EQ((*specs)[1].path, odd);
   EXPECT_EQ((*specs)[1].sample, 7);
-  std::remove(odd.c_str());
 }
 
 TEST(DatasetSpecs, Errors) {

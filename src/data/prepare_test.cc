@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-
-#include "data/data_test_util.h"
+#include "data_test_util.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -150,7 +149,8 @@ TEST(DatasetPrepare, TruncationCounts) {
 
 TEST(DatasetPrepare, PlaceholdersOnlyFilledInSelfCognition) {
   // As in ms-swift, {{NAME}} in a user's own file is their text, not a placeholder.
-  std::string path = ::testing::TempDir() + "baton_prepare_test_names.jsonl";
+  testing::ScopedTempDir tmp;
+  std::string path = tmp.Sub("baton_prepare_test_names.jsonl");
   ASSERT_TRUE(Env::Default()
                   ->WriteFileAtomic(path, "{\"query\": \"q\", \"response\": \"I am {{NAME}}\"}\n")
                   .ok());
@@ -159,7 +159,6 @@ TEST(DatasetPrepare, PlaceholdersOnlyFilledInSelfCognition) {
   auto data = Prepare(o);
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   EXPECT_NE(QwenTokenizer().Decode(data->train[0].input_ids).find("{{NAME}}"), std::string::npos);
-  std::remove(path.c_str());
 
   o.datasets = {"self-cognition#4"};
   EXPECT_TRUE(FailsWith(Prepare(o).status(), {"--model_name"}));

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "data/data_test_util.h"
 #include "data/shuffle.h"
+#include "data_test_util.h"
 
 namespace baton {
 namespace {

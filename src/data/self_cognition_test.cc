@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "data/data_test_util.h"
 #include "data/dataset_reader.h"
+#include "data_test_util.h"
 
 namespace baton {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "data/data_test_util.h"
+#include "data_test_util.h"
 
 namespace baton {
 namespace {

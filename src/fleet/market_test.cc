@@ -7,6 +7,7 @@
 
 #include "base/env.h"
 #include "fleet/sim_data.h"
+#include "test_util.h"
 
 namespace baton::fleet {
 namespace {
@@ -233,8 +234,9 @@ TEST(Market, RandomSeedAndZonesAreIndependent) {
   EXPECT_EQ(first_loss(*m, 0), first_loss(*f, 0));
 }
 
-std::string WriteTrace(const std::string& name, const std::string& json) {
-  std::string path = ::testing::TempDir() + "/" + name;
+std::string WriteTrace(const testing::ScopedTempDir& tmp, const std::string& name,
+                       const std::string& json) {
+  std::string path = tmp.Sub(name);
   std::ofstream(path) << json;
   return path;
 }
@@ -245,7 +247,8 @@ const char kTinyOffers[] =
 TEST(Market, TraceCountsAboveZeroAreCapacityAndWrapAround) {
   // Ticks of 10 s: up, up, down, down(2 instances gone), up -> lost at 20, back at 40; tick 0
   // follows tick 4 (both up): no event at 50; lost again at 70.
-  std::string path = WriteTrace("tiny.json", R"({"metadata": {"gap_seconds": 10},
+  testing::ScopedTempDir tmp;
+  std::string path = WriteTrace(tmp, "tiny.json", R"({"metadata": {"gap_seconds": 10},
                                                  "data": [1, 3, 0, 0, 2]})");
   FleetSpec spec =
       SpecWith(R"({"kind": "trace", "zones": {"z1": ")" + path + R"(", "z2": ")" + path + R"("}})",
@@ -283,8 +286,11 @@ TEST(Market, TraceCountsAboveZeroAreCapacityAndWrapAround) {
 }
 
 TEST(Market, TraceNeedsEveryZoneAndAValidFile) {
-  std::string path = WriteTrace("ok.json", R"({"metadata": {"gap_seconds": 10}, "data": [1]})");
-  std::string bad = WriteTrace("bad.json", R"({"metadata": {"gap_seconds": 10}, "data": [1, -1]})");
+  testing::ScopedTempDir tmp;
+  std::string path =
+      WriteTrace(tmp, "ok.json", R"({"metadata": {"gap_seconds": 10}, "data": [1]})");
+  std::string bad =
+      WriteTrace(tmp, "bad.json", R"({"metadata": {"gap_seconds": 10}, "data": [1, -1]})");
   FleetSpec one = SpecWith(R"({"kind": "trace", "zones": {"z1": ")" + path + R"("}})", kTwoZones);
   Result<std::unique_ptr<Market>> m = MakeMarket(one, "", "demo.yaml");
   ASSERT_FALSE(m.ok());

@@ -1,21 +1,14 @@
 #include "store/file_store.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include "store/store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
 
 Env* env = Env::Default();
-
-std::string MakeTempDir() {
-  const char* base = getenv("TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/baton_store_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
 
 // The real Env on a filesystem that cannot exchange paths, like a FUSE mount.
 class NoExchangeEnv : public ForwardingEnv {
@@ -38,7 +31,8 @@ class StoreFileTest : public ::testing::Test {
     return r.ok() ? *r : std::vector<std::string>{};
   }
 
-  std::string dir_ = MakeTempDir();
+  testing::ScopedTempDir tmp_;
+  std::string dir_ = tmp_.path();
   FileStore store_{env, dir_};
 };
 
@@ -127,7 +121,8 @@ TEST_F(StoreFileTest, RenamePrefixWithoutExchangeMovesTheOldFolderAside) {
 }
 
 TEST(StoreOpenTest, Urls) {
-  std::string dir = MakeTempDir();
+  testing::ScopedTempDir tmp;
+  std::string dir = tmp.path();
   Result<std::unique_ptr<Store>> s = OpenStore("file://" + dir + "/run1");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ((*s)->Url(), "file://" + dir + "/run1");

@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include "test_util.h"
+
 namespace baton {
 namespace {
 
@@ -79,9 +81,11 @@ TEST_P(TinyTokenizerTest, NfcAndStreaming) {
 INSTANTIATE_TEST_SUITE_P(MergeFormats, TinyTokenizerTest,
                          ::testing::Values("tiny_pair_merges.json", "tiny_string_merges.json"));
 
-// Writes `json` (possibly edited) to a temporary file and returns its path.
+// Writes `json` (possibly edited) to a file in this test binary's scratch folder and returns
+// its path.
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  static testing::ScopedTempDir tmp;
+  std::string path = tmp.Sub(name);
   std::ofstream(path) << text;
   return path;
 }

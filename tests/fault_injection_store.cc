@@ -1,4 +1,4 @@
-#include "store/fault_injection_store.h"
+#include "fault_injection_store.h"
 
 namespace baton {
 
