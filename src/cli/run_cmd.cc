@@ -107,15 +107,15 @@ int RunJob(const RunFlags& flags) {
   if (!text.ok()) return ReportError(text.status());
   Result<JobSpec> job = ParseJobSpec(*text, flags.job);
   if (!job.ok()) return ReportError(job.status());
-  if (job->fleet.is_null()) {
-    return ReportError(InvalidArgument("{}: fleet: `baton run` needs a fleet section", flags.job));
+  if (job->fleet.IsNull()) {
+    return ReportError(job->fleet.Error("`baton run` needs a fleet section"));
   }
-  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job->fleet, flags.job);
+  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job->fleet);
   if (!spec.ok()) return ReportError(spec.status());
   if (spec->provider != "local") {
-    return ReportError(InvalidArgument(
-        "{}: fleet.provider: `baton run` runs the local provider; '{}' is for `baton sim`",
-        flags.job, spec->provider));
+    return ReportError(job->fleet.Error(
+        "provider", fmt::format("`baton run` runs the local provider; '{}' is for `baton sim`",
+                                spec->provider)));
   }
 
   // The agents run in their own folders: give them a copy of the job with absolute paths.
@@ -160,7 +160,7 @@ int RunJob(const RunFlags& flags) {
   std::string job_dir = flags.job.find('/') == std::string::npos
                             ? "."
                             : flags.job.substr(0, flags.job.find_last_of('/'));
-  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir, flags.job);
+  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir);
   if (!market.ok()) return ReportError(market.status());
   fleet::LocalProviderOptions lo;
   lo.baton_binary = SelfExe();

@@ -12,7 +12,9 @@ namespace {
 constexpr double kH = 3600;
 
 FleetSpec Spec(const std::string& json) {
-  Result<FleetSpec> spec = ParseFleetSpec(Json::parse(json), "c.yaml");
+  Result<SpecNode> node = SpecNode::Parse(json, "c.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return *spec;
 }
@@ -30,7 +32,7 @@ const char kSwitch[] = R"({"provider": "sim", "policy": "spot-first", "work_hour
 class Recorder : public Provider {
  public:
   explicit Recorder(const FleetSpec& spec) : spec_(spec) {
-    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "", "c.yaml");
+    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "");
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     Result<std::unique_ptr<SimProvider>> p = SimProvider::Create(spec, std::move(*m));
     EXPECT_TRUE(p.ok());

@@ -8,10 +8,12 @@ namespace baton::fleet {
 namespace {
 
 FleetSpec Spec() {
-  Result<FleetSpec> spec = ParseFleetSpec(Json::parse(R"({
+  Result<SpecNode> node = SpecNode::Parse(R"({
     "offers": [{"instance_type": "t", "zone": "z1", "spot": 3.5, "on_demand": 10}],
-    "overheads": {"boot_minutes": 3, "load_minutes": 2}})"),
-                                          "r.yaml");
+    "overheads": {"boot_minutes": 3, "load_minutes": 2}})",
+                                          "r.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return *spec;
 }
