@@ -64,11 +64,6 @@ std::string AbsoluteDataset(const std::string& spec) {
   return Env::Default()->FileExists(path) ? Absolute(path) + count : spec;
 }
 
-std::string Hmm(double seconds) {
-  int64_t m = static_cast<int64_t>(std::floor(std::max(0.0, seconds) / 60));
-  return fmt::format("{}:{:02d}", m / 60, m % 60);
-}
-
 // Event lines and a live status line that is redrawn in place on a terminal.
 class Terminal {
  public:
@@ -201,9 +196,10 @@ int RunJob(const RunFlags& flags) {
       on = fmt::format("{} {}", i.id, fleet::InstanceStateName(i.state));
       if (i.state == fleet::InstanceState::kRunning) break;
     }
-    term.Status(fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
-                            Hmm(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
-                real_now());
+    term.Status(
+        fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
+                    fleet::FormatHours(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
+        real_now());
   };
   fleet::Controller controller(*spec, local, co);
   Result<fleet::FleetReport> report = controller.Run();

@@ -121,8 +121,8 @@ TEST(FleetController, SwitchesBackToSpotMakeBeforeBreak) {
   EXPECT_EQ(rec.sim->desired_capacity(), 0);
   // One line per decision and event, on simulated time.
   std::string text = fmt::format("{}", fmt::join(lines, "\n"));
-  EXPECT_NE(text.find("t=01:00 spot-first: spot capacity lost in z1"), std::string::npos) << text;
-  EXPECT_NE(text.find("t=02:05 spot-first: sim-003-z1-spot is ready: stop sim-002-z1-od"),
+  EXPECT_NE(text.find("t=1:00 spot-first: spot capacity lost in z1"), std::string::npos) << text;
+  EXPECT_NE(text.find("t=2:05 spot-first: sim-003-z1-spot is ready: stop sim-002-z1-od"),
             std::string::npos)
       << text;
 }
