@@ -61,11 +61,6 @@ std::string AbsoluteDataset(const std::string& spec) {
   return Env::Default()->FileExists(path) ? Absolute(path) + count : spec;
 }
 
-std::string Hmm(double seconds) {
-  int64_t m = static_cast<int64_t>(std::floor(std::max(0.0, seconds) / 60));
-  return fmt::format("{}:{:02d}", m / 60, m % 60);
-}
-
 // Event lines and a live status line that is redrawn in place on a terminal.
 class Terminal {
  public:
@@ -104,15 +99,15 @@ int RunJob(const RunFlags& flags) {
   if (!text.ok()) return ReportError(text.status());
   Result<JobSpec> job = ParseJobSpec(*text, flags.job);
   if (!job.ok()) return ReportError(job.status());
-  if (job->fleet.is_null()) {
-    return ReportError(InvalidArgument("{}: fleet: `baton run` needs a fleet section", flags.job));
+  if (job->fleet.IsNull()) {
+    return ReportError(job->fleet.Error("`baton run` needs a fleet section"));
   }
-  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job->fleet, flags.job);
+  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job->fleet);
   if (!spec.ok()) return ReportError(spec.status());
   if (spec->provider != "local") {
-    return ReportError(InvalidArgument(
-        "{}: fleet.provider: `baton run` runs the local provider; '{}' is for `baton sim`",
-        flags.job, spec->provider));
+    return ReportError(job->fleet.Error(
+        "provider", fmt::format("`baton run` runs the local provider; '{}' is for `baton sim`",
+                                spec->provider)));
   }
 
   // The agents run in their own folders: give them a copy of the job with absolute paths.
@@ -157,7 +152,7 @@ int RunJob(const RunFlags& flags) {
   std::string job_dir = flags.job.find('/') == std::string::npos
                             ? "."
                             : flags.job.substr(0, flags.job.find_last_of('/'));
-  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir, flags.job);
+  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir);
   if (!market.ok()) return ReportError(market.status());
   fleet::LocalProviderOptions lo;
   lo.baton_binary = SelfExe();
@@ -198,9 +193,10 @@ int RunJob(const RunFlags& flags) {
       on = fmt::format("{} {}", i.id, fleet::InstanceStateName(i.state));
       if (i.state == fleet::InstanceState::kRunning) break;
     }
-    term.Status(fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
-                            Hmm(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
-                real_now());
+    term.Status(
+        fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
+                    fleet::FormatHours(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
+        real_now());
   };
   fleet::Controller controller(*spec, local, co);
   Result<fleet::FleetReport> report = controller.Run();

@@ -6,12 +6,6 @@
 namespace baton::fleet {
 namespace {
 
-// Simulated time as h:mm (hours past 99 just grow).
-std::string Clock(double t) {
-  int64_t m = static_cast<int64_t>(std::floor(std::max(0.0, t) / 60 + 1e-9));
-  return fmt::format("{:02d}:{:02d}", m / 60, m % 60);
-}
-
 bool Alive(const Instance& i) { return i.state != InstanceState::kEnded; }
 
 }  // namespace
@@ -41,7 +35,7 @@ double Controller::SwitchDelay(const FleetSpec& spec) {
 
 void Controller::Print(double now, const std::string& message) {
   if (options_.print) {
-    options_.print(fmt::format("t={} {}: {}", Clock(now), PolicyName(spec_.policy), message));
+    options_.print(fmt::format("t={} {}: {}", FormatHours(now), PolicyName(spec_.policy), message));
   }
   last_once_.clear();
 }
@@ -72,7 +66,8 @@ void Controller::NoteChanges(const View& v) {
     if (first_look && !Alive(in)) continue;  // history of an earlier controller
     std::string what;
     if (first_look) {
-      what = fmt::format("found {} {} (launched at t={})", in.id, state, Clock(in.launched_at));
+      what =
+          fmt::format("found {} {} (launched at t={})", in.id, state, FormatHours(in.launched_at));
     } else if (in.state == InstanceState::kRunning) {
       what = v.progress.total > 0
                  ? fmt::format("{} training, from {:.1f}% of the work", in.id,
@@ -100,7 +95,7 @@ Status Controller::LaunchChosen(const View& v, PolicyInput in, bool handoff, int
     double at = v.last_failed->ended_at + backoff;
     if (v.now < at) {
       PrintOnce(v.now, fmt::format("the agent failed {} time{} in a row: next launch at t={}",
-                                   v.failures, v.failures == 1 ? "" : "s", Clock(at)));
+                                   v.failures, v.failures == 1 ? "" : "s", FormatHours(at)));
       return Status::Ok();
     }
   }
@@ -230,7 +225,7 @@ Result<FleetReport> Controller::Run() {
     const double now = provider_->Now();
     if (now >= options_.max_seconds) {
       return FailedPrecondition("gave up at t={}: the run did not complete within max_seconds",
-                                Clock(now));
+                                FormatHours(now));
     }
     const double t =
         provider_->Advance(std::min(now + options_.tick_seconds, options_.max_seconds));
@@ -238,7 +233,8 @@ Result<FleetReport> Controller::Run() {
     steps_at_t = t == last_t ? steps_at_t + 1 : 0;
     last_t = t;
     if (steps_at_t > 10000) {
-      return Internal("the fleet makes no progress at t={}: the provider keeps changing", Clock(t));
+      return Internal("the fleet makes no progress at t={}: the provider keeps changing",
+                      FormatHours(t));
     }
   }
 }

@@ -12,7 +12,9 @@ namespace {
 constexpr double kH = 3600;
 
 FleetSpec Spec(const std::string& json) {
-  Result<FleetSpec> spec = ParseFleetSpec(Json::parse(json), "c.yaml");
+  Result<SpecNode> node = SpecNode::Parse(json, "c.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return *spec;
 }
@@ -30,7 +32,7 @@ const char kSwitch[] = R"({"provider": "sim", "policy": "spot-first", "work_hour
 class Recorder : public Provider {
  public:
   explicit Recorder(const FleetSpec& spec) : spec_(spec) {
-    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "", "c.yaml");
+    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "");
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     Result<std::unique_ptr<SimProvider>> p = SimProvider::Create(spec, std::move(*m));
     EXPECT_TRUE(p.ok());
@@ -119,8 +121,8 @@ TEST(FleetController, SwitchesBackToSpotMakeBeforeBreak) {
   EXPECT_EQ(rec.sim->desired_capacity(), 0);
   // One line per decision and event, on simulated time.
   std::string text = fmt::format("{}", fmt::join(lines, "\n"));
-  EXPECT_NE(text.find("t=01:00 spot-first: spot capacity lost in z1"), std::string::npos) << text;
-  EXPECT_NE(text.find("t=02:05 spot-first: sim-003-z1-spot is ready: stop sim-002-z1-od"),
+  EXPECT_NE(text.find("t=1:00 spot-first: spot capacity lost in z1"), std::string::npos) << text;
+  EXPECT_NE(text.find("t=2:05 spot-first: sim-003-z1-spot is ready: stop sim-002-z1-od"),
             std::string::npos)
       << text;
 }

@@ -16,6 +16,7 @@
 #include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/preemption.h"
+#include "fleet/report.h"
 #include "job/job_spec.h"
 #include "run/layout.h"
 
@@ -28,11 +29,6 @@ int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Hmm(double seconds) {
-  int64_t m = static_cast<int64_t>(std::floor(seconds / 60));
-  return fmt::format("{}:{:02d}", m / 60, m % 60);
 }
 
 Result<InstanceState> ParseState(const std::string& s) {
@@ -317,14 +313,14 @@ void LocalProvider::Preempt(Proc& p, bool notice, double now, const std::string&
     if (p.metadata && cloud.ok())
       p.metadata->ScheduleNotice(*cloud, NoticeKind::kTermination, deadline);
     p.info.detail = why + fmt::format(", notice of {:.0f} s", spec_.overheads.notice);
-    Print(fmt::format("local fleet: t={} {}: {}: preemption notice ({}), SIGKILL at t={}", Hmm(now),
-                      p.info.id, why, options_.cloud, Hmm(p.kill_at)));
+    Print(fmt::format("local fleet: t={} {}: {}: preemption notice ({}), SIGKILL at t={}",
+                      FormatHours(now), p.info.id, why, options_.cloud, FormatHours(p.kill_at)));
   } else {
     p.killed = true;
     p.info.detail = why + ", no notice";
     kill(-p.pid, SIGKILL);
-    Print(fmt::format("local fleet: t={} {}: {}: reclaimed without notice (SIGKILL)", Hmm(now),
-                      p.info.id, why));
+    Print(fmt::format("local fleet: t={} {}: {}: reclaimed without notice (SIGKILL)",
+                      FormatHours(now), p.info.id, why));
   }
 }
 
@@ -358,7 +354,8 @@ void LocalProvider::End(Proc& p, EndReason reason, double now, const std::string
   p.info.ended_at = now;
   if (!detail.empty()) p.info.detail = detail;
   p.metadata.reset();
-  Print(fmt::format("local fleet: t={} {} ended: {}{}", Hmm(now), p.info.id, EndReasonName(reason),
+  Print(fmt::format("local fleet: t={} {} ended: {}{}", FormatHours(now), p.info.id,
+                    EndReasonName(reason),
                     p.info.detail.empty() ? "" : " (" + p.info.detail + ")"));
 }
 
@@ -421,7 +418,7 @@ void LocalProvider::PollHeartbeat(Proc& p, double now, bool* changed) {
   } else if (state == AgentState::kTraining && p.info.state != InstanceState::kRunning) {
     p.info.state = InstanceState::kRunning;
     p.info.running_at = now;
-    Print(fmt::format("local fleet: t={} {} training from step {}", Hmm(now), p.info.id,
+    Print(fmt::format("local fleet: t={} {} training from step {}", FormatHours(now), p.info.id,
                       static_cast<int64_t>(std::max(0.0, p.info.start_work))));
   }
 }

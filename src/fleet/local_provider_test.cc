@@ -52,8 +52,9 @@ class LocalProviderTest : public ::testing::Test {
   }
 
   Result<std::unique_ptr<LocalProvider>> Open(const Json& market) {
-    spec_.market = market;
-    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> m, MakeMarket(spec_, ".", "test.yaml"));
+    BATON_ASSIGN_OR_RETURN(spec_.market,
+                           SpecNode::Parse(market.dump(), "test.yaml", "fleet.market"));
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> m, MakeMarket(spec_, "."));
     LocalProviderOptions o;
     o.baton_binary = agent_;
     o.job_path = "unused.yaml";

@@ -9,7 +9,6 @@
 
 #include "base/env.h"
 #include "fleet/market_timeline.h"
-#include "fleet/spec_fields.h"
 
 namespace baton::fleet {
 
@@ -91,7 +90,6 @@ std::string NormalizePath(const std::string& path) {
 // Everything the kinds share while they are read.
 struct Builder {
   const FleetSpec& spec;
-  const std::string& source;
   const std::string& base_dir;
   const MarketOptions& options;
   std::vector<std::string> zones;  // zones with a timeline, by index
@@ -118,23 +116,20 @@ struct Builder {
   }
 };
 
-Status ReadScripted(const SpecFields& m, Builder* b) {
+Status ReadScripted(const SpecNode& m, Builder* b) {
   std::set<std::string> known = {"kind", "events"};
-  SpecFields::AddDurationKeys("repeat", &known);
+  SpecNode::AddDurationKeys("repeat", &known);
   BATON_RETURN_IF_ERROR(m.CheckKeys(known));
   BATON_ASSIGN_OR_RETURN(std::optional<double> repeat, m.Duration("repeat"));
   if (repeat && *repeat < 60) return m.Error(m.DurationKey("repeat"), "must be at least 1 minute");
   const double period = repeat ? *repeat : std::numeric_limits<double>::infinity();
-  if (!m.Has("events") || !m.Get("events").is_array()) {
-    return m.Error("events", "expected a list of events");
-  }
+  SpecNode list = m.Get("events");
+  if (!list.IsList()) return list.Error("expected a list of events");
   std::map<std::string, std::vector<RawEvent>> by_zone;
-  const Json& list = m.Get("events");
   for (size_t i = 0; i < list.size(); ++i) {
-    BATON_ASSIGN_OR_RETURN(SpecFields e, SpecFields::Open(list[i], m.source(),
-                                                          m.KeyPath(fmt::format("events[{}]", i))));
+    SpecNode e = list.Item(i);
     std::set<std::string> ek = {"zone", "event", "notice"};
-    SpecFields::AddDurationKeys("at", &ek);
+    SpecNode::AddDurationKeys("at", &ek);
     for (const char* unit : {"hours", "minutes", "seconds"}) ek.insert(unit);
     BATON_RETURN_IF_ERROR(e.CheckKeys(ek));
     BATON_ASSIGN_OR_RETURN(std::optional<double> at, e.Duration("at"));
@@ -151,6 +146,7 @@ Status ReadScripted(const SpecFields& m, Builder* b) {
     BATON_ASSIGN_OR_RETURN(std::string kind, e.String("event", ""));
     // The outage's length: `minutes`, `hours` or `seconds` (one of them).
     std::optional<double> length;
+    std::string length_key = "minutes";  // for errors: the key the length was given as
     for (const auto& [key, unit] :
          {std::pair<const char*, double>{"hours", 3600}, {"minutes", 60}, {"seconds", 1}}) {
       if (!e.Has(key)) continue;
@@ -158,17 +154,18 @@ Status ReadScripted(const SpecFields& m, Builder* b) {
       BATON_ASSIGN_OR_RETURN(double v, e.Number(key, 0));
       if (v <= 0) return e.Error(key, "must be positive");
       length = v * unit;
+      length_key = key;
     }
     std::vector<RawEvent>& raw = by_zone[zone];
     if (kind == "outage") {
       if (!length) return e.Error("minutes", "an outage needs its length (minutes, hours)");
       if (*at + *length > period) {
-        return e.Error("minutes", "the outage must end inside one period of repeat_minutes");
+        return e.Error(length_key, "the outage must end inside one period of repeat_minutes");
       }
       raw.push_back({*at, RawEvent::Kind::kOutageBegin, notice});
       raw.push_back({*at + *length, RawEvent::Kind::kOutageEnd, true});
     } else if (kind == "reclaim") {
-      if (length) return e.Error("minutes", "a reclaim takes an instance at once: no length");
+      if (length) return e.Error(length_key, "a reclaim takes an instance at once: no length");
       raw.push_back({*at, RawEvent::Kind::kReclaim, notice});
     } else {
       return e.Error("event", fmt::format("expected outage or reclaim, got '{}'", kind));
@@ -188,10 +185,10 @@ uint64_t HashName(const std::string& s) {
   return h;
 }
 
-Status ReadRandom(const SpecFields& m, Builder* b) {
+Status ReadRandom(const SpecNode& m, Builder* b) {
   std::set<std::string> known = {"kind", "seed", "reclaims_per_hour", "no_notice_fraction"};
-  SpecFields::AddDurationKeys("mean_up", &known);
-  SpecFields::AddDurationKeys("mean_down", &known);
+  SpecNode::AddDurationKeys("mean_up", &known);
+  SpecNode::AddDurationKeys("mean_down", &known);
   BATON_RETURN_IF_ERROR(m.CheckKeys(known));
   RandomMarketParams p;
   BATON_ASSIGN_OR_RETURN(int64_t seed, m.Int("seed", 1));
@@ -257,24 +254,23 @@ Result<Trace> LoadTrace(const std::string& path, const MarketOptions& options) {
   return trace;
 }
 
-Status ReadTraces(const SpecFields& m, Builder* b) {
+Status ReadTraces(const SpecNode& m, Builder* b) {
   std::set<std::string> known = {"kind", "zones", "notice"};
-  SpecFields::AddDurationKeys("start", &known);
+  SpecNode::AddDurationKeys("start", &known);
   BATON_RETURN_IF_ERROR(m.CheckKeys(known));
   BATON_ASSIGN_OR_RETURN(std::optional<double> start, m.Duration("start"));
   BATON_ASSIGN_OR_RETURN(bool notice, m.Bool("notice", true));
-  if (!m.Has("zones")) return m.Error("zones", "required key is missing");
-  BATON_ASSIGN_OR_RETURN(SpecFields zones,
-                         SpecFields::Open(m.Get("zones"), m.source(), m.KeyPath("zones")));
-  for (const auto& [zone, value] : m.Get("zones").items()) {
-    if (!b->HasSpotZone(zone)) {
-      return zones.Error(zone, fmt::format("no spot offer in zone '{}'", zone));
-    }
-    if (!value.is_string()) return zones.Error(zone, "expected the path of a trace file");
-    std::string rel = value.get<std::string>();
+  SpecNode zones = m.Get("zones");
+  if (!zones.present()) return zones.Error("required key is missing");
+  BATON_RETURN_IF_ERROR(zones.ExpectMap());
+  for (const std::string& zone : zones.Keys()) {
+    SpecNode value = zones.Get(zone);
+    if (!b->HasSpotZone(zone)) return value.Error(fmt::format("no spot offer in zone '{}'", zone));
+    if (!value.IsScalar()) return value.Error("expected the path of a trace file");
+    std::string rel = *value.AsString();
     std::string path = NormalizePath(rel.starts_with("/") ? rel : JoinPath(b->base_dir, rel));
     Result<Trace> trace = LoadTrace(path, b->options);
-    if (!trace.ok()) return zones.Error(zone, trace.status().ToString());
+    if (!trace.ok()) return value.Error(trace.status().ToString());
     b->zones.push_back(zone);
     b->sources.push_back(
         MakeTraceSource(std::move(trace->up), trace->gap, start.value_or(0), notice));
@@ -290,17 +286,16 @@ Status ReadTraces(const SpecFields& m, Builder* b) {
 
 }  // namespace
 
-Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
-                                           const std::string& source) {
-  return MakeMarket(spec, base_dir, source, MarketOptions{});
+Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir) {
+  return MakeMarket(spec, base_dir, MarketOptions{});
 }
 
 Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
-                                           const std::string& source,
                                            const MarketOptions& options) {
-  Builder b{spec, source, base_dir, options, {}, {}};
-  if (spec.market.is_null()) return b.Finish();
-  BATON_ASSIGN_OR_RETURN(SpecFields m, SpecFields::Open(spec.market, source, "fleet.market"));
+  Builder b{spec, base_dir, options, {}, {}};
+  const SpecNode& m = spec.market;
+  if (m.IsNull()) return b.Finish();
+  BATON_RETURN_IF_ERROR(m.ExpectMap());
   BATON_ASSIGN_OR_RETURN(std::string kind, m.String("kind", ""));
   if (kind == "always") {
     BATON_RETURN_IF_ERROR(m.CheckKeys({"kind"}));

@@ -79,10 +79,9 @@ class Market {
   virtual double NextEventAfter(double t) const = 0;
 };
 
-// Builds the market of `spec.market`. `base_dir` resolves relative trace paths; `source` names
-// the job spec in errors ("demo.yaml: fleet.market.events[2].zone: no spot offer in zone ...").
-Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
-                                           const std::string& source);
+// Builds the market of `spec.market`. `base_dir` resolves relative trace paths; errors name the
+// place in the job file ("demo.yaml:9:20: fleet.market.events[2].zone: no spot offer in ...").
+Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir);
 
 // Parsed trace files by path, shared by the markets of one simulation: `baton sim` makes a
 // market per run and start point, and parsing a 20,000-tick trace costs far more than
@@ -101,6 +100,6 @@ struct MarketOptions {
   std::shared_ptr<TraceCache> trace_cache;  // null: parse every trace file
 };
 Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
-                                           const std::string& source, const MarketOptions& options);
+                                           const MarketOptions& options);
 
 }  // namespace baton::fleet

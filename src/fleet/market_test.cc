@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <regex>
 
 #include "base/env.h"
 #include "fleet/sim_data.h"
@@ -15,9 +16,14 @@ namespace {
 constexpr char kTraceDir[] = "data/spot-traces/availability/1-node/aws-02-15-2023";
 
 FleetSpec SpecWith(const std::string& market_json, const std::string& offers_json) {
-  Json fleet = Json::parse(R"({"policy": "spot-first", "offers": )" + offers_json + "}");
-  fleet["market"] = Json::parse(market_json);
-  Result<FleetSpec> spec = ParseFleetSpec(fleet, "demo.yaml");
+  Result<SpecNode> fleet = SpecNode::Parse(R"({"policy": "spot-first", "offers": )" + offers_json +
+                                               R"(, "market": )" + market_json + "}",
+                                           "demo.yaml", "fleet");
+  if (!fleet.ok()) {
+    ADD_FAILURE() << fleet.status().ToString();
+    return FleetSpec{};
+  }
+  Result<FleetSpec> spec = ParseFleetSpec(*fleet);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return spec.ok() ? *spec : FleetSpec{};
 }
@@ -27,9 +33,13 @@ const char kTwoZones[] = R"([
   {"instance_type": "b", "zone": "z1", "spot": 1.5}])";
 // Offers after sorting: 0 a@z1/spot, 1 a@z2/spot, 2 b@z1/spot, 3 a@z1/od, 4 a@z2/od.
 
+// `text` as a regular expression that matches it literally.
+std::string RegexQuote(const std::string& text) {
+  return std::regex_replace(text, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+}
+
 std::unique_ptr<Market> Make(const FleetSpec& spec, const MarketOptions& o = {}) {
-  Result<std::unique_ptr<Market>> m =
-      MakeMarket(spec, BATON_SOURCE_DIR "/examples", "demo.yaml", o);
+  Result<std::unique_ptr<Market>> m = MakeMarket(spec, BATON_SOURCE_DIR "/examples", o);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? std::move(*m) : nullptr;
 }
@@ -144,39 +154,40 @@ TEST(Market, ScriptedErrorsNameTheKey) {
     std::string market, want;
   } cases[] = {
       {R"({"kind": "scripted", "events": [{"at_minutes": 1, "zone": "nope", "event": "reclaim"}]})",
-       "demo.yaml: fleet.market.events[0].zone: no spot offer in zone 'nope'"},
+       "fleet.market.events[0].zone: no spot offer in zone 'nope'"},
       {R"({"kind": "scripted", "events": [{"at_minutes": 1, "zone": "z1", "event": "flood"}]})",
-       "demo.yaml: fleet.market.events[0].event: expected outage or reclaim"},
+       "fleet.market.events[0].event: expected outage or reclaim"},
       {R"({"kind": "scripted", "events": [{"at_minutes": 1, "zone": "z1", "event": "outage"}]})",
-       "demo.yaml: fleet.market.events[0].minutes: an outage needs its length"},
+       "fleet.market.events[0].minutes: an outage needs its length"},
       {R"({"kind": "scripted", "events": [{"zone": "z1", "event": "reclaim"}]})",
-       "demo.yaml: fleet.market.events[0].at_minutes: required key is missing"},
+       "fleet.market.events[0].at_minutes: required key is missing"},
       {R"({"kind": "scripted", "repeat_minutes": 60, "events": [
           {"at_minutes": 50, "zone": "z1", "event": "outage", "minutes": 20}]})",
-       "demo.yaml: fleet.market.events[0].minutes: the outage must end inside one period"},
+       "fleet.market.events[0].minutes: the outage must end inside one period"},
       {R"({"kind": "scripted", "repeat_minutes": 60, "events": [
           {"at_hours": 1, "zone": "z1", "event": "reclaim"}]})",
-       "demo.yaml: fleet.market.events[0].at_hours: must be inside one period"},
+       "fleet.market.events[0].at_hours: must be inside one period"},
       {R"({"kind": "scripted", "repeat_seconds": 10, "events": []})",
-       "demo.yaml: fleet.market.repeat_seconds: must be at least 1 minute"},
+       "fleet.market.repeat_seconds: must be at least 1 minute"},
       {R"({"kind": "scripted", "events": [{"at_minutes": 1, "zone": "z1", "event": "reclaim",
           "when": 2}]})",
-       "demo.yaml: fleet.market.events[0].when: unknown key"},
-      {R"({"kind": "weather"})", "demo.yaml: fleet.market.kind: expected always, scripted"},
+       "fleet.market.events[0].when: unknown key"},
+      {R"({"kind": "weather"})", "fleet.market.kind: expected always, scripted"},
       {R"({"kind": "random", "mean_up_hours": 1})",
-       "demo.yaml: fleet.market.mean_down_hours: expected a positive duration"},
+       "fleet.market.mean_down_hours: expected a positive duration"},
       {R"({"kind": "random", "mean_up_hours": 1, "mean_down_hours": 1, "no_notice_fraction": 2})",
-       "demo.yaml: fleet.market.no_notice_fraction: must be between 0 and 1"},
-      {R"({"kind": "trace", "zones": {"z1": "no-such-file.json"}})",
-       "demo.yaml: fleet.market.zones.z1: "},
+       "fleet.market.no_notice_fraction: must be between 0 and 1"},
+      {R"({"kind": "trace", "zones": {"z1": "no-such-file.json"}})", "fleet.market.zones.z1: "},
       {R"({"kind": "trace", "zones": {"z3": "x.json"}})",
-       "demo.yaml: fleet.market.zones.z3: no spot offer in zone 'z3'"},
+       "fleet.market.zones.z3: no spot offer in zone 'z3'"},
   };
   for (const Case& c : cases) {
     FleetSpec spec = SpecWith(c.market, kTwoZones);
-    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "", "demo.yaml");
+    Result<std::unique_ptr<Market>> m = MakeMarket(spec, "");
     ASSERT_FALSE(m.ok()) << c.market;
-    EXPECT_NE(m.status().message().find(c.want), std::string::npos)
+    // "demo.yaml:<line>:<col>: <want>"
+    EXPECT_TRUE(std::regex_search(m.status().message(),
+                                  std::regex("^demo\\.yaml:\\d+:\\d+: " + RegexQuote(c.want))))
         << "got: " << m.status().message() << "\nwant: " << c.want;
   }
 }
@@ -216,7 +227,7 @@ TEST(Market, RandomIsReproducibleAndConsistent) {
 
 TEST(Market, RandomSeedAndZonesAreIndependent) {
   FleetSpec spec = SpecWith(kRandom, kTwoZones);
-  Json other = spec.market;
+  Json other = spec.market.ToJson();
   other["seed"] = 8;
   FleetSpec reseeded = SpecWith(other.dump(), kTwoZones);
   // The same market with z2 dropped: z1's stream must not change.
@@ -269,7 +280,7 @@ TEST(Market, TraceCountsAboveZeroAreCapacityAndWrapAround) {
   EXPECT_EQ(seen, 2 * 2 * 20);
 
   // From 25 s into the trace: down at the start, back at 15.
-  Json market = spec.market;
+  Json market = spec.market.ToJson();
   market["start_seconds"] = 25;
   FleetSpec shifted = SpecWith(market.dump(), kTinyOffers);
   std::unique_ptr<Market> s = Make(shifted);
@@ -292,7 +303,7 @@ TEST(Market, TraceNeedsEveryZoneAndAValidFile) {
   std::string bad =
       WriteTrace(tmp, "bad.json", R"({"metadata": {"gap_seconds": 10}, "data": [1, -1]})");
   FleetSpec one = SpecWith(R"({"kind": "trace", "zones": {"z1": ")" + path + R"("}})", kTwoZones);
-  Result<std::unique_ptr<Market>> m = MakeMarket(one, "", "demo.yaml");
+  Result<std::unique_ptr<Market>> m = MakeMarket(one, "");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("fleet.market.zones: no trace for zone 'z2'"),
             std::string::npos)
@@ -300,9 +311,10 @@ TEST(Market, TraceNeedsEveryZoneAndAValidFile) {
   FleetSpec broken =
       SpecWith(R"({"kind": "trace", "zones": {"z1": ")" + bad + R"(", "z2": ")" + path + R"("}})",
                kTwoZones);
-  m = MakeMarket(broken, "", "demo.yaml");
+  m = MakeMarket(broken, "");
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.status().message().find("demo.yaml: fleet.market.zones.z1: "), std::string::npos)
+  EXPECT_TRUE(std::regex_search(m.status().message(),
+                                std::regex(R"(^demo\.yaml:\d+:\d+: fleet\.market\.zones\.z1: )")))
       << m.status().message();
   EXPECT_NE(m.status().message().find("bad.json: data[1]: expected a count, got -1"),
             std::string::npos)

@@ -9,12 +9,14 @@ constexpr double kH = 3600;
 
 // Offers after sorting: 0 spot z1 3.5, 1 spot z2 3.5, 2 spot z3 3.9, 3 od z2 9, 4 od z1 10.
 FleetSpec Spec(PolicyKind policy) {
-  Result<FleetSpec> spec = ParseFleetSpec(Json::parse(R"({
+  Result<SpecNode> node = SpecNode::Parse(R"({
     "deadline_hours": 20,
     "offers": [{"instance_type": "t", "zones": ["z1"], "spot": 3.5, "on_demand": 10},
                {"instance_type": "t", "zones": ["z2"], "spot": 3.5, "on_demand": 9},
-               {"instance_type": "t", "zones": ["z3"], "spot": 3.9}]})"),
-                                          "p.yaml");
+               {"instance_type": "t", "zones": ["z3"], "spot": 3.9}]})",
+                                          "p.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   spec->policy = policy;
   return *spec;

@@ -59,8 +59,10 @@ Json ReportJson(const FleetReport& report);
 std::string ReportCsv(const std::vector<FleetReport>& reports);  // a header and a row each
 
 // Formatting shared by the reports and `baton sim`'s comparison tables.
-std::string FormatHours(double seconds);  // "h:mm", to the nearest minute ("17:30")
-std::string FormatMoney(double amount);   // two decimals ("68.00")
+// Simulated time or a duration as h:mm, to the nearest minute, hours neither padded nor capped
+// ("1:30", "17:05", "101:00"; negative: "0:00"): the one h:mm format of every line Baton prints.
+std::string FormatHours(double seconds);
+std::string FormatMoney(double amount);  // two decimals ("68.00")
 // rows[0] is the header; align[i] is 'l' or 'r' for column i (missing: 'l'). Columns are
 // separated by two spaces; every line ends with '\n'.
 std::string TextTable(const std::vector<std::vector<std::string>>& rows, const std::string& align);

@@ -8,10 +8,12 @@ namespace baton::fleet {
 namespace {
 
 FleetSpec Spec() {
-  Result<FleetSpec> spec = ParseFleetSpec(Json::parse(R"({
+  Result<SpecNode> node = SpecNode::Parse(R"({
     "offers": [{"instance_type": "t", "zone": "z1", "spot": 3.5, "on_demand": 10}],
-    "overheads": {"boot_minutes": 3, "load_minutes": 2}})"),
-                                          "r.yaml");
+    "overheads": {"boot_minutes": 3, "load_minutes": 2}})",
+                                          "r.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return *spec;
 }
@@ -102,6 +104,12 @@ TEST(FleetReport, Formats) {
   EXPECT_EQ(FormatHours(59.6), "0:01");
   EXPECT_EQ(FormatHours(0), "0:00");
   EXPECT_EQ(FormatHours(100 * 3600 + 29), "100:00");
+  EXPECT_EQ(FormatHours(90 * 60), "1:30");  // hours are not padded
+  EXPECT_EQ(FormatHours(17 * 3600 + 5 * 60), "17:05");
+  EXPECT_EQ(FormatHours(101 * 3600), "101:00");
+  EXPECT_EQ(FormatHours(3599.99), "1:00");      // to the nearest minute, carried into the hour
+  EXPECT_EQ(FormatHours(5400 - 1e-7), "1:30");  // no float dust turns 1:30 into 1:29
+  EXPECT_EQ(FormatHours(-30), "0:00");
   EXPECT_EQ(FormatMoney(68), "68.00");
   EXPECT_EQ(FormatMoney(0.126), "0.13");
   EXPECT_EQ(TextTable({{"a", "bb"}, {"ccc", "d"}}, "lr"), "a    bb\nccc   d\n");

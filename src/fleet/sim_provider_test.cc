@@ -13,9 +13,11 @@ std::unique_ptr<SimProvider> Make(const std::string& overheads, const std::strin
   if (!events.empty()) {
     fleet["market"] = Json::parse(R"({"kind": "scripted", "events": [)" + events + "]}");
   }
-  Result<FleetSpec> spec = ParseFleetSpec(fleet, "s.yaml");
+  Result<SpecNode> node = SpecNode::Parse(fleet.dump(), "s.yaml", "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  Result<FleetSpec> spec = ParseFleetSpec(*node);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
-  Result<std::unique_ptr<Market>> market = MakeMarket(*spec, "", "s.yaml");
+  Result<std::unique_ptr<Market>> market = MakeMarket(*spec, "");
   EXPECT_TRUE(market.ok()) << market.status().ToString();
   Result<std::unique_ptr<SimProvider>> p = SimProvider::Create(*spec, std::move(*market));
   EXPECT_TRUE(p.ok());

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/spec_node.h"
 #include "fleet/controller.h"
 #include "fleet/sim_data.h"
 #include "fleet/sim_provider.h"
-#include "job/job_spec.h"
 
 namespace baton::fleet {
 namespace {
@@ -65,16 +65,16 @@ Result<std::vector<SimRow>> Rows(const FleetSpec& spec, const std::string& sourc
 
 std::string NameLabel(PolicyKind p) { return PolicyName(p); }
 
-// The fleet section of a job document, checked for what a simulation needs.
-Result<FleetSpec> SimFleet(const Json& doc, const std::string& source) {
-  if (!doc.contains("fleet") || doc["fleet"].is_null()) {
-    return InvalidArgument("{}: fleet: `baton sim` needs a fleet section", source);
-  }
-  BATON_ASSIGN_OR_RETURN(FleetSpec spec, ParseFleetSpec(doc["fleet"], source));
+// The fleet section of a job file, checked for what a simulation needs. Only `name` and `fleet`
+// are read: a sim job needs no model, datasets or store.
+Result<FleetSpec> SimFleet(const SpecNode& job) {
+  if (!job.IsMap()) return job.Error("a job spec is a YAML mapping of keys");
+  SpecNode fleet = job.Get("fleet");
+  if (fleet.IsNull()) return fleet.Error("`baton sim` needs a fleet section");
+  BATON_ASSIGN_OR_RETURN(FleetSpec spec, ParseFleetSpec(fleet));
   if (spec.work_seconds <= 0) {
-    return InvalidArgument(
-        "{}: fleet.work_hours: `baton sim` needs the compute the job takes on one instance",
-        source);
+    return fleet.Error(fleet.DurationKey("work"),
+                       "`baton sim` needs the compute the job takes on one instance");
   }
   return spec;
 }
@@ -103,8 +103,7 @@ Result<FleetReport> SimulateOnce(const FleetSpec& spec, const SimScenario& where
                                  const SimOptions& options) {
   MarketOptions mo = where.market;
   mo.start_offset = start;
-  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> market,
-                         MakeMarket(spec, where.base_dir, where.source, mo));
+  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> market, MakeMarket(spec, where.base_dir, mo));
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<SimProvider> provider,
                          SimProvider::Create(spec, std::move(market)));
   ControllerOptions co;
@@ -167,13 +166,12 @@ Result<std::vector<SimResult>> RunScenario(const SimScenario& scenario, const Si
 
 Result<SimScenario> ScenarioFromJob(std::string_view text, const std::string& source,
                                     const std::vector<PolicyKind>& policies) {
-  BATON_ASSIGN_OR_RETURN(Json doc, JobSpecDocument(text, source));
-  BATON_ASSIGN_OR_RETURN(FleetSpec spec, SimFleet(doc, source));
+  BATON_ASSIGN_OR_RETURN(SpecNode job, SpecNode::Parse(text, source));
+  BATON_ASSIGN_OR_RETURN(FleetSpec spec, SimFleet(job));
   SimScenario s;
   s.source = source;
   s.base_dir = Dirname(source);
-  s.title =
-      doc.contains("name") && doc["name"].is_string() ? doc["name"].get<std::string>() : source;
+  BATON_ASSIGN_OR_RETURN(s.title, job.String("name", source));
   BATON_ASSIGN_OR_RETURN(s.rows, Rows(spec, source, policies, &NameLabel, false));
   if (s.rows.empty()) return InvalidArgument("{}: fleet: no policy fits these offers", source);
   return s;
@@ -198,8 +196,8 @@ Result<std::vector<SimScenario>> BuiltinScenarios(const std::vector<PolicyKind>&
   for (const Builtin& b : builtins) {
     std::optional<std::string_view> text = EmbeddedSimFile(b.path);
     if (!text) return Internal("{}: not compiled into this binary", b.path);
-    BATON_ASSIGN_OR_RETURN(Json doc, JobSpecDocument(*text, b.path));
-    BATON_ASSIGN_OR_RETURN(FleetSpec spec, SimFleet(doc, b.path));
+    BATON_ASSIGN_OR_RETURN(SpecNode job, SpecNode::Parse(*text, b.path));
+    BATON_ASSIGN_OR_RETURN(FleetSpec spec, SimFleet(job));
     SimScenario s;
     s.title = b.title;
     s.source = b.path;

@@ -129,7 +129,7 @@ TEST(SimScenario, JobFilesNeedOnlyTheFleetSection) {
       "zone: z, spot: 1, on_demand: 2}]\n",
       "x.yaml", {});
   ASSERT_FALSE(none.ok());
-  EXPECT_NE(none.status().message().find("x.yaml: fleet.work_hours: `baton sim` needs"),
+  EXPECT_NE(none.status().message().find("x.yaml:3:3: fleet.work_hours: `baton sim` needs"),
             std::string::npos)
       << none.status().message();
 }

@@ -1,10 +1,10 @@
 #include "fleet/spec.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "fleet/provider.h"
-#include "fleet/spec_fields.h"
 
 namespace baton::fleet {
 namespace {
@@ -12,36 +12,32 @@ namespace {
 constexpr PolicyKind kPolicies[] = {PolicyKind::kSpotFirst, PolicyKind::kSpotOnly,
                                     PolicyKind::kOnDemand, PolicyKind::kDeadline};
 
-Status ParseZones(const SpecFields& f, std::vector<std::string>* zones) {
-  if (f.Has("zone") == f.Has("zones")) {
-    return f.Error("give the offer's zone (zone: z) or zones (zones: [z1, z2]), not both");
+Status ParseZones(const SpecNode& offer, std::vector<std::string>* zones) {
+  if (offer.Has("zone") == offer.Has("zones")) {
+    return offer.Error("give the offer's zone (zone: z) or zones (zones: [z1, z2]), not both");
   }
-  if (f.Has("zone")) {
-    BATON_ASSIGN_OR_RETURN(std::string z, f.String("zone", ""));
-    if (z.empty()) return f.Error("zone", "must not be empty");
+  if (offer.Has("zone")) {
+    BATON_ASSIGN_OR_RETURN(std::string z, offer.String("zone", ""));
+    if (z.empty()) return offer.Error("zone", "must not be empty");
     zones->push_back(z);
     return Status::Ok();
   }
-  const Json& list = f.Get("zones");
-  if (!list.is_array() || list.empty()) return f.Error("zones", "expected a non-empty list");
+  SpecNode list = offer.Get("zones");
+  if (list.size() == 0) return list.Error("expected a non-empty list");
   for (size_t i = 0; i < list.size(); ++i) {
-    std::string key = fmt::format("zones[{}]", i);
-    if (!list[i].is_string() || list[i].get<std::string>().empty()) {
-      return f.Error(key, "expected a zone name");
+    SpecNode item = list.Item(i);
+    Result<std::string> z = item.AsString();
+    if (!z.ok() || z->empty()) return item.Error("expected a zone name");
+    if (std::find(zones->begin(), zones->end(), *z) != zones->end()) {
+      return item.Error(fmt::format("zone '{}' is listed twice", *z));
     }
-    std::string z = list[i].get<std::string>();
-    if (std::find(zones->begin(), zones->end(), z) != zones->end()) {
-      return f.Error(key, fmt::format("zone '{}' is listed twice", z));
-    }
-    zones->push_back(z);
+    zones->push_back(*z);
   }
   return Status::Ok();
 }
 
 // One `offers` item: instance type x zones x the billings it has a price for.
-Status ParseOffer(const Json& item, const std::string& source, const std::string& path,
-                  std::vector<Offer>* out) {
-  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(item, source, path));
+Status ParseOffer(const SpecNode& f, std::vector<Offer>* out) {
   BATON_RETURN_IF_ERROR(f.CheckKeys({"instance_type", "zone", "zones", "spot", "on_demand"}));
   if (!f.Has("instance_type")) return f.Error("instance_type", "required key is missing");
   BATON_ASSIGN_OR_RETURN(std::string type, f.String("instance_type", ""));
@@ -61,21 +57,18 @@ Status ParseOffer(const Json& item, const std::string& source, const std::string
   return Status::Ok();
 }
 
-Status ParseOffers(const SpecFields& fleet, std::vector<Offer>* offers) {
+Status ParseOffers(const SpecNode& fleet, std::vector<Offer>* offers) {
   if (!fleet.Has("offers")) return fleet.Error("offers", "required key is missing");
-  const Json& list = fleet.Get("offers");
-  if (!list.is_array() || list.empty()) {
-    return fleet.Error("offers", "expected a non-empty list of offers");
-  }
+  SpecNode list = fleet.Get("offers");
+  if (list.size() == 0) return list.Error("expected a non-empty list of offers");
   for (size_t i = 0; i < list.size(); ++i) {
-    std::string path = fleet.KeyPath(fmt::format("offers[{}]", i));
+    SpecNode item = list.Item(i);
     size_t before = offers->size();
-    BATON_RETURN_IF_ERROR(ParseOffer(list[i], fleet.source(), path, offers));
+    BATON_RETURN_IF_ERROR(ParseOffer(item, offers));
     for (size_t j = before; j < offers->size(); ++j) {
       for (size_t k = 0; k < before; ++k) {
         if ((*offers)[k].Name() == (*offers)[j].Name()) {
-          return InvalidArgument("{}: {}: {} is offered twice", fleet.source(), path,
-                                 (*offers)[j].Name());
+          return item.Error(fmt::format("{} is offered twice", (*offers)[j].Name()));
         }
       }
     }
@@ -88,10 +81,9 @@ Status ParseOffers(const SpecFields& fleet, std::vector<Offer>* offers) {
   return Status::Ok();
 }
 
-Status ParseOverheads(const SpecFields& fleet, Overheads* o) {
-  if (!fleet.Has("overheads")) return Status::Ok();
-  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(fleet.Get("overheads"), fleet.source(),
-                                                        fleet.KeyPath("overheads")));
+Status ParseOverheads(const SpecNode& fleet, Overheads* o) {
+  SpecNode f = fleet.Get("overheads");
+  if (!f.present()) return Status::Ok();
   struct Field {
     const char* stem;
     double* out;
@@ -102,7 +94,7 @@ Status ParseOverheads(const SpecFields& fleet, Overheads* o) {
                           {"checkpoint_interval", &o->checkpoint_interval},
                           {"notice", &o->notice}};
   std::set<std::string> known;
-  for (const Field& field : fields) SpecFields::AddDurationKeys(field.stem, &known);
+  for (const Field& field : fields) SpecNode::AddDurationKeys(field.stem, &known);
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
   for (const Field& field : fields) {
     BATON_ASSIGN_OR_RETURN(std::optional<double> d, f.Duration(field.stem));
@@ -111,20 +103,18 @@ Status ParseOverheads(const SpecFields& fleet, Overheads* o) {
   return Status::Ok();
 }
 
-Status ParseSimStarts(const SpecFields& f, std::vector<double>* out) {
+Status ParseSimStarts(const SpecNode& f, std::vector<double>* out) {
   int given = 0;
   for (const auto& [suffix, unit] :
        {std::pair<const char*, double>{"_hours", 3600}, {"_minutes", 60}, {"_seconds", 1}}) {
-    std::string key = std::string("sim_start") + suffix;
-    if (!f.Has(key)) continue;
-    if (++given > 1) return f.Error(key, "give the start points once");
-    const Json& list = f.Get(key);
-    if (!list.is_array() || list.empty()) return f.Error(key, "expected a non-empty list");
+    SpecNode list = f.Get(std::string("sim_start") + suffix);
+    if (!list.present()) continue;
+    if (++given > 1) return list.Error("give the start points once");
+    if (list.size() == 0) return list.Error("expected a non-empty list");
     for (size_t i = 0; i < list.size(); ++i) {
-      if (!list[i].is_number() || list[i].get<double>() < 0) {
-        return f.Error(fmt::format("{}[{}]", key, i), "expected a non-negative number");
-      }
-      out->push_back(list[i].get<double>() * unit);
+      Result<double> v = list.Item(i).AsNumber();
+      if (!v.ok() || *v < 0) return list.Item(i).Error("expected a non-negative number");
+      out->push_back(*v * unit);
     }
   }
   return Status::Ok();
@@ -133,6 +123,33 @@ Status ParseSimStarts(const SpecFields& f, std::vector<double>* out) {
 bool HasBilling(const FleetSpec& spec, Billing billing) {
   return std::any_of(spec.offers.begin(), spec.offers.end(),
                      [&](const Offer& o) { return o.billing == billing; });
+}
+
+// Why `policy` cannot run on the spec's offers, or nullopt when it can.
+std::optional<std::string> PolicyMisfit(const FleetSpec& spec, PolicyKind policy) {
+  bool spot = HasBilling(spec, Billing::kSpot), on_demand = HasBilling(spec, Billing::kOnDemand);
+  switch (policy) {
+    case PolicyKind::kSpotOnly:
+      if (!spot) return "spot-only needs an offer with a spot price";
+      break;
+    case PolicyKind::kOnDemand:
+      if (!on_demand) return "on-demand needs an offer with an on_demand price";
+      break;
+    case PolicyKind::kSpotFirst:
+      if (!on_demand) {
+        return "spot-first falls back to on-demand and no offer has an on_demand price; use "
+               "policy spot-only to wait for spot capacity instead";
+      }
+      break;
+    case PolicyKind::kDeadline:
+      if (!on_demand)
+        return "deadline needs an offer with an on_demand price to meet the deadline with";
+      if (spec.deadline_seconds <= 0) {
+        return "deadline needs the time to finish in: set fleet.deadline_hours";
+      }
+      break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -204,42 +221,17 @@ const char* EndReasonName(EndReason reason) {
 }
 
 Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::string& source) {
-  auto bad = [&](std::string_view what) {
-    return InvalidArgument("{}: fleet.policy: {}", source, what);
-  };
-  bool spot = HasBilling(spec, Billing::kSpot), on_demand = HasBilling(spec, Billing::kOnDemand);
-  switch (policy) {
-    case PolicyKind::kSpotOnly:
-      if (!spot) return bad("spot-only needs an offer with a spot price");
-      break;
-    case PolicyKind::kOnDemand:
-      if (!on_demand) return bad("on-demand needs an offer with an on_demand price");
-      break;
-    case PolicyKind::kSpotFirst:
-      if (!on_demand) {
-        return bad(
-            "spot-first falls back to on-demand and no offer has an on_demand price; use "
-            "policy spot-only to wait for spot capacity instead");
-      }
-      break;
-    case PolicyKind::kDeadline:
-      if (!on_demand) {
-        return bad("deadline needs an offer with an on_demand price to meet the deadline with");
-      }
-      if (spec.deadline_seconds <= 0) {
-        return bad("deadline needs the time to finish in: set fleet.deadline_hours");
-      }
-      break;
-  }
+  std::optional<std::string> misfit = PolicyMisfit(spec, policy);
+  if (misfit) return InvalidArgument("{}: fleet.policy: {}", source, *misfit);
   return Status::Ok();
 }
 
-Result<FleetSpec> ParseFleetSpec(const Json& fleet, const std::string& source) {
-  BATON_ASSIGN_OR_RETURN(SpecFields f, SpecFields::Open(fleet, source, "fleet"));
+Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   std::set<std::string> known = {"capacity", "policy",    "provider", "time_scale",
                                  "offers",   "overheads", "market"};
-  for (const char* stem : {"deadline", "work"}) SpecFields::AddDurationKeys(stem, &known);
-  SpecFields::AddDurationKeys("sim_start", &known);
+  for (const char* stem : {"deadline", "work", "sim_start"}) {
+    SpecNode::AddDurationKeys(stem, &known);
+  }
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
 
   FleetSpec spec;
@@ -276,15 +268,14 @@ Result<FleetSpec> ParseFleetSpec(const Json& fleet, const std::string& source) {
   if (spec.time_scale <= 0) return f.Error("time_scale", "must be positive");
   BATON_RETURN_IF_ERROR(ParseOffers(f, &spec.offers));
   BATON_RETURN_IF_ERROR(ParseOverheads(f, &spec.overheads));
-  if (f.Has("market")) {
-    const Json& m = f.Get("market");
-    if (!m.is_null() && !m.is_object()) {
-      return f.Error("market", fmt::format("expected a mapping, got {}", m.type_name()));
-    }
-    spec.market = m;
+  spec.market = f.Get("market");
+  if (!spec.market.IsNull() && !spec.market.IsMap()) {
+    return spec.market.Error(fmt::format("expected a mapping, got {}", spec.market.TypeName()));
   }
   BATON_RETURN_IF_ERROR(ParseSimStarts(f, &spec.sim_start_seconds));
-  BATON_RETURN_IF_ERROR(CheckPolicyFits(spec, spec.policy, source));
+  if (std::optional<std::string> misfit = PolicyMisfit(spec, spec.policy)) {
+    return f.Error("policy", *misfit);
+  }
   return spec;
 }
 

@@ -23,13 +23,15 @@
 // billing without a price is not offered. Each offer expands to one Offer per zone x billing.
 // Unknown keys are errors. Only one instance at a time is supported (capacity: 1).
 //
-// Every error names the source and the key path ("demo.yaml: fleet.offers[0].spot: ...").
+// Every error names the file, line, column and key path
+// ("demo.yaml:14:38: fleet.offers[0].spot: must be a positive price"): the section is read with
+// the marks of the YAML it came from (base/spec_node.h).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "base/json.h"
+#include "base/spec_node.h"
 #include "base/status.h"
 
 namespace baton::fleet {
@@ -69,17 +71,19 @@ struct FleetSpec {
   double time_scale = 1;      // local: simulated seconds per real second
   std::vector<Offer> offers;  // spot offers first, cheapest first; then on-demand, cheapest first
   Overheads overheads;
-  Json market;  // the market section as given (null: spot always available)
+  SpecNode market;  // the market section, read by MakeMarket (IsNull: spot always available)
   // baton sim: points of the market's timeline (seconds) to start the run from; empty: [0].
   std::vector<double> sim_start_seconds;
 };
 
-// Parses and validates `fleet` (the job spec's section, as JSON). `source` names the file.
-Result<FleetSpec> ParseFleetSpec(const Json& fleet, const std::string& source);
+// Parses and validates `fleet`, the job spec's section (JobSpec::fleet, or SpecNode::Parse of a
+// section given alone with the path "fleet"). The market is checked by MakeMarket.
+Result<FleetSpec> ParseFleetSpec(const SpecNode& fleet);
 
 // Whether `policy` can run on the spec's offers (spot-only needs a spot offer; on-demand,
 // spot-first and deadline an on-demand one; deadline a deadline). ParseFleetSpec checks the
-// spec's own policy; `baton sim` checks each policy it compares. The error names fleet.policy.
+// spec's own policy (at fleet.policy's place); `baton sim` checks each policy it compares, which
+// may come from its --policy flag rather than the file: the error names `source` and fleet.policy.
 Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::string& source);
 
 }  // namespace baton::fleet

@@ -2,12 +2,31 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
+#include "fleet/market.h"
 #include "fleet/provider.h"
+#include "job/job_spec.h"
 
 namespace baton::fleet {
 namespace {
 
-Json Parse(const std::string& text) { return Json::parse(text); }
+// A fleet section given alone (JSON is YAML).
+SpecNode Parse(const std::string& text, const std::string& source = "demo.yaml") {
+  Result<SpecNode> node = SpecNode::Parse(text, source, "fleet");
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  return node.ok() ? *node : SpecNode();
+}
+
+// `message` is "<source>:<line>:<col>: <want>...".
+void ExpectPlaced(const std::string& message, const std::string& source, const std::string& want) {
+  std::smatch m;
+  ASSERT_TRUE(message.starts_with(source + ":") &&
+              std::regex_search(message.begin() + source.size(), message.end(), m,
+                                std::regex(R"(^:\d+:\d+: )")))
+      << "no " << source << ":line:col in: " << message;
+  EXPECT_EQ(message.substr(source.size() + m.length(), want.size()), want) << "got: " << message;
+}
 
 TEST(FleetSpec, ExpandsOffersAndSortsSpotFirstByPrice) {
   Result<FleetSpec> spec = ParseFleetSpec(Parse(R"({
@@ -16,8 +35,7 @@ TEST(FleetSpec, ExpandsOffersAndSortsSpotFirstByPrice) {
       {"instance_type": "big", "zones": ["z1", "z2"], "spot": 4, "on_demand": 10},
       {"instance_type": "small", "zone": "z3", "spot": 3.5, "on_demand": 9},
       {"instance_type": "od-only", "zone": "z1", "on_demand": 12}
-    ]})"),
-                                          "demo.yaml");
+    ]})"));
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   std::vector<std::string> names;
   for (const Offer& o : spec->offers) names.push_back(o.Name());
@@ -38,8 +56,7 @@ TEST(FleetSpec, DurationsInAnyUnit) {
     "time_scale": 60, "sim_start_hours": [0, 1.5],
     "offers": [{"instance_type": "t", "zone": "z", "spot": 1, "on_demand": 3}],
     "overheads": {"boot_minutes": 2, "load_seconds": 30, "checkpoint_hours": 0.01,
-                  "checkpoint_interval_minutes": 30, "notice_seconds": 0}})"),
-                                          "demo.yaml");
+                  "checkpoint_interval_minutes": 30, "notice_seconds": 0}})"));
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(spec->deadline_seconds, 5400);
   EXPECT_EQ(spec->work_seconds, 3600);
@@ -50,10 +67,10 @@ TEST(FleetSpec, DurationsInAnyUnit) {
   EXPECT_EQ(spec->overheads.checkpoint_interval, 1800);
   EXPECT_EQ(spec->overheads.notice, 0);
   EXPECT_EQ(spec->sim_start_seconds, (std::vector<double>{0, 5400}));
-  EXPECT_TRUE(spec->market.is_null());
+  EXPECT_TRUE(spec->market.IsNull());
 }
 
-// Each bad spec must fail with the file, the key path and what is wrong.
+// Each bad spec must fail with the file, line, column, the key path and what is wrong.
 TEST(FleetSpec, ErrorsNameTheKey) {
   const std::string od =
       R"("offers": [{"instance_type": "t", "zone": "z", "spot": 1, "on_demand": 3}])";
@@ -63,55 +80,99 @@ TEST(FleetSpec, ErrorsNameTheKey) {
     std::string want;
   } cases[] = {
       {R"({"offers": [{"instance_type": "t", "zone": "z", "spot": 0}]})",
-       "demo.yaml: fleet.offers[0].spot: must be a positive price"},
+       "fleet.offers[0].spot: must be a positive price"},
       {R"({"offers": [{"instance_type": "t", "zone": "z", "spot": 1, "on_demand": 3},
                       {"instance_type": "t", "zone": "z", "on_demand": "x"}]})",
-       "demo.yaml: fleet.offers[1].on_demand: expected a number"},
+       "fleet.offers[1].on_demand: expected a number"},
       {R"({"offers": [{"instance_type": "t", "zone": "z", "spot": 1, "price": 2}]})",
-       "demo.yaml: fleet.offers[0].price: unknown key"},
+       "fleet.offers[0].price: unknown key"},
       {R"({"offers": [{"zone": "z", "spot": 1}]})",
-       "demo.yaml: fleet.offers[0].instance_type: required key is missing"},
+       "fleet.offers[0].instance_type: required key is missing"},
       {R"({"offers": [{"instance_type": "t", "spot": 1}]})",
-       "demo.yaml: fleet.offers[0]: give the offer's zone"},
+       "fleet.offers[0]: give the offer's zone"},
       {R"({"offers": [{"instance_type": "t", "zones": ["a", "a"], "spot": 1}]})",
-       "demo.yaml: fleet.offers[0].zones[1]: zone 'a' is listed twice"},
+       "fleet.offers[0].zones[1]: zone 'a' is listed twice"},
       {R"({"offers": [{"instance_type": "t", "zone": "z"}]})",
-       "demo.yaml: fleet.offers[0]: give a price per hour"},
-      {R"({"offers": []})", "demo.yaml: fleet.offers: expected a non-empty list"},
-      {R"({"policy": "spot-first"})", "demo.yaml: fleet.offers: required key is missing"},
-      {"{" + od + R"(, "polcy": "spot-only"})", "demo.yaml: fleet.polcy: unknown key"},
-      {"{" + od + R"(, "policy": "cheapest"})",
-       "demo.yaml: fleet.policy: unknown policy 'cheapest'"},
-      {"{" + od + R"(, "capacity": 2})",
-       "demo.yaml: fleet.capacity: multi-instance runs are not supported"},
-      {"{" + od + R"(, "provider": "aws"})", "demo.yaml: fleet.provider: unknown provider 'aws'"},
-      {"{" + od + R"(, "provider": "sim"})", "demo.yaml: fleet.work_hours: the sim provider"},
-      {"{" + od + R"(, "work_minutes": 0})", "demo.yaml: fleet.work_minutes: must be positive"},
+       "fleet.offers[0]: give a price per hour"},
+      {R"({"offers": []})", "fleet.offers: expected a non-empty list"},
+      {R"({"policy": "spot-first"})", "fleet.offers: required key is missing"},
+      {"{" + od + R"(, "polcy": "spot-only"})", "fleet.polcy: unknown key"},
+      {"{" + od + R"(, "policy": "cheapest"})", "fleet.policy: unknown policy 'cheapest'"},
+      {"{" + od + R"(, "capacity": 2})", "fleet.capacity: multi-instance runs are not supported"},
+      {"{" + od + R"(, "provider": "aws"})", "fleet.provider: unknown provider 'aws'"},
+      {"{" + od + R"(, "provider": "sim"})", "fleet.work_hours: the sim provider"},
+      {"{" + od + R"(, "work_minutes": 0})", "fleet.work_minutes: must be positive"},
       {"{" + od + R"(, "work_hours": 1, "work_minutes": 60})",
-       "demo.yaml: fleet.work_minutes: give the duration once"},
+       "fleet.work_minutes: give the duration once"},
       {"{" + od + R"(, "policy": "deadline"})",
-       "demo.yaml: fleet.policy: deadline needs the time to finish in"},
+       "fleet.policy: deadline needs the time to finish in"},
       {"{" + spot + R"(, "policy": "spot-first"})",
-       "demo.yaml: fleet.policy: spot-first falls back to on-demand and no offer has an "
+       "fleet.policy: spot-first falls back to on-demand and no offer has an "
        "on_demand price; use policy spot-only"},
-      {"{" + spot + R"(, "policy": "on-demand"})", "demo.yaml: fleet.policy: on-demand needs"},
+      {"{" + spot + R"(, "policy": "on-demand"})", "fleet.policy: on-demand needs"},
       {R"({"policy": "spot-only", "offers": [{"instance_type": "t", "zone": "z", "on_demand": 3}]})",
-       "demo.yaml: fleet.policy: spot-only needs an offer with a spot price"},
+       "fleet.policy: spot-only needs an offer with a spot price"},
       {"{" + od + R"(, "overheads": {"boot_minutes": -1}})",
-       "demo.yaml: fleet.overheads.boot_minutes: must not be negative"},
-      {"{" + od + R"(, "overheads": {"boot": 1}})", "demo.yaml: fleet.overheads.boot: unknown key"},
-      {"{" + od + R"(, "time_scale": 0})", "demo.yaml: fleet.time_scale: must be positive"},
-      {"{" + od + R"(, "market": [1]})", "demo.yaml: fleet.market: expected a mapping"},
+       "fleet.overheads.boot_minutes: must not be negative"},
+      {"{" + od + R"(, "overheads": {"boot": 1}})", "fleet.overheads.boot: unknown key"},
+      {"{" + od + R"(, "time_scale": 0})", "fleet.time_scale: must be positive"},
+      {"{" + od + R"(, "market": [1]})", "fleet.market: expected a mapping"},
       {"{" + od + R"(, "sim_start_hours": [0, -1]})",
-       "demo.yaml: fleet.sim_start_hours[1]: expected a non-negative number"},
-      {R"([1, 2])", "demo.yaml: fleet: expected a mapping of keys"},
+       "fleet.sim_start_hours[1]: expected a non-negative number"},
+      {R"([1, 2])", "fleet: expected a mapping of keys"},
   };
   for (const Case& c : cases) {
-    Result<FleetSpec> spec = ParseFleetSpec(Parse(c.json), "demo.yaml");
+    Result<FleetSpec> spec = ParseFleetSpec(Parse(c.json));
     ASSERT_FALSE(spec.ok()) << c.json;
     EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
-        << "got: " << spec.status().message() << "\nwant: " << c.want;
+    ExpectPlaced(spec.status().message(), "demo.yaml", c.want);
+  }
+}
+
+// A job file as `baton run` reads it (ParseJobSpec, ParseFleetSpec of its fleet section, then
+// MakeMarket): an error deep in the fleet section names the line and column of the bad key or
+// value and its key path.
+TEST(FleetSpec, JobFileErrorsNameLineColumnAndKeyPath) {
+  const std::string job =
+      "store: s\n"
+      "command: c\n"
+      "fleet:\n"
+      "  offers:\n"
+      "    - {instance_type: t, zones: [z1, z2], spot: 1, on_demand: 3}\n";
+  struct Case {
+    std::string more;  // lines 6.. of the file
+    std::string want;  // the message starts so
+  } cases[] = {
+      {"    - {instance_type: u, zone: z3, spot: -2}\n",
+       "jobs/demo.yaml:6:42: fleet.offers[1].spot: must be a positive price"},
+      {"    - {instance_type: u, zone: z3, spot: 2, price: 1}\n",
+       "jobs/demo.yaml:6:45: fleet.offers[1].price: unknown key (known: instance_type, "},
+      {"    - {instance_type: u, zones: [z3, z3], spot: 2}\n",
+       "jobs/demo.yaml:6:38: fleet.offers[1].zones[1]: zone 'z3' is listed twice"},
+      {"  overheads:\n    boot_minutes: 2\n    load_minutes: ten\n",
+       "jobs/demo.yaml:8:19: fleet.overheads.load_minutes: expected a number, got 'ten'"},
+      {"  overheads:\n    boot_minutes: 2\n    boot_mins: 3\n",
+       "jobs/demo.yaml:8:5: fleet.overheads.boot_mins: unknown key (known: boot_hours, "},
+      {"  market:\n    kind: scripted\n    events:\n"
+       "      - {at_minutes: 60, zone: z1, event: outage, minutes: 30}\n"
+       "      - {at_minutes: 90, zone: nope, event: reclaim}\n",
+       "jobs/demo.yaml:10:32: fleet.market.events[1].zone: no spot offer in zone 'nope'"},
+      {"  market:\n    kind: scripted\n    events:\n"
+       "      - at_minutes: 60\n        zone: z1\n        event: reclaim\n        when: 3\n",
+       "jobs/demo.yaml:12:9: fleet.market.events[0].when: unknown key"},
+      {"  market:\n    kind: trace\n    zones:\n      z9: b.json\n      z1: a.json\n",
+       "jobs/demo.yaml:9:11: fleet.market.zones.z9: no spot offer in zone 'z9'"},
+      {"  market:\n    kind: random\n    mean_up_hours: 4\n    mean_down_hours: -1\n",
+       "jobs/demo.yaml:9:22: fleet.market.mean_down_hours: must not be negative"},
+  };
+  for (const Case& c : cases) {
+    Result<JobSpec> parsed = ParseJobSpec(job + c.more, "jobs/demo.yaml");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    Result<FleetSpec> spec = ParseFleetSpec(parsed->fleet);
+    Status error = spec.status();
+    if (spec.ok()) error = MakeMarket(*spec, "").status();
+    ASSERT_FALSE(error.ok()) << c.more;
+    EXPECT_EQ(error.message().substr(0, c.want.size()), c.want) << "got: " << error.message();
   }
 }
 
@@ -130,10 +191,9 @@ TEST(FleetSpec, NamesRoundTrip) {
 }
 
 TEST(FleetSpec, CheckPolicyFitsEachPolicy) {
-  Result<FleetSpec> spec = ParseFleetSpec(
-      Parse(
-          R"({"policy": "spot-only", "offers": [{"instance_type": "t", "zone": "z", "spot": 1}]})"),
-      "s.yaml");
+  Result<FleetSpec> spec = ParseFleetSpec(Parse(
+      R"({"policy": "spot-only", "offers": [{"instance_type": "t", "zone": "z", "spot": 1}]})",
+      "s.yaml"));
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_TRUE(CheckPolicyFits(*spec, PolicyKind::kSpotOnly, "s.yaml").ok());
   EXPECT_FALSE(CheckPolicyFits(*spec, PolicyKind::kSpotFirst, "s.yaml").ok());

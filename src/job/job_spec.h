@@ -15,12 +15,13 @@
 //     scale_to_zero: true              # on completion, set the group's desired capacity to 0
 //     webhooks:
 //       - {url: https://oapi.dingtalk.com/robot/send?access_token=..., format: dingtalk}
-//   fleet: {...}                       # the fleet controller's section (checked there)
+//   fleet: {...}                       # the fleet controller's section (fleet/spec.h)
 //   command: "swift sft ... --resume_from_checkpoint {resume_from}"
 //                                      # optional: supervise this trainer instead of training
 //                                      # in-process (then model/datasets/train are not needed)
 //
-// Every error names the file, line and column and the key path ("train.lora_rnak: unknown key").
+// Every error names the file, line and column and the key path ("train.lora_rnak: unknown key"),
+// the fleet section's included: one reader (base/spec_node.h) reads the whole file.
 #pragma once
 
 #include <string>
@@ -29,6 +30,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
+#include "base/spec_node.h"
 #include "base/status.h"
 #include "train/train_args.h"
 
@@ -47,7 +49,7 @@ struct JobSpec {
   double heartbeat_seconds = 5;
   bool scale_to_zero = true;
   std::vector<WebhookSpec> webhooks;
-  Json fleet;           // the `fleet` section as given (null when absent)
+  SpecNode fleet;       // the `fleet` section, read by fleet::ParseFleetSpec (IsNull: none)
   std::string command;  // external trainer command line (sh -c), or "" to train in-process
 };
 

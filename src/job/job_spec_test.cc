@@ -59,9 +59,12 @@ TEST(JobSpec, ParsesEverySection) {
   ASSERT_EQ(spec->webhooks.size(), 2u);
   EXPECT_EQ(spec->webhooks[0].format, "slack");
   EXPECT_EQ(spec->webhooks[1].format, "generic");
-  EXPECT_EQ(spec->fleet["capacity"], 1);
-  EXPECT_EQ(spec->fleet["offers"][0]["spot"], 3.5);
-  EXPECT_EQ(spec->fleet["offers"][0]["zone"], "cn-hangzhou-h");
+  // The fleet section keeps its place in the file (fleet::ParseFleetSpec reads it).
+  EXPECT_EQ(spec->fleet.path(), "fleet");
+  EXPECT_EQ(spec->fleet.Get("offers").Item(0).Get("spot").Where(), "jobs/demo.yaml:29:60");
+  EXPECT_EQ(*spec->fleet.Int("capacity", 0), 1);
+  EXPECT_EQ(*spec->fleet.Get("offers").Item(0).Number("spot", 0), 3.5);
+  EXPECT_EQ(*spec->fleet.Get("offers").Item(0).String("zone", ""), "cn-hangzhou-h");
 }
 
 TEST(JobSpec, NameDefaultsToTheFileStem) {
@@ -91,10 +94,10 @@ TEST(JobSpec, ErrorsNameFileLineAndKey) {
       {"model: m\ndatasets: d\nstore: s\nfleat: {}\n", {"job.yaml:4:1", "fleat", "unknown key"}},
       {"model: m\ndatasets: d\nstore: s\nagent:\n  cloud: ibm\n", {"agent.cloud", "ibm"}},
       {"model: m\ndatasets: d\nstore: s\nhooks:\n  webhooks:\n    - {url: ftp://x}\n",
-       {"hooks.webhooks[].url", "http"}},
+       {"job.yaml:6:13", "hooks.webhooks[0].url", "http"}},
       {"model: m\ndatasets: d\nstore: s\nhooks:\n  webhooks:\n    - {url: http://x, format: "
        "teams}\n",
-       {"hooks.webhooks[].format", "teams"}},
+       {"job.yaml:6:31", "hooks.webhooks[0].format", "teams"}},
       {"model: m\ndatasets: [d\nstore: s\n", {"job.yaml:", "not valid YAML"}},
       {"- a\n- b\n", {"mapping"}},
       {"model: m\ndatasets: d\nstore: s\ntrain:\n  lora_rank: -3\n", {"train", "lora_rank"}},

@@ -1,0 +1,140 @@
+#include "base/spec_node.h"
+
+#include <gtest/gtest.h>
+
+namespace baton {
+namespace {
+
+constexpr char kDoc[] = R"(name: demo
+fleet:
+  capacity: 1
+  time_scale: "60"
+  offers:
+    - {instance_type: t, zones: [z1, z2], spot: 3.5}
+  overheads:
+    boot_minutes: 2
+  market:
+  flags: [a, b]
+  quoted: "true"
+  yes_no: no
+)";
+
+SpecNode Doc() {
+  Result<SpecNode> root = SpecNode::Parse(kDoc, "jobs/demo.yaml");
+  EXPECT_TRUE(root.ok()) << root.status().ToString();
+  return root.ok() ? *root : SpecNode();
+}
+
+TEST(SpecNode, KeepsPlacesAndKeyPaths) {
+  SpecNode fleet = Doc().Get("fleet");
+  EXPECT_EQ(fleet.path(), "fleet");
+  SpecNode spot = fleet.Get("offers").Item(0).Get("spot");
+  EXPECT_EQ(spot.path(), "fleet.offers[0].spot");
+  EXPECT_EQ(spot.Where(), "jobs/demo.yaml:6:49");
+  EXPECT_EQ(spot.Error("must be cheaper").message(),
+            "jobs/demo.yaml:6:49: fleet.offers[0].spot: must be cheaper");
+  EXPECT_EQ(fleet.Get("offers").Item(0).Get("zones").Item(1).Where(), "jobs/demo.yaml:6:38");
+  // A missing key sits at its mapping's place; so does a missing item.
+  SpecNode missing = fleet.Get("overheads").Get("load_minutes");
+  EXPECT_FALSE(missing.present());
+  EXPECT_EQ(missing.Error("required key is missing").message(),
+            "jobs/demo.yaml:8:5: fleet.overheads.load_minutes: required key is missing");
+  EXPECT_EQ(fleet.Get("offers").Item(3).Error("x").message(),
+            "jobs/demo.yaml:6:5: fleet.offers[3]: x");
+  // The root has no key path.
+  EXPECT_EQ(Doc().Error("a job spec is a YAML mapping").message(),
+            "jobs/demo.yaml:1:1: a job spec is a YAML mapping");
+  // A section given alone names its path.
+  Result<SpecNode> alone = SpecNode::Parse(R"({"spot": -1})", "s.yaml", "fleet");
+  ASSERT_TRUE(alone.ok());
+  EXPECT_EQ(alone->Error("spot", "bad").message(), "s.yaml:1:10: fleet.spot: bad");
+}
+
+TEST(SpecNode, ReadsScalarsAsTheTypeAskedFor) {
+  SpecNode fleet = Doc().Get("fleet");
+  EXPECT_EQ(*fleet.Int("capacity", 0), 1);
+  EXPECT_EQ(*fleet.Number("time_scale", 0), 60);  // quoted or not
+  EXPECT_EQ(*fleet.Number("absent", 7), 7);
+  EXPECT_EQ(*fleet.String("quoted", ""), "true");
+  EXPECT_TRUE(*fleet.Bool("quoted", false));
+  EXPECT_FALSE(*fleet.Bool("yes_no", true));
+  EXPECT_EQ(*fleet.Get("flags").AsStrings(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*fleet.Get("capacity").AsStrings(), (std::vector<std::string>{"1"}));
+  EXPECT_TRUE(fleet.Get("market").present());
+  EXPECT_TRUE(fleet.Get("market").IsNull());
+  EXPECT_TRUE(fleet.Get("nothing").IsNull());
+  uint32_t u = 0;
+  EXPECT_TRUE(fleet.Get("capacity").Read(&u).ok());
+  EXPECT_EQ(u, 1u);
+
+  EXPECT_EQ(fleet.Number("offers", 0).status().message(),
+            "jobs/demo.yaml:6:5: fleet.offers: expected a number, got a list");
+  EXPECT_EQ(fleet.Get("flags").Item(0).AsNumber().status().message(),
+            "jobs/demo.yaml:10:11: fleet.flags[0]: expected a number, got 'a'");
+  EXPECT_TRUE(fleet.Int("time_scale", 0).ok());
+  EXPECT_EQ(fleet.Get("offers").Item(0).Int("spot", 0).status().message(),
+            "jobs/demo.yaml:6:49: fleet.offers[0].spot: expected an integer, got '3.5'");
+  EXPECT_EQ(fleet.Bool("capacity", false).status().message(),
+            "jobs/demo.yaml:3:13: fleet.capacity: expected true or false, got '1'");
+  EXPECT_EQ(fleet.String("overheads", "").status().message(),
+            "jobs/demo.yaml:8:5: fleet.overheads: expected a string, got a mapping");
+  Result<SpecNode> negative = SpecNode::Parse("n: -3\nbig: 1e30\n", "x.yaml");
+  ASSERT_TRUE(negative.ok());
+  EXPECT_FALSE(negative->Get("n").Read(&u).ok());
+  EXPECT_FALSE(negative->Get("big").AsInt().ok());
+}
+
+TEST(SpecNode, CheckKeysNamesTheUnknownOrRepeatedKeyAtItsPlace) {
+  SpecNode overheads = Doc().Get("fleet").Get("overheads");
+  EXPECT_TRUE(overheads.CheckKeys({"boot_minutes"}).ok());
+  EXPECT_EQ(overheads.CheckKeys({"load_minutes", "notice_minutes"}).message(),
+            "jobs/demo.yaml:8:5: fleet.overheads.boot_minutes: unknown key (known: load_minutes, "
+            "notice_minutes)");
+  EXPECT_EQ(Doc().Get("fleet").Get("flags").CheckKeys({}).message(),
+            "jobs/demo.yaml:10:10: fleet.flags: expected a mapping of keys, got a list");
+  Result<SpecNode> twice = SpecNode::Parse("a: 1\nb: 2\na: 3\n", "t.yaml");
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->CheckKeys({"a", "b"}).message(), "t.yaml:3:1: a: the key is given twice");
+}
+
+TEST(SpecNode, Durations) {
+  Result<SpecNode> m =
+      SpecNode::Parse("a_minutes: 2\nb_hours: 1\nb_seconds: 5\nc_hours: -1\n", "d.yaml", "market");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(**m->Duration("a"), 120);
+  EXPECT_EQ(m->DurationKey("a"), "a_minutes");
+  EXPECT_FALSE(m->Duration("z")->has_value());
+  EXPECT_EQ(m->DurationKey("z"), "z_hours");
+  EXPECT_EQ(m->Duration("b").status().message(),
+            "d.yaml:3:12: market.b_seconds: give the duration once (also given as b_hours)");
+  EXPECT_EQ(m->Duration("c").status().message(),
+            "d.yaml:4:10: market.c_hours: must not be negative");
+  std::set<std::string> known;
+  SpecNode::AddDurationKeys("at", &known);
+  EXPECT_EQ(known, (std::set<std::string>{"at_hours", "at_minutes", "at_seconds"}));
+}
+
+TEST(SpecNode, ToJsonTypesPlainScalarsOnly) {
+  Json j = Doc().ToJson();
+  EXPECT_EQ(j["fleet"]["capacity"], 1);
+  EXPECT_EQ(j["fleet"]["time_scale"], "60");  // quoted: stays a string
+  EXPECT_EQ(j["fleet"]["offers"][0]["spot"], 3.5);
+  EXPECT_EQ(j["fleet"]["offers"][0]["zones"][1], "z2");
+  EXPECT_TRUE(j["fleet"]["market"].is_null());
+  EXPECT_EQ(j["fleet"]["quoted"], "true");
+  EXPECT_EQ(j["name"], "demo");
+  // JSON is YAML: the dump reads back the same.
+  Result<SpecNode> back = SpecNode::Parse(j.dump(), "back.yaml");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->ToJson(), j);
+}
+
+TEST(SpecNode, BadYamlNamesItsPlace) {
+  Result<SpecNode> bad = SpecNode::Parse("a: [1\nb: 2\n", "bad.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("bad.yaml:", 0), 0u) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("not valid YAML"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace baton
