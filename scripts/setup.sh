@@ -16,7 +16,7 @@ for arg in "$@"; do
 done
 
 apt_packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates python3
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcurl4-openssl-dev libssl-dev
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libfmt-dev
 )

@@ -15,7 +15,7 @@ namespace baton::testing {
 
 // A fresh folder under $TMPDIR (or /tmp), removed at the end unless EnvVar::kKeepTmp is set.
 // The one scratch-folder helper of the tests: use it instead of mkdtemp or ::testing::TempDir(),
-// so parallel test processes never share a file name and BATON_KEEP_TMP keeps every test's files.
+// so parallel test processes never share a file name and EnvVar::kKeepTmp keeps every test's files.
 class ScopedTempDir {
  public:
   ScopedTempDir() {

@@ -31,7 +31,7 @@ namespace baton {
 
 struct LeaseRecord {
   int64_t epoch = 0;
-  std::string holder;  // "host:pid:nonce", or BATON_INSTANCE_ID's value plus pid and nonce
+  std::string holder;  // "host:pid:nonce", or EnvVar::kInstanceId's value plus pid and nonce
   int64_t acquired_unix_ms = 0;
   int64_t renewed_unix_ms = 0;  // the holder's last commit
   bool released = false;        // the holder stopped cleanly and let go
