@@ -113,16 +113,26 @@ TEST_F(AgentTest, NoticeCheckpointsThenTheNextAgentCompletesExactly) {
             *env->ReadFile(tmp_.Sub("ref/checkpoint-6/adapter_model.safetensors")));
 }
 
+// A clock that stands at the year 2001: an agent started on it is older than any request
+// written on the real clock.
+class EarlyClockEnv : public ForwardingEnv {
+ public:
+  uint64_t NowMicros() override { return 978'307'200'000'000; }
+};
+
 // The fleet's stop request in the run's store (where a cloud instance cannot be signalled):
-// the agent sees it with its heartbeat, checkpoints and stops like on a notice; the next agent
-// resumes and completes the run.
+// the agent sees it, checkpoints and stops like on a notice; a request older than the agent
+// (left over from an earlier instance of the same id) is ignored; the next agent completes.
 TEST_F(AgentTest, FleetStopRequestCheckpointsAndStops) {
   std::string out = tmp_.Sub("run");
   JobSpec job = Job(out, "agent:\n  heartbeat_seconds: 0.1\n");
   FileStore store(env, out);
-  ASSERT_TRUE(WriteStopRequest(&store, {"i-stop", "scale down", 1}).ok());
+  int64_t now_ms = static_cast<int64_t>(env->NowMicros() / 1000);
+  ASSERT_TRUE(WriteStopRequest(&store, {"i-stop", "scale down", now_ms}).ok());
+  EarlyClockEnv early;
   AgentOptions o;
   o.instance_id = "i-stop";
+  o.env = &early;  // started "before" the request, whatever the machine's speed
   std::string log;
   std::mutex mu;
   o.print = [&](const std::string& s) {
@@ -140,10 +150,15 @@ TEST_F(AgentTest, FleetStopRequestCheckpointsAndStops) {
   EXPECT_EQ((*hb)->state, AgentState::kStopped);
   EXPECT_FALSE(*IsComplete(&store));
 
-  ASSERT_TRUE(DeleteStopRequest(&store, "i-stop").ok());
+  // The same request is now older than an agent on the real clock: it is ignored.
+  o.env = env;
+  log.clear();
   auto second = RunAgent(job, o);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(*second, AgentOutcome::kCompleted) << log;
+  EXPECT_NE(log.find("ignoring a stop request older than this agent (scale down)"),
+            std::string::npos)
+      << log;
   EXPECT_EQ((*ReadHeartbeat(&store, "i-stop"))->global_step, 6);
   EXPECT_TRUE(*IsComplete(&store));
 }

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "agent/handoff.h"
 #include "agent/heartbeat_writer.h"
@@ -30,16 +33,90 @@ std::string DefaultInstanceId() {
 }
 
 // Everything that can ask this agent to stop: a signal, a preemption notice, or a stop request
-// of the fleet in the run's store (polled with the heartbeat).
+// of the fleet in the run's store.
 struct StopSources {
   std::atomic<bool>* signal_flag = nullptr;
   NoticeMonitor* monitor = nullptr;
   std::atomic<bool> fleet_request{false};
 
-  bool requested() const {
-    return (signal_flag && signal_flag->load()) || (monitor && monitor->stop_requested()) ||
-           fleet_request.load();
+  bool requested() const { return !Cause().empty(); }
+  // What asked, as the log names it ("" when nothing did).
+  std::string Cause() const {
+    if (monitor && monitor->stop_requested()) return "notice";
+    if (signal_flag && signal_flag->load()) return "stop signal";
+    if (fleet_request.load()) return "fleet's stop request";
+    return "";
   }
+};
+
+// Polls the run's store for a stop request of this instance on its own thread (a slow store
+// must not delay the heartbeats that a hand-off waiter watches). A request counts only if it was
+// written after this agent started: one left over from an earlier instance of the same id is
+// ignored (and said so once).
+class StopRequestPoller {
+ public:
+  StopRequestPoller(Store* store, std::string instance, int64_t started_unix_ms, double period_s,
+                    std::atomic<bool>* flag, std::function<void(const std::string&)> print)
+      : store_(store),
+        instance_(std::move(instance)),
+        started_ms_(started_unix_ms),
+        period_(period_s),
+        flag_(flag),
+        print_(std::move(print)) {
+    // The first read before the agent goes on: a request already there is seen at once.
+    if (!PollOnce()) thread_ = std::thread([this] { Loop(); });
+  }
+  ~StopRequestPoller() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // One read; true once a request counts.
+  bool PollOnce() {
+    Result<std::optional<StopRequest>> r = ReadStopRequest(store_, instance_);
+    if (r.ok() && *r && (*r)->unix_ms >= started_ms_) {
+      print_(fmt::format("baton agent: the fleet asks this instance to stop ({})", (*r)->reason));
+      flag_->store(true);
+      return true;
+    }
+    if (r.ok() && *r && !told_stale_) {
+      told_stale_ = true;
+      print_(fmt::format("baton agent: ignoring a stop request older than this agent ({})",
+                         (*r)->reason));
+    } else if (!r.ok() && !warned_) {
+      warned_ = true;
+      print_("baton agent: warning: reading the fleet's stop request: " + r.status().ToString());
+    }
+    return false;
+  }
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait_for(lock, std::chrono::duration<double>(period_), [this] { return done_; });
+      if (done_) return;
+      lock.unlock();
+      bool stop = PollOnce();
+      lock.lock();
+      if (stop) return;
+    }
+  }
+
+  Store* store_;
+  std::string instance_;
+  int64_t started_ms_;
+  double period_;
+  std::atomic<bool>* flag_;
+  std::function<void(const std::string&)> print_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  bool warned_ = false, told_stale_ = false;
+  std::thread thread_;
 };
 
 Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& options,
@@ -50,6 +127,7 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& opti
   // The first moment a stop was asked for (notice or signal), to measure the checkpoint.
   std::optional<uint64_t> stop_seen_us;
   std::optional<Notice> notice;
+  std::string cause;
   TrainerHooks hooks;
   hooks.print = print;
   hooks.progress = [&](const TrainProgress& p) { heartbeat.Update(p); };
@@ -63,27 +141,30 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& opti
     heartbeat.WriteNow();
   };
   bool stopped_in_standby = false;
+  std::unique_ptr<Store> handoff_store;  // outlives the hook, which RunTraining calls later
   if (options.handoff) {
-    std::unique_ptr<Store> store;
     hooks.before_lease = [&]() -> Status {
-      BATON_ASSIGN_OR_RETURN(store, OpenStore(job.train.output_dir));
+      BATON_ASSIGN_OR_RETURN(handoff_store,
+                             OpenStore(job.train.output_dir, OpenMode::kCreateIfMissing, env));
+      Store* store = handoff_store.get();
       HandoffOptions ho;
       ho.stale_seconds = std::max(30.0, 6 * job.heartbeat_seconds);
       ho.print = print;
       ho.stop_requested = [&] { return stops.requested(); };
       ho.env = env;
-      return WaitForHandoff(store.get(), heartbeat, ho, &stopped_in_standby);
+      return WaitForHandoff(store, heartbeat, ho, &stopped_in_standby);
     };
   }
   hooks.should_stop = [&] {
     bool stop = stops.requested();
     if (stop && !stop_seen_us) {
       stop_seen_us = env->NowMicros();
-      if (monitor) notice = monitor->notice();
+      cause = stops.Cause();
+      if (monitor && cause == "notice") notice = monitor->notice();
     }
     return stop;
   };
-  Result<TrainOutcome> r = RunTraining(job.train, hooks);
+  Result<TrainOutcome> r = RunTraining(job.train, hooks, env);
   if (stopped_in_standby) {
     print("baton agent: stopped while on stand-by; the run was never taken");
     heartbeat.Finish(AgentState::kStopped);
@@ -108,9 +189,6 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& opti
         window = fmt::format(", {:.1f} s before the deadline",
                              (notice->deadline_unix_ms - now_ms()) / 1000.0);
       }
-      std::string cause = notice                       ? "notice"
-                          : stops.fleet_request.load() ? "fleet's stop request"
-                                                       : "stop signal";
       print(fmt::format("baton agent: checkpointed and stopped {:.2f} s after the {}{}", secs,
                         cause, window));
       heartbeat.Change([secs](Heartbeat& h) { h.stop_to_checkpoint_seconds = secs; });
@@ -139,7 +217,8 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
   BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
   std::string billing =
       options.billing.empty() ? GetEnvVar(EnvVar::kBilling).value_or("") : options.billing;
-  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(job.train.output_dir));
+  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                         OpenStore(job.train.output_dir, OpenMode::kCreateIfMissing, env));
   BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(store.get()));
   if (complete) {
     print(fmt::format("baton agent: run '{}' is complete ({}); nothing to do", job.name,
@@ -174,20 +253,9 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
   base.state = job.command.empty() ? AgentState::kLoading : AgentState::kTraining;
   base.pid = getpid();
   base.started_unix_ms = now_ms();
-  // The fleet's stop request is polled with every heartbeat; a read error only warns once.
-  bool warned = false;
-  auto poll_stop_request = [&, store = store.get()] {
-    if (stops.fleet_request.load()) return;
-    Result<std::optional<StopRequest>> r = ReadStopRequest(store, instance);
-    if (r.ok() && *r) {
-      print(fmt::format("baton agent: the fleet asks this instance to stop ({})", (*r)->reason));
-      stops.fleet_request.store(true);
-    } else if (!r.ok() && !warned) {
-      warned = true;
-      print("baton agent: warning: reading the fleet's stop request: " + r.status().ToString());
-    }
-  };
-  HeartbeatWriter heartbeat(store.get(), base, job.heartbeat_seconds, env, poll_stop_request);
+  HeartbeatWriter heartbeat(store.get(), base, job.heartbeat_seconds, env);
+  StopRequestPoller stop_poller(store.get(), instance, base.started_unix_ms, job.heartbeat_seconds,
+                                &stops.fleet_request, print);
 
   SuperviseOptions so;
   so.print = print;
@@ -197,9 +265,10 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
       job.command.empty() ? TrainInProcess(job, options, monitor.get(), heartbeat, print, stops)
                           : Supervise(job, store.get(), heartbeat, so);
   if (monitor) monitor->Stop();
-  heartbeat.Finish(r.ok() && *r == AgentOutcome::kCompleted
-                       ? std::optional<AgentState>(AgentState::kComplete)
-                       : std::nullopt);
+  // The outcomes other than completion and failure wrote their final state already.
+  heartbeat.Finish(!r.ok()                          ? std::optional(AgentState::kFailed)
+                   : *r == AgentOutcome::kCompleted ? std::optional(AgentState::kComplete)
+                                                    : std::nullopt);
   if (!r.ok() || *r != AgentOutcome::kCompleted) return r;
   PostWebhooks(job, store->Url(), instance, print, env);
   if (job.scale_to_zero) {

@@ -33,7 +33,8 @@ struct AgentOptions {
   // until the run's current lease holder has checkpointed and let go (released the lease, or its
   // heartbeat says it stopped, or it fell silent), and only then take the lease.
   bool handoff = false;
-  // Progress lines (default: stderr).
+  // Progress lines (default: stderr). Called from more than one thread (the trainer's, the
+  // stop-request poller's, the notice monitor's), one line per call.
   std::function<void(const std::string&)> print;
   // Clock and sleeps (heartbeat times, hand-off waits, webhook backoff).
   Env* env = Env::Default();

@@ -55,14 +55,26 @@ Status WaitForHandoff(Store* store, HeartbeatWriter& heartbeat, const HandoffOpt
   print("baton agent: hand-off: loaded; waiting for the current holder to checkpoint and let go");
   int64_t t0 = now_ms();
   std::string why;
+  bool warned = false;
   while (why.empty()) {
     if (options.stop_requested && options.stop_requested()) {
       *stopped = true;
       return FailedPrecondition("stopped while waiting for the hand-off");
     }
-    BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(store));
-    if (complete) return Status::Ok();
-    BATON_ASSIGN_OR_RETURN(why, LetGo(store, options.stale_seconds, now_ms()));
+    Result<bool> complete = IsComplete(store);
+    if (complete.ok() && *complete) return Status::Ok();
+    Result<std::string> let_go =
+        complete.ok() ? LetGo(store, options.stale_seconds, now_ms()) : complete.status();
+    if (let_go.ok()) {
+      why = *let_go;
+    } else if (let_go.status().code() == StatusCode::kUnavailable ||
+               let_go.status().code() == StatusCode::kIoError) {
+      // The store's own retries gave up for now; the wait may be long, so it goes on.
+      if (!warned) print("baton agent: hand-off: warning: " + let_go.status().ToString());
+      warned = true;
+    } else {
+      return let_go.status();
+    }
     if (why.empty()) env->SleepMicros(static_cast<uint64_t>(options.poll_seconds * 1e6));
   }
   print(fmt::format("baton agent: hand-off: taking over after {:.1f} s ({})",

@@ -24,8 +24,8 @@ struct HandoffOptions {
 // Waits in state "standby" (written at once) until the holder released the lease, wrote a final
 // heartbeat (stopped, fenced, failed, complete) or fell silent; then sets the state back to
 // "loading" and returns Ok. Ok too when the run completed meanwhile (the caller checks). When a
-// stop is requested first it sets *stopped and returns FailedPrecondition. Store errors other
-// than a torn heartbeat document are returned.
+// stop is requested first it sets *stopped and returns FailedPrecondition. Transient store
+// errors (Unavailable, IoError) warn once and the wait goes on; other errors are returned.
 Status WaitForHandoff(Store* store, HeartbeatWriter& heartbeat, const HandoffOptions& options,
                       bool* stopped);
 

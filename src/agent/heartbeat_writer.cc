@@ -6,13 +6,8 @@
 
 namespace baton {
 
-HeartbeatWriter::HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env,
-                                 std::function<void()> on_tick)
-    : store_(store),
-      period_(period_s),
-      env_(env),
-      on_tick_(std::move(on_tick)),
-      doc_(std::move(initial)) {
+HeartbeatWriter::HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env)
+    : store_(store), period_(period_s), env_(env), doc_(std::move(initial)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -46,7 +41,6 @@ void HeartbeatWriter::Loop() {
   while (!done_) {
     lock.unlock();
     Write();
-    if (on_tick_) on_tick_();
     lock.lock();
     // A condition variable rather than env_->SleepMicros: Finish must not wait out a period.
     cv_.wait_for(lock, std::chrono::duration<double>(period_), [this] { return done_; });

@@ -19,11 +19,9 @@ namespace baton {
 
 class HeartbeatWriter {
  public:
-  // Starts writing `initial` (its updated_unix_ms is set on every write, from env's clock).
-  // `on_tick`, if given, runs on the writer's thread after every periodic write (the agent polls
-  // for a stop request there).
-  HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env,
-                  std::function<void()> on_tick = nullptr);
+  // Starts writing `initial` (its updated_unix_ms is set on every write, from env's clock). The
+  // period itself is waited on a condition variable in real time, so Finish never waits it out.
+  HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env);
   ~HeartbeatWriter() { Finish(std::nullopt); }
 
   // Training progress from the trainer's hook.
@@ -42,7 +40,6 @@ class HeartbeatWriter {
   Store* store_;
   double period_;
   Env* env_;
-  std::function<void()> on_tick_;
   std::mutex mu_;        // guards doc_ and done_
   std::mutex write_mu_;  // one write at a time, so a stale document never lands after a newer one
   std::condition_variable cv_;

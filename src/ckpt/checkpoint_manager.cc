@@ -72,7 +72,7 @@ Status CheckpointManager::Commit(int64_t step,
   const bool staged = store_->SupportsRename();
   std::string staging = final_prefix;
   if (staged) {
-    staging = fmt::format("{}{}.partial-{}/", run_prefix_, CheckpointDir(step), NewNonce());
+    staging = fmt::format("{}{}/", run_prefix_, StagingDir(step, NewNonce()));
   } else {
     // Object store: no rename, so an old checkpoint of this step loses its manifest first and
     // turns incomplete; then its stale files go, so none can outlive the new manifest.

@@ -142,7 +142,13 @@ Status RunLease::Fenced(const LeaseRecord& now) {
       Url(), now.epoch, now.holder, UtcTime(now.acquired_unix_ms), mine_.epoch, mine_.holder);
 }
 
+std::string RunLease::holder() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return mine_.holder;
+}
+
 Status RunLease::Check() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (fenced_) return FailedPrecondition("fenced: {} was taken by a newer attempt", Url());
   Result<std::string> text = store_->Get(key_);
   if (text.status().code() == StatusCode::kNotFound) {
@@ -159,6 +165,7 @@ Status RunLease::Check() {
 }
 
 Status RunLease::Write(const LeaseRecord& record) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (!store_->SupportsConditionalPut()) {
     // Without a conditional write, writing the lease back could overwrite a newer attempt's
     // epoch that landed after our read: only the check is done, nothing is written.
@@ -186,6 +193,7 @@ Status RunLease::Write(const LeaseRecord& record) {
 }
 
 Status RunLease::Renew() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   LeaseRecord next = mine_;
   next.renewed_unix_ms = NowMs(env_);
   BATON_RETURN_IF_ERROR(Write(next));
@@ -194,6 +202,7 @@ Status RunLease::Renew() {
 }
 
 Status RunLease::Release() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   LeaseRecord next = mine_;
   next.released = true;
   next.renewed_unix_ms = NowMs(env_);

@@ -17,8 +17,10 @@
 // attempt computes for that step, and the new attempt replaces it when it saves that step.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -65,9 +67,11 @@ class RunLease {
   Status Release();
   Status Renew();
 
-  int64_t epoch() const { return mine_.epoch; }
-  const std::string& holder() const { return mine_.holder; }
-  bool fenced() const { return fenced_; }
+  // Check, Renew and Release may run on different threads (the trainer checks the lease before
+  // a log line while its commit thread renews it); the lease serialises them.
+  int64_t epoch() const { return mine_.epoch; }  // fixed at Acquire
+  std::string holder() const;
+  bool fenced() const { return fenced_.load(); }
   std::string Url() const;
 
  private:
@@ -85,7 +89,8 @@ class RunLease {
   LeaseRecord mine_;
   std::string etag_;  // of our last write, where the store gives one
   Env* env_;
-  bool fenced_ = false;
+  mutable std::recursive_mutex mu_;  // mine_, etag_; Write calls Check
+  std::atomic<bool> fenced_{false};
 };
 
 }  // namespace baton

@@ -7,12 +7,11 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tensor/backend.h"  // kIgnoreLabel
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace baton {
-
-inline constexpr int32_t kIgnoreLabel = -100;
 
 // labels[i] is input_ids[i] where the token is assistant output (the answer's content and its
 // end-of-turn token) and kIgnoreLabel elsewhere. Labels are not shifted: as in Hugging Face, the

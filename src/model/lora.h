@@ -8,15 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "model/peft_names.h"
 #include "model/weights.h"
 #include "tensor/backend.h"
 
 namespace baton {
-
-// The file names of a PEFT adapter folder (PEFT's SAFETENSORS_WEIGHTS_NAME and CONFIG_NAME); a
-// checkpoint holds these two (run/layout.h), so PEFT, vLLM and `baton infer` load it as is.
-inline constexpr char kPeftWeightsFile[] = "adapter_model.safetensors";
-inline constexpr char kPeftConfigFile[] = "adapter_config.json";
 
 struct LoraConfig {
   int64_t r = 8;

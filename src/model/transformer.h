@@ -76,7 +76,7 @@ class Transformer {
   Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask);
 
   // Training step half: runs tokens[B,T] forward, computes the causal-LM cross-entropy against
-  // labels[B,T] (i32, unshifted as in HF: position t predicts labels[t+1]; -100 is ignored),
+  // labels[B,T] (i32, unshifted as in HF: position t predicts labels[t+1]; kIgnoreLabel is ignored),
   // and ADDS the gradient of grad_scale * (summed loss) for every LoRA tensor into `grads`
   // (an adapter with the same layout as the one set with SetAdapter). Returns the summed loss
   // and the number of labelled tokens. With `recompute`, each layer's activations are rebuilt

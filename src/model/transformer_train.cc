@@ -36,13 +36,13 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
   LossSum sum;
   for (int64_t b = 0; b < nb; ++b) {
     for (int64_t t = 0; t < nt; ++t) {
-      int32_t label = t + 1 < nt ? labels.data<int32_t>()[b * nt + t + 1] : -100;
-      if (label != -100 && (label < 0 || label >= c.vocab_size)) {
+      int32_t label = t + 1 < nt ? labels.data<int32_t>()[b * nt + t + 1] : kIgnoreLabel;
+      if (label != kIgnoreLabel && (label < 0 || label >= c.vocab_size)) {
         return InvalidArgument("ForwardBackward: label {} at position {} is outside [0, {})", label,
                                b * nt + t + 1, c.vocab_size);
       }
       targets_host.data<int32_t>()[b * nt + t] = label;
-      sum.tokens += label != -100;
+      sum.tokens += label != kIgnoreLabel;
     }
   }
   BATON_ASSIGN_OR_RETURN(Tensor targets, backend_->Upload(targets_host, DType::kI32));

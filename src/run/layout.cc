@@ -25,6 +25,10 @@ std::optional<int64_t> ParseStep(std::string_view digits) {
 
 std::string CheckpointDir(int64_t step) { return fmt::format("{}{}", kPrefix, step); }
 
+std::string StagingDir(int64_t step, std::string_view nonce) {
+  return fmt::format("{}.partial-{}", CheckpointDir(step), nonce);
+}
+
 std::optional<int64_t> ParseCheckpointDir(std::string_view name) {
   if (!name.starts_with(kPrefix)) return std::nullopt;
   return ParseStep(name.substr(kPrefix.size()));

@@ -29,7 +29,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
-#include "model/lora.h"
+#include "model/peft_names.h"
 #include "store/store.h"
 
 namespace baton {
@@ -55,6 +55,9 @@ std::string CheckpointDir(int64_t step);
 // ("checkpoint-12.partial-ab", "checkpoint-012", "checkpoint-", "runs") -> nullopt, so that each
 // step has exactly one folder name.
 std::optional<int64_t> ParseCheckpointDir(std::string_view name);
+// "checkpoint-<step>.partial-<nonce>": where a filesystem commit stages a checkpoint before the
+// rename; a leftover of an interrupted commit when found later.
+std::string StagingDir(int64_t step, std::string_view nonce);
 // The step of a leftover folder name: "checkpoint-12.partial-ab" -> 12; anything else -> nullopt.
 std::optional<int64_t> ParseLeftoverDir(std::string_view name);
 // The step of the checkpoint a path, key or URL ends in: ".../run/checkpoint-12" -> 12.

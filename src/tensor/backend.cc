@@ -300,7 +300,7 @@ Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels,
   if (labels.device() == Device::kCpu) {  // device labels were checked on the host
     const int32_t* l = labels.data<int32_t>();
     for (int64_t i = 0; i < labels.numel(); ++i) {
-      if (l[i] != -100 && (l[i] < 0 || l[i] >= logits.dim(1))) {
+      if (l[i] != kIgnoreLabel && (l[i] < 0 || l[i] >= logits.dim(1))) {
         return InvalidArgument("CrossEntropy: label {} at row {} is outside [0, {})", l[i], i,
                                logits.dim(1));
       }

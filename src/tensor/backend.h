@@ -14,6 +14,10 @@
 
 namespace baton {
 
+// A label that takes no part in the loss (padding, prompt tokens): Hugging Face's and PyTorch's
+// ignore_index, so datasets and reference outputs mean the same by it.
+inline constexpr int32_t kIgnoreLabel = -100;
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -95,9 +99,9 @@ class Backend {
   // dgate, dup of out = silu(gate) * up.
   Status SiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout, Tensor& dgate,
                          Tensor& dup);
-  // Cross-entropy of logits[N,V] against labels[N] (i32; -100 = ignored). Returns the summed
-  // loss (double) and writes dlogits[N,V] = grad_scale * (softmax - onehot) on labelled rows,
-  // 0 on ignored ones. `dlogits` may be `logits` itself (in place).
+  // Cross-entropy of logits[N,V] against labels[N] (i32; kIgnoreLabel = ignored). Returns the
+  // summed loss (double) and writes dlogits[N,V] = grad_scale * (softmax - onehot) on labelled
+  // rows, 0 on ignored ones. `dlogits` may be `logits` itself (in place).
   Result<double> CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
                               Tensor& dlogits);
 

@@ -169,7 +169,8 @@ Result<ParityReport> RunParity(Env* env, Backend* backend, const ParityOptions& 
   BATON_ASSIGN_OR_RETURN(Tensor want_loss, ref.Get("lora_loss"));
   Tensor labels = ToI32(labels_t);
   int64_t labelled = 0;
-  for (int64_t i = 1; i < labels.numel(); ++i) labelled += labels.data<int32_t>()[i] != -100;
+  for (int64_t i = 1; i < labels.numel(); ++i)
+    labelled += labels.data<int32_t>()[i] != kIgnoreLabel;
   LoraAdapter grads = LoraAdapter::Create(model->config(), adapter.config(), backend);
   BATON_ASSIGN_OR_RETURN(
       Transformer::LossSum sum,

@@ -37,7 +37,10 @@ Status RunLog::Open(Store* store, int64_t step, std::function<Status()> fence) {
     std::string trimmed = TrimLogText(*text, step);
     if (appends_) {
       // Rewritten atomically, then appended to line by line.
-      if (trimmed != *text) BATON_RETURN_IF_ERROR(store->Put(kRunLogName, trimmed));
+      if (trimmed != *text) {
+        if (fence_) BATON_RETURN_IF_ERROR(fence_());
+        BATON_RETURN_IF_ERROR(store->Put(kRunLogName, trimmed));
+      }
     } else {
       text_ = std::move(trimmed);
     }

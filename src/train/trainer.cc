@@ -406,7 +406,14 @@ Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
   if (completed_while_waiting_) return TrainOutcome::kAlreadyComplete;
   BATON_RETURN_IF_ERROR(Resume());
-  BATON_RETURN_IF_ERROR(log_.Open(store_.get(), resume_step_, [this] { return lease_->Check(); }));
+  // A fenced attempt must not write the log; a lease that cannot be read just now is checked
+  // again before the next commit, so the line goes on.
+  BATON_RETURN_IF_ERROR(log_.Open(store_.get(), resume_step_, [this]() -> Status {
+    Status s = lease_->Check();
+    if (s.ok() || lease_->fenced()) return s;
+    Print("warning: checking the run lease before a log line: " + s.ToString());
+    return Status::Ok();
+  }));
   if (hooks_.started) hooks_.started(resume_step_, state_.max_steps);
   start_ = Clock::now();
   bool recompute = args_.gradient_checkpointing;

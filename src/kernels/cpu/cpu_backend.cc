@@ -277,7 +277,7 @@ class CpuBackend : public Backend {
     for (int64_t i = 0; i < n; ++i) {
       const float* row = logits.f32() + i * v;
       float* g = dlogits.f32() + i * v;
-      if (l[i] == -100) {
+      if (l[i] == kIgnoreLabel) {
         std::memset(g, 0, v * sizeof(float));
         continue;
       }

@@ -308,7 +308,7 @@ __global__ void __launch_bounds__(kCeThreads)
     const T* x = logits + row * v;
     T* g = dlogits + row * v;
     const int32_t label = labels[row];  // the same for the whole block
-    if (label == -100) {
+    if (label == -100) {  // kIgnoreLabel (tensor/backend.h); the kernels see no Baton headers
       const float zeros[kVec] = {};
       for (int64_t j = first; j < v; j += step) StoreRowPack<kWide>(g, j, v, zeros);
       if (threadIdx.x == 0) row_loss[row] = 0.0;

@@ -45,7 +45,7 @@ cudaError_t Embedding(Elem table_e, const void* table, const int32_t* ids, Elem 
 // (kmath::DropoutKeep). `out` may be `x`.
 cudaError_t Dropout(Elem e, const void* x, float p, uint64_t seed, void* out, int64_t n,
                     cudaStream_t stream);
-// Cross-entropy of logits[n,v] against labels[n] (-100 ignored): row_loss[i] = logsumexp - target
+// Cross-entropy of logits[n,v] against labels[n] (-100 = kIgnoreLabel ignored): row_loss[i] = logsumexp - target
 // (0 on ignored rows) and dlogits = grad_scale * (softmax - onehot) (0 on ignored rows).
 // `dlogits` may alias `logits`. One block per row.
 cudaError_t CrossEntropy(Elem e, const void* logits, const int32_t* labels, float grad_scale,
