@@ -84,6 +84,14 @@ class Trainer {
   // Waits for the background commit; its error, if it failed.
   Status WaitUpload();
   Result<double> Evaluate();
+  // The steps of the loop, in order.
+  int64_t StepTargets(const BatchPlan::Window& w);  // labelled tokens of the whole step
+  Status ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t targets);  // micro-batch k
+  Result<double> OptimizerStep(int64_t step, int64_t targets);  // clip, AdamW; returns the lr
+  Status EvaluateAndLog();
+  void ReportProgress();
+  // Checkpoints (the partial accumulation too) and ends the attempt.
+  Result<TrainOutcome> StopNow();
   Status LogTrainLine(double lr);
   Status Finish();
   // Where checkpoint `step` is, for messages and the log: a path under a local --output_dir,
@@ -402,6 +410,96 @@ Result<TrainOutcome> Trainer::Run() {
   return r;
 }
 
+int64_t Trainer::StepTargets(const BatchPlan::Window& w) {
+  int64_t targets = 0;
+  for (int64_t k = 0; k < w.count; ++k) {
+    for (int64_t i : plan_->MicroBatch(w.epoch, w.first + k))
+      targets += CountTargets(data_.train[i]);
+  }
+  return targets;
+}
+
+Status Trainer::ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t targets) {
+  const int64_t step = state_.global_step;
+  // The loss is the mean over the step's labelled tokens, so every micro-batch is scaled by it.
+  float grad_scale = 1.0f / static_cast<float>(std::max<int64_t>(1, targets));
+  Batch b = MakeBatch(data_.train, plan_->MicroBatch(w.epoch, w.first + k), pad_id_);
+  // A distinct dropout stream for every micro-batch of the run, derived from the seed.
+  model_->SetLoraDropout(static_cast<float>(args_.lora_dropout),
+                         args_.seed * 0x100000001b3ull + static_cast<uint64_t>(step * ga_ + k));
+  BATON_ASSIGN_OR_RETURN(Transformer::LossSum s,
+                         model_->ForwardBackward(b.tokens, b.labels, b.mask, grad_scale,
+                                                 args_.gradient_checkpointing, grads_.get()));
+  state_.window_loss_sum += s.loss;
+  state_.trained_tokens += b.input_tokens;
+  state_.micro_step = k + 1;
+  return Status::Ok();
+}
+
+Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
+  // Clip by the global norm (logged before clipping, as HF does), then AdamW.
+  Tensor& g = grads_->params();
+  BATON_ASSIGN_OR_RETURN(double sq, backend_->SumSquares(g));
+  double norm = std::sqrt(sq);
+  if (args_.max_grad_norm > 0) {
+    double coef = args_.max_grad_norm / (norm + 1e-6);
+    if (coef < 1.0) BATON_RETURN_IF_ERROR(backend_->Scale(g, static_cast<float>(coef)));
+  }
+  double lr = LearningRateAt(schedule_, args_.learning_rate, step, warmup_steps_, state_.max_steps);
+  BATON_RETURN_IF_ERROR(optimizer_->Step(adapter_->params(), g, lr));
+  BATON_RETURN_IF_ERROR(backend_->Zero(g));
+  state_.log_loss_sum +=
+      state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
+  state_.log_grad_norm_sum += norm;
+  state_.log_steps += 1;
+  state_.window_loss_sum = 0;
+  state_.micro_step = 0;
+  state_.global_step = step + 1;
+  return lr;
+}
+
+Status Trainer::EvaluateAndLog() {
+  auto t0 = Clock::now();
+  BATON_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!state_.best_metric || eval_loss < *state_.best_metric) {
+    state_.best_metric = eval_loss;
+    state_.best_step = state_.global_step;
+  }
+  Json line = {
+      {"eval_loss", eval_loss},
+      {"eval_runtime", std::round(secs * 1000) / 1000},
+      {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
+      {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_},
+      {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)}};
+  Print(line.dump());
+  return log_.Append(line);
+}
+
+void Trainer::ReportProgress() {
+  if (!hooks_.progress) return;
+  double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  TrainProgress p;
+  p.global_step = state_.global_step;
+  p.max_steps = state_.max_steps;
+  p.tokens_per_second = static_cast<double>(state_.trained_tokens) / std::max(elapsed, 1e-9);
+  if (last_saved_step_ >= 0) p.last_checkpoint = CheckpointPath(last_saved_step_);
+  hooks_.progress(p);
+}
+
+Result<TrainOutcome> Trainer::StopNow() {
+  // Mid-step, the checkpoint carries the accumulation so far; between steps, the newest step.
+  if (state_.micro_step > 0 || last_saved_step_ != state_.global_step) {
+    BATON_RETURN_IF_ERROR(SaveCheckpoint());
+  }
+  BATON_RETURN_IF_ERROR(WaitUpload());
+  Print(state_.micro_step > 0
+            ? fmt::format("stop requested: checkpointed at step {} (+{} micro-batches); exiting",
+                          state_.global_step, state_.micro_step)
+            : fmt::format("stop requested: checkpointed at step {}; exiting", state_.global_step));
+  return TrainOutcome::kStopped;
+}
+
 Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
   if (completed_while_waiting_) return TrainOutcome::kAlreadyComplete;
@@ -416,92 +514,24 @@ Result<TrainOutcome> Trainer::Train() {
   }));
   if (hooks_.started) hooks_.started(resume_step_, state_.max_steps);
   start_ = Clock::now();
-  bool recompute = args_.gradient_checkpointing;
+  // The loop, as llm.c's: batch, forward/backward, update, log; then eval, checkpoint, stop.
   while (state_.global_step < state_.max_steps) {
-    int64_t step = state_.global_step;
-    BatchPlan::Window w = plan_->StepWindow(step);
-    int64_t targets = 0;
-    for (int64_t k = 0; k < w.count; ++k) {
-      for (int64_t i : plan_->MicroBatch(w.epoch, w.first + k)) {
-        targets += CountTargets(data_.train[i]);
-      }
-    }
-    float grad_scale = 1.0f / static_cast<float>(std::max<int64_t>(1, targets));
+    const int64_t step = state_.global_step;
+    const BatchPlan::Window w = plan_->StepWindow(step);
+    const int64_t targets = StepTargets(w);
+    // A resumed step goes on from the micro-batch its checkpoint was taken at.
     for (int64_t k = state_.micro_step; k < w.count; ++k) {
-      if (StopRequested()) {
-        BATON_RETURN_IF_ERROR(SaveCheckpoint());
-        BATON_RETURN_IF_ERROR(WaitUpload());
-        Print(fmt::format("stop requested: checkpointed at step {} (+{} micro-batches); exiting",
-                          state_.global_step, state_.micro_step));
-        return TrainOutcome::kStopped;
-      }
-      Batch b = MakeBatch(data_.train, plan_->MicroBatch(w.epoch, w.first + k), pad_id_);
-      // A distinct dropout stream for every micro-batch of the run, derived from the seed.
-      model_->SetLoraDropout(static_cast<float>(args_.lora_dropout),
-                             args_.seed * 0x100000001b3ull + static_cast<uint64_t>(step * ga_ + k));
-      BATON_ASSIGN_OR_RETURN(
-          Transformer::LossSum s,
-          model_->ForwardBackward(b.tokens, b.labels, b.mask, grad_scale, recompute, grads_.get()));
-      state_.window_loss_sum += s.loss;
-      state_.trained_tokens += b.input_tokens;
-      state_.micro_step = k + 1;
+      if (StopRequested()) return StopNow();
+      BATON_RETURN_IF_ERROR(ForwardBackward(w, k, targets));
     }
-    // Optimizer step: clip by the global norm (logged before clipping, as HF does).
-    Tensor& g = grads_->params();
-    BATON_ASSIGN_OR_RETURN(double sq, backend_->SumSquares(g));
-    double norm = std::sqrt(sq);
-    if (args_.max_grad_norm > 0) {
-      double coef = args_.max_grad_norm / (norm + 1e-6);
-      if (coef < 1.0) BATON_RETURN_IF_ERROR(backend_->Scale(g, static_cast<float>(coef)));
-    }
-    double lr =
-        LearningRateAt(schedule_, args_.learning_rate, step, warmup_steps_, state_.max_steps);
-    BATON_RETURN_IF_ERROR(optimizer_->Step(adapter_->params(), g, lr));
-    BATON_RETURN_IF_ERROR(backend_->Zero(g));
-    state_.log_loss_sum +=
-        state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
-    state_.log_grad_norm_sum += norm;
-    state_.log_steps += 1;
-    state_.window_loss_sum = 0;
-    state_.micro_step = 0;
-    state_.global_step = step + 1;
-    bool last = state_.global_step == state_.max_steps;
-    if (state_.global_step % args_.logging_steps == 0 || last)
-      BATON_RETURN_IF_ERROR(LogTrainLine(lr));
-    if (!data_.val.empty() && (state_.global_step % args_.eval_steps == 0 || last)) {
-      auto t0 = Clock::now();
-      BATON_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      if (!state_.best_metric || eval_loss < *state_.best_metric) {
-        state_.best_metric = eval_loss;
-        state_.best_step = state_.global_step;
-      }
-      Json line = {
-          {"eval_loss", eval_loss},
-          {"eval_runtime", std::round(secs * 1000) / 1000},
-          {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
-          {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_},
-          {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)}};
-      Print(line.dump());
-      BATON_RETURN_IF_ERROR(log_.Append(line));
-    }
-    if (state_.global_step % args_.save_steps == 0 || last) BATON_RETURN_IF_ERROR(SaveCheckpoint());
-    if (hooks_.progress) {
-      double elapsed =
-          seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
-      TrainProgress p;
-      p.global_step = state_.global_step;
-      p.max_steps = state_.max_steps;
-      p.tokens_per_second = static_cast<double>(state_.trained_tokens) / std::max(elapsed, 1e-9);
-      if (last_saved_step_ >= 0) p.last_checkpoint = CheckpointPath(last_saved_step_);
-      hooks_.progress(p);
-    }
-    if (!last && StopRequested()) {
-      if (last_saved_step_ != state_.global_step) BATON_RETURN_IF_ERROR(SaveCheckpoint());
-      BATON_RETURN_IF_ERROR(WaitUpload());
-      Print(fmt::format("stop requested: checkpointed at step {}; exiting", state_.global_step));
-      return TrainOutcome::kStopped;
-    }
+    BATON_ASSIGN_OR_RETURN(double lr, OptimizerStep(step, targets));
+    const bool last = state_.global_step == state_.max_steps;
+    auto due = [&](int64_t every) { return state_.global_step % every == 0 || last; };
+    if (due(args_.logging_steps)) BATON_RETURN_IF_ERROR(LogTrainLine(lr));
+    if (!data_.val.empty() && due(args_.eval_steps)) BATON_RETURN_IF_ERROR(EvaluateAndLog());
+    if (due(args_.save_steps)) BATON_RETURN_IF_ERROR(SaveCheckpoint());
+    ReportProgress();
+    if (!last && StopRequested()) return StopNow();
   }
   BATON_RETURN_IF_ERROR(Finish());
   return TrainOutcome::kCompleted;
