@@ -31,10 +31,11 @@ enum class EnvVar {
   // Set by the agent for the trainer command it supervises.
   kResumeFrom,  // the checkpoint to resume from, "" for a fresh start
   // Knobs read by the library.
-  kS3Addressing,  // "path" | "virtual" for s3:// stores (the URL's addressing= wins)
-  kThreads,       // CPU backend threads (default 2)
-  kGemm,          // CPU backend GEMM: "blas" (default) or "naive"
-  kKillAt,        // kill points to die at: "name" or "name:K", comma-separated (tests)
+  kS3Addressing,    // "path" | "virtual" for s3:// stores (the URL's addressing= wins)
+  kThreads,         // CPU backend threads (default 2)
+  kGemm,            // CPU backend GEMM: "blas" (default) or "naive"
+  kKillAt,          // kill points to die at: "name" or "name:K", comma-separated (tests)
+  kAliyunEndpoint,  // base URL for Alibaba's ECS and ESS OpenAPI (tests: a loopback fake)
   // Knobs read by the tests only.
   kKeepTmp,          // keep the tests' scratch folders
   kTestS3Endpoint,   // an external S3 server for the S3 store tests
@@ -60,6 +61,7 @@ inline constexpr EnvVarInfo kEnvVars[] = {
     {EnvVar::kThreads, "BATON_THREADS"},
     {EnvVar::kGemm, "BATON_GEMM"},
     {EnvVar::kKillAt, "BATON_KILL_AT"},
+    {EnvVar::kAliyunEndpoint, "BATON_ALIYUN_ENDPOINT"},
     {EnvVar::kKeepTmp, "BATON_KEEP_TMP"},
     {EnvVar::kTestS3Endpoint, "BATON_TEST_S3_ENDPOINT"},
     {EnvVar::kTestS3Bucket, "BATON_TEST_S3_BUCKET"},

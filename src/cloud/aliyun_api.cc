@@ -1,0 +1,218 @@
+#include "cloud/aliyun_api.h"
+
+#include <ctime>
+
+#include "base/process_contract.h"
+#include "cloud/aliyun_signer.h"
+#include "store/cloud_credentials.h"
+
+namespace baton {
+namespace {
+
+// "yyyy-MM-ddTHH:mm:ssZ", the x-acs-date format.
+std::string UtcDate(uint64_t micros) {
+  std::time_t t = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void ReplaceAll(std::string* s, const std::string& what, std::string_view with) {
+  if (what.empty()) return;
+  for (size_t at = s->find(what); at != std::string::npos; at = s->find(what, at + with.size())) {
+    s->replace(at, what.size(), with);
+  }
+}
+
+// A server may echo what it got (a string to sign, a token): none of our secrets leave in a
+// message, whatever the server put in it.
+Status Scrub(const Status& s, const SigV4Credentials& keys, const std::string& signature) {
+  std::string m = s.message();
+  for (const std::string* secret : {&keys.secret_access_key, &keys.session_token, &signature}) {
+    ReplaceAll(&m, *secret, "<redacted>");
+  }
+  return Status(s.code(), std::move(m));
+}
+
+}  // namespace
+
+const char* AliyunServiceName(AliyunService service) {
+  return service == AliyunService::kEcs ? "ecs" : "ess";
+}
+
+const char* AliyunServiceVersion(AliyunService service) {
+  return service == AliyunService::kEcs ? "2014-05-26" : "2014-08-28";
+}
+
+AliyunClient::AliyunClient(AliyunClientOptions options) : o_(std::move(options)) {
+  if (o_.env == nullptr) o_.env = Env::Default();
+  endpoint_override_ = o_.endpoint;
+  if (endpoint_override_.empty()) {
+    endpoint_override_ = GetEnvVar(EnvVar::kAliyunEndpoint).value_or("");
+  }
+  while (!endpoint_override_.empty() && endpoint_override_.back() == '/') {
+    endpoint_override_.pop_back();
+  }
+  rng_.seed(o_.jitter_seed != 0 ? o_.jitter_seed : std::random_device{}());
+  credentials_ = o_.credentials;
+  if (!credentials_) {
+    auto provider = std::make_shared<CredentialsProvider>(CredentialsProvider::Cloud::kAlibaba);
+    provider_ = provider;
+    credentials_ = [provider]() { return provider->Get(); };
+  }
+  if (o_.max_attempts < 1) o_.max_attempts = 1;
+}
+
+AliyunClient::~AliyunClient() = default;
+
+std::string AliyunClient::EndpointOf(AliyunService service) const {
+  if (!endpoint_override_.empty()) return endpoint_override_;
+  return fmt::format("https://{}.{}.aliyuncs.com", AliyunServiceName(service), o_.region);
+}
+
+std::string AliyunClient::NewNonce() {
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  return fmt::format("{:016x}{:016x}", rng_(), rng_());
+}
+
+uint64_t AliyunClient::BackoffMicros(int attempt, const HttpResponse* response) {
+  uint64_t cap = o_.max_backoff_ms * 1000;
+  uint64_t wait = o_.base_backoff_ms * 1000;
+  for (int i = 1; i < attempt && wait < cap; ++i) wait *= 2;
+  wait = std::min(wait, cap);
+  uint64_t jittered = wait / 2;
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    jittered += wait / 2 > 0 ? rng_() % (wait / 2 + 1) : 0;
+  }
+  if (response != nullptr) {
+    std::string after = response->Header("x-acs-retry-after");
+    char* end = nullptr;
+    double seconds = after.empty() ? 0 : std::strtod(after.c_str(), &end);
+    if (seconds > 0) jittered = std::max(jittered, std::min(cap, uint64_t(seconds * 1e6)));
+  }
+  return jittered;
+}
+
+Result<HttpResponse> AliyunClient::SendOnce(AliyunService service, std::string_view action,
+                                            const RpcParams& params, const SigV4Credentials& keys,
+                                            std::string* signature) {
+  std::string base = EndpointOf(service);
+  std::string body;
+  Acs3Request sign;
+  sign.method = "POST";
+  sign.path = "/";
+  sign.headers = {{"host", UrlAuthority(base)},
+                  {"x-acs-action", std::string(action)},
+                  {"x-acs-version", AliyunServiceVersion(service)}};
+  std::string url = base + "/";
+  if (o_.params_in_body) {
+    body = AliyunCanonicalQuery(params.pairs());
+    sign.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
+  } else {
+    sign.query = params.pairs();
+    if (!sign.query.empty()) url += "?" + AliyunCanonicalQuery(sign.query);
+  }
+  sign.payload_sha256_hex = Sha256Hex(body);
+  BATON_ASSIGN_OR_RETURN(Acs3Signature s,
+                         SignAcs3Request(&sign, keys, UtcDate(o_.env->NowMicros()), NewNonce()));
+  *signature = s.signature;
+
+  HttpRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = sign.headers;
+  req.headers.emplace_back("accept", "application/json");
+  req.headers.emplace_back("user-agent", "baton");
+  req.body = body;
+  req.total_timeout_ms = o_.timeout_ms;
+  ++attempts_;
+  return http_.Send(req);
+}
+
+Result<Json> AliyunClient::Call(AliyunService service, std::string_view action,
+                                const RpcParams& params, AliyunError* error) {
+  const char* name = AliyunServiceName(service);
+  AliyunError scratch;
+  AliyunError& last = error != nullptr ? *error : scratch;
+  Status failure;
+  for (int attempt = 1; attempt <= o_.max_attempts; ++attempt) {
+    Result<SigV4Credentials> keys = credentials_();
+    if (!keys.ok()) return keys.status().WithContext(fmt::format("{} {}", name, action));
+    std::string signature;
+    Result<HttpResponse> resp = SendOnce(service, action, params, *keys, &signature);
+    last = AliyunError{};
+    const HttpResponse* answer = nullptr;
+    if (!resp.ok()) {
+      failure =
+          Scrub(resp.status().WithContext(fmt::format("{} {}", name, action)), *keys, signature);
+      if (resp.status().code() != StatusCode::kUnavailable) return failure;
+    } else if (resp->status >= 200 && resp->status < 300) {
+      Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded()) {
+        return Corruption("{} {}: HTTP {} answer is not JSON", name, action, resp->status);
+      }
+      return j;
+    } else {
+      answer = &*resp;
+      last = ParseAliyunError(resp->status, resp->body);
+      failure = Scrub(AliyunErrorStatus(name, action, last), *keys, signature);
+      if (!IsRetryable(ClassifyAliyunError(last.code, last.http_status))) return failure;
+    }
+    if (attempt == o_.max_attempts) break;
+    o_.env->SleepMicros(BackoffMicros(attempt, answer));
+  }
+  return Status(failure.code(),
+                fmt::format("{} (gave up after {} attempts)", failure.message(), o_.max_attempts));
+}
+
+Status PaginateNextToken(AliyunClient* client, AliyunService service, std::string_view action,
+                         RpcParams params, int max_results,
+                         const std::function<Status(const Json& page)>& on_page) {
+  if (max_results > 0) params.Set("MaxResults", max_results);
+  params.Erase("NextToken");
+  for (int page = 0; page < 100000; ++page) {
+    BATON_ASSIGN_OR_RETURN(Json answer, client->Call(service, action, params));
+    BATON_RETURN_IF_ERROR(on_page(answer));
+    auto it = answer.find("NextToken");
+    if (it == answer.end() || !it->is_string() || it->get<std::string>().empty()) {
+      return Status::Ok();
+    }
+    if (it->get<std::string>() == params.Get("NextToken")) {
+      return Corruption("{} {}: NextToken did not advance", AliyunServiceName(service), action);
+    }
+    params.Set("NextToken", it->get<std::string>());
+  }
+  return Corruption("{} {}: too many pages", AliyunServiceName(service), action);
+}
+
+Status PaginatePages(AliyunClient* client, AliyunService service, std::string_view action,
+                     RpcParams params, int page_size,
+                     const std::function<Status(const Json& page)>& on_page) {
+  if (page_size < 1) return InvalidArgument("PaginatePages: page size {}", page_size);
+  params.Set("PageSize", page_size);
+  for (int64_t page = 1; page < 100000; ++page) {
+    params.Set("PageNumber", page);
+    BATON_ASSIGN_OR_RETURN(Json answer, client->Call(service, action, params));
+    BATON_RETURN_IF_ERROR(on_page(answer));
+    auto total = answer.find("TotalCount");
+    if (total == answer.end() || !total->is_number_integer()) return Status::Ok();
+    if (page * page_size >= total->get<int64_t>()) return Status::Ok();
+  }
+  return Corruption("{} {}: too many pages", AliyunServiceName(service), action);
+}
+
+Json AliyunList(const Json& answer, std::string_view outer, std::string_view inner) {
+  auto it = answer.find(std::string(outer));
+  if (it == answer.end()) return Json::array();
+  if (it->is_array()) return *it;
+  if (it->is_object()) {
+    auto in = it->find(std::string(inner));
+    if (in != it->end() && in->is_array()) return *in;
+  }
+  return Json::array();
+}
+
+}  // namespace baton
