@@ -193,6 +193,70 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::FromFile(bool* found) {
   return l;
 }
 
+// A string member, or "" when it is absent or not a string (json::value throws on a null).
+static std::string StringMember(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+Result<SigV4Credentials> ReadAliyunCliConfig(const std::string& path, const std::string& text,
+                                             const std::string& profile) {
+  BATON_ASSIGN_OR_RETURN(Json config, ParseJson(text, path));
+  if (!config.is_object()) return InvalidArgument("{}: expected a JSON object", path);
+  std::string name = profile;
+  if (name.empty()) name = StringMember(config, "current");
+  if (name.empty()) name = "default";
+  auto profiles = config.find("profiles");
+  if (profiles == config.end() || !profiles->is_array()) {
+    return InvalidArgument("{}: no 'profiles' list", path);
+  }
+  for (const Json& p : *profiles) {
+    if (!p.is_object() || StringMember(p, "name") != name) continue;
+    std::string mode = StringMember(p, "mode");
+    if (mode.empty()) mode = "AK";
+    if (mode == "EcsRamRole") return NotFound("{} [{}]: mode EcsRamRole", path, name);
+    if (mode != "AK" && mode != "StsToken") {
+      return Unimplemented("{} [{}]: mode {} is not supported (use AK or StsToken)", path, name,
+                           mode);
+    }
+    SigV4Credentials keys{StringMember(p, "access_key_id"), StringMember(p, "access_key_secret"),
+                          mode == "StsToken" ? StringMember(p, "sts_token") : ""};
+    if (keys.access_key_id.empty() || keys.secret_access_key.empty()) {
+      return InvalidArgument("{} [{}]: access_key_id and access_key_secret must both be set", path,
+                             name);
+    }
+    if (mode == "StsToken" && keys.session_token.empty()) {
+      return InvalidArgument("{} [{}]: mode StsToken without sts_token", path, name);
+    }
+    return keys;
+  }
+  return NotFound("{}: no profile '{}'", path, name);
+}
+
+Result<CredentialsProvider::Loaded> CredentialsProvider::FromAliyunCliConfig(bool* found) {
+  *found = false;
+  std::string home = GetEnv("HOME");
+  if (home.empty()) return Loaded{};
+  std::string path = home + "/.aliyun/config.json";
+  Env* env = Env::Default();
+  if (!env->FileExists(path)) return Loaded{};
+  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  std::string profile = GetEnv("ALIBABA_CLOUD_PROFILE");
+  Result<SigV4Credentials> keys = ReadAliyunCliConfig(path, text, profile);
+  // An absent default profile (or one in mode EcsRamRole) lets the chain go on; a profile named
+  // in the environment must be there.
+  if (keys.status().code() == StatusCode::kNotFound &&
+      (profile.empty() || keys.status().message().find("EcsRamRole") != std::string::npos)) {
+    return Loaded{};
+  }
+  if (!keys.ok()) return keys.status();
+  *found = true;
+  Loaded l;
+  l.keys = *keys;
+  l.source = fmt::format("{} [{}]", path, profile.empty() ? "current" : profile);
+  return l;
+}
+
 Result<CredentialsProvider::Loaded> CredentialsProvider::FromAwsMetadata() {
   return FromRoleService({.endpoint_env = "AWS_EC2_METADATA_SERVICE_ENDPOINT",
                           .default_endpoint = "http://169.254.169.254",
@@ -247,6 +311,10 @@ Result<CredentialsProvider::Loaded> CredentialsProvider::Load() {
   bool found = false;
   BATON_ASSIGN_OR_RETURN(Loaded env, FromEnvironment(&found));
   if (found) return env;
+  if (cloud_ == Cloud::kAlibaba) {
+    BATON_ASSIGN_OR_RETURN(Loaded cli, FromAliyunCliConfig(&found));
+    if (found) return cli;
+  }
   BATON_ASSIGN_OR_RETURN(Loaded file, FromFile(&found));
   if (found) return file;
   std::string tried = "the environment, the shared credentials file";

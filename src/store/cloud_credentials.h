@@ -3,7 +3,10 @@
 //      first OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET / OSS_SESSION_TOKEN and
 //      ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET /
 //      ALIBABA_CLOUD_SECURITY_TOKEN;
-//   2. a shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
+//   2. for oss:// and Alibaba's OpenAPI, the aliyun CLI's ~/.aliyun/config.json: the profile
+//      ALIBABA_CLOUD_PROFILE, else the file's "current" one, in mode AK or StsToken (a profile in
+//      mode EcsRamRole defers to step 3; other modes are refused);
+//   then a shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
 //      AWS_PROFILE (default "default"), keys aws_access_key_id, aws_secret_access_key,
 //      aws_session_token;
 //   3. the instance's role through the metadata service (net/metadata_client.h: session
@@ -55,6 +58,7 @@ class CredentialsProvider {
   Result<Loaded> Load();
   Result<Loaded> FromEnvironment(bool* found);
   Result<Loaded> FromFile(bool* found);
+  Result<Loaded> FromAliyunCliConfig(bool* found);
   Result<Loaded> FromAwsMetadata();
   Result<Loaded> FromAlibabaMetadata();
   // An instance role's temporary keys from a metadata service: AWS IMDS and Alibaba ECS differ
@@ -84,6 +88,16 @@ Result<int64_t> ParseUtcTime(std::string_view text);
 // Reads `profile` from an INI-style credentials file; NotFound if the profile is absent.
 // Malformed lines are errors naming path:line.
 Result<SigV4Credentials> ReadCredentialsFile(const std::string& path, const std::string& text,
+                                             const std::string& profile);
+
+// Reads a profile of the aliyun CLI's config.json ({"current": "p", "profiles": [{"name": "p",
+// "mode": "AK"|"StsToken", "access_key_id", "access_key_secret", "sts_token"}]}); `profile` ""
+// takes "current". NotFound if the profile is absent or in mode EcsRamRole (the metadata service
+// has its keys); InvalidArgument for malformed files, Unimplemented for other modes. Messages
+// name the path and profile, never a secret. Format: aliyun CLI `aliyun configure` (e.g. the
+// config.json quoted in leonrodenburg/ali-cli README.md); ALIBABA_CLOUD_PROFILE as in
+// aliyun/credentials-nodejs CLIProfileCredentialsProvider.
+Result<SigV4Credentials> ReadAliyunCliConfig(const std::string& path, const std::string& text,
                                              const std::string& profile);
 
 }  // namespace baton
