@@ -73,8 +73,12 @@ std::string AliyunClient::EndpointOf(AliyunService service) const {
 }
 
 std::string AliyunClient::NewNonce() {
-  std::lock_guard<std::mutex> lock(rng_mu_);
-  return fmt::format("{:016x}{:016x}", rng_(), rng_());
+  // Fresh randomness, never the (seedable) jitter generator: the server refuses a nonce it has
+  // seen from any client with these keys, so two clients seeded alike must still differ.
+  std::random_device random;
+  uint64_t hi = (uint64_t{random()} << 32) | random();
+  uint64_t lo = (uint64_t{random()} << 32) | random();
+  return fmt::format("{:016x}{:016x}", hi, lo);
 }
 
 uint64_t AliyunClient::BackoffMicros(int attempt, const HttpResponse* response) {

@@ -6,7 +6,7 @@
 // OpenApiRequest{Query, Method POST, Style RPC}).
 //
 // Endpoints: https://ecs.<region>.aliyuncs.com and https://ess.<region>.aliyuncs.com, or one base
-// URL for both from AliyunClientOptions::endpoint, else BATON_ALIYUN_ENDPOINT (a loopback fake).
+// URL for both from AliyunClientOptions::endpoint, else EnvVar::kAliyunEndpoint (a loopback fake).
 // Errors: a JSON error becomes a Status naming the service, action, code, HTTP status, message
 // and RequestId (cloud/aliyun_errors.h); the secret, the session token and the signature never
 // appear in one (they are scrubbed from the server's message too). Retries: retryable kinds and
@@ -40,7 +40,7 @@ const char* AliyunServiceVersion(AliyunService service);
 
 struct AliyunClientOptions {
   std::string region;  // "cn-hangzhou"
-  // A base URL for both services ("http://127.0.0.1:8080"); "" reads BATON_ALIYUN_ENDPOINT, and
+  // A base URL for both services ("http://127.0.0.1:8080"); "" reads EnvVar::kAliyunEndpoint, and
   // without it the regional endpoints are used.
   std::string endpoint;
   // The keys to sign with, asked before every attempt; null: the Alibaba credentials chain of
