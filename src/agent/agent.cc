@@ -3,17 +3,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
+#include <memory>
 #include <optional>
-#include <thread>
 
 #include "agent/handoff.h"
 #include "agent/heartbeat_writer.h"
 #include "agent/supervise.h"
 #include "agent/webhooks.h"
+#include "base/periodic_thread.h"
 #include "base/process_contract.h"
 #include "cloud/notice_monitor.h"
 #include "cloud/preemption.h"
@@ -60,19 +59,13 @@ class StopRequestPoller {
       : store_(store),
         instance_(std::move(instance)),
         started_ms_(started_unix_ms),
-        period_(period_s),
         flag_(flag),
         print_(std::move(print)) {
     // The first read before the agent goes on: a request already there is seen at once.
-    if (!PollOnce()) thread_ = std::thread([this] { Loop(); });
-  }
-  ~StopRequestPoller() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
+    if (!PollOnce()) {
+      ticker_ = std::make_unique<PeriodicThread>(
+          period_s, [this] { return !PollOnce(); }, /*tick_first=*/false);
     }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
   }
 
  private:
@@ -94,29 +87,14 @@ class StopRequestPoller {
     }
     return false;
   }
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait_for(lock, std::chrono::duration<double>(period_), [this] { return done_; });
-      if (done_) return;
-      lock.unlock();
-      bool stop = PollOnce();
-      lock.lock();
-      if (stop) return;
-    }
-  }
 
   Store* store_;
   std::string instance_;
   int64_t started_ms_;
-  double period_;
   std::atomic<bool>* flag_;
   std::function<void(const std::string&)> print_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
   bool warned_ = false, told_stale_ = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicThread> ticker_;  // last: stopped (and joined) first
 };
 
 Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& options,

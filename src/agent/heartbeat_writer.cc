@@ -1,14 +1,19 @@
 #include "agent/heartbeat_writer.h"
 
-#include <chrono>
 #include <cstdio>
 #include <utility>
 
 namespace baton {
 
 HeartbeatWriter::HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env)
-    : store_(store), period_(period_s), env_(env), doc_(std::move(initial)) {
-  thread_ = std::thread([this] { Loop(); });
+    : store_(store), env_(env), doc_(std::move(initial)) {
+  ticker_ = std::make_unique<PeriodicThread>(
+      period_s,
+      [this] {
+        Write();
+        return true;
+      },
+      /*tick_first=*/true);
 }
 
 void HeartbeatWriter::Update(const TrainProgress& p) {
@@ -31,20 +36,8 @@ void HeartbeatWriter::Finish(std::optional<AgentState> state) {
     done_ = true;
     if (state) doc_.state = *state;
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  ticker_->Stop();
   Write();
-}
-
-void HeartbeatWriter::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!done_) {
-    lock.unlock();
-    Write();
-    lock.lock();
-    // A condition variable rather than env_->SleepMicros: Finish must not wait out a period.
-    cv_.wait_for(lock, std::chrono::duration<double>(period_), [this] { return done_; });
-  }
 }
 
 void HeartbeatWriter::Write() {

@@ -4,13 +4,13 @@
 // not worth stopping training for.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "base/env.h"
+#include "base/periodic_thread.h"
 #include "run/layout.h"
 #include "store/store.h"
 #include "train/trainer.h"
@@ -19,8 +19,8 @@ namespace baton {
 
 class HeartbeatWriter {
  public:
-  // Starts writing `initial` (its updated_unix_ms is set on every write, from env's clock). The
-  // period itself is waited on a condition variable in real time, so Finish never waits it out.
+  // Starts writing `initial` (its updated_unix_ms is set on every write, from env's clock), every
+  // `period_s` on a base/periodic_thread.h thread, so Finish never waits a period out.
   HeartbeatWriter(Store* store, Heartbeat initial, double period_s, Env* env);
   ~HeartbeatWriter() { Finish(std::nullopt); }
 
@@ -34,19 +34,16 @@ class HeartbeatWriter {
   void Finish(std::optional<AgentState> state);
 
  private:
-  void Loop();
   void Write();
 
   Store* store_;
-  double period_;
   Env* env_;
   std::mutex mu_;        // guards doc_ and done_
   std::mutex write_mu_;  // one write at a time, so a stale document never lands after a newer one
-  std::condition_variable cv_;
   Heartbeat doc_;
   bool done_ = false;
   bool warned_ = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicThread> ticker_;  // last: it starts writing once the rest is set
 };
 
 }  // namespace baton

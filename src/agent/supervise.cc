@@ -9,20 +9,13 @@
 #include <optional>
 
 #include "base/process_contract.h"
+#include "base/strings.h"
 #include "ckpt/checkpoint_manager.h"
 #include "run/layout.h"
 #include "store/file_store.h"
 
 namespace baton {
-namespace {
-
-void ReplaceAll(std::string* s, std::string_view from, const std::string& to) {
-  for (size_t pos = 0; (pos = s->find(from, pos)) != std::string::npos; pos += to.size()) {
-    s->replace(pos, from.size(), to);
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::string> ResumeFrom(Store* store) {
   CheckpointManager m(store, "");

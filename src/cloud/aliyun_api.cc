@@ -1,30 +1,13 @@
 #include "cloud/aliyun_api.h"
 
-#include <ctime>
-
 #include "base/process_contract.h"
+#include "base/strings.h"
 #include "cloud/aliyun_signer.h"
+#include "cloud/metadata_time.h"
 #include "store/cloud_credentials.h"
 
 namespace baton {
 namespace {
-
-// "yyyy-MM-ddTHH:mm:ssZ", the x-acs-date format.
-std::string UtcDate(uint64_t micros) {
-  std::time_t t = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-void ReplaceAll(std::string* s, const std::string& what, std::string_view with) {
-  if (what.empty()) return;
-  for (size_t at = s->find(what); at != std::string::npos; at = s->find(what, at + with.size())) {
-    s->replace(at, what.size(), with);
-  }
-}
 
 // A server may echo what it got (a string to sign, a token): none of our secrets leave in a
 // message, whatever the server put in it.
@@ -120,8 +103,10 @@ Result<HttpResponse> AliyunClient::SendOnce(AliyunService service, std::string_v
     if (!sign.query.empty()) url += "?" + AliyunCanonicalQuery(sign.query);
   }
   sign.payload_sha256_hex = Sha256Hex(body);
-  BATON_ASSIGN_OR_RETURN(Acs3Signature s,
-                         SignAcs3Request(&sign, keys, UtcDate(o_.env->NowMicros()), NewNonce()));
+  BATON_ASSIGN_OR_RETURN(
+      Acs3Signature s,
+      SignAcs3Request(&sign, keys, FormatRfc3339(static_cast<int64_t>(o_.env->NowMicros() / 1000)),
+                      NewNonce()));
   *signature = s.signature;
 
   HttpRequest req;

@@ -9,11 +9,6 @@
 namespace baton {
 namespace {
 
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
 std::string Lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -29,17 +24,6 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-std::string HexLower(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes.size());
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xF]);
-  }
-  return out;
-}
-
 std::string Base64(const unsigned char* data, size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
   int len =
@@ -51,19 +35,8 @@ std::string Base64(const unsigned char* data, size_t n) {
 }  // namespace
 
 std::string AliyunPercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3);
-  for (unsigned char c : s) {
-    if (IsUnreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
+  // The same rule as SigV4's: unreserved bytes stay, every other byte is "%XX" in uppercase hex.
+  return UriEncode(s, /*encode_slash=*/true);
 }
 
 std::string AliyunCanonicalQuery(std::vector<std::pair<std::string, std::string>> params) {
@@ -106,10 +79,7 @@ Result<Acs3Signature> ComputeAcs3Signature(const Acs3Request& request,
     names += name;
   }
   // The path keeps its '/' separators; every other reserved byte is encoded.
-  std::string path;
-  for (char c : request.path) {
-    path += c == '/' ? std::string("/") : AliyunPercentEncode(std::string_view(&c, 1));
-  }
+  const std::string path = UriEncode(request.path, /*encode_slash=*/false);
 
   Acs3Signature s;
   s.signed_headers = names;

@@ -1,15 +1,11 @@
 #include "data/self_cognition.h"
 
+#include "base/strings.h"
+
 namespace baton {
 namespace {
 
 constexpr std::string_view kNameHolder = "{{NAME}}", kAuthorHolder = "{{AUTHOR}}";
-
-void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
-  for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size())) {
-    s->replace(pos, from.size(), to);
-  }
-}
 
 Status CheckValues(const std::vector<std::string>& values, std::string_view flag) {
   if (values.size() > 2) {

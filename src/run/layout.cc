@@ -283,25 +283,40 @@ Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view in
 
 // --- requests ---
 
-std::string ScaleToZeroRequest::Serialize() const {
-  Json j = NewDocument(kScaleToZeroFormat);
-  j["capacity"] = 0;
-  j["instance"] = instance;
-  j["reason"] = reason;
-  j["unix_ms"] = unix_ms;
-  return j.dump(2) + "\n";
+namespace {
+
+// Both requests say who (the instance), why and when; `T` is one of them.
+template <typename T>
+std::string SerializeRequest(const char* format, const T& r, Json j = Json::object()) {
+  Json doc = NewDocument(format);
+  doc.update(j);
+  doc["instance"] = r.instance;
+  doc["reason"] = r.reason;
+  doc["unix_ms"] = r.unix_ms;
+  return doc.dump(2) + "\n";
 }
 
-Result<ScaleToZeroRequest> ScaleToZeroRequest::Parse(std::string_view text,
-                                                     const std::string& source) {
-  return AsCorruption<ScaleToZeroRequest>([&]() -> Result<ScaleToZeroRequest> {
-    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kScaleToZeroFormat));
-    ScaleToZeroRequest r;
+template <typename T>
+Result<T> ParseRequest(std::string_view text, const std::string& source, const char* format) {
+  return AsCorruption<T>([&]() -> Result<T> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, format));
+    T r;
     BATON_ASSIGN_OR_RETURN(r.instance, JsonString(j, "instance", source));
     BATON_ASSIGN_OR_RETURN(r.reason, JsonString(j, "reason", source));
     BATON_ASSIGN_OR_RETURN(r.unix_ms, JsonInt(j, "unix_ms", source));
     return r;
   });
+}
+
+}  // namespace
+
+std::string ScaleToZeroRequest::Serialize() const {
+  return SerializeRequest(kScaleToZeroFormat, *this, {{"capacity", 0}});
+}
+
+Result<ScaleToZeroRequest> ScaleToZeroRequest::Parse(std::string_view text,
+                                                     const std::string& source) {
+  return ParseRequest<ScaleToZeroRequest>(text, source, kScaleToZeroFormat);
 }
 
 Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request) {
@@ -310,23 +325,10 @@ Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request) 
 
 Result<bool> ScaleToZeroRequested(Store* store) { return Exists(store, kScaleToZeroKey); }
 
-std::string StopRequest::Serialize() const {
-  Json j = NewDocument(kStopFormat);
-  j["instance"] = instance;
-  j["reason"] = reason;
-  j["unix_ms"] = unix_ms;
-  return j.dump(2) + "\n";
-}
+std::string StopRequest::Serialize() const { return SerializeRequest(kStopFormat, *this); }
 
 Result<StopRequest> StopRequest::Parse(std::string_view text, const std::string& source) {
-  return AsCorruption<StopRequest>([&]() -> Result<StopRequest> {
-    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kStopFormat));
-    StopRequest r;
-    BATON_ASSIGN_OR_RETURN(r.instance, JsonString(j, "instance", source));
-    BATON_ASSIGN_OR_RETURN(r.reason, JsonString(j, "reason", source));
-    BATON_ASSIGN_OR_RETURN(r.unix_ms, JsonInt(j, "unix_ms", source));
-    return r;
-  });
+  return ParseRequest<StopRequest>(text, source, kStopFormat);
 }
 
 Status WriteStopRequest(Store* store, const StopRequest& request) {

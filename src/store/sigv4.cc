@@ -39,16 +39,6 @@ std::string Lowercase(std::string_view s) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::string HexLower(const unsigned char* data, size_t n) {
-  static constexpr char kLower[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kLower[data[i] >> 4];
-    out[2 * i + 1] = kLower[data[i] & 0xF];
-  }
-  return out;
-}
-
 // Decodes "%XX" escapes; a '%' not followed by two hex digits is kept literally.
 std::string PercentDecode(std::string_view s) {
   std::string out;
@@ -255,6 +245,17 @@ std::string SigV4Credentials::ToString() const {
                      session_token.empty() ? "<none>" : "<redacted>");
 }
 
+std::string HexLower(std::string_view bytes) {
+  static constexpr char kLower[] = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned char b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kLower[b >> 4];
+    out[2 * i + 1] = kLower[b & 0xF];
+  }
+  return out;
+}
+
 std::string UriEncode(std::string_view s, bool encode_slash) {
   std::string out;
   out.reserve(s.size());
@@ -278,7 +279,7 @@ std::string Sha256Hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
     return std::string();
   }
-  return HexLower(digest, len);
+  return HexLower(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
@@ -328,8 +329,7 @@ Result<std::string> AuthorizationHeader(const HttpRequestToSign& request, const 
   std::string mac = HmacSha256(key, string_to_sign);
   Cleanse(&key);
   if (mac.size() != 32) return Internal("SigV4: HMAC-SHA256 failed in OpenSSL");
-  const std::string signature =
-      HexLower(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+  const std::string signature = HexLower(mac);
   return fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
                      credentials.access_key_id, CredentialScope(params),
                      BuildCanonicalHeaders(request).signed_, signature);

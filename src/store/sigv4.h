@@ -51,6 +51,8 @@ struct SigV4Params {
 // byte becomes "%XX" (uppercase hex); '/' stays unless `encode_slash`.
 std::string UriEncode(std::string_view s, bool encode_slash);
 
+// Lowercase hex of raw bytes (a digest, a MAC).
+std::string HexLower(std::string_view bytes);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 // Raw (32-byte, binary) HMAC-SHA256 of `data` under `key`.
