@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "ckpt/lease.h"
+#include "fault_injection_store.h"
 #include "run/layout.h"
 #include "store/file_store.h"
 #include "test_util.h"
@@ -59,6 +60,21 @@ TEST_F(HandoffTest, ASilentHolderIsTakenOverAfterTheStaleTimeOnTheEnvClock) {
   // While it waited its heartbeat said "standby"; now it is loading again.
   hb.Finish(std::nullopt);
   EXPECT_EQ((*ReadHeartbeat(&store_, "i-new"))->state, AgentState::kLoading);
+}
+
+TEST_F(HandoffTest, ATransientStoreErrorWarnsOnceAndTheWaitGoesOn) {
+  FaultInjectionStore flaky(&store_);  // only the waiting thread uses it
+  flaky.FailNth(StoreOp::kHead, 0);    // the first COMPLETE check: an I/O error
+  flaky.FailNthCall(5);                // and a later read of the lease or the heartbeat
+  HeartbeatWriter hb(&store_, Mine(), 3600, &clock_);
+  bool stopped = false;
+  ASSERT_TRUE(WaitForHandoff(&flaky, hb, options_, &stopped).ok()) << lines_;
+  EXPECT_TRUE(flaky.fault_fired());
+  EXPECT_GE(clock_.seconds(), 30.0);
+  size_t first = lines_.find("hand-off: warning");
+  ASSERT_NE(first, std::string::npos) << lines_;
+  EXPECT_EQ(lines_.find("hand-off: warning", first + 1), std::string::npos) << "warned once";
+  EXPECT_NE(lines_.find("i-old silent for 30 s"), std::string::npos) << lines_;
 }
 
 TEST_F(HandoffTest, AHolderThatStoppedIsTakenOverAtOnceAndABusyOneIsWaitedFor) {
