@@ -213,6 +213,52 @@ TEST(RunLayoutTest, StoreDocumentsThroughAStore) {
   EXPECT_TRUE(DeleteStopRequest(&store, "i-1").ok());  // already gone: fine
 }
 
+TEST(RunLayoutTest, FleetLedgerRoundTripAndChecks) {
+  testing::ScopedTempDir tmp;
+  FileStore store(Env::Default(), tmp.path());
+  EXPECT_EQ(*ReadFleetLedger(&store), std::nullopt);
+  FleetLedger l;
+  l.run = "r1";
+  l.provider = "aliyun";
+  l.region = "cn-hangzhou";
+  l.started_unix_ms = 1000;
+  LedgerInstance a;
+  a.id = "i-a";
+  a.offer = "t@z/spot";
+  a.launched_unix_ms = 2000;
+  a.ended_unix_ms = 9000;
+  a.end_reason = "preempted";
+  a.notice_unix_ms = 5000;
+  LedgerInstance b;
+  b.id = "i-b";
+  b.offer = "t@z/on-demand";
+  b.handoff = true;
+  b.launched_unix_ms = 6000;
+  l.instances = {a, b};
+  l.SetResource("scaling_group_id", "asg-1");
+  l.SetResource("scaling_group_id", "asg-2");  // replaces
+  l.SetResource("gone", "x");
+  l.SetResource("gone", "");  // removes
+  ASSERT_TRUE(WriteFleetLedger(&store, l).ok());
+  EXPECT_TRUE(Env::Default()->FileExists(tmp.Sub("fleet/ledger.json")));
+  Result<std::optional<FleetLedger>> back = ReadFleetLedger(&store);
+  ASSERT_TRUE(back.ok() && *back) << back.status().ToString();
+  EXPECT_EQ((*back)->Serialize(), l.Serialize());
+  EXPECT_EQ((*back)->Resource("scaling_group_id"), "asg-2");
+  EXPECT_EQ((*back)->Resource("gone"), "");
+  ASSERT_EQ((*back)->instances.size(), 2u);
+  EXPECT_TRUE((*back)->instances[1].handoff);
+  EXPECT_EQ((*back)->instances[0].end_reason, "preempted");
+  // An instance id that would escape its key, a wrong format, a torn document: Corruption.
+  std::string bad = l.Serialize();
+  bad.replace(bad.find("\"i-a\""), 5, "\"../x\"");
+  EXPECT_EQ(FleetLedger::Parse(bad, "l").status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(FleetLedger::Parse(StopRequest{"i", "r", 1}.Serialize(), "l").status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(FleetLedger::Parse("{\"format\": \"baton-fleet", "l").status().code(),
+            StatusCode::kCorruption);
+}
+
 TEST(RunLayoutTest, StoreErrorsAreNeverReadAsAbsent) {
   UnreachableStore store;
   Result<bool> complete = IsComplete(&store);

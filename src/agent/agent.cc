@@ -24,8 +24,20 @@ namespace {
 
 using Print = std::function<void(const std::string&)>;
 
-std::string DefaultInstanceId() {
+// BATON_INSTANCE_ID, else the id the cloud's metadata service gives (a cloud fleet names the
+// instance's stop request and heartbeat by it), else the host name.
+std::string DefaultInstanceId(const JobSpec& job, const std::function<void(const std::string&)>& print) {
   if (std::optional<std::string> id = GetEnvVar(EnvVar::kInstanceId)) return *id;
+  if (job.cloud != "none") {
+    Result<Cloud> cloud = ParseCloud(job.cloud);
+    if (cloud.ok() && *cloud != Cloud::kAzure) {
+      Result<std::string> id = InstanceIdFromMetadata(*cloud, job.metadata_url);
+      if (id.ok()) return *id;
+      print(fmt::format("baton agent: no instance id from the metadata service ({}); using the "
+                        "host name",
+                        id.status().message()));
+    }
+  }
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) return "unknown";
   return host;
@@ -191,7 +203,8 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
       std::fprintf(stderr, "%s\n", s.c_str());
     }
   };
-  std::string instance = options.instance_id.empty() ? DefaultInstanceId() : options.instance_id;
+  std::string instance =
+      options.instance_id.empty() ? DefaultInstanceId(job, print) : options.instance_id;
   BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
   std::string billing =
       options.billing.empty() ? GetEnvVar(EnvVar::kBilling).value_or("") : options.billing;

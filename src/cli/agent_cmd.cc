@@ -10,7 +10,7 @@
 #include <string>
 
 #include "agent/agent.h"
-#include "agent/service.h"
+#include "cloud/agent_service.h"
 #include "base/env.h"
 #include "base/process_contract.h"
 #include "cli/commands.h"

@@ -21,6 +21,7 @@ void AddStoreCommand(CLI::App& root, Action& action);
 void AddAgentCommand(CLI::App& root, Action& action);
 void AddRunCommand(CLI::App& root, Action& action);
 void AddSimCommand(CLI::App& root, Action& action);
+void AddFleetCommand(CLI::App& root, Action& action);
 
 // Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

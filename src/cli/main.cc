@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   baton::cli::AddAgentCommand(app, action);
   baton::cli::AddRunCommand(app, action);
   baton::cli::AddSimCommand(app, action);
+  baton::cli::AddFleetCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

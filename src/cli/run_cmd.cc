@@ -18,8 +18,8 @@
 #include <string>
 
 #include "base/env.h"
+#include "cli/agent_job.h"
 #include "cli/commands.h"
-#include "data/dataset_spec.h"
 #include "fleet/controller.h"
 #include "fleet/local_provider.h"
 #include "fleet/market.h"
@@ -39,27 +39,6 @@ struct RunFlags {
   bool fresh = false;
   double max_minutes = 60;
 };
-
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, n) : "baton";
-}
-
-std::string Absolute(const std::string& path) {
-  if (path.empty() || path[0] == '/' || IsRemoteUrl(path)) return path;
-  char cwd[4096];
-  if (!getcwd(cwd, sizeof(cwd))) return path;
-  std::string p = path;
-  while (p.rfind("./", 0) == 0) p = p.substr(2);
-  return JoinPath(cwd, p);
-}
-
-// A dataset entry is a path (maybe with "#N") or a built-in name; only existing paths move.
-std::string AbsoluteDataset(const std::string& spec) {
-  auto [path, count] = SplitSampleSuffix(spec);
-  return Env::Default()->FileExists(path) ? Absolute(path) + count : spec;
-}
 
 // Event lines and a live status line that is redrawn in place on a terminal.
 class Terminal {
@@ -111,21 +90,11 @@ int RunJob(const RunFlags& flags) {
   }
 
   // The agents run in their own folders: give them a copy of the job with absolute paths.
-  Result<Json> doc = JobSpecDocument(*text, flags.job);
-  if (!doc.ok()) return ReportError(doc.status());
   std::string store_url = Absolute(job->train.output_dir);
-  (*doc)["name"] = job->name;
-  (*doc)["store"] = store_url;
-  if (doc->contains("model")) (*doc)["model"] = Absolute(job->train.model);
-  if (doc->contains("datasets")) {
-    Json list = Json::array();
-    for (const std::string& d : job->train.dataset) list.push_back(AbsoluteDataset(d));
-    (*doc)["datasets"] = list;
-  }
-  Json& agent = (*doc)["agent"];
-  if (!agent.is_object()) agent = Json::object();
   std::string cloud = job->cloud == "none" ? "alibaba" : job->cloud;
-  agent["cloud"] = cloud;
+  Result<Json> doc = AgentJobDocument(*text, flags.job, *job, store_url, cloud);
+  if (!doc.ok()) return ReportError(doc.status());
+  Json& agent = (*doc)["agent"];
   agent.erase("metadata_url");  // each instance has its own fake
   if (!agent.contains("heartbeat_seconds")) agent["heartbeat_seconds"] = 1;
 

@@ -24,15 +24,16 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-std::string Base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+}  // namespace
+
+std::string Base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(data.data()),
+                            static_cast<int>(data.size()));
   out.resize(len);
   return out;
 }
-
-}  // namespace
 
 std::string AliyunPercentEncode(std::string_view s) {
   // The same rule as SigV4's: unreserved bytes stay, every other byte is "%XX" in uppercase hex.
@@ -125,7 +126,7 @@ std::string RpcSignature(std::string_view string_to_sign, std::string_view secre
   HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(string_to_sign.data()), string_to_sign.size(), mac,
        &len);
-  return Base64(mac, len);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 }  // namespace baton

@@ -79,4 +79,7 @@ std::string RpcStringToSign(std::string_view method,
                             const std::vector<std::pair<std::string, std::string>>& params);
 std::string RpcSignature(std::string_view string_to_sign, std::string_view secret);
 
+// Standard base64 (RFC 4648, with padding): ECS RunInstances' UserData, HMAC-SHA1 signatures.
+std::string Base64Encode(std::string_view data);
+
 }  // namespace baton

@@ -330,4 +330,34 @@ Result<std::unique_ptr<PreemptionWatcher>> PreemptionWatcher::Create(Cloud cloud
   return watcher;
 }
 
+Result<std::string> InstanceIdFromMetadata(Cloud cloud, std::string base_url,
+                                           WatcherOptions options) {
+  if (base_url.empty()) base_url = ResolveMetadataUrl(cloud);
+  while (base_url.ends_with('/')) base_url.pop_back();
+  if (options.env == nullptr) options.env = Env::Default();
+  const MetadataTokenScheme* tokens = nullptr;
+  std::string path = "/latest/meta-data/instance-id";
+  MetadataClient::Headers headers;
+  switch (cloud) {
+    case Cloud::kAlibaba:
+      tokens = &kAlibabaMetadataTokens;
+      break;
+    case Cloud::kAws:
+      tokens = &kAwsMetadataTokens;
+      break;
+    case Cloud::kGcp:
+      path = "/computeMetadata/v1/instance/id";
+      headers.emplace_back("Metadata-Flavor", "Google");
+      break;
+    case Cloud::kAzure:
+      return Unimplemented("the instance id is not read from Azure's metadata service");
+  }
+  MetadataClient client(base_url, tokens, options);
+  BATON_ASSIGN_OR_RETURN(HttpResponse r, client.Get(path, std::move(headers)));
+  if (r.status != 200) return client.UnexpectedStatus("GET", path, r);
+  std::string id(TrimSpace(r.body));
+  if (id.empty()) return Corruption("metadata GET {}: empty instance id", client.Url(path));
+  return id;
+}
+
 }  // namespace baton

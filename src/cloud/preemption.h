@@ -106,4 +106,11 @@ class PreemptionWatcher {
   virtual const std::string& base_url() const = 0;
 };
 
+// The id of the instance this runs on, as its cloud's metadata service says: Alibaba and AWS
+// GET /latest/meta-data/instance-id (with a token where the service asks for one), GCP
+// /computeMetadata/v1/instance/id. `base_url` "" means ResolveMetadataUrl(cloud). Errors name the
+// URL; Azure is Unimplemented (its VM name is not the id fleets use).
+Result<std::string> InstanceIdFromMetadata(Cloud cloud, std::string base_url = "",
+                                           WatcherOptions options = {});
+
 }  // namespace baton

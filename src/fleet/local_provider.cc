@@ -16,6 +16,7 @@
 #include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/preemption.h"
+#include "fleet/agent_track.h"
 #include "fleet/report.h"
 #include "job/job_spec.h"
 #include "run/layout.h"
@@ -70,10 +71,7 @@ struct LocalProvider::Proc {
   bool stop_sent = false;                     // the controller asked it to stop
   bool killed = false;                        // SIGKILLed by the provider
   bool adopted = false;                       // started by an earlier controller: not our child
-  std::optional<AgentState> heartbeat_state;  // from the agent's last heartbeat
-  double rate_t0 = -1, rate_step0 = 0, rate_t1 = -1, rate_step1 = 0;
-  int64_t max_steps = 0;
-  int64_t checkpoint_step = 0;
+  AgentTrack track;  // what its heartbeats said
   std::unique_ptr<FakeMetadataServer> metadata;
   std::string dir;
 
@@ -367,7 +365,7 @@ void LocalProvider::Reap(Proc& p, int wait_status, double now) {
   PollHeartbeat(p, now, &changed);
   if (p.killed || (!exited && WTERMSIG(wait_status) == SIGKILL)) {
     End(p, EndReason::kKilled, now, "");
-  } else if (exited && code == 0 && p.heartbeat_state == AgentState::kComplete) {
+  } else if (exited && code == 0 && p.track.state == AgentState::kComplete) {
     End(p, EndReason::kCompleted, now, "the run completed");
   } else if (exited && code == 0 && p.noticed) {
     End(p, EndReason::kPreempted, now, "");
@@ -384,43 +382,9 @@ void LocalProvider::Reap(Proc& p, int wait_status, double now) {
 }
 
 void LocalProvider::PollHeartbeat(Proc& p, double now, bool* changed) {
-  // None yet, or a torn document (a write in progress on a store without atomic puts): the next
-  // poll reads it again.
-  Result<std::optional<Heartbeat>> read = baton::ReadHeartbeat(store_.get(), p.info.id);
-  if (!read.ok() || !*read) return;
-  const Heartbeat& hb = **read;
-  AgentState state = hb.state;
-  if (state != p.heartbeat_state) {
-    p.heartbeat_state = state;
-    *changed = true;
-  }
-  double step = static_cast<double>(hb.global_step.value_or(0));
-  p.max_steps = hb.max_steps.value_or(0);
-  if (hb.resumed_step && p.info.start_work < 0) {
-    p.info.start_work = static_cast<double>(*hb.resumed_step);
-  }
-  if (std::optional<int64_t> s = ParseCheckpointPath(hb.last_checkpoint)) {
-    p.checkpoint_step = std::max(p.checkpoint_step, *s);
-  }
-  if (state == AgentState::kTraining && step != p.info.last_work) {
-    if (p.rate_t0 < 0) {
-      p.rate_t0 = now;
-      p.rate_step0 = step;
-    }
-    p.rate_t1 = now;
-    p.rate_step1 = step;
-    *changed = true;
-  }
-  if (hb.global_step) p.info.last_work = step;
-  if (p.info.state == InstanceState::kStopping || !p.alive()) return;
-  if (state == AgentState::kStandby && p.info.state != InstanceState::kStandby) {
-    p.info.state = InstanceState::kStandby;
-  } else if (state == AgentState::kTraining && p.info.state != InstanceState::kRunning) {
-    p.info.state = InstanceState::kRunning;
-    p.info.running_at = now;
-    Print(fmt::format("local fleet: t={} {} training from step {}", FormatHours(now), p.info.id,
-                      static_cast<int64_t>(std::max(0.0, p.info.start_work))));
-  }
+  if (!p.track.Poll(store_.get(), now, &p.info, changed)) return;
+  Print(fmt::format("local fleet: t={} {} training from step {}", FormatHours(now), p.info.id,
+                    static_cast<int64_t>(std::max(0.0, p.info.start_work))));
 }
 
 bool LocalProvider::Poll() {
@@ -451,10 +415,10 @@ bool LocalProvider::Poll() {
       bool reaped = waitpid(p->pid, &status, WNOHANG) == p->pid;
       if (reaped || (kill(p->pid, 0) != 0 && errno == ESRCH)) {
         PollHeartbeat(*p, now, &changed);
-        EndReason r = p->heartbeat_state == AgentState::kComplete  ? EndReason::kCompleted
+        EndReason r = p->track.state == AgentState::kComplete  ? EndReason::kCompleted
                       : p->killed                                  ? EndReason::kKilled
                       : p->noticed                                 ? EndReason::kPreempted
-                      : p->heartbeat_state == AgentState::kStopped ? EndReason::kStopped
+                      : p->track.state == AgentState::kStopped ? EndReason::kStopped
                                                                    : EndReason::kFailed;
         End(*p, r, now, "");
         changed = true;
@@ -483,30 +447,14 @@ std::vector<Instance> LocalProvider::Instances() {
 }
 
 RunProgress LocalProvider::Progress() {
-  RunProgress r;
-  // A store error keeps what the last poll saw (and warns once): never "not complete" by mistake.
-  Result<bool> complete = IsComplete(store_.get());
-  Result<bool> scale_to_zero = ScaleToZeroRequested(store_.get());
-  for (const Result<bool>* read : {&complete, &scale_to_zero}) {
-    if (!read->ok() && !store_warned_) {
-      store_warned_ = true;
-      Print("local fleet: warning: reading the run's store: " + read->status().ToString());
-    }
-  }
-  if (complete.ok()) seen_complete_ = *complete;
-  if (scale_to_zero.ok()) seen_scale_to_zero_ = *scale_to_zero;
-  r.complete = seen_complete_;
-  r.scale_to_zero_requested = seen_scale_to_zero_;
-  const Proc* latest = nullptr;
+  std::vector<const AgentTrack*> tracks;
+  std::vector<const Instance*> infos;
   for (const auto& p : procs_) {
-    r.done = std::max(r.done, p->info.last_work);
-    r.total = std::max(r.total, static_cast<double>(p->max_steps));
-    r.checkpoint = std::max(r.checkpoint, static_cast<double>(p->checkpoint_step));
-    if (p->rate_t1 > p->rate_t0 && p->rate_step1 > p->rate_step0) latest = p.get();
+    tracks.push_back(&p->track);
+    infos.push_back(&p->info);
   }
-  if (latest) {
-    r.rate = (latest->rate_step1 - latest->rate_step0) / (latest->rate_t1 - latest->rate_t0);
-  }
+  RunProgress r = ProgressOf(tracks, infos);
+  end_watch_.Read(store_.get(), [this](const std::string& s) { Print("local fleet: " + s); }, &r);
   return r;
 }
 

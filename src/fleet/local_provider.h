@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "fleet/agent_track.h"
 #include "fleet/market.h"
 #include "fleet/provider.h"
 #include "fleet/spec.h"
@@ -82,9 +83,7 @@ class LocalProvider : public Provider {
   std::unique_ptr<Market> market_;
   LocalProviderOptions options_;
   std::unique_ptr<Store> store_;
-  bool store_warned_ = false;        // a store error was reported once
-  bool seen_complete_ = false;       // COMPLETE, as the last successful read saw it
-  bool seen_scale_to_zero_ = false;  // the scale-to-zero request, likewise
+  RunEndWatch end_watch_;  // COMPLETE and the scale-to-zero request
   int64_t start_unix_ms_ = 0;
   double market_t_ = 0;  // market events up to here are applied
   std::vector<std::unique_ptr<Proc>> procs_;

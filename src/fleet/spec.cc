@@ -1,6 +1,7 @@
 #include "fleet/spec.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -38,7 +39,8 @@ Status ParseZones(const SpecNode& offer, std::vector<std::string>* zones) {
 
 // One `offers` item: instance type x zones x the billings it has a price for.
 Status ParseOffer(const SpecNode& f, std::vector<Offer>* out) {
-  BATON_RETURN_IF_ERROR(f.CheckKeys({"instance_type", "zone", "zones", "spot", "on_demand"}));
+  BATON_RETURN_IF_ERROR(
+      f.CheckKeys({"instance_type", "zone", "zones", "spot", "on_demand", "spot_price_limit"}));
   if (!f.Has("instance_type")) return f.Error("instance_type", "required key is missing");
   BATON_ASSIGN_OR_RETURN(std::string type, f.String("instance_type", ""));
   if (type.empty()) return f.Error("instance_type", "must not be empty");
@@ -53,6 +55,14 @@ Status ParseOffer(const SpecNode& f, std::vector<Offer>* out) {
     if (price <= 0) return f.Error(key, "must be a positive price");
     Billing billing = std::string(key) == "spot" ? Billing::kSpot : Billing::kOnDemand;
     for (const std::string& zone : zones) out->push_back(Offer{type, zone, billing, price});
+  }
+  if (f.Has("spot_price_limit")) {
+    if (!f.Has("spot")) return f.Error("spot_price_limit", "is for a spot offer: give `spot` too");
+    BATON_ASSIGN_OR_RETURN(double limit, f.Number("spot_price_limit", 0));
+    if (limit <= 0) return f.Error("spot_price_limit", "must be a positive price per hour");
+    for (Offer& o : *out) {
+      if (o.instance_type == type && o.billing == Billing::kSpot) o.spot_price_limit = limit;
+    }
   }
   return Status::Ok();
 }
@@ -120,6 +130,84 @@ Status ParseSimStarts(const SpecNode& f, std::vector<double>* out) {
   return Status::Ok();
 }
 
+Status ReadPairs(const SpecNode& map, std::vector<std::pair<std::string, std::string>>* out) {
+  if (!map.present()) return Status::Ok();
+  BATON_RETURN_IF_ERROR(map.ExpectMap());
+  for (const std::string& key : map.Keys()) {
+    Result<std::string> v = map.Get(key).AsString();
+    if (!v.ok() || v->empty()) return map.Error(key, "expected a non-empty string");
+    out->emplace_back(key, *v);
+  }
+  return Status::Ok();
+}
+
+// The `aliyun` section; `offers` are parsed already (every zone needs a vSwitch).
+Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, AliyunFleetSpec* a) {
+  SpecNode f = fleet.Get("aliyun");
+  if (!f.present()) {
+    return fleet.Error("aliyun",
+                       "required for the aliyun providers: region, image_id, vswitches, "
+                       "security_group_id (see docs/aliyun.md)");
+  }
+  std::set<std::string> known = {"region",     "endpoint",          "image_id", "vswitches",
+                                 "ram_role",   "security_group_id", "tags",     "system_disk_gb",
+                                 "binary_url", "system_disk_category", "poll_seconds"};
+  SpecNode::AddDurationKeys("stop_grace", &known);
+  SpecNode::AddDurationKeys("no_stock_backoff", &known);
+  BATON_RETURN_IF_ERROR(f.CheckKeys(known));
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"region", &a->region},
+                          {"image_id", &a->image_id},
+                          {"security_group_id", &a->security_group_id}}) {
+    if (!f.Has(key)) return f.Error(key, "required key is missing");
+    BATON_ASSIGN_OR_RETURN(*out, f.String(key, ""));
+    if (out->empty()) return f.Error(key, "must not be empty");
+  }
+  for (char c : a->region) {
+    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
+        c != '-') {
+      return f.Error("region", fmt::format("'{}' is not a region id (like cn-hangzhou)", a->region));
+    }
+  }
+  BATON_ASSIGN_OR_RETURN(a->endpoint, f.String("endpoint", ""));
+  if (!a->endpoint.empty() && !a->endpoint.starts_with("http://") &&
+      !a->endpoint.starts_with("https://")) {
+    return f.Error("endpoint", "must start with http:// or https://");
+  }
+  BATON_ASSIGN_OR_RETURN(a->ram_role, f.String("ram_role", ""));
+  BATON_ASSIGN_OR_RETURN(a->binary_url, f.String("binary_url", ""));
+  BATON_ASSIGN_OR_RETURN(a->system_disk_category, f.String("system_disk_category", ""));
+  BATON_ASSIGN_OR_RETURN(int64_t disk, f.Int("system_disk_gb", 0));
+  if (disk < 0 || disk > 65536) return f.Error("system_disk_gb", "must be 20..65536 (GiB)");
+  a->system_disk_gb = static_cast<int>(disk);
+  if (!f.Has("vswitches")) return f.Error("vswitches", "required key is missing");
+  BATON_RETURN_IF_ERROR(ReadPairs(f.Get("vswitches"), &a->vswitches));
+  BATON_RETURN_IF_ERROR(ReadPairs(f.Get("tags"), &a->tags));
+  for (const auto& [key, value] : a->tags) {
+    if (key.starts_with("baton:") || key.starts_with("acs:") || key.starts_with("aliyun")) {
+      return f.Get("tags").Error(key, "tag keys baton:*, acs:* and aliyun* are reserved");
+    }
+  }
+  BATON_ASSIGN_OR_RETURN(a->poll_seconds, f.Number("poll_seconds", 15));
+  if (a->poll_seconds <= 0 || a->poll_seconds > 3600) {
+    return f.Error("poll_seconds", "must be in (0, 3600]");
+  }
+  for (auto [stem, out] : {std::pair<const char*, double*>{"stop_grace", &a->stop_grace_seconds},
+                           {"no_stock_backoff", &a->no_stock_backoff_seconds}}) {
+    BATON_ASSIGN_OR_RETURN(std::optional<double> d, f.Duration(stem));
+    if (!d) continue;
+    if (*d <= 0) return f.Error(f.DurationKey(stem), "must be positive");
+    *out = *d;
+  }
+  for (const Offer& o : offers) {
+    if (a->VSwitchOf(o.zone).empty()) {
+      return f.Error("vswitches", fmt::format("no vSwitch for zone {} (offered as {}); add "
+                                              "`{}: vsw-...`",
+                                              o.zone, o.Name(), o.zone));
+    }
+  }
+  return Status::Ok();
+}
+
 bool HasBilling(const FleetSpec& spec, Billing billing) {
   return std::any_of(spec.offers.begin(), spec.offers.end(),
                      [&](const Offer& o) { return o.billing == billing; });
@@ -156,6 +244,17 @@ std::optional<std::string> PolicyMisfit(const FleetSpec& spec, PolicyKind policy
 
 const char* BillingName(Billing billing) {
   return billing == Billing::kSpot ? "spot" : "on-demand";
+}
+
+std::string AliyunFleetSpec::VSwitchOf(const std::string& zone) const {
+  for (const auto& [z, id] : vswitches) {
+    if (z == zone) return id;
+  }
+  return "";
+}
+
+bool IsCloudProvider(const std::string& provider) {
+  return provider == "aliyun" || provider == "aliyun-ess";
 }
 
 std::string Offer::Name() const {
@@ -227,8 +326,8 @@ Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::stri
 }
 
 Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
-  std::set<std::string> known = {"capacity", "policy",    "provider", "time_scale",
-                                 "offers",   "overheads", "market"};
+  std::set<std::string> known = {"capacity",  "policy", "provider", "time_scale", "offers",
+                                 "overheads", "market", "max_cost", "aliyun"};
   for (const char* stem : {"deadline", "work", "sim_start"}) {
     SpecNode::AddDurationKeys(stem, &known);
   }
@@ -246,9 +345,10 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   if (!kind.ok()) return f.Error("policy", kind.status().message());
   spec.policy = *kind;
   BATON_ASSIGN_OR_RETURN(spec.provider, f.String("provider", "local"));
-  if (spec.provider != "local" && spec.provider != "sim") {
-    return f.Error("provider",
-                   fmt::format("unknown provider '{}' (known: local, sim)", spec.provider));
+  if (spec.provider != "local" && spec.provider != "sim" && !IsCloudProvider(spec.provider)) {
+    return f.Error("provider", fmt::format("unknown provider '{}' (known: local, sim, aliyun, "
+                                           "aliyun-ess)",
+                                           spec.provider));
   }
   BATON_ASSIGN_OR_RETURN(std::optional<double> deadline, f.Duration("deadline"));
   if (deadline) {
@@ -273,6 +373,16 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
     return spec.market.Error(fmt::format("expected a mapping, got {}", spec.market.TypeName()));
   }
   BATON_RETURN_IF_ERROR(ParseSimStarts(f, &spec.sim_start_seconds));
+  BATON_ASSIGN_OR_RETURN(spec.max_cost, f.Number("max_cost", 0));
+  if (spec.max_cost < 0) return f.Error("max_cost", "must be positive (or 0: no cap)");
+  if (f.Has("max_cost") && spec.max_cost == 0) {
+    return f.Error("max_cost", "must be positive; leave it out for no cap");
+  }
+  if (IsCloudProvider(spec.provider)) {
+    BATON_RETURN_IF_ERROR(ParseAliyun(f, spec.offers, &spec.aliyun));
+  } else if (f.Has("aliyun")) {
+    return f.Error("aliyun", fmt::format("is for the aliyun providers, not '{}'", spec.provider));
+  }
   if (std::optional<std::string> misfit = PolicyMisfit(spec, spec.policy)) {
     return f.Error("policy", *misfit);
   }

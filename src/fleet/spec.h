@@ -5,11 +5,32 @@
 //     policy: spot-first               # spot-first | spot-only | on-demand | deadline
 //     deadline_hours: 16               # deadline policy: finish within this much time of the start
 //     provider: local                  # local (processes on this machine) | sim (discrete events)
+//                                      # | aliyun (ECS, Baton's controller) | aliyun-ess (a group)
+//     max_cost: 80                     # cloud providers: stop the run when its bill reaches this
 //     work_hours: 12                   # sim: compute the job needs on one instance
 //     time_scale: 60                   # local: simulated seconds per real second
 //     offers:                          # instance type x zones x billing, with prices per hour
 //       - {instance_type: ecs.gn7i-c8g1.2xlarge, zones: [cn-hangzhou-h, cn-hangzhou-i],
 //          spot: 3.5, on_demand: 10}
+//       # cloud providers, optional: the highest spot price per hour to pay (SpotWithPriceLimit);
+//       # without it the instance pays the market price, at most the on-demand one (SpotAsPriceGo)
+//       #   spot_price_limit: 5
+//     aliyun:                          # aliyun / aliyun-ess: where and what to launch
+//       region: cn-hangzhou
+//       image_id: aliyun_3_x64_20G_alibase_20240819.vhd
+//       vswitches: {cn-hangzhou-h: vsw-bp1..., cn-hangzhou-i: vsw-bp2...}   # one per offer zone
+//       security_group_id: sg-bp1...
+//       ram_role: BatonInstanceRole    # the instances' RAM role: OSS, and ESS scale-to-zero
+//       system_disk_gb: 100            # optional (image default); system_disk_category: cloud_essd
+//       tags: {team: ml}               # optional, on every instance (and the ESS group)
+//       binary_url: https://...        # where an instance downloads baton (cloud-init); omit
+//                                      # when the image has /usr/local/bin/baton already
+//       endpoint: http://127.0.0.1:8080   # optional: one base URL for ECS and ESS (tests,
+//                                      # private endpoints); else BATON_ALIYUN_ENDPOINT, else the
+//                                      # public ecs.<region>.aliyuncs.com / ess.<region>...
+//       poll_seconds: 15               # aliyun: the controller's period
+//       stop_grace_minutes: 5          # aliyun: a stopped instance is deleted after this at most
+//       no_stock_backoff_minutes: 5    # aliyun: a zone out of spot stock is tried again after
 //     overheads: {boot_minutes: 2, load_minutes: 1, checkpoint_minutes: 0.5,
 //                 checkpoint_interval_minutes: 30, notice_minutes: 2}
 //     market: {...}                    # the spot market (market.h)
@@ -29,6 +50,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/spec_node.h"
@@ -45,6 +67,7 @@ struct Offer {
   std::string zone;
   Billing billing = Billing::kSpot;
   double price_per_hour = 0;  // currency units per instance-hour
+  double spot_price_limit = 0;  // cloud spot offers: the most to pay per hour (0: market price)
   std::string Name() const;   // "ecs.gn7i-c8g1.2xlarge@cn-hangzhou-h/spot"
 };
 
@@ -62,6 +85,29 @@ struct Overheads {
   double notice = 120;             // preemption notice window; 0: reclaimed without notice
 };
 
+// The `aliyun` section (providers aliyun and aliyun-ess).
+struct AliyunFleetSpec {
+  std::string region;
+  std::string endpoint;  // "" : EnvVar::kAliyunEndpoint, else the public endpoints
+  std::string image_id;
+  std::vector<std::pair<std::string, std::string>> vswitches;  // zone -> vSwitch id, file order
+  std::string security_group_id;
+  std::string ram_role;
+  int system_disk_gb = 0;  // 0: the image's default
+  std::string system_disk_category;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string binary_url;
+  double poll_seconds = 15;
+  double stop_grace_seconds = 300;
+  double no_stock_backoff_seconds = 300;
+
+  // The vSwitch of `zone`, "" when the section names none.
+  std::string VSwitchOf(const std::string& zone) const;
+};
+
+// Whether a provider name is one of the cloud ones (they need `fleet up`, not `baton run`).
+bool IsCloudProvider(const std::string& provider);
+
 struct FleetSpec {
   int capacity = 1;
   PolicyKind policy = PolicyKind::kSpotFirst;
@@ -74,6 +120,8 @@ struct FleetSpec {
   SpecNode market;  // the market section, read by MakeMarket (IsNull: spot always available)
   // baton sim: points of the market's timeline (seconds) to start the run from; empty: [0].
   std::vector<double> sim_start_seconds;
+  double max_cost = 0;    // cloud providers: stop the run at this bill (0: no cap)
+  AliyunFleetSpec aliyun;  // provider aliyun / aliyun-ess
 };
 
 // Parses and validates `fleet`, the job spec's section (JobSpec::fleet, or SpecNode::Parse of a

@@ -201,5 +201,69 @@ TEST(FleetSpec, CheckPolicyFitsEachPolicy) {
   EXPECT_FALSE(CheckPolicyFits(*spec, PolicyKind::kDeadline, "s.yaml").ok());
 }
 
+constexpr char kAliyunFleet[] = R"({
+  "provider": "aliyun", "max_cost": 80,
+  "offers": [{"instance_type": "ecs.gn7i-c8g1.2xlarge", "zones": ["cn-hangzhou-h", "cn-hangzhou-i"],
+              "spot": 3.5, "on_demand": 10, "spot_price_limit": 5}],
+  "aliyun": {"region": "cn-hangzhou", "image_id": "m-1", "security_group_id": "sg-1",
+             "vswitches": {"cn-hangzhou-h": "vsw-h", "cn-hangzhou-i": "vsw-i"},
+             "ram_role": "BatonRole", "tags": {"team": "ml"}, "system_disk_gb": 100,
+             "poll_seconds": 2, "stop_grace_minutes": 3}})";
+
+TEST(FleetSpec, AliyunSection) {
+  Result<FleetSpec> spec = ParseFleetSpec(Parse(kAliyunFleet));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->provider, "aliyun");
+  EXPECT_EQ(spec->max_cost, 80);
+  const AliyunFleetSpec& a = spec->aliyun;
+  EXPECT_EQ(a.region, "cn-hangzhou");
+  EXPECT_EQ(a.VSwitchOf("cn-hangzhou-i"), "vsw-i");
+  EXPECT_EQ(a.VSwitchOf("cn-beijing-a"), "");
+  EXPECT_EQ(a.tags, (std::vector<std::pair<std::string, std::string>>{{"team", "ml"}}));
+  EXPECT_EQ(a.system_disk_gb, 100);
+  EXPECT_EQ(a.poll_seconds, 2);
+  EXPECT_EQ(a.stop_grace_seconds, 180);
+  EXPECT_EQ(a.no_stock_backoff_seconds, 300);  // the default
+  for (const Offer& o : spec->offers) {
+    EXPECT_EQ(o.spot_price_limit, o.billing == Billing::kSpot ? 5 : 0) << o.Name();
+  }
+}
+
+TEST(FleetSpec, AliyunSectionErrorsArePlaced) {
+  auto error = [](std::string text, const std::string& from, const std::string& to) {
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    Result<FleetSpec> spec = ParseFleetSpec(Parse(text));
+    EXPECT_FALSE(spec.ok()) << "accepted: " << to;
+    return spec.ok() ? std::string() : spec.status().message();
+  };
+  ExpectPlaced(error(kAliyunFleet, R"(, "cn-hangzhou-i": "vsw-i")", ""), "demo.yaml",
+               "fleet.aliyun.vswitches: no vSwitch for zone cn-hangzhou-i");
+  ExpectPlaced(error(kAliyunFleet, R"("image_id": "m-1", )", ""), "demo.yaml",
+               "fleet.aliyun.image_id: required key is missing");
+  ExpectPlaced(error(kAliyunFleet, R"("region": "cn-hangzhou")", R"("region": "Hangzhou!")"),
+               "demo.yaml", "fleet.aliyun.region: 'Hangzhou!' is not a region id");
+  ExpectPlaced(error(kAliyunFleet, R"("max_cost": 80)", R"("max_cost": -1)"), "demo.yaml",
+               "fleet.max_cost: must be positive");
+  ExpectPlaced(error(kAliyunFleet, R"("tags": {"team": "ml"})", R"("tags": {"baton:run": "x"})"),
+               "demo.yaml", "fleet.aliyun.tags.baton:run: tag keys baton:*");
+  ExpectPlaced(error(kAliyunFleet, R"("poll_seconds": 2)", R"("pol_seconds": 2)"), "demo.yaml",
+               "fleet.aliyun");
+  ExpectPlaced(error(kAliyunFleet, R"("spot": 3.5, )", ""), "demo.yaml",
+               "fleet.offers[0].spot_price_limit: is for a spot offer");
+  // The section is the cloud providers' alone, and they need it.
+  ExpectPlaced(error(kAliyunFleet, R"("provider": "aliyun")", R"("provider": "local")"),
+               "demo.yaml", "fleet.aliyun: is for the aliyun providers");
+  std::string no_section = kAliyunFleet;
+  no_section = no_section.substr(0, no_section.find(R"(,
+  "aliyun")")) + "}";
+  Result<FleetSpec> spec = ParseFleetSpec(Parse(no_section));
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("fleet.aliyun: required for the aliyun providers"),
+            std::string::npos)
+      << spec.status().message();
+}
+
 }  // namespace
 }  // namespace baton::fleet

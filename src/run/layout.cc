@@ -74,6 +74,7 @@ constexpr char kCompleteFormat[] = "baton-complete";
 constexpr char kHeartbeatFormat[] = "baton-heartbeat";
 constexpr char kScaleToZeroFormat[] = "baton-scale-to-zero";
 constexpr char kStopFormat[] = "baton-stop";
+constexpr char kLedgerFormat[] = "baton-fleet-ledger";
 
 // Parses a document of `format`: a JSON object whose "format" is that and whose "version" is an
 // integer >= 1 (newer versions only add fields).
@@ -351,6 +352,94 @@ Status DeleteStopRequest(Store* store, std::string_view instance) {
   BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
   Status s = store->Delete(StopRequestKey(instance));
   return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
+// --- the fleet ledger ---
+
+std::string FleetLedger::Serialize() const {
+  Json j = NewDocument(kLedgerFormat);
+  j["run"] = run;
+  j["provider"] = provider;
+  j["region"] = region;
+  j["started_unix_ms"] = started_unix_ms;
+  Json list = Json::array();
+  for (const LedgerInstance& i : instances) {
+    list.push_back(Json{{"id", i.id},
+                        {"offer", i.offer},
+                        {"handoff", i.handoff},
+                        {"launched_unix_ms", i.launched_unix_ms},
+                        {"running_unix_ms", i.running_unix_ms},
+                        {"stop_unix_ms", i.stop_unix_ms},
+                        {"notice_unix_ms", i.notice_unix_ms},
+                        {"ended_unix_ms", i.ended_unix_ms},
+                        {"end_reason", i.end_reason},
+                        {"detail", i.detail}});
+  }
+  j["instances"] = list;
+  Json res = Json::object();
+  for (const auto& [k, v] : resources) res[k] = v;
+  j["resources"] = res;
+  j["stopped_reason"] = stopped_reason;
+  return j.dump(2) + "\n";
+}
+
+Result<FleetLedger> FleetLedger::Parse(std::string_view text, const std::string& source) {
+  return AsCorruption<FleetLedger>([&]() -> Result<FleetLedger> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kLedgerFormat));
+    FleetLedger l;
+    BATON_ASSIGN_OR_RETURN(l.run, JsonString(j, "run", source));
+    BATON_ASSIGN_OR_RETURN(l.provider, JsonString(j, "provider", source));
+    BATON_ASSIGN_OR_RETURN(l.region, JsonString(j, "region", source));
+    BATON_ASSIGN_OR_RETURN(l.started_unix_ms, JsonInt(j, "started_unix_ms", source));
+    if (!j.contains("instances") || !j["instances"].is_array()) {
+      return Corruption("{}: want an array 'instances'", source);
+    }
+    for (const Json& e : j["instances"]) {
+      if (!e.is_object()) return Corruption("{}: an instance is not an object", source);
+      LedgerInstance i;
+      BATON_ASSIGN_OR_RETURN(i.id, JsonString(e, "id", source));
+      BATON_RETURN_IF_ERROR(ValidateInstanceId(i.id).WithContext(source));
+      BATON_ASSIGN_OR_RETURN(i.offer, JsonString(e, "offer", source));
+      BATON_ASSIGN_OR_RETURN(i.handoff, JsonBool(e, "handoff", source));
+      BATON_ASSIGN_OR_RETURN(i.launched_unix_ms, JsonInt(e, "launched_unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(i.running_unix_ms, JsonInt(e, "running_unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(i.stop_unix_ms, JsonInt(e, "stop_unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(i.notice_unix_ms, JsonInt(e, "notice_unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(i.ended_unix_ms, JsonInt(e, "ended_unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(i.end_reason, JsonString(e, "end_reason", source));
+      BATON_ASSIGN_OR_RETURN(i.detail, JsonString(e, "detail", source));
+      l.instances.push_back(std::move(i));
+    }
+    if (j.contains("resources")) {
+      if (!j["resources"].is_object()) return Corruption("{}: 'resources' is no object", source);
+      for (const auto& [k, v] : j["resources"].items()) {
+        if (!v.is_string()) return Corruption("{}: resources.{} is no string", source, k);
+        l.resources.emplace_back(k, v.get<std::string>());
+      }
+    }
+    BATON_ASSIGN_OR_RETURN(l.stopped_reason, JsonString(j, "stopped_reason", source));
+    return l;
+  });
+}
+
+std::string FleetLedger::Resource(std::string_view name) const {
+  for (const auto& [k, v] : resources) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+void FleetLedger::SetResource(const std::string& name, const std::string& value) {
+  std::erase_if(resources, [&](const auto& kv) { return kv.first == name; });
+  if (!value.empty()) resources.emplace_back(name, value);
+}
+
+Status WriteFleetLedger(Store* store, const FleetLedger& ledger) {
+  return store->Put(kFleetLedgerKey, ledger.Serialize());
+}
+
+Result<std::optional<FleetLedger>> ReadFleetLedger(Store* store) {
+  return ReadDocument<FleetLedger>(store, kFleetLedgerKey);
 }
 
 }  // namespace baton

@@ -17,6 +17,8 @@
 //   <run>/agents/<instance>.json              each agent's heartbeat
 //   <run>/fleet/scale-to-zero.json            an agent asks the fleet for capacity 0 (done)
 //   <run>/fleet/stop/<instance>.json          the fleet asks one agent to checkpoint and stop
+//   <run>/fleet/job.yaml                      the job a cloud fleet's instances run (fleet up)
+//   <run>/fleet/ledger.json                   a cloud fleet's instances and resources, billed
 //
 // Every document carries "format" and "version"; fields are only ever appended, so a parser
 // accepts any version >= 1 of its own format and rejects other formats.
@@ -26,6 +28,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/json.h"
 #include "base/status.h"
@@ -48,6 +52,8 @@ inline constexpr std::string_view kCompleteMarkerName = "COMPLETE";
 inline constexpr char kLeaseName[] = "lease.json";
 inline constexpr char kRunLogName[] = "logging.jsonl";
 inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
+inline constexpr char kFleetJobKey[] = "fleet/job.yaml";
+inline constexpr char kFleetLedgerKey[] = "fleet/ledger.json";
 
 // "checkpoint-<step>", the name HF/ms-swift use, so PEFT and vLLM find adapters where they look.
 std::string CheckpointDir(int64_t step);
@@ -156,5 +162,41 @@ struct StopRequest {
 Status WriteStopRequest(Store* store, const StopRequest& request);
 Result<std::optional<StopRequest>> ReadStopRequest(Store* store, std::string_view instance);
 Status DeleteStopRequest(Store* store, std::string_view instance);
+
+// --- the cloud fleet's ledger (fleet/ledger.json) --------------------------------------------
+
+// What a cloud fleet (`baton fleet up`) launched and made for the run, written by its one
+// controller whenever that changes: a restarted controller, `fleet status` and `fleet down` read
+// it. A cloud forgets released instances, so the ledger is where their bill is kept.
+struct LedgerInstance {
+  std::string id;        // the cloud's instance id
+  std::string offer;     // fleet::Offer::Name(): "type@zone/spot"
+  bool handoff = false;  // launched to take over (make-before-break)
+  int64_t launched_unix_ms = 0;
+  int64_t running_unix_ms = 0;  // began training (0: never)
+  int64_t stop_unix_ms = 0;     // the fleet asked it to stop (0: never)
+  int64_t notice_unix_ms = 0;   // the cloud gave notice of a reclaim (0: never)
+  int64_t ended_unix_ms = 0;    // released (0: alive)
+  std::string end_reason;       // fleet::EndReasonName, "" while alive
+  std::string detail;
+};
+
+struct FleetLedger {
+  std::string run;
+  std::string provider;  // "aliyun" | "aliyun-ess"
+  std::string region;
+  int64_t started_unix_ms = 0;  // the run's time 0
+  std::vector<LedgerInstance> instances;
+  // Named resources `up` created and `down` deletes: "scaling_group_id", ...
+  std::vector<std::pair<std::string, std::string>> resources;
+  std::string stopped_reason;  // set when the fleet stopped the run ("budget", "down")
+
+  std::string Serialize() const;
+  static Result<FleetLedger> Parse(std::string_view text, const std::string& source);
+  std::string Resource(std::string_view name) const;  // "" when absent
+  void SetResource(const std::string& name, const std::string& value);  // "" removes it
+};
+Status WriteFleetLedger(Store* store, const FleetLedger& ledger);
+Result<std::optional<FleetLedger>> ReadFleetLedger(Store* store);
 
 }  // namespace baton

@@ -1,6 +1,6 @@
 // Boot-time service for the agent: a systemd unit (`baton agent install`) and cloud-init
-// user-data (`baton agent cloud-init`) that installs and starts the agent on a fresh image, so
-// no custom image is needed. The unit starts after the network is online, restarts the agent
+// user-data (`baton agent cloud-init`, and what a cloud fleet hands its instances: hence cloud/)
+// that installs and starts the agent on a fresh image, so no custom image is needed. The unit starts after the network is online, restarts the agent
 // when it fails (not when it exits 0: the run is complete or this instance was told to stop),
 // gives it the SIGTERM-to-SIGKILL grace a checkpoint needs, and logs to the journal.
 #pragma once
@@ -16,13 +16,16 @@ struct ServiceOptions {
   std::string user = "root";
   std::string work_dir = "/var/lib/baton";  // the cache lives under it
   int stop_timeout_seconds = 100;           // SIGTERM -> checkpoint -> exit before SIGKILL
+  // `--handoff`: the instance was launched to take over from a running one (make-before-break).
+  bool handoff = false;
 };
 
 // The text of baton-agent.service.
 std::string SystemdUnit(const ServiceOptions& options);
 
 // #cloud-config user-data: installs the runtime packages, fetches the baton binary from
-// `binary_url` (https or a presigned URL), writes the unit and starts it.
+// `binary_url` (https or a presigned URL; "" when the image has it at options.baton_path
+// already), writes the unit and starts it.
 std::string CloudInitUserData(const ServiceOptions& options, const std::string& binary_url);
 
 }  // namespace baton

@@ -1,4 +1,4 @@
-#include "agent/service.h"
+#include "cloud/agent_service.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -42,6 +42,22 @@ TEST(AgentService, CloudInitIsYamlThatWritesTheUnitAndStartsIt) {
   }
   EXPECT_NE(cmds.find("systemctl enable --now baton-agent.service"), std::string::npos) << cmds;
   EXPECT_NE(cmds.find("https://example.com/baton?sig=a&b=c"), std::string::npos) << cmds;
+}
+
+TEST(AgentService, HandoffLaunchAndAnImageThatHasBaton) {
+  ServiceOptions o;
+  o.job = "oss://bkt/run/fleet/job.yaml";
+  o.handoff = true;
+  std::string text = CloudInitUserData(o, "");
+  YAML::Node doc = YAML::Load(text);
+  std::string content = doc["write_files"][0]["content"].as<std::string>();
+  EXPECT_NE(content.find("ExecStart=/usr/local/bin/baton agent --job "
+                         "'oss://bkt/run/fleet/job.yaml' --handoff\n"),
+            std::string::npos)
+      << content;
+  // No binary URL: the image has baton; nothing is downloaded.
+  EXPECT_EQ(text.find("[curl,"), std::string::npos) << text;
+  EXPECT_NE(text.find("systemctl, enable, --now"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "agent/service.h"
+#include "cloud/agent_service.h"
 
 #include <fmt/format.h>
 
@@ -46,7 +46,7 @@ std::string SystemdUnit(const ServiceOptions& o) {
       "WorkingDirectory={work}\n"
       "Environment={cache_var}={work}/cache\n"
       "{env_file}"
-      "ExecStart={baton} agent --job {job}\n"
+      "ExecStart={baton} agent --job {job}{handoff}\n"
       "# Exit 0: the run is complete, or this instance checkpointed on a notice; exit {fenced}: "
       "fenced.\n"
       "Restart=on-failure\n"
@@ -61,12 +61,18 @@ std::string SystemdUnit(const ServiceOptions& o) {
       "WantedBy=multi-user.target\n",
       fmt::arg("user", o.user), fmt::arg("work", o.work_dir), fmt::arg("env_file", env_file),
       fmt::arg("baton", o.baton_path), fmt::arg("job", Quote(o.job)),
-      fmt::arg("stop", o.stop_timeout_seconds),
+      fmt::arg("handoff", o.handoff ? " --handoff" : ""), fmt::arg("stop", o.stop_timeout_seconds),
       fmt::arg("cache_var", EnvVarName(EnvVar::kCacheDir)), fmt::arg("fenced", kExitFenced));
 }
 
 std::string CloudInitUserData(const ServiceOptions& o, const std::string& binary_url) {
   std::string unit = SystemdUnit(o);
+  std::string fetch =
+      binary_url.empty()
+          ? ""
+          : fmt::format("  - [curl, -fsSL, --retry, '5', -o, {baton}, {url}]\n"
+                        "  - [chmod, '0755', {baton}]\n",
+                        fmt::arg("baton", o.baton_path), fmt::arg("url", Quote(binary_url)));
   return fmt::format(
       "#cloud-config\n"
       "# Written by `baton agent cloud-init`: installs and starts the Baton agent at first boot.\n"
@@ -80,12 +86,10 @@ std::string CloudInitUserData(const ServiceOptions& o, const std::string& binary
       "{unit}"
       "runcmd:\n"
       "  - [mkdir, -p, {work}]\n"
-      "  - [curl, -fsSL, --retry, '5', -o, {baton}, {url}]\n"
-      "  - [chmod, '0755', {baton}]\n"
+      "{fetch}"
       "  - [systemctl, daemon-reload]\n"
       "  - [systemctl, enable, --now, baton-agent.service]\n",
-      fmt::arg("unit", Indent(unit, 6)), fmt::arg("work", o.work_dir),
-      fmt::arg("baton", o.baton_path), fmt::arg("url", Quote(binary_url)));
+      fmt::arg("unit", Indent(unit, 6)), fmt::arg("work", o.work_dir), fmt::arg("fetch", fetch));
 }
 
 }  // namespace baton

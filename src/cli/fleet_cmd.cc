@@ -1,0 +1,448 @@
+// baton fleet plan|up|status|down JOB.yaml: the run on a real cloud (fleet.provider aliyun).
+//
+//   plan    what `up` would launch, where, at which prices, and the estimated cost and time (the
+//           simulator on the job's market, when fleet.work_hours is given); only read-only API
+//           calls (DescribeRegions, DescribeZones: they also check the keys and the region)
+//   up      uploads the agents' copy of the job to <store>/fleet/job.yaml and runs Baton's
+//           controller in the foreground (fleet/aliyun_provider.h); asks before launching
+//           billable instances unless --yes. Ctrl-C leaves the instances running: `up` again
+//           adopts them, `down` stops them. fleet.max_cost stops the run when its bill reaches it
+//   status  the run's instances, progress, newest checkpoint and cost so far, from the cloud and
+//           the run's bucket; changes nothing
+//   down    asks every instance to checkpoint and stop, waits (up to fleet.aliyun.stop_grace),
+//           then deletes whatever is left; --force deletes at once
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "cli/agent_job.h"
+#include "cli/commands.h"
+#include "cloud/aliyun_api.h"
+#include "fleet/aliyun_provider.h"
+#include "fleet/controller.h"
+#include "fleet/report.h"
+#include "fleet/simulate.h"
+#include "fleet/spec.h"
+#include "job/job_spec.h"
+#include "run/layout.h"
+#include "store/cache.h"
+#include "store/store.h"
+#include "train/trainer.h"
+
+namespace baton::cli {
+namespace {
+
+struct FleetFlags {
+  std::string job;
+  bool yes = false;
+  bool force = false;
+};
+
+struct FleetJob {
+  std::string path;
+  std::string text;
+  JobSpec job;
+  fleet::FleetSpec spec;
+  std::string store_url;
+};
+
+Result<FleetJob> LoadFleetJob(const std::string& path, const std::string& command) {
+  FleetJob f;
+  f.path = path;
+  BATON_ASSIGN_OR_RETURN(f.text, Env::Default()->ReadFile(path));
+  BATON_ASSIGN_OR_RETURN(f.job, ParseJobSpec(f.text, path));
+  if (f.job.fleet.IsNull()) {
+    return f.job.fleet.Error(fmt::format("`baton fleet {}` needs a fleet section", command));
+  }
+  BATON_ASSIGN_OR_RETURN(f.spec, fleet::ParseFleetSpec(f.job.fleet));
+  if (!fleet::IsCloudProvider(f.spec.provider)) {
+    return f.job.fleet.Error(
+        "provider", fmt::format("`baton fleet` drives a cloud (aliyun, aliyun-ess); '{}' runs "
+                                "with `baton {}`",
+                                f.spec.provider, f.spec.provider == "sim" ? "sim" : "run"));
+  }
+  if (f.spec.provider == "aliyun-ess") {
+    return f.job.fleet.Error("provider",
+                             "aliyun-ess (an ESS scaling group) is not built yet; use provider "
+                             "aliyun (Baton's controller drives ECS)");
+  }
+  f.store_url = Absolute(f.job.train.output_dir);
+  return f;
+}
+
+std::unique_ptr<AliyunClient> MakeClient(const fleet::FleetSpec& spec) {
+  AliyunClientOptions o;
+  o.region = spec.aliyun.region;
+  o.endpoint = spec.aliyun.endpoint;
+  return std::make_unique<AliyunClient>(o);
+}
+
+// Read-only calls that check the keys, the region and the zones before anything is made.
+Status Preflight(AliyunClient* client, const FleetJob& f) {
+  const SpecNode aliyun = f.job.fleet.Get("aliyun");
+  RpcParams none;
+  Result<Json> regions = client->Call(AliyunService::kEcs, "DescribeRegions", none);
+  if (!regions.ok()) {
+    return regions.status().WithContext("checking the Alibaba Cloud keys and region");
+  }
+  std::string known;
+  bool found = false;
+  for (const Json& r : AliyunList(*regions, "Regions", "Region")) {
+    std::string id = r.value("RegionId", "");
+    known += (known.empty() ? "" : ", ") + id;
+    found = found || id == f.spec.aliyun.region;
+  }
+  if (!found) {
+    return aliyun.Error("region", fmt::format("unknown region '{}' (ECS DescribeRegions lists: {})",
+                                              f.spec.aliyun.region, known));
+  }
+  RpcParams q;
+  q.Set("RegionId", f.spec.aliyun.region);
+  Result<Json> zones = client->Call(AliyunService::kEcs, "DescribeZones", q);
+  if (!zones.ok()) return zones.status().WithContext("listing the region's zones");
+  std::vector<std::string> ids;
+  for (const Json& z : AliyunList(*zones, "Zones", "Zone")) ids.push_back(z.value("ZoneId", ""));
+  for (const fleet::Offer& o : f.spec.offers) {
+    if (std::find(ids.begin(), ids.end(), o.zone) == ids.end()) {
+      return f.job.fleet.Error("offers",
+                               fmt::format("zone {} is not in region {} (its zones: {})", o.zone,
+                                           f.spec.aliyun.region, fmt::join(ids, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string OfferLine(const fleet::FleetSpec& spec, const fleet::Offer& o) {
+  std::string how = o.billing == fleet::Billing::kOnDemand ? "NoSpot"
+                    : o.spot_price_limit > 0
+                        ? fmt::format("SpotWithPriceLimit {:.3f}", o.spot_price_limit)
+                        : "SpotAsPriceGo";
+  return fmt::format("  {:<48} {:>8}/h  vSwitch {}  {}", o.Name(),
+                     fleet::FormatMoney(o.price_per_hour), spec.aliyun.VSwitchOf(o.zone), how);
+}
+
+void PrintPlan(const FleetJob& f, AliyunClient* client) {
+  const fleet::FleetSpec& s = f.spec;
+  const fleet::AliyunFleetSpec& a = s.aliyun;
+  std::printf("job '%s' on Alibaba Cloud: provider %s, region %s, policy %s\n",
+              f.job.name.c_str(), s.provider.c_str(), a.region.c_str(),
+              fleet::PolicyName(s.policy));
+  std::printf("  API: %s\n", client->EndpointOf(AliyunService::kEcs).c_str());
+  std::printf("  run's bucket: %s (the job goes to %s)\n", f.store_url.c_str(), kFleetJobKey);
+  std::printf(
+      "Baton's controller launches one pay-as-you-go ECS instance at a time (RunInstances), "
+      "tagged baton:run=%s, on the offer the policy picks:\n",
+      f.job.name.c_str());
+  for (const fleet::Offer& o : s.offers) std::printf("%s\n", OfferLine(s, o).c_str());
+  std::printf("  image %s, security group %s, RAM role %s, system disk %s\n", a.image_id.c_str(),
+              a.security_group_id.c_str(), a.ram_role.empty() ? "(none)" : a.ram_role.c_str(),
+              a.system_disk_gb > 0 ? fmt::format("{} GiB", a.system_disk_gb).c_str()
+                                   : "(the image's)");
+  std::printf("  agent: %s\n", a.binary_url.empty()
+                                   ? "/usr/local/bin/baton from the image (no binary_url)"
+                                   : ("downloaded at boot from " + a.binary_url).c_str());
+  std::printf("  budget: %s\n", s.max_cost > 0 ? fmt::format("stop at a bill of {}",
+                                                             fleet::FormatMoney(s.max_cost))
+                                                     .c_str()
+                                               : "no cap (set fleet.max_cost)");
+}
+
+void PrintEstimate(const FleetJob& f) {
+  if (f.spec.work_seconds <= 0) {
+    std::printf("estimate: set fleet.work_hours (the compute the job takes on one instance) for "
+                "one from the simulator\n");
+    return;
+  }
+  Result<fleet::SimScenario> scenario = fleet::ScenarioFromJob(f.text, f.path, {f.spec.policy});
+  Result<std::vector<fleet::SimResult>> r =
+      scenario.ok() ? fleet::RunScenario(*scenario, {}) : scenario.status();
+  if (!r.ok() || r->empty()) {
+    std::printf("estimate: the simulator could not run the job's market: %s\n",
+                r.ok() ? "no result" : r.status().ToString().c_str());
+    return;
+  }
+  const fleet::SimResult& e = r->front();
+  std::printf(
+      "estimate (baton sim on the job's market, %s of work): cost %s, time %s, %.1f "
+      "interruptions; all on-demand %s (saving %.0f%%)\n",
+      fleet::FormatHours(f.spec.work_seconds).c_str(), fleet::FormatMoney(e.cost).c_str(),
+      fleet::FormatHours(e.makespan_seconds).c_str(), e.interruptions,
+      fleet::FormatMoney(e.baseline_cost).c_str(), 100 * e.saving_fraction);
+}
+
+struct Fleet {
+  std::unique_ptr<AliyunClient> client;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<fleet::AliyunProvider> provider;
+};
+
+Result<Fleet> OpenFleet(const FleetJob& f, bool read_only,
+                        std::function<void(const std::string&)> print) {
+  Fleet fl;
+  fl.client = MakeClient(f.spec);
+  BATON_RETURN_IF_ERROR(Preflight(fl.client.get(), f));
+  BATON_ASSIGN_OR_RETURN(fl.store, OpenStore(f.store_url, read_only ? OpenMode::kMustExist
+                                                                    : OpenMode::kCreateIfMissing));
+  fleet::AliyunProviderOptions o;
+  o.run = f.job.name;
+  o.job_url = JoinKey(f.store_url, kFleetJobKey);
+  o.read_only = read_only;
+  o.print = std::move(print);
+  BATON_ASSIGN_OR_RETURN(fl.provider,
+                         fleet::AliyunProvider::Open(f.spec, fl.client.get(), fl.store.get(), o));
+  return fl;
+}
+
+void PrintLine(const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); }
+
+bool Confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+std::string Describe(const fleet::FleetSpec& spec, const fleet::Instance& i, double now) {
+  const fleet::Offer& o = spec.offers[i.offer];
+  std::string state = i.state == fleet::InstanceState::kEnded
+                          ? fmt::format("ended: {}", fleet::EndReasonName(i.end_reason))
+                          : fleet::InstanceStateName(i.state);
+  return fmt::format("{}  {}  {}  {}  {}  since t={} ({} ago){}", i.id, o.instance_type, o.zone,
+                     fleet::BillingName(o.billing), state, fleet::FormatHours(i.launched_at),
+                     fleet::FormatHours(now - i.launched_at),
+                     i.detail.empty() ? "" : "  " + i.detail);
+}
+
+int Status_(const FleetFlags& flags) {
+  Result<FleetJob> f = LoadFleetJob(flags.job, "status");
+  if (!f.ok()) return ReportError(f.status());
+  Result<Fleet> fl = OpenFleet(*f, /*read_only=*/true, PrintLine);
+  if (!fl.ok()) return ReportError(fl.status());
+  fleet::AliyunProvider* p = fl->provider.get();
+  const double now = p->Now();
+  fleet::RunProgress progress = p->Progress();
+  std::printf("run '%s' on %s (%s), started %s ago%s\n", f->job.name.c_str(),
+              f->spec.provider.c_str(), f->spec.aliyun.region.c_str(),
+              fleet::FormatHours(now).c_str(),
+              p->ledger().stopped_reason.empty()
+                  ? ""
+                  : fmt::format("; stopped: {}", p->ledger().stopped_reason).c_str());
+  int alive = 0;
+  for (const fleet::Instance& i : p->Instances()) {
+    if (i.state == fleet::InstanceState::kEnded) continue;
+    ++alive;
+    std::printf("  %s\n", Describe(f->spec, i, now).c_str());
+    if (std::optional<Heartbeat> hb = p->HeartbeatOf(i.id)) {
+      std::printf("    agent %s, step %lld/%lld%s%s\n", AgentStateName(hb->state),
+                  static_cast<long long>(hb->global_step.value_or(0)),
+                  static_cast<long long>(hb->max_steps.value_or(0)),
+                  hb->tokens_per_second
+                      ? fmt::format(", {:.0f} tokens/s", *hb->tokens_per_second).c_str()
+                      : "",
+                  hb->last_checkpoint.empty()
+                      ? ""
+                      : fmt::format(", newest checkpoint {}", hb->last_checkpoint).c_str());
+    }
+  }
+  if (alive == 0) std::printf("  no instance running\n");
+  fleet::FleetReport r = fleet::BuildReport(f->spec, p->Instances(), progress, now);
+  std::printf("progress: step %.0f/%.0f, newest checkpoint %s%s\n", progress.done, progress.total,
+              progress.checkpoint > 0 ? CheckpointDir(static_cast<int64_t>(progress.checkpoint)).c_str()
+                                      : "(none yet)",
+              progress.complete ? "; the run is COMPLETE" : "");
+  std::printf("cost so far: %s over %zu instances (%d interruptions)%s\n",
+              fleet::FormatMoney(r.cost).c_str(), p->Instances().size(), r.interruptions,
+              r.on_demand_baseline_cost > 0
+                  ? fmt::format("; all on-demand would be {}",
+                                fleet::FormatMoney(r.on_demand_baseline_cost))
+                        .c_str()
+                  : "");
+  return 0;
+}
+
+int Plan(const FleetFlags& flags) {
+  Result<FleetJob> f = LoadFleetJob(flags.job, "plan");
+  if (!f.ok()) return ReportError(f.status());
+  std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
+  if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
+  PrintPlan(*f, client.get());
+  PrintEstimate(*f);
+  std::printf("nothing was created; `baton fleet up %s` does it\n", flags.job.c_str());
+  return 0;
+}
+
+// Waits until every instance has ended (their agents checkpoint on the stop requests), for at
+// most the stop grace; then deletes what is left.
+Status DrainAndDelete(fleet::AliyunProvider* p, const fleet::FleetSpec& spec,
+                      const std::string& why) {
+  BATON_RETURN_IF_ERROR(p->SetDesiredCapacity(0));
+  const double until = p->Now() + spec.aliyun.stop_grace_seconds;
+  for (;;) {
+    bool any = false;
+    for (const fleet::Instance& i : p->Instances()) any = any || i.state != fleet::InstanceState::kEnded;
+    if (!any) return Status::Ok();
+    if (p->Now() >= until) break;
+    p->Advance(until);
+  }
+  return p->DeleteAll(why);
+}
+
+int Up(const FleetFlags& flags) {
+  Result<FleetJob> f = LoadFleetJob(flags.job, "up");
+  if (!f.ok()) return ReportError(f.status());
+  std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
+  if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
+  if (!IsRemoteUrl(f->store_url)) {
+    PrintLine(fmt::format(
+        "baton fleet up: warning: the run's store {} is a local folder; instances on a cloud "
+        "cannot read it (fine for a fake cloud on this machine; use oss:// or s3:// otherwise)",
+        f->store_url));
+  }
+  if (!flags.yes) {
+    PrintPlan(*f, client.get());
+    if (!isatty(0)) {
+      return ReportError(FailedPrecondition(
+          "`baton fleet up` launches billable instances: confirm on a terminal, or pass --yes"));
+    }
+    if (!Confirm("Launch billable ECS instances for this run?")) {
+      PrintLine("baton fleet up: nothing launched");
+      return 1;
+    }
+  }
+  Result<std::unique_ptr<Store>> store = OpenStore(f->store_url);
+  if (!store.ok()) return ReportError(store.status());
+  Result<Json> doc = AgentJobDocument(f->text, f->path, f->job, f->store_url, "alibaba");
+  if (!doc.ok()) return ReportError(doc.status());
+  (*doc)["agent"].erase("metadata_url");  // an instance asks its own cloud's service
+  if (Status s = (*store)->Put(kFleetJobKey, doc->dump(2) + "\n"); !s.ok()) {
+    return ReportError(s.WithContext("uploading the agents' job"));
+  }
+  Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
+  if (!fl.ok()) return ReportError(fl.status());
+  fleet::AliyunProvider* p = fl->provider.get();
+  {
+    fleet::FleetReport so_far =
+        fleet::BuildReport(f->spec, p->Instances(), p->Progress(), p->Now());
+    if (f->spec.max_cost > 0 && so_far.cost >= f->spec.max_cost) {
+      return ReportError(FailedPrecondition(
+          "the run's bill is {} and fleet.max_cost is {}: raise max_cost to go on (checkpoints "
+          "are kept in {})",
+          fleet::FormatMoney(so_far.cost), fleet::FormatMoney(f->spec.max_cost), f->store_url));
+    }
+  }
+  PrintLine(fmt::format("baton fleet up: '{}' on {} ({}), policy {}; Ctrl-C leaves the instances "
+                        "running (`baton fleet up` again adopts them, `baton fleet down` stops "
+                        "them)",
+                        f->job.name, f->spec.provider, f->spec.aliyun.region,
+                        fleet::PolicyName(f->spec.policy)));
+  std::atomic<bool>* stop = InstallStopSignalHandlers();
+  bool over_budget = false;
+  fleet::ControllerOptions co;
+  co.tick_seconds = f->spec.aliyun.poll_seconds;
+  co.print = PrintLine;
+  co.should_stop = [&] { return stop->load() || over_budget; };
+  double last_status = -1e9;
+  co.progress = [&](const fleet::FleetReport& r) {
+    if (f->spec.max_cost > 0 && r.cost >= f->spec.max_cost) over_budget = true;
+    if (p->Now() - last_status >= 60) {
+      last_status = p->Now();
+      fleet::RunProgress pr = p->Progress();
+      PrintLine(fmt::format("[t={}] step {:.0f}/{:.0f}, cost {}", fleet::FormatHours(p->Now()),
+                            pr.done, pr.total, fleet::FormatMoney(r.cost)));
+    }
+  };
+  fleet::Controller controller(f->spec, p, co);
+  Result<fleet::FleetReport> report = controller.Run();
+  if (!report.ok()) {
+    if (over_budget) {
+      PrintLine(fmt::format("baton fleet up: the bill reached fleet.max_cost {}: stopping the run "
+                            "(the instances checkpoint first)",
+                            fleet::FormatMoney(f->spec.max_cost)));
+      Status s = p->SetStoppedReason("budget");
+      if (s.ok()) s = DrainAndDelete(p, f->spec, "budget reached");
+      if (!s.ok()) return ReportError(s);
+      fleet::FleetReport r = p->ledger().instances.empty() ? fleet::FleetReport{} : controller.Report();
+      return ReportError(FailedPrecondition(
+          "budget reached: the run cost {} (max_cost {}); no instance is left running; its "
+          "checkpoints are in {}",
+          fleet::FormatMoney(r.cost), fleet::FormatMoney(f->spec.max_cost), f->store_url));
+    }
+    if (stop->load()) {
+      PrintLine("baton fleet up: stopped watching; the instances go on. `baton fleet up` again "
+                "adopts them; `baton fleet down` stops them");
+      return 130;
+    }
+    PrintLine("baton fleet up: the controller stopped on an error; instances of the run:");
+    for (const fleet::Instance& i : p->Instances()) {
+      if (i.state != fleet::InstanceState::kEnded) {
+        PrintLine("  " + Describe(f->spec, i, p->Now()));
+      }
+    }
+    PrintLine("`baton fleet status` shows them, `baton fleet down` stops them");
+    return ReportError(report.status());
+  }
+  std::fputs(fleet::ReportTable(*report).c_str(), stdout);
+  std::printf("final adapter: %s/%s\n", f->store_url.c_str(),
+              CheckpointDir(static_cast<int64_t>(p->Progress().total)).c_str());
+  return report->complete ? 0 : 1;
+}
+
+int Down(const FleetFlags& flags) {
+  Result<FleetJob> f = LoadFleetJob(flags.job, "down");
+  if (!f.ok()) return ReportError(f.status());
+  Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
+  if (!fl.ok()) return ReportError(fl.status());
+  fleet::AliyunProvider* p = fl->provider.get();
+  Status s = p->SetStoppedReason("down");
+  if (s.ok()) {
+    s = flags.force ? p->DeleteAll("fleet down --force")
+                    : DrainAndDelete(p, f->spec, "fleet down: the stop grace ran out");
+  }
+  if (!s.ok()) return ReportError(s);
+  int n = 0;
+  for (const fleet::Instance& i : p->Instances()) n += i.state == fleet::InstanceState::kEnded;
+  fleet::FleetReport r = fleet::BuildReport(f->spec, p->Instances(), p->Progress(), p->Now());
+  std::printf("baton fleet down: no instance of '%s' is running (%d in its history, billed %s); "
+              "its checkpoints are in %s\n",
+              f->job.name.c_str(), n, fleet::FormatMoney(r.cost).c_str(), f->store_url.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddFleetCommand(CLI::App& root, Action& action) {
+  CLI::App* cmd = root.add_subcommand(
+      "fleet", "run a job on a cloud: plan, up (launch and control), status, down (stop)");
+  cmd->require_subcommand(1);
+  struct Sub {
+    const char* name;
+    const char* help;
+    int (*run)(const FleetFlags&);
+  };
+  for (Sub sub : {Sub{"plan", "what `up` would launch, prices and estimated cost; changes nothing",
+                      Plan},
+                  Sub{"up", "launch the run and control it in the foreground (idempotent)", Up},
+                  Sub{"status", "instances, progress, newest checkpoint, cost so far", Status_},
+                  Sub{"down", "checkpoint and stop every instance of the run, then delete them",
+                      Down}}) {
+    auto flags = std::make_shared<FleetFlags>();
+    CLI::App* c = cmd->add_subcommand(sub.name, sub.help);
+    c->add_option("job", flags->job, "job spec (YAML) with a fleet section")->required();
+    if (std::string(sub.name) == "up") {
+      c->add_flag("--yes,-y", flags->yes, "do not ask before launching billable instances");
+    }
+    if (std::string(sub.name) == "down") {
+      c->add_flag("--force", flags->force, "delete the instances at once, without a checkpoint");
+    }
+    auto run = sub.run;
+    c->callback([&action, flags, run] { action = [flags, run] { return run(*flags); }; });
+  }
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,509 @@
+#include "fleet/aliyun_provider.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <random>
+
+#include "cloud/agent_service.h"
+#include "cloud/aliyun_signer.h"
+#include "cloud/metadata_time.h"
+#include "fleet/report.h"
+
+namespace baton::fleet {
+namespace {
+
+constexpr char kRunTag[] = "baton:run";
+constexpr char kOfferTag[] = "baton:offer";
+// DescribeInstances may not list an instance for a moment after RunInstances answered.
+constexpr double kListingLagSeconds = 120;
+// An instance whose agent never heartbeats, or falls silent, is broken: delete and relaunch.
+constexpr double kNoHeartbeatSeconds = 30 * 60;
+constexpr double kSilentSeconds = 10 * 60;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// ECS writes CreationTime to the minute: "2017-12-10T04:04Z".
+Result<int64_t> ParseEcsTime(std::string text) {
+  Result<int64_t> t = ParseRfc3339Ms(text);
+  if (!t.ok() && text.size() == 17 && text.back() == 'Z') {
+    text.insert(16, ":00");
+    t = ParseRfc3339Ms(text);
+  }
+  return t;
+}
+
+// InstanceName: 2-128 characters, a letter first, then letters, digits, '.', '_', '-', ':'.
+std::string InstanceName(const std::string& run) {
+  std::string name = "baton-";
+  for (char c : run) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    name += ok ? c : '-';
+  }
+  return name.substr(0, 128);
+}
+
+std::string NewClientToken() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("baton-{:016x}{:016x}", rng(), rng());
+}
+
+std::string TagValue(const Json& instance, std::string_view key) {
+  for (const Json& tag : AliyunList(instance, "Tags", "Tag")) {
+    if (tag.value("TagKey", "") == key) return tag.value("TagValue", "");
+  }
+  return "";
+}
+
+bool HasRecyclingLock(const Json& instance) {
+  for (const Json& lock : AliyunList(instance, "OperationLocks", "LockReason")) {
+    if (EqualsIgnoreCase(lock.value("LockReason", ""), "recycling")) return true;
+  }
+  return false;
+}
+
+Result<EndReason> ParseEndReason(const std::string& name) {
+  for (EndReason r : {EndReason::kNone, EndReason::kCompleted, EndReason::kStopped,
+                      EndReason::kPreempted, EndReason::kKilled, EndReason::kFailed}) {
+    if (name == EndReasonName(r)) return r;
+  }
+  return Corruption("unknown end reason '{}'", name);
+}
+
+}  // namespace
+
+bool IsNoCapacity(const AliyunError& error) {
+  return ClassifyAliyunError(error.code, error.http_status) == AliyunErrorKind::kNoCapacity;
+}
+
+AliyunProvider::AliyunProvider(FleetSpec spec, AliyunClient* client, Store* store,
+                               AliyunProviderOptions options)
+    : spec_(std::move(spec)),
+      client_(client),
+      store_(store),
+      options_(std::move(options)),
+      env_(options_.env ? options_.env : Env::Default()) {}
+
+Result<std::unique_ptr<AliyunProvider>> AliyunProvider::Open(const FleetSpec& spec,
+                                                             AliyunClient* client, Store* store,
+                                                             AliyunProviderOptions options) {
+  std::unique_ptr<AliyunProvider> p(new AliyunProvider(spec, client, store, std::move(options)));
+  BATON_RETURN_IF_ERROR(p->Load());
+  BATON_RETURN_IF_ERROR(p->Refresh());
+  return p;
+}
+
+int64_t AliyunProvider::UnixMs(double t) const {
+  return ledger_.started_unix_ms + static_cast<int64_t>(std::llround(t * 1000));
+}
+
+double AliyunProvider::Now() {
+  return static_cast<double>(static_cast<int64_t>(env_->NowMicros() / 1000) -
+                             ledger_.started_unix_ms) /
+         1000.0;
+}
+
+void AliyunProvider::Print(const std::string& line) const {
+  if (options_.print) options_.print(line);
+}
+
+int AliyunProvider::OfferIndex(const std::string& name) const {
+  for (size_t i = 0; i < spec_.offers.size(); ++i) {
+    if (spec_.offers[i].Name() == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+AliyunProvider::Tracked* AliyunProvider::Find(const std::string& id) {
+  for (Tracked& t : instances_) {
+    if (t.info.id == id) return &t;
+  }
+  return nullptr;
+}
+
+Status AliyunProvider::Load() {
+  BATON_ASSIGN_OR_RETURN(std::optional<FleetLedger> ledger, ReadFleetLedger(store_));
+  if (!ledger) {
+    ledger_.run = options_.run;
+    ledger_.provider = spec_.provider;
+    ledger_.region = spec_.aliyun.region;
+    ledger_.started_unix_ms = static_cast<int64_t>(env_->NowMicros() / 1000);
+    return Status::Ok();
+  }
+  const std::string where = JoinKey(store_->Url(), kFleetLedgerKey);
+  if (ledger->run != options_.run) {
+    return FailedPrecondition("{}: the fleet of run '{}' is kept here, not of '{}'", where,
+                              ledger->run, options_.run);
+  }
+  if (ledger->region != spec_.aliyun.region || ledger->provider != spec_.provider) {
+    return FailedPrecondition(
+        "{}: this run's fleet is on {} in {}; the job says {} in {}. Run `baton fleet down` with "
+        "the old job first",
+        where, ledger->provider, ledger->region, spec_.provider, spec_.aliyun.region);
+  }
+  ledger_ = std::move(*ledger);
+  for (const LedgerInstance& l : ledger_.instances) {
+    Tracked t;
+    t.info.id = l.id;
+    t.info.offer = OfferIndex(l.offer);
+    if (t.info.offer < 0) {
+      return FailedPrecondition(
+          "{}: instance {} ran on {}, which the job does not offer any more; put the offer back "
+          "(its price bills the run)",
+          where, l.id, l.offer);
+    }
+    auto at = [&](int64_t ms) {
+      return ms > 0 ? static_cast<double>(ms - ledger_.started_unix_ms) / 1000.0 : -1.0;
+    };
+    t.info.handoff = l.handoff;
+    t.info.launched_at = at(l.launched_unix_ms);
+    t.info.running_at = at(l.running_unix_ms);
+    t.info.ended_at = at(l.ended_unix_ms);
+    t.info.detail = l.detail;
+    t.stop_at = at(l.stop_unix_ms);
+    t.noticed = l.notice_unix_ms > 0;
+    if (l.ended_unix_ms > 0) {
+      t.info.state = InstanceState::kEnded;
+      Result<EndReason> reason = ParseEndReason(l.end_reason);
+      if (!reason.ok()) return reason.status().WithContext(where);
+      t.info.end_reason = *reason;
+    } else if (t.stop_at >= 0 || t.noticed) {
+      t.info.state = InstanceState::kStopping;
+    }
+    instances_.push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+Status AliyunProvider::SaveLedger() {
+  if (options_.read_only) return Status::Ok();
+  ledger_.instances.clear();
+  for (const Tracked& t : instances_) {
+    auto ms = [&](double at) { return at >= 0 ? UnixMs(at) : 0; };
+    LedgerInstance l;
+    l.id = t.info.id;
+    l.offer = spec_.offers[t.info.offer].Name();
+    l.handoff = t.info.handoff;
+    l.launched_unix_ms = ms(t.info.launched_at);
+    l.running_unix_ms = ms(t.info.running_at);
+    l.stop_unix_ms = ms(t.stop_at);
+    l.notice_unix_ms = t.noticed ? std::max<int64_t>(1, l.launched_unix_ms) : 0;
+    l.ended_unix_ms = t.info.state == InstanceState::kEnded ? ms(t.info.ended_at) : 0;
+    l.end_reason = t.info.state == InstanceState::kEnded ? EndReasonName(t.info.end_reason) : "";
+    l.detail = t.info.detail;
+    ledger_.instances.push_back(std::move(l));
+  }
+  Status s = WriteFleetLedger(store_, ledger_);
+  if (!s.ok()) return s.WithContext("writing the fleet ledger");
+  return s;
+}
+
+Status AliyunProvider::SetStoppedReason(const std::string& reason) {
+  ledger_.stopped_reason = reason;
+  return SaveLedger();
+}
+
+bool AliyunProvider::HasCapacity(int offer) {
+  auto it = no_capacity_until_.find(offer);
+  return it == no_capacity_until_.end() || Now() >= it->second;
+}
+
+Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
+  const Offer& o = spec_.offers[offer];
+  const AliyunFleetSpec& a = spec_.aliyun;
+  ServiceOptions service;
+  service.baton_path = options_.baton_path;
+  service.job = options_.job_url;
+  service.handoff = handoff;
+  RpcParams p;
+  p.Set("RegionId", a.region)
+      .Set("ZoneId", o.zone)
+      .Set("VSwitchId", a.VSwitchOf(o.zone))
+      .Set("ImageId", a.image_id)
+      .Set("InstanceType", o.instance_type)
+      .Set("SecurityGroupId", a.security_group_id)
+      .Set("InstanceChargeType", "PostPaid")
+      .Set("Amount", 1)
+      .Set("InstanceName", InstanceName(options_.run))
+      .Set("UserData", Base64Encode(CloudInitUserData(service, a.binary_url)))
+      .Set("ClientToken", NewClientToken());
+  if (o.billing == Billing::kSpot) {
+    if (o.spot_price_limit > 0) {
+      p.Set("SpotStrategy", "SpotWithPriceLimit")
+          .Set("SpotPriceLimit", fmt::format("{:.3f}", o.spot_price_limit));
+    } else {
+      p.Set("SpotStrategy", "SpotAsPriceGo");
+    }
+    p.Set("SpotInterruptionBehavior", "Terminate");
+  } else {
+    p.Set("SpotStrategy", "NoSpot");
+  }
+  if (!a.ram_role.empty()) p.Set("RamRoleName", a.ram_role);
+  if (a.system_disk_gb > 0) p.Set("SystemDisk.Size", a.system_disk_gb);
+  if (!a.system_disk_category.empty()) p.Set("SystemDisk.Category", a.system_disk_category);
+  std::vector<RpcParams> tags;
+  auto tag = [&](const std::string& k, const std::string& v) {
+    RpcParams t;
+    t.Set("Key", k).Set("Value", v);
+    tags.push_back(std::move(t));
+  };
+  tag(kRunTag, options_.run);
+  tag(kOfferTag, o.Name());
+  for (const auto& [k, v] : a.tags) tag(k, v);
+  p.SetStructList("Tag", tags);
+
+  AliyunError error;
+  Result<Json> answer = client_->Call(AliyunService::kEcs, "RunInstances", p, &error);
+  if (!answer.ok()) {
+    if (IsNoCapacity(error)) {
+      no_capacity_until_[offer] = Now() + a.no_stock_backoff_seconds;
+      return Unavailable("no capacity ({}: {}); tried again after {}", error.code,
+                         error.message, FormatHours(a.no_stock_backoff_seconds));
+    }
+    return answer.status();
+  }
+  Json ids = AliyunList(*answer, "InstanceIdSets", "InstanceIdSet");
+  if (ids.size() != 1 || !ids[0].is_string()) {
+    return Internal("ECS RunInstances answered {} instance ids, want 1: {}", ids.size(),
+                    answer->dump());
+  }
+  std::string id = ids[0].get<std::string>();
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(id));
+  return id;
+}
+
+Result<std::string> AliyunProvider::Launch(int offer, bool handoff) {
+  if (options_.read_only) return FailedPrecondition("the fleet is open read-only");
+  if (scale_to_zero_) return FailedPrecondition("the fleet is scaling to zero");
+  if (!HasCapacity(offer)) return Unavailable("no capacity (backing off)");
+  BATON_ASSIGN_OR_RETURN(std::string id, RunInstance(offer, handoff));
+  Tracked t;
+  t.info.id = id;
+  t.info.offer = offer;
+  t.info.handoff = handoff;
+  t.info.launched_at = Now();
+  instances_.push_back(std::move(t));
+  if (Status s = SaveLedger(); !s.ok()) {
+    // The instance is tagged with the run: a later look adopts it even without the ledger.
+    Print(fmt::format("aliyun fleet: warning: launched {} but {}", id, s.ToString()));
+  }
+  return id;
+}
+
+Status AliyunProvider::DeleteInstance(Tracked& t, const std::string& why) {
+  if (options_.read_only) return Status::Ok();
+  RpcParams p;
+  p.Set("InstanceId", t.info.id).Set("Force", true);
+  AliyunError error;
+  Result<Json> r = client_->Call(AliyunService::kEcs, "DeleteInstance", p, &error);
+  if (!r.ok() && ClassifyAliyunError(error.code, error.http_status) != AliyunErrorKind::kNotFound) {
+    return r.status();
+  }
+  t.deleted = true;
+  Print(fmt::format("aliyun fleet: deleted {} ({})", t.info.id, why));
+  return Status::Ok();
+}
+
+void AliyunProvider::End(Tracked& t, EndReason reason, const std::string& detail) {
+  t.info.state = InstanceState::kEnded;
+  t.info.end_reason = reason;
+  t.info.ended_at = Now();
+  if (!detail.empty()) t.info.detail = detail;
+  changed_ = true;
+  if (!options_.read_only) {
+    if (Status s = DeleteStopRequest(store_, t.info.id); !s.ok()) {
+      Print("aliyun fleet: warning: " + s.ToString());
+    }
+  }
+}
+
+Status AliyunProvider::Stop(const std::string& id) {
+  Tracked* t = Find(id);
+  if (!t || t->info.state == InstanceState::kEnded || t->stop_at >= 0) return Status::Ok();
+  if (options_.read_only) return FailedPrecondition("the fleet is open read-only");
+  const double now = Now();
+  if (!t->track.state) {
+    // No agent runs yet, and one that starts later ignores an older request: delete it.
+    BATON_RETURN_IF_ERROR(DeleteInstance(*t, "stopped before its agent started"));
+    End(*t, EndReason::kStopped, "stopped while booting");
+    return SaveLedger();
+  }
+  StopRequest request;
+  request.instance = id;
+  request.reason = scale_to_zero_ ? "the fleet scales to zero" : "the fleet moves the run";
+  request.unix_ms = UnixMs(now);
+  BATON_RETURN_IF_ERROR(WriteStopRequest(store_, request));
+  t->stop_at = now;
+  t->info.state = InstanceState::kStopping;
+  changed_ = true;
+  return SaveLedger();
+}
+
+Status AliyunProvider::SetDesiredCapacity(int n) {
+  if (n > 0) {
+    scale_to_zero_ = false;
+    return Status::Ok();
+  }
+  scale_to_zero_ = true;
+  for (Tracked& t : instances_) {
+    if (t.info.state != InstanceState::kEnded) BATON_RETURN_IF_ERROR(Stop(t.info.id));
+  }
+  return Status::Ok();
+}
+
+Status AliyunProvider::DeleteAll(const std::string& why) {
+  for (Tracked& t : instances_) {
+    if (t.info.state == InstanceState::kEnded) continue;
+    BATON_RETURN_IF_ERROR(DeleteInstance(t, why));
+    End(t, EndReason::kStopped, why);
+  }
+  return SaveLedger();
+}
+
+Status AliyunProvider::Refresh() {
+  const double now = Now();
+  changed_ = false;
+  std::map<std::string, Json> listed;
+  RpcParams q;
+  q.Set("RegionId", spec_.aliyun.region).Set("Tag.1.Key", kRunTag).Set("Tag.1.Value", options_.run);
+  BATON_RETURN_IF_ERROR(PaginateNextToken(
+      client_, AliyunService::kEcs, "DescribeInstances", q, 100, [&](const Json& page) {
+        for (const Json& i : AliyunList(page, "Instances", "Instance")) {
+          listed[i.value("InstanceId", "")] = i;
+        }
+        return Status::Ok();
+      }));
+
+  // Instances of this run that the ledger does not know: launched just before a crash.
+  for (const auto& [id, inst] : listed) {
+    if (id.empty() || Find(id)) continue;
+    BATON_RETURN_IF_ERROR(ValidateInstanceId(id));
+    int offer = OfferIndex(TagValue(inst, kOfferTag));
+    if (offer < 0) {
+      return FailedPrecondition(
+          "ECS instance {} is tagged {}={} but not with an offer of this job ({}={}); delete it "
+          "or put its offer back into the job",
+          id, kRunTag, options_.run, kOfferTag, TagValue(inst, kOfferTag));
+    }
+    Tracked t;
+    t.info.id = id;
+    t.info.offer = offer;
+    Result<int64_t> created = ParseEcsTime(inst.value("CreationTime", ""));
+    t.info.launched_at =
+        created.ok() ? static_cast<double>(*created - ledger_.started_unix_ms) / 1000.0 : now;
+    t.info.launched_at = std::min(t.info.launched_at, now);
+    Print(fmt::format("aliyun fleet: found {} on {} (not in the ledger): adopting it", id,
+                      spec_.offers[offer].Name()));
+    instances_.push_back(std::move(t));
+    changed_ = true;
+  }
+
+  for (Tracked& t : instances_) {
+    if (t.info.state == InstanceState::kEnded) continue;
+    auto it = listed.find(t.info.id);
+    const bool found = it != listed.end();
+    if (found) {
+      t.seen = true;
+      if (HasRecyclingLock(it->second) && !t.noticed) {
+        t.noticed = true;
+        t.info.state = InstanceState::kStopping;
+        t.info.detail = "reclaim notice (Recycling)";
+        changed_ = true;
+      }
+    }
+    if (t.track.Poll(store_, now, &t.info, &changed_)) {
+      Print(fmt::format("aliyun fleet: {} training from step {}", t.info.id,
+                        static_cast<int64_t>(std::max(0.0, t.info.start_work))));
+    }
+    if (t.track.Final()) {
+      AgentState s = *t.track.state;
+      EndReason reason = s == AgentState::kComplete ? EndReason::kCompleted
+                         : s == AgentState::kFailed ? EndReason::kFailed
+                         : t.noticed                ? EndReason::kPreempted
+                                                    : EndReason::kStopped;
+      std::string detail = fmt::format("agent {}", AgentStateName(s));
+      if (t.track.last && t.track.last->stop_to_checkpoint_seconds) {
+        detail += fmt::format(", checkpoint in {:.1f} s", *t.track.last->stop_to_checkpoint_seconds);
+      }
+      if (t.noticed) detail = "reclaim notice, " + detail;
+      if (found && !t.deleted) {
+        if (options_.read_only) continue;
+        BATON_RETURN_IF_ERROR(DeleteInstance(t, detail));
+      }
+      End(t, reason, detail);
+      continue;
+    }
+    if (!found) {
+      if (!t.seen && now - t.info.launched_at < kListingLagSeconds) continue;
+      if (t.deleted) {
+        End(t, EndReason::kStopped, "");
+      } else if (t.noticed) {
+        End(t, EndReason::kKilled, "released after the reclaim notice, before it checkpointed");
+      } else {
+        End(t, EndReason::kKilled, "gone without notice");
+      }
+      continue;
+    }
+    if (options_.read_only) continue;
+    const int64_t now_ms = UnixMs(now);
+    std::string broken;
+    if (t.stop_at >= 0 && now - t.stop_at > spec_.aliyun.stop_grace_seconds) {
+      broken = fmt::format("no checkpoint within the stop grace ({})",
+                           FormatHours(spec_.aliyun.stop_grace_seconds));
+    } else if (!t.track.last && now - t.info.launched_at > kNoHeartbeatSeconds) {
+      broken = fmt::format("no heartbeat {} after launch", FormatHours(kNoHeartbeatSeconds));
+    } else if (t.track.last &&
+               static_cast<double>(now_ms - t.track.last->updated_unix_ms) / 1000 >
+                   kSilentSeconds) {
+      broken = fmt::format("its agent has been silent for {}", FormatHours(kSilentSeconds));
+    }
+    if (!broken.empty()) {
+      BATON_RETURN_IF_ERROR(DeleteInstance(t, broken));
+      End(t, t.stop_at >= 0 ? EndReason::kStopped : EndReason::kFailed, broken);
+    }
+  }
+  if (changed_) BATON_RETURN_IF_ERROR(SaveLedger());
+  return Status::Ok();
+}
+
+std::optional<Heartbeat> AliyunProvider::HeartbeatOf(const std::string& id) const {
+  for (const Tracked& t : instances_) {
+    if (t.info.id == id) return t.track.last;
+  }
+  return std::nullopt;
+}
+
+std::vector<Instance> AliyunProvider::Instances() {
+  std::vector<Instance> out;
+  for (const Tracked& t : instances_) out.push_back(t.info);
+  return out;
+}
+
+RunProgress AliyunProvider::Progress() {
+  std::vector<const AgentTrack*> tracks;
+  std::vector<const Instance*> infos;
+  for (const Tracked& t : instances_) {
+    tracks.push_back(&t.track);
+    infos.push_back(&t.info);
+  }
+  RunProgress r = ProgressOf(tracks, infos);
+  end_watch_.Read(store_, [this](const std::string& s) { Print("aliyun fleet: " + s); }, &r);
+  return r;
+}
+
+double AliyunProvider::Advance(double until) {
+  double now = Now();
+  double wait = std::min(until - now, spec_.aliyun.poll_seconds);
+  if (wait > 0) env_->SleepMicros(static_cast<uint64_t>(wait * 1e6));
+  if (Status s = Refresh(); !s.ok()) {
+    Print("aliyun fleet: warning: " + s.ToString() + " (tried again next poll)");
+  }
+  return Now();
+}
+
+}  // namespace baton::fleet
