@@ -14,8 +14,11 @@
 #include "agent/webhooks.h"
 #include "base/periodic_thread.h"
 #include "base/process_contract.h"
+#include "cloud/aliyun_api.h"
 #include "cloud/notice_monitor.h"
 #include "cloud/preemption.h"
+#include "fleet/aliyun_ess.h"
+#include "fleet/spec.h"
 #include "run/layout.h"
 #include "store/store.h"
 
@@ -26,21 +29,48 @@ using Print = std::function<void(const std::string&)>;
 
 // BATON_INSTANCE_ID, else the id the cloud's metadata service gives (a cloud fleet names the
 // instance's stop request and heartbeat by it), else the host name.
-std::string DefaultInstanceId(const JobSpec& job, const std::function<void(const std::string&)>& print) {
+std::string DefaultInstanceId(const JobSpec& job,
+                              const std::function<void(const std::string&)>& print) {
   if (std::optional<std::string> id = GetEnvVar(EnvVar::kInstanceId)) return *id;
   if (job.cloud != "none") {
     Result<Cloud> cloud = ParseCloud(job.cloud);
     if (cloud.ok() && *cloud != Cloud::kAzure) {
       Result<std::string> id = InstanceIdFromMetadata(*cloud, job.metadata_url);
       if (id.ok()) return *id;
-      print(fmt::format("baton agent: no instance id from the metadata service ({}); using the "
-                        "host name",
-                        id.status().message()));
+      print(
+          fmt::format("baton agent: no instance id from the metadata service ({}); using the "
+                      "host name",
+                      id.status().message()));
     }
   }
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) return "unknown";
   return host;
+}
+
+// provider aliyun-ess: no controller stays up, so the agent that saw the run complete sets the
+// run's scaling group to desired capacity 0 itself, with the keys of the credentials chain (on
+// the instance: its RAM role through the metadata service).
+void ScaleEssGroupToZero(const JobSpec& job, const std::function<void(const std::string&)>& print) {
+  if (job.fleet.IsNull()) return;
+  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(job.fleet);
+  if (!spec.ok() || spec->provider != "aliyun-ess") return;
+  AliyunClientOptions o;
+  o.region = spec->aliyun.region;
+  o.endpoint = spec->aliyun.endpoint;
+  AliyunClient client(o);
+  Status s = fleet::EssScaleToZero(&client, spec->aliyun.region, job.name);
+  if (s.ok()) {
+    print(
+        fmt::format("baton agent: the run is complete: scaling group '{}' set to desired "
+                    "capacity 0",
+                    fleet::EssGroupName(job.name)));
+  } else {
+    print(
+        "baton agent: warning: could not scale the ESS group to zero (`baton fleet down` "
+        "does it): " +
+        s.ToString());
+  }
 }
 
 // Everything that can ask this agent to stop: a signal, a preemption notice, or a stop request
@@ -275,6 +305,7 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
       print("baton agent: warning: the scale-to-zero request: " + s.ToString());
     }
   }
+  ScaleEssGroupToZero(job, print);
   return AgentOutcome::kCompleted;
 }
 

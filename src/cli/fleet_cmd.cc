@@ -24,6 +24,8 @@
 #include "cli/agent_job.h"
 #include "cli/commands.h"
 #include "cloud/aliyun_api.h"
+#include "cloud/metadata_time.h"
+#include "fleet/aliyun_ess.h"
 #include "fleet/aliyun_provider.h"
 #include "fleet/controller.h"
 #include "fleet/report.h"
@@ -67,10 +69,10 @@ Result<FleetJob> LoadFleetJob(const std::string& path, const std::string& comman
                                 "with `baton {}`",
                                 f.spec.provider, f.spec.provider == "sim" ? "sim" : "run"));
   }
-  if (f.spec.provider == "aliyun-ess") {
-    return f.job.fleet.Error("provider",
-                             "aliyun-ess (an ESS scaling group) is not built yet; use provider "
-                             "aliyun (Baton's controller drives ECS)");
+  if (f.spec.provider == "aliyun-ess" && f.spec.max_cost > 0) {
+    return f.job.fleet.Error("max_cost",
+                             "a budget cap needs Baton's controller to watch the bill: use "
+                             "provider aliyun, or leave max_cost out with aliyun-ess");
   }
   f.store_url = Absolute(f.job.train.output_dir);
   return f;
@@ -130,9 +132,8 @@ std::string OfferLine(const fleet::FleetSpec& spec, const fleet::Offer& o) {
 void PrintPlan(const FleetJob& f, AliyunClient* client) {
   const fleet::FleetSpec& s = f.spec;
   const fleet::AliyunFleetSpec& a = s.aliyun;
-  std::printf("job '%s' on Alibaba Cloud: provider %s, region %s, policy %s\n",
-              f.job.name.c_str(), s.provider.c_str(), a.region.c_str(),
-              fleet::PolicyName(s.policy));
+  std::printf("job '%s' on Alibaba Cloud: provider %s, region %s, policy %s\n", f.job.name.c_str(),
+              s.provider.c_str(), a.region.c_str(), fleet::PolicyName(s.policy));
   std::printf("  API: %s\n", client->EndpointOf(AliyunService::kEcs).c_str());
   std::printf("  run's bucket: %s (the job goes to %s)\n", f.store_url.c_str(), kFleetJobKey);
   std::printf(
@@ -140,23 +141,24 @@ void PrintPlan(const FleetJob& f, AliyunClient* client) {
       "tagged baton:run=%s, on the offer the policy picks:\n",
       f.job.name.c_str());
   for (const fleet::Offer& o : s.offers) std::printf("%s\n", OfferLine(s, o).c_str());
-  std::printf("  image %s, security group %s, RAM role %s, system disk %s\n", a.image_id.c_str(),
-              a.security_group_id.c_str(), a.ram_role.empty() ? "(none)" : a.ram_role.c_str(),
-              a.system_disk_gb > 0 ? fmt::format("{} GiB", a.system_disk_gb).c_str()
-                                   : "(the image's)");
+  std::printf(
+      "  image %s, security group %s, RAM role %s, system disk %s\n", a.image_id.c_str(),
+      a.security_group_id.c_str(), a.ram_role.empty() ? "(none)" : a.ram_role.c_str(),
+      a.system_disk_gb > 0 ? fmt::format("{} GiB", a.system_disk_gb).c_str() : "(the image's)");
   std::printf("  agent: %s\n", a.binary_url.empty()
                                    ? "/usr/local/bin/baton from the image (no binary_url)"
                                    : ("downloaded at boot from " + a.binary_url).c_str());
-  std::printf("  budget: %s\n", s.max_cost > 0 ? fmt::format("stop at a bill of {}",
-                                                             fleet::FormatMoney(s.max_cost))
-                                                     .c_str()
-                                               : "no cap (set fleet.max_cost)");
+  std::printf("  budget: %s\n",
+              s.max_cost > 0
+                  ? fmt::format("stop at a bill of {}", fleet::FormatMoney(s.max_cost)).c_str()
+                  : "no cap (set fleet.max_cost)");
 }
 
 void PrintEstimate(const FleetJob& f) {
   if (f.spec.work_seconds <= 0) {
-    std::printf("estimate: set fleet.work_hours (the compute the job takes on one instance) for "
-                "one from the simulator\n");
+    std::printf(
+        "estimate: set fleet.work_hours (the compute the job takes on one instance) for "
+        "one from the simulator\n");
     return;
   }
   Result<fleet::SimScenario> scenario = fleet::ScenarioFromJob(f.text, f.path, {f.spec.policy});
@@ -174,6 +176,201 @@ void PrintEstimate(const FleetJob& f) {
       fleet::FormatHours(f.spec.work_seconds).c_str(), fleet::FormatMoney(e.cost).c_str(),
       fleet::FormatHours(e.makespan_seconds).c_str(), e.interruptions,
       fleet::FormatMoney(e.baseline_cost).c_str(), 100 * e.saving_fraction);
+}
+
+// --- aliyun-ess: a scaling group does the work; no controller stays up ---
+
+void PrintLine(const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); }
+
+void PrintEssPlan(const FleetJob& f, AliyunClient* client) {
+  const fleet::FleetSpec& s = f.spec;
+  const fleet::AliyunFleetSpec& a = s.aliyun;
+  std::printf("job '%s' on Alibaba Cloud: provider aliyun-ess, region %s, policy %s\n",
+              f.job.name.c_str(), a.region.c_str(), fleet::PolicyName(s.policy));
+  std::printf("  API: %s\n", client->EndpointOf(AliyunService::kEss).c_str());
+  std::printf("  run's bucket: %s (the job goes to %s)\n", f.store_url.c_str(), kFleetJobKey);
+  Result<std::optional<fleet::EssGroup>> g = fleet::FindEssGroup(client, a.region, f.job.name);
+  std::string group = !g.ok() ? "(could not look: " + g.status().ToString() + ")"
+                      : *g ? fmt::format("{} exists: its settings are brought up to date", (*g)->id)
+                           : "created";
+  const bool spot_first = s.policy == fleet::PolicyKind::kSpotFirst;
+  std::printf(
+      "scaling group '%s': %s; MinSize 0, MaxSize 1, DesiredCapacity 1, MultiAZPolicy %s, "
+      "CompensateWithOnDemand %s, SpotAutoReplaceOnDemand %s, SpotInstanceRemedy %s\n",
+      fleet::EssGroupName(f.job.name).c_str(), group.c_str(),
+      s.policy == fleet::PolicyKind::kOnDemand ? "PRIORITY" : "COST_OPTIMIZED",
+      spot_first ? "true" : "false", spot_first ? "true" : "false",
+      s.policy == fleet::PolicyKind::kOnDemand ? "-" : "true");
+  std::printf("scaling configuration: one agent per instance (cloud-init, --handoff), offers:\n");
+  for (const fleet::Offer& o : s.offers) std::printf("%s\n", OfferLine(s, o).c_str());
+  std::printf(
+      "  image %s, security group %s, RAM role %s (the agent scales the group to 0 with "
+      "it when the run completes)\n",
+      a.image_id.c_str(), a.security_group_id.c_str(),
+      a.ram_role.empty() ? "(none: give one)" : a.ram_role.c_str());
+}
+
+int EssUpCmd(const FleetJob& f, AliyunClient* client, Store* store) {
+  FleetLedger ledger;
+  Result<std::optional<FleetLedger>> old = ReadFleetLedger(store);
+  if (!old.ok()) return ReportError(old.status());
+  if (*old) {
+    ledger = **old;
+  } else {
+    ledger.run = f.job.name;
+    ledger.provider = f.spec.provider;
+    ledger.region = f.spec.aliyun.region;
+    ledger.started_unix_ms = static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
+  }
+  fleet::EssUpOptions o;
+  o.run = f.job.name;
+  o.job_url = JoinKey(f.store_url, kFleetJobKey);
+  o.print = PrintLine;
+  std::vector<std::string> made;
+  Result<fleet::EssGroup> group = fleet::EssUp(f.spec, client, o, &made);
+  if (!group.ok()) {
+    PrintLine(made.empty() ? "baton fleet up: nothing was created"
+                           : "baton fleet up: stopped half way; what exists now:");
+    for (const std::string& m : made) PrintLine("  " + m);
+    if (!made.empty()) {
+      PrintLine("`baton fleet up` again finishes it; `baton fleet down` deletes it");
+    }
+    return ReportError(group.status());
+  }
+  ledger.stopped_reason.clear();
+  ledger.SetResource("scaling_group_id", group->id);
+  ledger.SetResource("scaling_configuration_id", group->active_configuration_id);
+  if (Status s = WriteFleetLedger(store, ledger); !s.ok()) return ReportError(s);
+  std::printf(
+      "scaling group %s keeps one instance on run '%s'; the agent sets it to 0 when the "
+      "run completes. `baton fleet status %s` shows it; `baton fleet down %s` stops it\n",
+      group->id.c_str(), f.job.name.c_str(), f.path.c_str(), f.path.c_str());
+  return 0;
+}
+
+// The price per hour of an ESS instance: the offer of its zone and billing.
+double EssPrice(const fleet::FleetSpec& spec, const fleet::EssInstance& i) {
+  for (const fleet::Offer& o : spec.offers) {
+    if (o.zone == i.zone && (o.billing == fleet::Billing::kSpot) == i.spot) {
+      return o.price_per_hour;
+    }
+  }
+  return 0;
+}
+
+int EssStatusCmd(const FleetJob& f, AliyunClient* client, Store* store) {
+  const std::string& region = f.spec.aliyun.region;
+  Result<std::optional<fleet::EssGroup>> g = fleet::FindEssGroup(client, region, f.job.name);
+  if (!g.ok()) return ReportError(g.status());
+  if (!*g) {
+    std::printf("run '%s': no scaling group '%s' in %s\n", f.job.name.c_str(),
+                fleet::EssGroupName(f.job.name).c_str(), region.c_str());
+  } else {
+    std::printf("run '%s': scaling group %s '%s' %s, desired %lld, instances %lld\n",
+                f.job.name.c_str(), (*g)->id.c_str(), fleet::EssGroupName(f.job.name).c_str(),
+                (*g)->lifecycle.c_str(), static_cast<long long>((*g)->desired),
+                static_cast<long long>((*g)->total));
+    Result<std::vector<fleet::EssInstance>> list =
+        fleet::ListEssInstances(client, region, (*g)->id);
+    if (!list.ok()) return ReportError(list.status());
+    double cost = 0;
+    const int64_t now_ms = static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
+    for (const fleet::EssInstance& i : *list) {
+      Result<int64_t> created = ParseRfc3339Ms(i.created);
+      double hours = created.ok() ? std::max<double>(0, now_ms - *created) / 3.6e6 : 0;
+      cost += hours * EssPrice(f.spec, i);
+      std::printf("  %s  %s  %s  %s  up %s\n", i.id.c_str(), i.zone.c_str(),
+                  i.spot ? "spot" : "on-demand", i.lifecycle.c_str(),
+                  fleet::FormatHours(hours * 3600).c_str());
+      Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, i.id);
+      if (hb.ok() && *hb) {
+        std::printf("    agent %s, step %lld/%lld%s%s\n", AgentStateName((*hb)->state),
+                    static_cast<long long>((*hb)->global_step.value_or(0)),
+                    static_cast<long long>((*hb)->max_steps.value_or(0)),
+                    (*hb)->tokens_per_second
+                        ? fmt::format(", {:.0f} tokens/s", *(*hb)->tokens_per_second).c_str()
+                        : "",
+                    (*hb)->last_checkpoint.empty()
+                        ? ""
+                        : fmt::format(", newest checkpoint {}", (*hb)->last_checkpoint).c_str());
+      }
+    }
+    std::printf(
+        "cost of the instances up now, so far: %s (ESS forgets released instances: "
+        "the bill of earlier ones is in the cloud's billing console)\n",
+        fleet::FormatMoney(cost).c_str());
+  }
+  Result<std::optional<CompleteMarker>> done = ReadCompleteMarker(store);
+  if (done.ok() && *done) {
+    std::printf("the run is COMPLETE%s\n",
+                (*done)->last_model_checkpoint
+                    ? fmt::format(": final adapter {}",
+                                  JoinKey(f.store_url, *(*done)->last_model_checkpoint))
+                          .c_str()
+                    : "");
+  }
+  return 0;
+}
+
+int EssDownCmd(const FleetJob& f, AliyunClient* client, Store* store) {
+  const std::string& region = f.spec.aliyun.region;
+  Result<std::optional<fleet::EssGroup>> g = fleet::FindEssGroup(client, region, f.job.name);
+  if (!g.ok()) return ReportError(g.status());
+  if (*g) {
+    Result<std::vector<fleet::EssInstance>> list =
+        fleet::ListEssInstances(client, region, (*g)->id);
+    if (!list.ok()) return ReportError(list.status());
+    // The agents checkpoint first: a stop request each, then wait for their final heartbeat.
+    const int64_t start_ms = static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
+    std::vector<std::string> waiting;
+    for (const fleet::EssInstance& i : *list) {
+      Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, i.id);
+      if (hb.ok() && *hb && IsFinalAgentState((*hb)->state)) continue;
+      Status s = WriteStopRequest(store, StopRequest{i.id, "fleet down", start_ms});
+      if (!s.ok()) return ReportError(s);
+      waiting.push_back(i.id);
+      PrintLine(fmt::format("baton fleet down: asked {} to checkpoint and stop", i.id));
+    }
+    const double grace = f.spec.aliyun.stop_grace_seconds;
+    while (!waiting.empty()) {
+      std::erase_if(waiting, [&](const std::string& id) {
+        Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, id);
+        return hb.ok() && (!*hb || IsFinalAgentState((*hb)->state));
+      });
+      const double waited =
+          static_cast<double>(Env::Default()->NowMicros() / 1000 - start_ms) / 1000;
+      if (waiting.empty() || waited > grace) break;
+      Env::Default()->SleepMicros(
+          static_cast<uint64_t>(std::min(1.0, f.spec.aliyun.poll_seconds) * 1e6));
+    }
+    for (const std::string& id : waiting) {
+      PrintLine(fmt::format("baton fleet down: {} did not checkpoint within {}; deleting it anyway",
+                            id, fleet::FormatHours(grace)));
+    }
+    Status s = fleet::EssSetDesiredCapacity(client, (*g)->id, 0);
+    if (s.ok()) s = fleet::EssDeleteGroup(client, (*g)->id);
+    if (!s.ok()) return ReportError(s.WithContext("deleting scaling group " + (*g)->id));
+    PrintLine(
+        fmt::format("baton fleet down: deleted scaling group {} (its configuration and "
+                    "instances with it)",
+                    (*g)->id));
+    for (const fleet::EssInstance& i : *list) {
+      if (Status d = DeleteStopRequest(store, i.id); !d.ok()) PrintLine("warning: " + d.ToString());
+    }
+  } else {
+    PrintLine(fmt::format("baton fleet down: no scaling group '{}' in {}",
+                          fleet::EssGroupName(f.job.name), region));
+  }
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store);
+  if (ledger.ok() && *ledger) {
+    (*ledger)->SetResource("scaling_group_id", "");
+    (*ledger)->SetResource("scaling_configuration_id", "");
+    (*ledger)->stopped_reason = "down";
+    if (Status s = WriteFleetLedger(store, **ledger); !s.ok()) return ReportError(s);
+  }
+  std::printf("baton fleet down: nothing of '%s' is left in %s; its checkpoints are in %s\n",
+              f.job.name.c_str(), region.c_str(), f.store_url.c_str());
+  return 0;
 }
 
 struct Fleet {
@@ -199,8 +396,6 @@ Result<Fleet> OpenFleet(const FleetJob& f, bool read_only,
   return fl;
 }
 
-void PrintLine(const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); }
-
 bool Confirm(const std::string& question) {
   std::fprintf(stderr, "%s [y/N] ", question.c_str());
   std::string answer;
@@ -222,6 +417,13 @@ std::string Describe(const fleet::FleetSpec& spec, const fleet::Instance& i, dou
 int Status_(const FleetFlags& flags) {
   Result<FleetJob> f = LoadFleetJob(flags.job, "status");
   if (!f.ok()) return ReportError(f.status());
+  if (f->spec.provider == "aliyun-ess") {
+    std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
+    if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
+    Result<std::unique_ptr<Store>> store = OpenStore(f->store_url, OpenMode::kMustExist);
+    if (!store.ok()) return ReportError(store.status());
+    return EssStatusCmd(*f, client.get(), store->get());
+  }
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/true, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
   fleet::AliyunProvider* p = fl->provider.get();
@@ -253,8 +455,9 @@ int Status_(const FleetFlags& flags) {
   if (alive == 0) std::printf("  no instance running\n");
   fleet::FleetReport r = fleet::BuildReport(f->spec, p->Instances(), progress, now);
   std::printf("progress: step %.0f/%.0f, newest checkpoint %s%s\n", progress.done, progress.total,
-              progress.checkpoint > 0 ? CheckpointDir(static_cast<int64_t>(progress.checkpoint)).c_str()
-                                      : "(none yet)",
+              progress.checkpoint > 0
+                  ? CheckpointDir(static_cast<int64_t>(progress.checkpoint)).c_str()
+                  : "(none yet)",
               progress.complete ? "; the run is COMPLETE" : "");
   std::printf("cost so far: %s over %zu instances (%d interruptions)%s\n",
               fleet::FormatMoney(r.cost).c_str(), p->Instances().size(), r.interruptions,
@@ -271,7 +474,11 @@ int Plan(const FleetFlags& flags) {
   if (!f.ok()) return ReportError(f.status());
   std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
   if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
-  PrintPlan(*f, client.get());
+  if (f->spec.provider == "aliyun-ess") {
+    PrintEssPlan(*f, client.get());
+  } else {
+    PrintPlan(*f, client.get());
+  }
   PrintEstimate(*f);
   std::printf("nothing was created; `baton fleet up %s` does it\n", flags.job.c_str());
   return 0;
@@ -285,7 +492,8 @@ Status DrainAndDelete(fleet::AliyunProvider* p, const fleet::FleetSpec& spec,
   const double until = p->Now() + spec.aliyun.stop_grace_seconds;
   for (;;) {
     bool any = false;
-    for (const fleet::Instance& i : p->Instances()) any = any || i.state != fleet::InstanceState::kEnded;
+    for (const fleet::Instance& i : p->Instances())
+      any = any || i.state != fleet::InstanceState::kEnded;
     if (!any) return Status::Ok();
     if (p->Now() >= until) break;
     p->Advance(until);
@@ -305,7 +513,11 @@ int Up(const FleetFlags& flags) {
         f->store_url));
   }
   if (!flags.yes) {
-    PrintPlan(*f, client.get());
+    if (f->spec.provider == "aliyun-ess") {
+      PrintEssPlan(*f, client.get());
+    } else {
+      PrintPlan(*f, client.get());
+    }
     if (!isatty(0)) {
       return ReportError(FailedPrecondition(
           "`baton fleet up` launches billable instances: confirm on a terminal, or pass --yes"));
@@ -323,6 +535,7 @@ int Up(const FleetFlags& flags) {
   if (Status s = (*store)->Put(kFleetJobKey, doc->dump(2) + "\n"); !s.ok()) {
     return ReportError(s.WithContext("uploading the agents' job"));
   }
+  if (f->spec.provider == "aliyun-ess") return EssUpCmd(*f, client.get(), store->get());
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
   fleet::AliyunProvider* p = fl->provider.get();
@@ -336,11 +549,11 @@ int Up(const FleetFlags& flags) {
           fleet::FormatMoney(so_far.cost), fleet::FormatMoney(f->spec.max_cost), f->store_url));
     }
   }
-  PrintLine(fmt::format("baton fleet up: '{}' on {} ({}), policy {}; Ctrl-C leaves the instances "
-                        "running (`baton fleet up` again adopts them, `baton fleet down` stops "
-                        "them)",
-                        f->job.name, f->spec.provider, f->spec.aliyun.region,
-                        fleet::PolicyName(f->spec.policy)));
+  PrintLine(fmt::format(
+      "baton fleet up: '{}' on {} ({}), policy {}; Ctrl-C leaves the instances "
+      "running (`baton fleet up` again adopts them, `baton fleet down` stops "
+      "them)",
+      f->job.name, f->spec.provider, f->spec.aliyun.region, fleet::PolicyName(f->spec.policy)));
   std::atomic<bool>* stop = InstallStopSignalHandlers();
   bool over_budget = false;
   fleet::ControllerOptions co;
@@ -361,21 +574,24 @@ int Up(const FleetFlags& flags) {
   Result<fleet::FleetReport> report = controller.Run();
   if (!report.ok()) {
     if (over_budget) {
-      PrintLine(fmt::format("baton fleet up: the bill reached fleet.max_cost {}: stopping the run "
-                            "(the instances checkpoint first)",
-                            fleet::FormatMoney(f->spec.max_cost)));
+      PrintLine(
+          fmt::format("baton fleet up: the bill reached fleet.max_cost {}: stopping the run "
+                      "(the instances checkpoint first)",
+                      fleet::FormatMoney(f->spec.max_cost)));
       Status s = p->SetStoppedReason("budget");
       if (s.ok()) s = DrainAndDelete(p, f->spec, "budget reached");
       if (!s.ok()) return ReportError(s);
-      fleet::FleetReport r = p->ledger().instances.empty() ? fleet::FleetReport{} : controller.Report();
+      fleet::FleetReport r =
+          p->ledger().instances.empty() ? fleet::FleetReport{} : controller.Report();
       return ReportError(FailedPrecondition(
           "budget reached: the run cost {} (max_cost {}); no instance is left running; its "
           "checkpoints are in {}",
           fleet::FormatMoney(r.cost), fleet::FormatMoney(f->spec.max_cost), f->store_url));
     }
     if (stop->load()) {
-      PrintLine("baton fleet up: stopped watching; the instances go on. `baton fleet up` again "
-                "adopts them; `baton fleet down` stops them");
+      PrintLine(
+          "baton fleet up: stopped watching; the instances go on. `baton fleet up` again "
+          "adopts them; `baton fleet down` stops them");
       return 130;
     }
     PrintLine("baton fleet up: the controller stopped on an error; instances of the run:");
@@ -396,6 +612,13 @@ int Up(const FleetFlags& flags) {
 int Down(const FleetFlags& flags) {
   Result<FleetJob> f = LoadFleetJob(flags.job, "down");
   if (!f.ok()) return ReportError(f.status());
+  if (f->spec.provider == "aliyun-ess") {
+    std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
+    if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
+    Result<std::unique_ptr<Store>> store = OpenStore(f->store_url);
+    if (!store.ok()) return ReportError(store.status());
+    return EssDownCmd(*f, client.get(), store->get());
+  }
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
   fleet::AliyunProvider* p = fl->provider.get();
@@ -408,9 +631,10 @@ int Down(const FleetFlags& flags) {
   int n = 0;
   for (const fleet::Instance& i : p->Instances()) n += i.state == fleet::InstanceState::kEnded;
   fleet::FleetReport r = fleet::BuildReport(f->spec, p->Instances(), p->Progress(), p->Now());
-  std::printf("baton fleet down: no instance of '%s' is running (%d in its history, billed %s); "
-              "its checkpoints are in %s\n",
-              f->job.name.c_str(), n, fleet::FormatMoney(r.cost).c_str(), f->store_url.c_str());
+  std::printf(
+      "baton fleet down: no instance of '%s' is running (%d in its history, billed %s); "
+      "its checkpoints are in %s\n",
+      f->job.name.c_str(), n, fleet::FormatMoney(r.cost).c_str(), f->store_url.c_str());
   return 0;
 }
 
@@ -425,12 +649,11 @@ void AddFleetCommand(CLI::App& root, Action& action) {
     const char* help;
     int (*run)(const FleetFlags&);
   };
-  for (Sub sub : {Sub{"plan", "what `up` would launch, prices and estimated cost; changes nothing",
-                      Plan},
-                  Sub{"up", "launch the run and control it in the foreground (idempotent)", Up},
-                  Sub{"status", "instances, progress, newest checkpoint, cost so far", Status_},
-                  Sub{"down", "checkpoint and stop every instance of the run, then delete them",
-                      Down}}) {
+  for (Sub sub :
+       {Sub{"plan", "what `up` would launch, prices and estimated cost; changes nothing", Plan},
+        Sub{"up", "launch the run and control it in the foreground (idempotent)", Up},
+        Sub{"status", "instances, progress, newest checkpoint, cost so far", Status_},
+        Sub{"down", "checkpoint and stop every instance of the run, then delete them", Down}}) {
     auto flags = std::make_shared<FleetFlags>();
     CLI::App* c = cmd->add_subcommand(sub.name, sub.help);
     c->add_option("job", flags->job, "job spec (YAML) with a fleet section")->required();

@@ -14,6 +14,7 @@ namespace baton::fleet {
 namespace {
 
 constexpr char kRunTag[] = "baton:run";
+static_assert(std::string_view(kRunTag) == kAliyunRunTag);
 constexpr char kOfferTag[] = "baton:offer";
 // DescribeInstances may not list an instance for a moment after RunInstances answered.
 constexpr double kListingLagSeconds = 120;
@@ -36,21 +37,6 @@ Result<int64_t> ParseEcsTime(std::string text) {
     t = ParseRfc3339Ms(text);
   }
   return t;
-}
-
-// InstanceName: 2-128 characters, a letter first, then letters, digits, '.', '_', '-', ':'.
-std::string InstanceName(const std::string& run) {
-  std::string name = "baton-";
-  for (char c : run) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    name += ok ? c : '-';
-  }
-  return name.substr(0, 128);
-}
-
-std::string NewClientToken() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("baton-{:016x}{:016x}", rng(), rng());
 }
 
 std::string TagValue(const Json& instance, std::string_view key) {
@@ -76,6 +62,31 @@ Result<EndReason> ParseEndReason(const std::string& name) {
 }
 
 }  // namespace
+
+// ECS InstanceName: 2-128 characters, a letter first, then letters, digits, '.', '_', '-', ':';
+// ESS group and configuration names: 2-64, letters, digits, '_', '-', '.'.
+std::string AliyunName(const std::string& run, size_t max) {
+  std::string name = "baton-";
+  for (char c : run) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    name += ok ? c : '-';
+  }
+  return name.substr(0, max);
+}
+
+std::string NewClientToken() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("baton-{:016x}{:016x}", rng(), rng());
+}
+
+std::string AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
+                           const std::string& baton_path, bool handoff) {
+  ServiceOptions service;
+  service.baton_path = baton_path;
+  service.job = job_url;
+  service.handoff = handoff;
+  return Base64Encode(CloudInitUserData(service, aliyun.binary_url));
+}
 
 bool IsNoCapacity(const AliyunError& error) {
   return ClassifyAliyunError(error.code, error.http_status) == AliyunErrorKind::kNoCapacity;
@@ -216,10 +227,6 @@ bool AliyunProvider::HasCapacity(int offer) {
 Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
   const Offer& o = spec_.offers[offer];
   const AliyunFleetSpec& a = spec_.aliyun;
-  ServiceOptions service;
-  service.baton_path = options_.baton_path;
-  service.job = options_.job_url;
-  service.handoff = handoff;
   RpcParams p;
   p.Set("RegionId", a.region)
       .Set("ZoneId", o.zone)
@@ -229,8 +236,8 @@ Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
       .Set("SecurityGroupId", a.security_group_id)
       .Set("InstanceChargeType", "PostPaid")
       .Set("Amount", 1)
-      .Set("InstanceName", InstanceName(options_.run))
-      .Set("UserData", Base64Encode(CloudInitUserData(service, a.binary_url)))
+      .Set("InstanceName", AliyunName(options_.run, 128))
+      .Set("UserData", AliyunUserData(a, options_.job_url, options_.baton_path, handoff))
       .Set("ClientToken", NewClientToken());
   if (o.billing == Billing::kSpot) {
     if (o.spot_price_limit > 0) {
@@ -262,8 +269,8 @@ Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
   if (!answer.ok()) {
     if (IsNoCapacity(error)) {
       no_capacity_until_[offer] = Now() + a.no_stock_backoff_seconds;
-      return Unavailable("no capacity ({}: {}); tried again after {}", error.code,
-                         error.message, FormatHours(a.no_stock_backoff_seconds));
+      return Unavailable("no capacity ({}: {}); tried again after {}", error.code, error.message,
+                         FormatHours(a.no_stock_backoff_seconds));
     }
     return answer.status();
   }
@@ -428,7 +435,8 @@ Status AliyunProvider::Refresh() {
                                                     : EndReason::kStopped;
       std::string detail = fmt::format("agent {}", AgentStateName(s));
       if (t.track.last && t.track.last->stop_to_checkpoint_seconds) {
-        detail += fmt::format(", checkpoint in {:.1f} s", *t.track.last->stop_to_checkpoint_seconds);
+        detail +=
+            fmt::format(", checkpoint in {:.1f} s", *t.track.last->stop_to_checkpoint_seconds);
       }
       if (t.noticed) detail = "reclaim notice, " + detail;
       if (found && !t.deleted) {
@@ -457,9 +465,8 @@ Status AliyunProvider::Refresh() {
                            FormatHours(spec_.aliyun.stop_grace_seconds));
     } else if (!t.track.last && now - t.info.launched_at > kNoHeartbeatSeconds) {
       broken = fmt::format("no heartbeat {} after launch", FormatHours(kNoHeartbeatSeconds));
-    } else if (t.track.last &&
-               static_cast<double>(now_ms - t.track.last->updated_unix_ms) / 1000 >
-                   kSilentSeconds) {
+    } else if (t.track.last && static_cast<double>(now_ms - t.track.last->updated_unix_ms) / 1000 >
+                                   kSilentSeconds) {
       broken = fmt::format("its agent has been silent for {}", FormatHours(kSilentSeconds));
     }
     if (!broken.empty()) {
@@ -492,7 +499,8 @@ RunProgress AliyunProvider::Progress() {
     infos.push_back(&t.info);
   }
   RunProgress r = ProgressOf(tracks, infos);
-  end_watch_.Read(store_, [this](const std::string& s) { Print("aliyun fleet: " + s); }, &r);
+  end_watch_.Read(
+      store_, [this](const std::string& s) { Print("aliyun fleet: " + s); }, &r);
   return r;
 }
 

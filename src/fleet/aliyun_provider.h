@@ -51,6 +51,16 @@ struct AliyunProviderOptions {
 // A launch the cloud refused for lack of capacity: what the controller retries elsewhere.
 bool IsNoCapacity(const AliyunError& error);
 
+// Shared with the aliyun-ess provider (aliyun_ess.h):
+// "baton-<run>" with what ECS/ESS names do not allow replaced by '-', at most `max` characters.
+std::string AliyunName(const std::string& run, size_t max);
+// A fresh ClientToken (at most 64 ASCII characters): a retried call is not done twice.
+std::string NewClientToken();
+// Base64 of the agent's cloud-init for the run's job (cloud/agent_service.h).
+std::string AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
+                           const std::string& baton_path, bool handoff);
+inline constexpr char kAliyunRunTag[] = "baton:run";
+
 class AliyunProvider : public Provider {
  public:
   // Opens the run's fleet: reads the ledger (or starts one) and the run's tagged instances.
@@ -107,8 +117,8 @@ class AliyunProvider : public Provider {
   std::vector<Tracked> instances_;           // launch order
   std::map<int, double> no_capacity_until_;  // offer -> provider time
   bool scale_to_zero_ = false;               // desired capacity 0: nothing new, stop the rest
-  RunEndWatch end_watch_;  // COMPLETE and the scale-to-zero request
-  bool changed_ = false;  // the last Refresh saw a change
+  RunEndWatch end_watch_;                    // COMPLETE and the scale-to-zero request
+  bool changed_ = false;                     // the last Refresh saw a change
 };
 
 }  // namespace baton::fleet

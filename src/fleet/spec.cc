@@ -149,9 +149,12 @@ Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, Aliy
                        "required for the aliyun providers: region, image_id, vswitches, "
                        "security_group_id (see docs/aliyun.md)");
   }
-  std::set<std::string> known = {"region",     "endpoint",          "image_id", "vswitches",
-                                 "ram_role",   "security_group_id", "tags",     "system_disk_gb",
-                                 "binary_url", "system_disk_category", "poll_seconds"};
+  std::set<std::string> known = {"region",      "endpoint",
+                                 "image_id",    "vswitches",
+                                 "ram_role",    "security_group_id",
+                                 "tags",        "system_disk_gb",
+                                 "binary_url",  "system_disk_category",
+                                 "poll_seconds"};
   SpecNode::AddDurationKeys("stop_grace", &known);
   SpecNode::AddDurationKeys("no_stock_backoff", &known);
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
@@ -163,9 +166,10 @@ Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, Aliy
     if (out->empty()) return f.Error(key, "must not be empty");
   }
   for (char c : a->region) {
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
-        c != '-') {
-      return f.Error("region", fmt::format("'{}' is not a region id (like cn-hangzhou)", a->region));
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '-') {
+      return f.Error("region",
+                     fmt::format("'{}' is not a region id (like cn-hangzhou)", a->region));
     }
   }
   BATON_ASSIGN_OR_RETURN(a->endpoint, f.String("endpoint", ""));
