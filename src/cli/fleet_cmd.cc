@@ -222,6 +222,24 @@ int EssUpCmd(const FleetJob& f, AliyunClient* client, Store* store) {
     ledger.region = f.spec.aliyun.region;
     ledger.started_unix_ms = static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
   }
+  Result<bool> complete = IsComplete(store);
+  if (!complete.ok()) return ReportError(complete.status());
+  if (*complete) {
+    // Nothing to launch: make sure the group (if any) stays at 0.
+    Result<std::optional<fleet::EssGroup>> g =
+        fleet::FindEssGroup(client, f.spec.aliyun.region, f.job.name);
+    if (!g.ok()) return ReportError(g.status());
+    if (*g && (*g)->desired != 0) {
+      if (Status s = fleet::EssSetDesiredCapacity(client, (*g)->id, 0); !s.ok()) {
+        return ReportError(s);
+      }
+    }
+    std::printf("run '%s' is complete (%s): nothing to launch%s\n", f.job.name.c_str(),
+                JoinKey(f.store_url, std::string(kCompleteMarkerName)).c_str(),
+                *g ? fmt::format("; scaling group {} is at desired capacity 0", (*g)->id).c_str()
+                   : "");
+    return 0;
+  }
   fleet::EssUpOptions o;
   o.run = f.job.name;
   o.job_url = JoinKey(f.store_url, kFleetJobKey);
