@@ -414,6 +414,20 @@ Result<Fleet> OpenFleet(const FleetJob& f, bool read_only,
   return fl;
 }
 
+int64_t NowMs() { return static_cast<int64_t>(Env::Default()->NowMicros() / 1000); }
+
+// `fleet up` means go on: a scale-to-zero request of an earlier `fleet down` or budget stop is
+// lifted (one of a completing agent stays: the run is complete and nothing launches anyway).
+Status LiftScaleToZero(Store* store) {
+  BATON_ASSIGN_OR_RETURN(bool complete, IsComplete(store));
+  if (complete) return Status::Ok();
+  BATON_ASSIGN_OR_RETURN(std::optional<ScaleToZeroRequest> r, ReadScaleToZeroRequest(store));
+  if (!r) return Status::Ok();
+  PrintLine(fmt::format("baton fleet up: lifting the scale-to-zero request of '{}' ({})",
+                        r->instance, r->reason));
+  return DeleteScaleToZeroRequest(store);
+}
+
 bool Confirm(const std::string& question) {
   std::fprintf(stderr, "%s [y/N] ", question.c_str());
   std::string answer;
@@ -554,6 +568,7 @@ int Up(const FleetFlags& flags) {
     return ReportError(s.WithContext("uploading the agents' job"));
   }
   if (f->spec.provider == "aliyun-ess") return EssUpCmd(*f, client.get(), store->get());
+  if (Status s = LiftScaleToZero(store->get()); !s.ok()) return ReportError(s);
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
   fleet::AliyunProvider* p = fl->provider.get();
@@ -597,6 +612,7 @@ int Up(const FleetFlags& flags) {
                       "(the instances checkpoint first)",
                       fleet::FormatMoney(f->spec.max_cost)));
       Status s = p->SetStoppedReason("budget");
+      if (s.ok()) s = WriteScaleToZeroRequest(fl->store.get(), {"fleet", "budget", NowMs()});
       if (s.ok()) s = DrainAndDelete(p, f->spec, "budget reached");
       if (!s.ok()) return ReportError(s);
       fleet::FleetReport r =
@@ -640,7 +656,10 @@ int Down(const FleetFlags& flags) {
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
   fleet::AliyunProvider* p = fl->provider.get();
-  Status s = p->SetStoppedReason("down");
+  // A controller still running elsewhere (`fleet up` in another shell) sees this and launches
+  // nothing more.
+  Status s = WriteScaleToZeroRequest(fl->store.get(), {"fleet", "down", NowMs()});
+  if (s.ok()) s = p->SetStoppedReason("down");
   if (s.ok()) {
     s = flags.force ? p->DeleteAll("fleet down --force")
                     : DrainAndDelete(p, f->spec, "fleet down: the stop grace ran out");

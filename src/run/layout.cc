@@ -326,6 +326,15 @@ Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request) 
 
 Result<bool> ScaleToZeroRequested(Store* store) { return Exists(store, kScaleToZeroKey); }
 
+Result<std::optional<ScaleToZeroRequest>> ReadScaleToZeroRequest(Store* store) {
+  return ReadDocument<ScaleToZeroRequest>(store, kScaleToZeroKey);
+}
+
+Status DeleteScaleToZeroRequest(Store* store) {
+  Status s = store->Delete(kScaleToZeroKey);
+  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
 std::string StopRequest::Serialize() const { return SerializeRequest(kStopFormat, *this); }
 
 Result<StopRequest> StopRequest::Parse(std::string_view text, const std::string& source) {

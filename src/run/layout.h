@@ -135,7 +135,9 @@ Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view in
 // --- requests through the bucket -------------------------------------------------------------
 
 // fleet/scale-to-zero.json: the agent that saw the run complete asks the fleet to set the
-// group's desired capacity to 0 (job hooks.scale_to_zero); the controller acts on it.
+// group's desired capacity to 0 (job hooks.scale_to_zero); the controller acts on it. `baton
+// fleet down` and a budget stop write one too (instance "fleet", reason "down" / "budget"), so a
+// controller still running elsewhere stops launching.
 struct ScaleToZeroRequest {
   std::string instance;
   std::string reason = "complete";
@@ -146,6 +148,10 @@ struct ScaleToZeroRequest {
 };
 Status WriteScaleToZeroRequest(Store* store, const ScaleToZeroRequest& request);
 Result<bool> ScaleToZeroRequested(Store* store);
+// The request, nullopt when there is none.
+Result<std::optional<ScaleToZeroRequest>> ReadScaleToZeroRequest(Store* store);
+// Lifts a request (`baton fleet up` after a `fleet down` or a budget stop); none: Ok.
+Status DeleteScaleToZeroRequest(Store* store);
 
 // fleet/stop/<instance>.json: the fleet asks one agent to checkpoint and stop (as a preemption
 // notice would) where it cannot signal the process itself: instances on a cloud. The agent
