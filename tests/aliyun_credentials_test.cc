@@ -1,9 +1,13 @@
 // The aliyun CLI's ~/.aliyun/config.json in the Alibaba credentials chain
 // (store/cloud_credentials.h): modes AK and StsToken, the current profile, ALIBABA_CLOUD_PROFILE,
-// and errors that never show a secret.
+// and errors that never show a secret; and the chain's last step, the ECS RAM role, read from
+// the project's fake metadata service (the one each fake ECS instance has).
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "base/env.h"
+#include "cloud/fake_metadata_server.h"
 #include "store/cloud_credentials.h"
 #include "test_util.h"
 
@@ -47,16 +51,21 @@ TEST(AliyunCliConfigTest, ReadsCurrentOrNamedProfileInModeAkOrStsToken) {
   EXPECT_FALSE(ReadAliyunCliConfig("c.json", R"({"current": null})", "").ok());
 }
 
-TEST(AliyunCliConfigTest, TheAlibabaChainReadsItAfterTheEnvironment) {
-  testing::ScopedEnv env;
-  testing::ScopedTempDir tmp;
+// Every variable the chain reads before the instance role (and the role's name), unset.
+void UnsetCredentialVariables(testing::ScopedEnv* env) {
   for (const char* n :
        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
         "AWS_SHARED_CREDENTIALS_FILE", "OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET",
         "OSS_SESSION_TOKEN", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        "ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_PROFILE"}) {
-    env.Unset(n);
+        "ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_PROFILE", "ALIBABA_CLOUD_ECS_METADATA"}) {
+    env->Unset(n);
   }
+}
+
+TEST(AliyunCliConfigTest, TheAlibabaChainReadsItAfterTheEnvironment) {
+  testing::ScopedEnv env;
+  testing::ScopedTempDir tmp;
+  UnsetCredentialVariables(&env);
   std::string home = tmp.Sub("home");
   ASSERT_TRUE(Env::Default()->CreateDirs(home + "/.aliyun").ok());
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(home + "/.aliyun/config.json", kConfig).ok());
@@ -88,6 +97,36 @@ TEST(AliyunCliConfigTest, TheAlibabaChainReadsItAfterTheEnvironment) {
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.status().message().find("role-secret"), std::string::npos);
   }
+}
+
+TEST(AliyunEcsRamRoleTest, TheChainReadsTheRoleFromTheFakeMetadataService) {
+  testing::ScopedEnv env;
+  testing::ScopedTempDir tmp;
+  UnsetCredentialVariables(&env);
+  env.Set("HOME", tmp.Sub("home"));  // no ~/.aliyun/config.json, no ~/.aws/credentials
+  // Security hardening mode: the reader must fetch a token and send it on every GET.
+  auto fake = FakeMetadataServer::Start({.alibaba_require_token = true, .instance_id = "i-1"});
+  ASSERT_TRUE(fake.ok()) << fake.status().ToString();
+  env.Set("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", (*fake)->url());
+  {
+    CredentialsProvider p(CredentialsProvider::Cloud::kAlibaba);
+    Result<SigV4Credentials> none = p.Get();
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.status().message().find("no RAM role attached"), std::string::npos)
+        << none.status().ToString();
+  }
+  (*fake)->SetRamRole("baton-trainer", "STS.trainer", "trainer-secret", "trainer-token",
+                      std::time(nullptr) + 3600);
+  CredentialsProvider p(CredentialsProvider::Cloud::kAlibaba);
+  Result<SigV4Credentials> c = p.Get();
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->access_key_id, "STS.trainer");
+  EXPECT_EQ(c->secret_access_key, "trainer-secret");
+  EXPECT_EQ(c->session_token, "trainer-token");
+  EXPECT_NE(p.source().find("baton-trainer"), std::string::npos) << p.source();
+  // One token per fetch (the failed one above, this one), sent with the listing and the keys.
+  EXPECT_EQ((*fake)->CountOf("PUT", "/latest/api/token"), 2u);
+  EXPECT_EQ((*fake)->http().CountOfStatus(401), 0u);
 }
 
 }  // namespace

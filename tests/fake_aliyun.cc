@@ -1,6 +1,5 @@
-// FakeAliyun: see fake_aliyun.h. Response shapes follow AlibabaCloudDocs/ecs
-// "intl.en-US/API Reference/Regions/DescribeRegions.md" and ".../DescribeZones.md"; the error
-// body and common codes follow shared/notes/cloud-apis.md section 2.1.
+// FakeAliyun: see fake_aliyun.h; the ECS actions are in fake_ecs.cc. The error body and common
+// codes follow shared/notes/cloud-apis.md section 2.1.
 #include "fake_aliyun.h"
 
 #include <fmt/format.h>
@@ -111,69 +110,86 @@ Result<Json> ParseRpcParameters(const std::vector<std::pair<std::string, std::st
   return root;
 }
 
-// --- ECS ---------------------------------------------------------------------------------------
-
-std::optional<RpcAnswer> FakeEcs::Handle(const std::string& action, const Json& params) {
-  if (action == "DescribeRegions") return DescribeRegions(params);
-  if (action == "DescribeZones") return DescribeZones(params);
-  return std::nullopt;
-}
-
-RpcAnswer FakeEcs::DescribeRegions(const Json&) const {
-  Json list = Json::array();
-  for (const auto& r : regions_) {
-    list.push_back({{"RegionId", r.region_id},
-                    {"RegionEndpoint", endpoint_host_},
-                    {"LocalName", r.local_name},
-                    {"Status", "available"}});
-  }
-  return RpcAnswer::Ok({{"Regions", {{"Region", list}}}});
-}
-
-RpcAnswer FakeEcs::DescribeZones(const Json& params) const {
-  if (!params.contains("RegionId")) {
-    return RpcAnswer::Error(400, "MissingParameter",
-                            "The input parameter \"RegionId\" that is mandatory for processing "
-                            "this request is not supplied.");
-  }
-  for (const auto& r : regions_) {
-    if (params["RegionId"] != r.region_id) continue;
-    Json zones = Json::array();
-    for (const auto& z : r.zones) {
-      zones.push_back(
-          {{"ZoneId", z.zone_id},
-           {"LocalName", z.local_name},
-           {"AvailableInstanceTypes", {{"InstanceTypes", z.instance_types}}},
-           {"AvailableResourceCreation", {{"ResourceTypes", Json::array({"Instance", "Disk"})}}}});
-    }
-    return RpcAnswer::Ok({{"Zones", {{"Zone", zones}}}});
-  }
-  return RpcAnswer::Error(404, "InvalidRegionId.NotFound",
-                          "The specified RegionId does not exist.");
-}
-
 // --- FakeAliyun ----------------------------------------------------------------------------------
 
 FakeAliyun::FakeAliyun(FakeAliyunOptions options)
     : options_(std::move(options)), verifier_(options_.now_seconds) {
   for (const auto& c : options_.credentials) verifier_.AddCredential(c);
+  // An agent on an instance with a RAM role may call the API with the role's keys.
+  if (!options_.host.ram_role_keys.access_key_id.empty()) {
+    verifier_.AddCredential(options_.host.ram_role_keys);
+  }
+  auto ecs = std::make_unique<FakeEcs>(FakeEcs::Config{options_.regions, options_.image_ids,
+                                                       options_.security_group_ids, options_.host});
+  ecs_ = ecs.get();
+  services_.push_back(std::move(ecs));
+  services_.push_back(std::make_unique<FakeEss>());
   server_.SetInterceptor([this](const HttpServerRequest& r) { return Handle(r); });
 }
 
 FakeAliyun::~FakeAliyun() { Stop(); }
 
 Status FakeAliyun::Start() {
+  if (!options_.host.baton_binary.empty() && options_.host.work_dir.empty()) {
+    return InvalidArgument("fake Alibaba Cloud: host.baton_binary needs host.work_dir");
+  }
+  std::map<std::string, std::string> zone_of;
+  for (const auto& r : options_.regions) {
+    for (const auto& z : r.zones) {
+      for (const auto& v : z.vswitch_ids) {
+        if (!zone_of.emplace(v, z.zone_id).second) {
+          return InvalidArgument("fake Alibaba Cloud: vSwitch {} is in two zones", v);
+        }
+      }
+    }
+  }
   BATON_RETURN_IF_ERROR(server_.Start(0));
   std::lock_guard<std::mutex> lock(mu_);
-  if (services_.empty()) {
-    services_.push_back(
-        std::make_unique<FakeEcs>(options_.regions, fmt::format("127.0.0.1:{}", server_.port())));
-    services_.push_back(std::make_unique<FakeEss>());
+  ecs_->set_endpoint_host(fmt::format("127.0.0.1:{}", server_.port()));
+  if (!clock_) {
+    clock_ = std::make_unique<PeriodicThread>(
+        0.05,
+        [this] {
+          std::lock_guard<std::mutex> lock(mu_);
+          ecs_->Advance();
+          return true;
+        },
+        /*tick_first=*/false);
   }
   return Status::Ok();
 }
 
-void FakeAliyun::Stop() { server_.Stop(); }
+void FakeAliyun::Stop() {
+  server_.Stop();
+  clock_.reset();  // stops its thread; not under mu_, which its tick takes
+  std::lock_guard<std::mutex> lock(mu_);
+  ecs_->PowerOffAll();
+}
+
+void FakeAliyun::SetStock(const std::string& zone_id, bool spot, bool available) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ecs_->SetStock(zone_id, spot, available);
+}
+
+Status FakeAliyun::Reclaim(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ecs_->Reclaim(instance_id);
+}
+
+Status FakeAliyun::PauseInstance(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ecs_->Signal(instance_id, /*pause=*/true);
+}
+
+Status FakeAliyun::ResumeInstance(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ecs_->Signal(instance_id, /*pause=*/false);
+}
+
+std::vector<FakeInstanceSnapshot> FakeAliyun::InstancesSnapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ecs_->Snapshot();
+}
 
 void FakeAliyun::FailNext(const std::string& action, int count, FakeAliyunFault fault) {
   std::lock_guard<std::mutex> lock(mu_);

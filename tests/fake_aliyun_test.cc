@@ -328,10 +328,11 @@ TEST(FakeAliyunTest, DocExampleRequestOverASocketIsAccepted) {
   ASSERT_TRUE(fake.Start().ok());
   int port = std::stoi(fake.endpoint().substr(fake.endpoint().rfind(':') + 1));
 
-  // RunInstances is not implemented yet: a non-signature error proves the signature passed.
+  // The example's RunInstances lacks InstanceType: a parameter error proves the signature passed.
   HttpReply reply = SendRaw(port, DocRequest().Bytes());
-  EXPECT_EQ(reply.status, 404) << reply.body.dump();
-  EXPECT_EQ(reply.body.value("Code", ""), "InvalidAction.NotFound");
+  EXPECT_EQ(reply.status, 400) << reply.body.dump();
+  EXPECT_EQ(reply.body.value("Code", ""), "MissingParameter");
+  EXPECT_NE(reply.body.value("Message", "").find("\"InstanceType\""), std::string::npos);
   EXPECT_FALSE(reply.body.value("RequestId", "").empty());
   auto calls = fake.Calls();
   ASSERT_EQ(calls.size(), 1u);

@@ -17,6 +17,9 @@ constexpr char kAwsTokenHeader[] = "X-aws-ec2-metadata-token";
 constexpr char kAlibabaTtlHeader[] = "X-aliyun-ecs-metadata-token-ttl-seconds";
 constexpr char kAlibabaTokenHeader[] = "X-aliyun-ecs-metadata-token";
 constexpr int kMaxTokenTtlSeconds = 21600;
+// The RAM role items, under both spellings (see the header).
+constexpr const char* kRamRolePaths[] = {"/latest/meta-data/ram/security-credentials/",
+                                         "/latest/meta-data/Ram/security-credentials/"};
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -83,6 +86,10 @@ void FakeMetadataServer::AddRoutes() {
   http_.Route("PUT", "/latest/api/token", bind(&FakeMetadataServer::PutToken));
   http_.Route("GET", "/latest/meta-data/instance/spot/termination-time",
               bind(&FakeMetadataServer::Alibaba));
+  http_.Route("GET", "/latest/meta-data/instance-id", bind(&FakeMetadataServer::AlibabaInstanceId));
+  for (const char* path : kRamRolePaths) {
+    http_.Route("GET", path, bind(&FakeMetadataServer::AlibabaRoleList));
+  }
   http_.Route("GET", "/latest/meta-data/spot/instance-action",
               bind(&FakeMetadataServer::AwsInstanceAction));
   http_.Route("GET", "/latest/meta-data/events/recommendations/rebalance",
@@ -149,6 +156,27 @@ void FakeMetadataServer::Clear() {
   }
 }
 
+void FakeMetadataServer::SetRamRole(const std::string& role, const std::string& access_key_id,
+                                    const std::string& access_key_secret,
+                                    const std::string& security_token, int64_t expiration_unix_s) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (role.empty()) {
+      ram_role_.reset();
+      return;
+    }
+    ram_role_ =
+        FakeRamRole{role, access_key_id, access_key_secret, security_token, expiration_unix_s};
+    ram_role_updated_unix_ms_ = NowMs();
+  }
+  // Routes match exact paths: the role's item gets its own, which answers 404 once the role is
+  // replaced or detached.
+  for (const char* base : kRamRolePaths) {
+    http_.Route("GET", base + role,
+                [this, role](const HttpServerRequest& r) { return AlibabaRoleKeys(r, role); });
+  }
+}
+
 void FakeMetadataServer::ExpireTokens() {
   std::lock_guard<std::mutex> lock(mu_);
   tokens_.clear();
@@ -197,6 +225,37 @@ HttpServerResponse FakeMetadataServer::Alibaba(const HttpServerRequest& r) {
   const auto& s = termination_[Index(Cloud::kAlibaba)];
   if (!s) return HtmlError(404);
   return HttpServerResponse::Text(200, FormatRfc3339(s->deadline_unix_ms));
+}
+
+HttpServerResponse FakeMetadataServer::AlibabaInstanceId(const HttpServerRequest& r) {
+  if (auto refused = CheckToken(r, /*aws=*/false)) return *refused;
+  if (options_.instance_id.empty()) return HtmlError(404);
+  return HttpServerResponse::Text(200, options_.instance_id);
+}
+
+HttpServerResponse FakeMetadataServer::AlibabaRoleList(const HttpServerRequest& r) {
+  if (auto refused = CheckToken(r, /*aws=*/false)) return *refused;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ram_role_) return HtmlError(404);
+  return HttpServerResponse::Text(200, ram_role_->role_name);
+}
+
+HttpServerResponse FakeMetadataServer::AlibabaRoleKeys(const HttpServerRequest& r,
+                                                       const std::string& role) {
+  if (auto refused = CheckToken(r, /*aws=*/false)) return *refused;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ram_role_ || ram_role_->role_name != role) return HtmlError(404);
+  // shared/notes/cloud-apis.md section 6: the SDKs refuse an answer whose Code is not Success.
+  return HttpServerResponse::Text(
+      200,
+      Json{{"AccessKeyId", ram_role_->access_key_id},
+           {"AccessKeySecret", ram_role_->access_key_secret},
+           {"SecurityToken", ram_role_->security_token},
+           {"Expiration", FormatRfc3339(ram_role_->expiration_unix_s * 1000)},
+           {"LastUpdated", FormatRfc3339(ram_role_updated_unix_ms_)},
+           {"Code", "Success"}}
+          .dump(),
+      "text/plain");
 }
 
 HttpServerResponse FakeMetadataServer::AwsInstanceAction(const HttpServerRequest& r) {

@@ -8,6 +8,10 @@
 //   PUT /latest/api/token                              AWS IMDSv2 / Alibaba hardening-mode token:
 //       the TTL header (1..21600) is required (400), X-Forwarded-For is refused (403)
 //   GET /latest/meta-data/instance/spot/termination-time   Alibaba: 404, or the release time
+//   GET /latest/meta-data/instance-id                  Alibaba: the instance id (404 when unset)
+//   GET /latest/meta-data/ram/security-credentials/    Alibaba: the RAM role's name (404: none);
+//   GET /latest/meta-data/ram/security-credentials/<role>  its temporary keys as JSON (notes 6)
+//       (also under "Ram/": the ECS docs' examples capitalise it, the SDKs do not)
 //   GET /latest/meta-data/spot/instance-action             AWS: 401 without a valid token; 404,
 //   GET /latest/meta-data/events/recommendations/rebalance      or the JSON document
 //   GET /computeMetadata/v1/instance/preempted         GCP: 403 without Metadata-Flavor: Google
@@ -46,6 +50,17 @@ struct FakeMetadataOptions {
   // Alibaba "security hardening mode only"; when false (normal mode, the default there), GETs
   // without a token are served.
   bool alibaba_require_token = false;
+  // Alibaba's instance-id item ("i-bp1..."); empty: that item is 404.
+  std::string instance_id = {};
+};
+
+// The temporary keys of an ECS instance RAM role, as the metadata service hands them out.
+struct FakeRamRole {
+  std::string role_name;
+  std::string access_key_id;
+  std::string access_key_secret;
+  std::string security_token;
+  int64_t expiration_unix_s = 0;
 };
 
 class FakeMetadataServer {
@@ -69,6 +84,11 @@ class FakeMetadataServer {
                       std::string aws_action = "terminate");
   // No notice anywhere.
   void Clear();
+  // From now on the instance has RAM role `role` with these keys (shared/notes/cloud-apis.md
+  // section 6); "LastUpdated" is the time of this call. An empty role name detaches the role.
+  void SetRamRole(const std::string& role, const std::string& access_key_id,
+                  const std::string& access_key_secret, const std::string& security_token,
+                  int64_t expiration_unix_s);
   // Every token handed out so far is refused from now on, as after its TTL.
   void ExpireTokens();
   // The next `count` metadata requests (not /__baton/ ones) get `status` (0: the connection is
@@ -99,6 +119,9 @@ class FakeMetadataServer {
   std::optional<HttpServerResponse> CheckToken(const HttpServerRequest& r, bool aws);
   HttpServerResponse PutToken(const HttpServerRequest& r);
   HttpServerResponse Alibaba(const HttpServerRequest& r);
+  HttpServerResponse AlibabaInstanceId(const HttpServerRequest& r);
+  HttpServerResponse AlibabaRoleList(const HttpServerRequest& r);
+  HttpServerResponse AlibabaRoleKeys(const HttpServerRequest& r, const std::string& role);
   HttpServerResponse AwsInstanceAction(const HttpServerRequest& r);
   HttpServerResponse AwsRebalance(const HttpServerRequest& r);
   HttpServerResponse Gcp(const HttpServerRequest& r);
@@ -115,6 +138,8 @@ class FakeMetadataServer {
   std::optional<Scheduled> termination_[4];  // by Cloud
   std::optional<Scheduled> rebalance_[4];
   std::map<std::string, Token> tokens_;
+  std::optional<FakeRamRole> ram_role_;
+  int64_t ram_role_updated_unix_ms_ = 0;
   int64_t azure_incarnation_ = 1;
   int fail_next_ = 0;
   int fail_status_ = 500;

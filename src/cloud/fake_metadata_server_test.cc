@@ -5,6 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cloud/metadata_time.h"
 #include "net/http_client.h"
 
 namespace baton {
@@ -192,6 +193,51 @@ TEST_F(FakeMetadataTest, ServesScheduledNoticesInTheDocumentedShapes) {
       Call("GET", "/metadata/scheduledevents?api-version=2020-07-01", {{"Metadata", "true"}}).body);
   EXPECT_EQ(doc["Events"], Json::array());
   EXPECT_EQ(doc["DocumentIncarnation"].get<int64_t>(), incarnation + 2);
+}
+
+TEST_F(FakeMetadataTest, AlibabaInstanceIdAndRamRole) {
+  EXPECT_EQ(Call("GET", "/latest/meta-data/instance-id").status, 404);  // no id configured
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/").status, 404);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/trainer").status, 404);
+
+  StartWith({.alibaba_require_token = true, .instance_id = "i-bp1fake0000000001"});
+  EXPECT_EQ(Call("GET", "/latest/meta-data/instance-id").status, 401);
+  Headers token = {
+      {"X-aliyun-ecs-metadata-token",
+       Call("PUT", "/latest/api/token", {{"X-aliyun-ecs-metadata-token-ttl-seconds", "60"}}).body}};
+  HttpResponse id = Call("GET", "/latest/meta-data/instance-id", token);
+  EXPECT_EQ(id.status, 200);
+  EXPECT_EQ(id.body, "i-bp1fake0000000001");
+
+  int64_t before_s = NowMs() / 1000;
+  fake_->SetRamRole("trainer", "STS.NUk", "role-secret", "role-token", 1509513601);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/").status, 401);
+  HttpResponse roles = Call("GET", "/latest/meta-data/ram/security-credentials/", token);
+  EXPECT_EQ(roles.status, 200);
+  EXPECT_EQ(roles.body, "trainer");
+  // The documentation's examples write "Ram"; both spellings answer.
+  for (const char* base : {"/latest/meta-data/ram/security-credentials/",
+                           "/latest/meta-data/Ram/security-credentials/"}) {
+    HttpResponse keys = Call("GET", std::string(base) + "trainer", token);
+    ASSERT_EQ(keys.status, 200) << base;
+    Json doc = Json::parse(keys.body);
+    EXPECT_EQ(doc["AccessKeyId"], "STS.NUk");
+    EXPECT_EQ(doc["AccessKeySecret"], "role-secret");
+    EXPECT_EQ(doc["SecurityToken"], "role-token");
+    EXPECT_EQ(doc["Expiration"], "2017-11-01T05:20:01Z");
+    EXPECT_EQ(doc["Code"], "Success");
+    Result<int64_t> updated = ParseRfc3339Ms(doc["LastUpdated"].get<std::string>());
+    ASSERT_TRUE(updated.ok()) << doc.dump();
+    EXPECT_GE(*updated / 1000, before_s);
+  }
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/other", token).status, 404);
+  // Another role replaces it: the old name is 404 from now on; detached, both are.
+  fake_->SetRamRole("reader", "STS.2", "s2", "t2", 1509513601);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/trainer", token).status, 404);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/reader", token).status, 200);
+  fake_->SetRamRole("", "", "", "", 0);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/", token).status, 404);
+  EXPECT_EQ(Call("GET", "/latest/meta-data/ram/security-credentials/reader", token).status, 404);
 }
 
 TEST_F(FakeMetadataTest, ControlEndpointSchedulesClearsAndFails) {
