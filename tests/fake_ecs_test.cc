@@ -18,7 +18,7 @@
 #include <set>
 #include <thread>
 
-#include "agent/service.h"
+#include "cloud/agent_service.h"
 #include "base/process_contract.h"
 #include "cloud/aliyun_api.h"
 #include "cloud/metadata_time.h"

@@ -1,0 +1,352 @@
+// `baton fleet plan|up|status|down` against the fake Alibaba Cloud (tests/fake_aliyun.h), through
+// the binary a user runs: the fake re-verifies every signature, keeps ECS (and ESS) state, and
+// starts each instance it launches as a local `baton agent` process from the instance's
+// user-data. Events happen at chosen steps, whatever the machine's speed: the test freezes an
+// instance's agent (SIGSTOP) while it changes the market, and lets it go on afterwards.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/process_contract.h"
+#include "cli_process.h"
+#include "fake_aliyun.h"
+#include "run/layout.h"
+#include "store/store.h"
+#include "test_util.h"
+#include "tiny_model.h"
+
+namespace baton {
+namespace {
+
+using testing::FakeAliyun;
+using testing::FakeAliyunOptions;
+using testing::FakeInstanceSnapshot;
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::StartProcess;
+using testing::WaitChild;
+using testing::WaitUntil;
+
+constexpr char kKeyId[] = "LTAI5tFleetTestKey";
+constexpr char kSecret[] = "fleet-test-secret-0123456789abcdef";
+constexpr char kType[] = "ecs.gn7i-c8g1.2xlarge";
+constexpr char kZoneH[] = "cn-hangzhou-h";
+constexpr char kZoneI[] = "cn-hangzhou-i";
+constexpr int kMaxSteps = 24;
+
+Env* const env = Env::Default();
+
+class AliyunFleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(testing::WriteTinyModel(tmp_.Sub("model")));
+    std::string data;
+    for (int i = 0; i < 16; ++i) {
+      data += fmt::format("{{\"query\": \"hi {0}\", \"response\": \"ok {0}\"}}\n", i);
+    }
+    ASSERT_TRUE(env->WriteFileAtomic(tmp_.Sub("data.jsonl"), data).ok());
+
+    FakeAliyunOptions o;
+    o.credentials = {{kKeyId, kSecret, ""}};
+    o.regions = {{"cn-hangzhou",
+                  "Hangzhou",
+                  {{kZoneH, "Zone H", {kType}, {"vsw-h"}}, {kZoneI, "Zone I", {kType}, {"vsw-i"}}}},
+                 {"cn-beijing", "Beijing", {{"cn-beijing-a", "Zone A", {kType}, {"vsw-a"}}}}};
+    o.image_ids = {"m-baton"};
+    o.security_group_ids = {"sg-baton"};
+    o.host.baton_binary = BATON_BINARY;
+    o.host.work_dir = tmp_.Sub("cloud");
+    o.host.notice_seconds = 6;
+    o.host.boot_seconds = 0.2;
+    o.host.extra_env = {{std::string(EnvVarName(EnvVar::kNoticePollMs)), "100"},
+                        {std::string(EnvVarName(EnvVar::kThreads)), "1"}};
+    fake_ = std::make_unique<FakeAliyun>(o);
+    ASSERT_TRUE(fake_->Start().ok());
+    vars_ = {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kKeyId,
+             std::string("ALIBABA_CLOUD_ACCESS_KEY_SECRET=") + kSecret,
+             std::string(EnvVarName(EnvVar::kAliyunEndpoint)) + "=" + fake_->endpoint(),
+             std::string(EnvVarName(EnvVar::kThreads)) + "=1"};
+  }
+
+  void TearDown() override { fake_->Stop(); }
+
+  // The job: `provider` with offers in zones h and i (spot in h the cheapest), `fleet_extra`
+  // more lines of the fleet section, `aliyun_extra` more of its aliyun section.
+  std::string JobYaml(const std::string& store, const std::string& provider,
+                      const std::string& fleet_extra = "", const std::string& aliyun_extra = "",
+                      const std::string& vswitches = "{cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}",
+                      const std::string& region = "cn-hangzhou") {
+    return fmt::format(
+        "name: fleet-e2e\nmodel: {model}\ndatasets: [{data}]\nstore: {store}\n"
+        "train:\n  template: chatml\n  system: ''\n  max_steps: {steps}\n  save_steps: 4\n"
+        "  save_total_limit: 2\n  logging_steps: 1\n  max_length: 64\n"
+        "  gradient_accumulation_steps: 2\n  learning_rate: 1e-3\n  lora_dropout: 0.1\n"
+        "  seed: 11\nagent:\n  cloud: alibaba\n  heartbeat_seconds: 0.2\n"
+        "hooks:\n  scale_to_zero: true\n"
+        "fleet:\n  provider: {provider}\n  policy: spot-first\n{fleet_extra}"
+        "  offers:\n"
+        "    - {{instance_type: {type}, zone: cn-hangzhou-h, spot: 3.5, on_demand: 10}}\n"
+        "    - {{instance_type: {type}, zone: cn-hangzhou-i, spot: 3.9, on_demand: 10}}\n"
+        "  aliyun:\n    region: {region}\n    image_id: m-baton\n    security_group_id: sg-baton\n"
+        "    vswitches: {vswitches}\n    ram_role: BatonInstanceRole\n    tags: {{team: ml}}\n"
+        "    poll_seconds: 0.3\n    stop_grace_seconds: 60\n    no_stock_backoff_seconds: 2\n"
+        "{aliyun_extra}",
+        fmt::arg("model", tmp_.Sub("model")), fmt::arg("data", tmp_.Sub("data.jsonl")),
+        fmt::arg("store", store), fmt::arg("steps", kMaxSteps), fmt::arg("provider", provider),
+        fmt::arg("fleet_extra", fleet_extra), fmt::arg("type", kType),
+        fmt::arg("region", region), fmt::arg("vswitches", vswitches),
+        fmt::arg("aliyun_extra", aliyun_extra));
+  }
+
+  std::string WriteJob(const std::string& name, const std::string& yaml) {
+    std::string path = tmp_.Sub(name);
+    EXPECT_TRUE(env->WriteFileAtomic(path, yaml).ok());
+    return path;
+  }
+
+  ProcessResult Baton(const std::vector<std::string>& args, const std::string& log_name,
+                      std::vector<std::string> extra_vars = {}, int timeout_ms = 120000) {
+    std::vector<std::string> all = {BATON_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<std::string> vars = vars_;
+    vars.insert(vars.end(), extra_vars.begin(), extra_vars.end());
+    return RunProcess(all, vars, tmp_.Sub(log_name), timeout_ms);
+  }
+
+  // The first instance that matches, once one does (60 s at most).
+  std::optional<FakeInstanceSnapshot> WaitInstance(
+      const std::function<bool(const FakeInstanceSnapshot&)>& match) {
+    std::optional<FakeInstanceSnapshot> found;
+    WaitUntil(
+        [&] {
+          for (const FakeInstanceSnapshot& s : fake_->InstancesSnapshot()) {
+            if (match(s)) {
+              found = s;
+              return true;
+            }
+          }
+          return false;
+        },
+        60000);
+    return found;
+  }
+
+  // Waits until the instance's agent heartbeats `state` (with step >= min_step when training).
+  bool WaitAgent(Store* store, const std::string& id, AgentState state, int64_t min_step = 0) {
+    return WaitUntil(
+        [&] {
+          Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, id);
+          return hb.ok() && *hb && (*hb)->state == state &&
+                 (*hb)->global_step.value_or(0) >= min_step;
+        },
+        90000);
+  }
+
+  int64_t StepOf(Store* store, const std::string& id) {
+    Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, id);
+    return hb.ok() && *hb ? (*hb)->global_step.value_or(0) : 0;
+  }
+
+  std::vector<FakeInstanceSnapshot> Alive() {
+    std::vector<FakeInstanceSnapshot> alive;
+    for (const FakeInstanceSnapshot& s : fake_->InstancesSnapshot()) {
+      if (s.status == "Pending" || s.status == "Running") alive.push_back(s);
+    }
+    return alive;
+  }
+
+  // The adapter an uninterrupted run of the same job makes (one agent, no cloud, same threads).
+  std::string UninterruptedAdapter() {
+    std::string job = WriteJob("baseline.yaml", JobYaml(tmp_.Sub("baseline"), "local"));
+    // The fleet section is not read by the agent except for aliyun-ess; the baseline needs none.
+    Result<std::string> text = env->ReadFile(job);
+    std::string yaml = text->substr(0, text->find("fleet:\n"));
+    yaml = std::string(yaml).replace(yaml.find("cloud: alibaba"), 14, "cloud: none");
+    EXPECT_TRUE(env->WriteFileAtomic(job, yaml).ok());
+    ProcessResult r =
+        Baton({"agent", "--job", job}, "baseline.log",
+              {std::string(EnvVarName(EnvVar::kInstanceId)) + "=baseline"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    Result<std::string> adapter = env->ReadFile(
+        tmp_.Sub(fmt::format("baseline/{}/{}", CheckpointDir(kMaxSteps), kAdapterWeightsFile)));
+    EXPECT_TRUE(adapter.ok()) << adapter.status().ToString();
+    return adapter.ok() ? *adapter : "";
+  }
+
+  testing::ScopedTempDir tmp_;
+  std::unique_ptr<FakeAliyun> fake_;
+  std::vector<std::string> vars_;
+};
+
+bool IsSpot(const FakeInstanceSnapshot& s) { return s.spot_strategy != "NoSpot"; }
+
+TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
+  const std::string run = tmp_.Sub("bucket/run");
+  const std::string job = WriteJob("job.yaml", JobYaml(run, "aliyun"));
+  Result<std::unique_ptr<Store>> store = OpenStore(run);
+  ASSERT_TRUE(store.ok());
+
+  // Zone h (the cheapest spot) has no spot: the controller goes to spot in zone i.
+  fake_->SetStock(kZoneH, /*spot=*/true, false);
+  pid_t up = StartProcess({BATON_BINARY, "fleet", "up", "--yes", job}, vars_, tmp_.Sub("up.log"));
+  std::optional<FakeInstanceSnapshot> first = WaitInstance([](const FakeInstanceSnapshot& s) {
+    return s.zone_id == kZoneI && IsSpot(s) && s.process_alive;
+  });
+  ASSERT_TRUE(first) << *env->ReadFile(tmp_.Sub("up.log"));
+  ASSERT_TRUE(WaitAgent(store->get(), first->instance_id, AgentState::kTraining, 3))
+      << *env->ReadFile(first->agent_log);
+
+  // Spot goes in zone i too, and zone i reclaims the instance with its notice: the agent
+  // checkpoints, and the controller's replacement can only be on-demand.
+  ASSERT_TRUE(fake_->PauseInstance(first->instance_id).ok());
+  fake_->SetStock(kZoneI, /*spot=*/true, false);
+  ASSERT_TRUE(fake_->Reclaim(first->instance_id).ok());
+  ASSERT_TRUE(fake_->ResumeInstance(first->instance_id).ok());
+  std::optional<FakeInstanceSnapshot> od = WaitInstance(
+      [](const FakeInstanceSnapshot& s) { return !IsSpot(s) && s.process_alive; });
+  ASSERT_TRUE(od) << *env->ReadFile(tmp_.Sub("up.log"));
+  const int64_t resumed_at = StepOf(store->get(), first->instance_id);
+  ASSERT_TRUE(WaitAgent(store->get(), od->instance_id, AgentState::kTraining, resumed_at + 2))
+      << *env->ReadFile(od->agent_log);
+
+  // Mid-run status, with the on-demand instance frozen where it is.
+  ASSERT_TRUE(fake_->PauseInstance(od->instance_id).ok());
+  ProcessResult status = Baton({"fleet", "status", job}, "status.log");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  for (const std::string& want : {od->instance_id, std::string("on-demand"),
+                                  std::string("agent training"), std::string("cost so far"),
+                                  std::string("all on-demand would be")}) {
+    EXPECT_NE(status.output.find(want), std::string::npos) << want << "\n" << status.output;
+  }
+
+  // Spot is back in zone h: a spot instance boots, loads and waits on stand-by; only then is
+  // the on-demand one asked to stop (make-before-break).
+  fake_->SetStock(kZoneH, /*spot=*/true, true);
+  std::optional<FakeInstanceSnapshot> back = WaitInstance([](const FakeInstanceSnapshot& s) {
+    return s.zone_id == kZoneH && IsSpot(s) && s.process_alive;
+  });
+  ASSERT_TRUE(back) << *env->ReadFile(tmp_.Sub("up.log"));
+  ASSERT_TRUE(WaitAgent(store->get(), back->instance_id, AgentState::kStandby))
+      << *env->ReadFile(back->agent_log);
+  EXPECT_NE(back->agent_argv.end(),
+            std::find(back->agent_argv.begin(), back->agent_argv.end(), "--handoff"));
+  ASSERT_TRUE(fake_->ResumeInstance(od->instance_id).ok());
+
+  int wait_status = WaitChild(up, 240000);
+  std::string up_log = *env->ReadFile(tmp_.Sub("up.log"));
+  ASSERT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << up_log;
+  for (const char* want : {"NoStock", "switch from", "(make-before-break)", "reclaim notice",
+                           "the run completed", "saving"}) {
+    EXPECT_NE(up_log.find(want), std::string::npos) << want << "\n" << up_log;
+  }
+  // Nothing is left running, and every instance went as it should have.
+  EXPECT_TRUE(Alive().empty());
+  for (const FakeInstanceSnapshot& s : fake_->InstancesSnapshot()) {
+    EXPECT_EQ(s.run_params.value("SecurityGroupId", ""), "sg-baton");
+    EXPECT_EQ(s.run_params.value("RamRoleName", ""), "BatonInstanceRole");
+  }
+  // The heartbeats are under the cloud's instance ids (the agent asked the metadata service).
+  for (const auto& s : {*first, *od, *back}) {
+    Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store->get(), s.instance_id);
+    ASSERT_TRUE(hb.ok() && *hb) << s.instance_id;
+  }
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store->get());
+  ASSERT_TRUE(ledger.ok() && *ledger);
+  ASSERT_EQ((*ledger)->instances.size(), 3u) << (*ledger)->Serialize();
+  EXPECT_EQ((*ledger)->instances[0].end_reason, "preempted") << (*ledger)->Serialize();
+  EXPECT_EQ((*ledger)->instances[1].end_reason, "stopped") << (*ledger)->Serialize();
+  EXPECT_EQ((*ledger)->instances[2].end_reason, "completed") << (*ledger)->Serialize();
+
+  // The final adapter is the one an uninterrupted run makes, bit for bit.
+  Result<std::string> adapter = env->ReadFile(
+      fmt::format("{}/{}/{}", run, CheckpointDir(kMaxSteps), kAdapterWeightsFile));
+  ASSERT_TRUE(adapter.ok()) << adapter.status().ToString();
+  EXPECT_TRUE(*adapter == UninterruptedAdapter());
+
+  ProcessResult down = Baton({"fleet", "down", job}, "down.log");
+  EXPECT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_NE(down.output.find("no instance of 'fleet-e2e' is running"), std::string::npos)
+      << down.output;
+  ProcessResult after = Baton({"fleet", "status", job}, "status2.log");
+  EXPECT_NE(after.output.find("COMPLETE"), std::string::npos) << after.output;
+}
+
+TEST_F(AliyunFleetTest, BudgetStopsTheRunAndASecondUpRefuses) {
+  const std::string run = tmp_.Sub("bucket/budget");
+  const std::string job = WriteJob("job.yaml", JobYaml(run, "aliyun", "  max_cost: 0.0001\n"));
+  ProcessResult up = Baton({"fleet", "up", "--yes", job}, "up.log");
+  EXPECT_EQ(up.exit_code, 1) << up.output;
+  EXPECT_NE(up.output.find("budget reached"), std::string::npos) << up.output;
+  EXPECT_NE(up.output.find("no instance is left running"), std::string::npos) << up.output;
+  EXPECT_TRUE(Alive().empty());
+  Result<std::unique_ptr<Store>> store = OpenStore(run);
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store->get());
+  ASSERT_TRUE(ledger.ok() && *ledger);
+  EXPECT_EQ((*ledger)->stopped_reason, "budget");
+  ProcessResult again = Baton({"fleet", "up", "--yes", job}, "up2.log");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.output.find("raise max_cost"), std::string::npos) << again.output;
+  EXPECT_TRUE(Alive().empty());
+}
+
+TEST_F(AliyunFleetTest, BadInputsNameWhatIsWrongAndLaunchNothing) {
+  const std::string run = tmp_.Sub("bucket/bad");
+  struct Case {
+    std::string name;
+    std::string yaml;
+    std::vector<std::string> vars;
+    std::string want;
+  };
+  std::vector<Case> cases = {
+      {"unknown region", JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}", "cn-nowhere"), {},
+       "fleet.aliyun.region: unknown region 'cn-nowhere' (ECS DescribeRegions lists: "
+       "cn-hangzhou, cn-beijing)"},
+      {"missing vSwitch", JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h}"), {},
+       "fleet.aliyun.vswitches: no vSwitch for zone cn-hangzhou-i"},
+      {"rejected key",
+       JobYaml(run, "aliyun"),
+       {"ALIBABA_CLOUD_ACCESS_KEY_SECRET=not-the-secret-0123456789"},
+       "checking the Alibaba Cloud keys and region"},
+      {"zone not in the region",
+       JobYaml(run, "aliyun", "", "", "{cn-beijing-a: vsw-a, cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}",
+               "cn-beijing"),
+       {},
+       "zone cn-hangzhou-h is not in region cn-beijing"},
+  };
+  for (const Case& c : cases) {
+    std::string job = WriteJob("bad.yaml", c.yaml);
+    for (const char* cmd : {"plan", "up"}) {
+      std::vector<std::string> args = {"fleet", cmd, job};
+      if (std::string(cmd) == "up") args.push_back("--yes");
+      ProcessResult r = Baton(args, "bad.log", c.vars);
+      EXPECT_NE(r.exit_code, 0) << c.name;
+      EXPECT_NE(r.output.find(c.want), std::string::npos) << c.name << ":\n" << r.output;
+      EXPECT_EQ(r.output.find("not-the-secret"), std::string::npos) << r.output;
+    }
+  }
+  EXPECT_TRUE(fake_->InstancesSnapshot().empty());
+  // Without --yes and without a terminal, up asks for one rather than launching.
+  std::string job = WriteJob("ok.yaml", JobYaml(run, "aliyun"));
+  ProcessResult r = Baton({"fleet", "up", job}, "noyes.log");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("pass --yes"), std::string::npos) << r.output;
+  EXPECT_TRUE(fake_->InstancesSnapshot().empty());
+  // plan reads only.
+  ProcessResult plan = Baton({"fleet", "plan", job}, "plan.log");
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  for (const char* want : {"ecs.gn7i-c8g1.2xlarge@cn-hangzhou-h/spot", "vSwitch vsw-h",
+                           "SpotAsPriceGo", "nothing was created"}) {
+    EXPECT_NE(plan.output.find(want), std::string::npos) << want << "\n" << plan.output;
+  }
+  for (const auto& call : fake_->Calls()) {
+    EXPECT_TRUE(call.action.starts_with("Describe")) << call.action;
+  }
+}
+
+}  // namespace
+}  // namespace baton
