@@ -98,9 +98,8 @@ class AliyunFleetTest : public ::testing::Test {
         "{aliyun_extra}",
         fmt::arg("model", tmp_.Sub("model")), fmt::arg("data", tmp_.Sub("data.jsonl")),
         fmt::arg("store", store), fmt::arg("steps", kMaxSteps), fmt::arg("provider", provider),
-        fmt::arg("fleet_extra", fleet_extra), fmt::arg("type", kType),
-        fmt::arg("region", region), fmt::arg("vswitches", vswitches),
-        fmt::arg("aliyun_extra", aliyun_extra));
+        fmt::arg("fleet_extra", fleet_extra), fmt::arg("type", kType), fmt::arg("region", region),
+        fmt::arg("vswitches", vswitches), fmt::arg("aliyun_extra", aliyun_extra));
   }
 
   std::string WriteJob(const std::string& name, const std::string& yaml) {
@@ -113,8 +112,15 @@ class AliyunFleetTest : public ::testing::Test {
                       std::vector<std::string> extra_vars = {}, int timeout_ms = 120000) {
     std::vector<std::string> all = {BATON_BINARY};
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<std::string> vars = vars_;
-    vars.insert(vars.end(), extra_vars.begin(), extra_vars.end());
+    // A variable in extra_vars replaces the fixture's of the same name.
+    std::vector<std::string> vars = extra_vars;
+    for (const std::string& v : vars_) {
+      std::string name = v.substr(0, v.find('=') + 1);
+      if (std::none_of(extra_vars.begin(), extra_vars.end(),
+                       [&](const std::string& e) { return e.starts_with(name); })) {
+        vars.push_back(v);
+      }
+    }
     return RunProcess(all, vars, tmp_.Sub(log_name), timeout_ms);
   }
 
@@ -168,9 +174,8 @@ class AliyunFleetTest : public ::testing::Test {
     std::string yaml = text->substr(0, text->find("fleet:\n"));
     yaml = std::string(yaml).replace(yaml.find("cloud: alibaba"), 14, "cloud: none");
     EXPECT_TRUE(env->WriteFileAtomic(job, yaml).ok());
-    ProcessResult r =
-        Baton({"agent", "--job", job}, "baseline.log",
-              {std::string(EnvVarName(EnvVar::kInstanceId)) + "=baseline"});
+    ProcessResult r = Baton({"agent", "--job", job}, "baseline.log",
+                            {std::string(EnvVarName(EnvVar::kInstanceId)) + "=baseline"});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     Result<std::string> adapter = env->ReadFile(
         tmp_.Sub(fmt::format("baseline/{}/{}", CheckpointDir(kMaxSteps), kAdapterWeightsFile)));
@@ -207,8 +212,8 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   fake_->SetStock(kZoneI, /*spot=*/true, false);
   ASSERT_TRUE(fake_->Reclaim(first->instance_id).ok());
   ASSERT_TRUE(fake_->ResumeInstance(first->instance_id).ok());
-  std::optional<FakeInstanceSnapshot> od = WaitInstance(
-      [](const FakeInstanceSnapshot& s) { return !IsSpot(s) && s.process_alive; });
+  std::optional<FakeInstanceSnapshot> od =
+      WaitInstance([](const FakeInstanceSnapshot& s) { return !IsSpot(s) && s.process_alive; });
   ASSERT_TRUE(od) << *env->ReadFile(tmp_.Sub("up.log"));
   const int64_t resumed_at = StepOf(store->get(), first->instance_id);
   ASSERT_TRUE(WaitAgent(store->get(), od->instance_id, AgentState::kTraining, resumed_at + 2))
@@ -218,9 +223,9 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   ASSERT_TRUE(fake_->PauseInstance(od->instance_id).ok());
   ProcessResult status = Baton({"fleet", "status", job}, "status.log");
   EXPECT_EQ(status.exit_code, 0) << status.output;
-  for (const std::string& want : {od->instance_id, std::string("on-demand"),
-                                  std::string("agent training"), std::string("cost so far"),
-                                  std::string("all on-demand would be")}) {
+  for (const std::string& want :
+       {od->instance_id, std::string("on-demand"), std::string("agent training"),
+        std::string("cost so far"), std::string("all on-demand would be")}) {
     EXPECT_NE(status.output.find(want), std::string::npos) << want << "\n" << status.output;
   }
 
@@ -240,8 +245,9 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   int wait_status = WaitChild(up, 240000);
   std::string up_log = *env->ReadFile(tmp_.Sub("up.log"));
   ASSERT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << up_log;
-  for (const char* want : {"NoStock", "switch from", "(make-before-break)", "reclaim notice",
-                           "the run completed", "saving"}) {
+  for (const char* want :
+       {"spot capacity lost in cn-hangzhou-i", "spot capacity back in cn-hangzhou-h", "switch from",
+        "(make-before-break)", "reclaim notice", "the run completed", "saving"}) {
     EXPECT_NE(up_log.find(want), std::string::npos) << want << "\n" << up_log;
   }
   // Nothing is left running, and every instance went as it should have.
@@ -263,8 +269,8 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   EXPECT_EQ((*ledger)->instances[2].end_reason, "completed") << (*ledger)->Serialize();
 
   // The final adapter is the one an uninterrupted run makes, bit for bit.
-  Result<std::string> adapter = env->ReadFile(
-      fmt::format("{}/{}/{}", run, CheckpointDir(kMaxSteps), kAdapterWeightsFile));
+  Result<std::string> adapter =
+      env->ReadFile(fmt::format("{}/{}/{}", run, CheckpointDir(kMaxSteps), kAdapterWeightsFile));
   ASSERT_TRUE(adapter.ok()) << adapter.status().ToString();
   EXPECT_TRUE(*adapter == UninterruptedAdapter());
 
@@ -274,6 +280,45 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
       << down.output;
   ProcessResult after = Baton({"fleet", "status", job}, "status2.log");
   EXPECT_NE(after.output.find("COMPLETE"), std::string::npos) << after.output;
+}
+
+TEST_F(AliyunFleetTest, ARestartedControllerAdoptsTheRunsInstanceAndLaunchesNothingTwice) {
+  const std::string run = tmp_.Sub("bucket/adopt");
+  const std::string job = WriteJob("job.yaml", JobYaml(run, "aliyun"));
+  Result<std::unique_ptr<Store>> store = OpenStore(run);
+  ASSERT_TRUE(store.ok());
+  pid_t up = StartProcess({BATON_BINARY, "fleet", "up", "--yes", job}, vars_, tmp_.Sub("up.log"));
+  std::optional<FakeInstanceSnapshot> first =
+      WaitInstance([](const FakeInstanceSnapshot& s) { return s.process_alive; });
+  ASSERT_TRUE(first) << *env->ReadFile(tmp_.Sub("up.log"));
+  ASSERT_TRUE(WaitAgent(store->get(), first->instance_id, AgentState::kTraining, 2));
+  // The controller dies (the machine it ran on went away) while the instance trains on; and
+  // its ledger is lost too, as if it died between RunInstances and writing the ledger.
+  ASSERT_TRUE(fake_->PauseInstance(first->instance_id).ok());
+  kill(up, SIGKILL);
+  WaitChild(up);
+  ASSERT_TRUE((*store)->Delete(kFleetLedgerKey).ok());
+
+  pid_t again =
+      StartProcess({BATON_BINARY, "fleet", "up", "--yes", job}, vars_, tmp_.Sub("up2.log"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Result<std::string> log = env->ReadFile(tmp_.Sub("up2.log"));
+        return log.ok() && log->find("adopting it") != std::string::npos;
+      },
+      60000))
+      << *env->ReadFile(tmp_.Sub("up2.log"));
+  ASSERT_TRUE(fake_->ResumeInstance(first->instance_id).ok());
+  int wait_status = WaitChild(again, 240000);
+  std::string log = *env->ReadFile(tmp_.Sub("up2.log"));
+  ASSERT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << log;
+  EXPECT_EQ(fake_->InstancesSnapshot().size(), 1u) << log;  // nothing launched twice
+  EXPECT_TRUE(Alive().empty());
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store->get());
+  ASSERT_TRUE(ledger.ok() && *ledger);
+  ASSERT_EQ((*ledger)->instances.size(), 1u);
+  EXPECT_EQ((*ledger)->instances[0].id, first->instance_id);
+  EXPECT_EQ((*ledger)->instances[0].end_reason, "completed");
 }
 
 TEST_F(AliyunFleetTest, BudgetStopsTheRunAndASecondUpRefuses) {
@@ -303,18 +348,22 @@ TEST_F(AliyunFleetTest, BadInputsNameWhatIsWrongAndLaunchNothing) {
     std::string want;
   };
   std::vector<Case> cases = {
-      {"unknown region", JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}", "cn-nowhere"), {},
+      {"unknown region",
+       JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}", "cn-nowhere"),
+       {},
        "fleet.aliyun.region: unknown region 'cn-nowhere' (ECS DescribeRegions lists: "
        "cn-hangzhou, cn-beijing)"},
-      {"missing vSwitch", JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h}"), {},
+      {"missing vSwitch",
+       JobYaml(run, "aliyun", "", "", "{cn-hangzhou-h: vsw-h}"),
+       {},
        "fleet.aliyun.vswitches: no vSwitch for zone cn-hangzhou-i"},
       {"rejected key",
        JobYaml(run, "aliyun"),
        {"ALIBABA_CLOUD_ACCESS_KEY_SECRET=not-the-secret-0123456789"},
        "checking the Alibaba Cloud keys and region"},
       {"zone not in the region",
-       JobYaml(run, "aliyun", "", "", "{cn-beijing-a: vsw-a, cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}",
-               "cn-beijing"),
+       JobYaml(run, "aliyun", "", "",
+               "{cn-beijing-a: vsw-a, cn-hangzhou-h: vsw-h, cn-hangzhou-i: vsw-i}", "cn-beijing"),
        {},
        "zone cn-hangzhou-h is not in region cn-beijing"},
   };

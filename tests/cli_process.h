@@ -33,8 +33,8 @@ bool WaitUntil(F done, int timeout_ms = 60000) {
 // Starts `args` (args[0] is the program) with this process's environment plus `vars`
 // ("NAME=value", replacing a variable of that name), stdout and stderr to `log`, stdin from
 // /dev/null.
-inline pid_t StartProcess(const std::vector<std::string>& args, const std::vector<std::string>& vars,
-                          const std::string& log) {
+inline pid_t StartProcess(const std::vector<std::string>& args,
+                          const std::vector<std::string>& vars, const std::string& log) {
   std::vector<std::string> all = vars;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string v = *e;

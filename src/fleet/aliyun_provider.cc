@@ -220,8 +220,48 @@ Status AliyunProvider::SetStoppedReason(const std::string& reason) {
 }
 
 bool AliyunProvider::HasCapacity(int offer) {
+  auto stock = in_stock_.find(offer);
+  if (stock != in_stock_.end() && !stock->second) return false;
   auto it = no_capacity_until_.find(offer);
   return it == no_capacity_until_.end() || Now() >= it->second;
+}
+
+Status AliyunProvider::RefreshStock() {
+  std::map<int, bool> stock;
+  std::map<std::pair<std::string, bool>, Json> answers;  // (type, spot) -> answer
+  for (size_t i = 0; i < spec_.offers.size(); ++i) {
+    const Offer& o = spec_.offers[i];
+    const bool spot = o.billing == Billing::kSpot;
+    auto key = std::make_pair(o.instance_type, spot);
+    if (!answers.count(key)) {
+      RpcParams q;
+      q.Set("RegionId", spec_.aliyun.region)
+          .Set("DestinationResource", "InstanceType")
+          .Set("InstanceChargeType", "PostPaid")
+          .Set("SpotStrategy", spot ? "SpotAsPriceGo" : "NoSpot")
+          .Set("InstanceType", o.instance_type);
+      BATON_ASSIGN_OR_RETURN(answers[key],
+                             client_->Call(AliyunService::kEcs, "DescribeAvailableResource", q));
+    }
+    // notes 2.3: AvailableZones.AvailableZone[].AvailableResources.AvailableResource[]
+    //   .SupportedResources.SupportedResource[].{Value, Status, StatusCategory}; a zone that is
+    //   not listed has none.
+    bool has = false;
+    for (const Json& z : AliyunList(answers[key], "AvailableZones", "AvailableZone")) {
+      if (z.value("ZoneId", "") != o.zone) continue;
+      for (const Json& r : AliyunList(z, "AvailableResources", "AvailableResource")) {
+        for (const Json& t : AliyunList(r, "SupportedResources", "SupportedResource")) {
+          if (t.value("Value", "") != o.instance_type) continue;
+          std::string category = t.value("StatusCategory", "");
+          has = has || (t.value("Status", "") == "Available" && category != "WithoutStock" &&
+                        category != "ClosedWithoutStock");
+        }
+      }
+    }
+    stock[static_cast<int>(i)] = has;
+  }
+  in_stock_ = std::move(stock);
+  return Status::Ok();
 }
 
 Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
@@ -375,6 +415,14 @@ Status AliyunProvider::DeleteAll(const std::string& why) {
 Status AliyunProvider::Refresh() {
   const double now = Now();
   changed_ = false;
+  if (Status s = RefreshStock(); !s.ok()) {
+    in_stock_.clear();
+    if (!stock_warned_) {
+      stock_warned_ = true;
+      Print("aliyun fleet: warning: no stock information (" + s.ToString() +
+            "); offers count as in stock until RunInstances says otherwise");
+    }
+  }
   std::map<std::string, Json> listed;
   RpcParams q;
   q.Set("RegionId", spec_.aliyun.region).Set("Tag.1.Key", kRunTag).Set("Tag.1.Value", options_.run);

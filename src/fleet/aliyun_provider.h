@@ -7,6 +7,9 @@
 //            baton:run=<job name> and baton:offer=<offer>; a ClientToken makes a retried call
 //            idempotent. OperationDenied.NoStock and the other "no capacity" answers mark the
 //            offer as without capacity for no_stock_backoff, then it is tried again.
+//   Stock    DescribeAvailableResource (per instance type and billing, every poll) says which
+//            zones have stock, so the policy sees spot leave and come back; a NoStock answer
+//            to RunInstances also counts until the backoff ends.
 //   Watch    DescribeInstances by the baton:run tag, every poll: the `Recycling` operation lock
 //            (compared case-insensitively) is a reclaim notice; an instance that disappears was
 //            released. Heartbeats in the run's bucket say loading / standby / training / final.
@@ -100,6 +103,7 @@ class AliyunProvider : public Provider {
   };
   AliyunProvider(FleetSpec spec, AliyunClient* client, Store* store, AliyunProviderOptions options);
   Status Load();
+  Status RefreshStock();
   Status SaveLedger();
   Result<std::string> RunInstance(int offer, bool handoff);
   Status DeleteInstance(Tracked& t, const std::string& why);
@@ -116,6 +120,10 @@ class AliyunProvider : public Provider {
   FleetLedger ledger_;
   std::vector<Tracked> instances_;           // launch order
   std::map<int, double> no_capacity_until_;  // offer -> provider time
+  // Stock per offer from DescribeAvailableResource at the last look (empty: not known, as when
+  // the call is denied: then every offer counts as in stock, short of a NoStock answer).
+  std::map<int, bool> in_stock_;
+  bool stock_warned_ = false;
   bool scale_to_zero_ = false;               // desired capacity 0: nothing new, stop the rest
   RunEndWatch end_watch_;                    // COMPLETE and the scale-to-zero request
   bool changed_ = false;                     // the last Refresh saw a change
