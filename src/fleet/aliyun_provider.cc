@@ -176,6 +176,8 @@ Status AliyunProvider::Load() {
     t.info.running_at = at(l.running_unix_ms);
     t.info.ended_at = at(l.ended_unix_ms);
     t.info.detail = l.detail;
+    t.info.billed_cost = l.billed_cost;
+    if (l.billed_cost >= 0) t.billed_at = at(l.ended_unix_ms);  // final: not asked again
     t.stop_at = at(l.stop_unix_ms);
     t.noticed = l.notice_unix_ms > 0;
     if (l.ended_unix_ms > 0) {
@@ -207,6 +209,7 @@ Status AliyunProvider::SaveLedger() {
     l.ended_unix_ms = t.info.state == InstanceState::kEnded ? ms(t.info.ended_at) : 0;
     l.end_reason = t.info.state == InstanceState::kEnded ? EndReasonName(t.info.end_reason) : "";
     l.detail = t.info.detail;
+    l.billed_cost = t.info.state == InstanceState::kEnded ? t.info.billed_cost : -1;
     ledger_.instances.push_back(std::move(l));
   }
   Status s = WriteFleetLedger(store_, ledger_);
@@ -522,8 +525,80 @@ Status AliyunProvider::Refresh() {
       End(t, t.stop_at >= 0 ? EndReason::kStopped : EndReason::kFailed, broken);
     }
   }
+  if (spec_.aliyun.spot_bill_from_history) RefreshBills();
   if (changed_) BATON_RETURN_IF_ERROR(SaveLedger());
   return Status::Ok();
+}
+
+// DescribeSpotPriceHistory (notes 2.3): RegionId, NetworkType vpc, InstanceType, ZoneId,
+// StartTime / EndTime (UTC yyyy-MM-ddTHH:mm:ssZ), Offset -> NextOffset; SpotPrices.SpotPriceType[]
+// {SpotPrice, Timestamp}. A price holds from its timestamp to the next one; the one in force at
+// the launch is the last before it, so the look starts an hour earlier.
+Result<double> AliyunProvider::SpotCostFromHistory(const Offer& offer, double from, double to) {
+  const int64_t from_ms = UnixMs(from), to_ms = UnixMs(to);
+  std::vector<std::pair<int64_t, double>> points;
+  RpcParams q;
+  q.Set("RegionId", spec_.aliyun.region)
+      .Set("NetworkType", "vpc")
+      .Set("InstanceType", offer.instance_type)
+      .Set("ZoneId", offer.zone)
+      .Set("StartTime", FormatRfc3339(from_ms - 3600 * 1000))
+      .Set("EndTime", FormatRfc3339(to_ms + 1000));
+  for (int page = 0; page < 1000; ++page) {
+    BATON_ASSIGN_OR_RETURN(Json answer,
+                           client_->Call(AliyunService::kEcs, "DescribeSpotPriceHistory", q));
+    for (const Json& p : AliyunList(answer, "SpotPrices", "SpotPriceType")) {
+      Result<int64_t> at = ParseRfc3339Ms(p.value("Timestamp", ""));
+      auto price = p.find("SpotPrice");
+      if (!at.ok() || price == p.end() || !price->is_number()) {
+        return Corruption(
+            "ECS DescribeSpotPriceHistory: a price point without Timestamp or "
+            "SpotPrice: {}",
+            p.dump());
+      }
+      points.emplace_back(*at, price->get<double>());
+    }
+    int64_t next = answer.value("NextOffset", int64_t{0});
+    if (next <= 0 || AliyunList(answer, "SpotPrices", "SpotPriceType").empty()) break;
+    q.Set("Offset", next);
+  }
+  if (points.empty()) {
+    return NotFound("ECS DescribeSpotPriceHistory has no price of {} in {}", offer.instance_type,
+                    offer.zone);
+  }
+  std::sort(points.begin(), points.end());
+  double cost = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    int64_t start = i == 0 ? std::min(points[i].first, from_ms) : points[i].first;
+    int64_t end = i + 1 < points.size() ? points[i + 1].first : to_ms;
+    int64_t a = std::max(start, from_ms), b = std::min(end, to_ms);
+    if (b > a) cost += static_cast<double>(b - a) / 3.6e6 * points[i].second;
+  }
+  return cost;
+}
+
+void AliyunProvider::RefreshBills() {
+  const double now = Now();
+  for (Tracked& t : instances_) {
+    const Offer& offer = spec_.offers[t.info.offer];
+    if (offer.billing != Billing::kSpot) continue;
+    const bool ended = t.info.state == InstanceState::kEnded;
+    if (ended && t.info.billed_cost >= 0 && t.billed_at >= t.info.ended_at) continue;
+    if (!ended && t.billed_at >= 0 && now - t.billed_at < 60) continue;
+    Result<double> cost =
+        SpotCostFromHistory(offer, t.info.launched_at, ended ? t.info.ended_at : now);
+    if (!cost.ok()) {
+      if (!bill_warned_) {
+        bill_warned_ = true;
+        Print("aliyun fleet: warning: spot prices from the history: " + cost.status().ToString() +
+              "; billing at the offer's price meanwhile");
+      }
+      continue;
+    }
+    t.info.billed_cost = *cost;
+    t.billed_at = ended ? t.info.ended_at : now;
+    changed_ = changed_ || ended;
+  }
 }
 
 std::optional<Heartbeat> AliyunProvider::HeartbeatOf(const std::string& id) const {

@@ -16,7 +16,8 @@
 //   Stop     a StopRequest in the bucket (the agent checkpoints and exits, as on a notice); the
 //            instance is deleted (DeleteInstance, Force) once its agent's heartbeat is final, or
 //            when stop_grace has passed.
-//   Bill     fleet/ledger.json in the run's bucket: every instance's launch and release times and
+//   Bill     spot time at the offer's price, or (spot_bill: price_history) at the market's from
+//            DescribeSpotPriceHistory; fleet/ledger.json in the run's bucket: every instance's launch and release times and
 //            its offer; the cloud forgets released instances, the ledger does not. A restarted
 //            controller reads it and adopts the run's tagged instances (also ones launched just
 //            before a crash, before the ledger was written), so nothing is launched twice.
@@ -100,10 +101,15 @@ class AliyunProvider : public Provider {
     bool deleted = false;  // we asked for DeleteInstance
     bool noticed = false;  // Recycling seen
     double stop_at = -1;   // the fleet asked it to stop (provider time)
+    double billed_at = -1;  // when info.billed_cost was last computed (provider time)
   };
   AliyunProvider(FleetSpec spec, AliyunClient* client, Store* store, AliyunProviderOptions options);
   Status Load();
   Status RefreshStock();
+  // spot_bill price_history: the spot instances' cost from DescribeSpotPriceHistory, for ended
+  // ones once, for live ones at most once a minute.
+  void RefreshBills();
+  Result<double> SpotCostFromHistory(const Offer& offer, double from, double to);
   Status SaveLedger();
   Result<std::string> RunInstance(int offer, bool handoff);
   Status DeleteInstance(Tracked& t, const std::string& why);
@@ -124,6 +130,7 @@ class AliyunProvider : public Provider {
   // the call is denied: then every offer counts as in stock, short of a NoStock answer).
   std::map<int, bool> in_stock_;
   bool stock_warned_ = false;
+  bool bill_warned_ = false;
   bool scale_to_zero_ = false;               // desired capacity 0: nothing new, stop the rest
   RunEndWatch end_watch_;                    // COMPLETE and the scale-to-zero request
   bool changed_ = false;                     // the last Refresh saw a change

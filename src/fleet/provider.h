@@ -48,6 +48,9 @@ struct Instance {
   double start_work = -1;  // progress it resumed from (-1: unknown yet)
   double last_work = -1;   // progress it last reported
   std::string detail;      // e.g. the failure message, or "notice 120 s, checkpoint in 3.1 s"
+  // What the provider knows the instance cost (a cloud's spot price history); < 0: the report
+  // bills its time at the offer's price.
+  double billed_cost = -1;
 };
 
 // Progress of the run as the store shows it, in work units: steps for the local provider,

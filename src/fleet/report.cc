@@ -43,7 +43,7 @@ FleetReport BuildReport(const FleetSpec& spec, const std::vector<Instance>& inst
     line.billing = BillingName(offer.billing);
     line.zone = offer.zone;
     line.seconds = std::max(0.0, end - in.launched_at);
-    line.cost = line.seconds / 3600 * offer.price_per_hour;
+    line.cost = in.billed_cost >= 0 ? in.billed_cost : line.seconds / 3600 * offer.price_per_hour;
     line.end = alive ? "running" : EndReasonName(in.end_reason);
     r.cost += line.cost;
     billed += line.seconds;

@@ -191,6 +191,11 @@ Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, Aliy
       return f.Get("tags").Error(key, "tag keys baton:*, acs:* and aliyun* are reserved");
     }
   }
+  BATON_ASSIGN_OR_RETURN(std::string bill, f.String("spot_bill", "offer"));
+  if (bill != "offer" && bill != "price_history") {
+    return f.Error("spot_bill", fmt::format("'{}': expected offer or price_history", bill));
+  }
+  a->spot_bill_from_history = bill == "price_history";
   BATON_ASSIGN_OR_RETURN(a->poll_seconds, f.Number("poll_seconds", 15));
   if (a->poll_seconds <= 0 || a->poll_seconds > 3600) {
     return f.Error("poll_seconds", "must be in (0, 3600]");

@@ -31,6 +31,8 @@
 //       poll_seconds: 15               # aliyun: the controller's period
 //       stop_grace_minutes: 5          # aliyun: a stopped instance is deleted after this at most
 //       no_stock_backoff_minutes: 5    # aliyun: a zone out of spot stock is tried again after
+//       spot_bill: offer               # aliyun: bill spot time at the offer's price, or at the
+//                                      # market's (price_history: DescribeSpotPriceHistory)
 //     overheads: {boot_minutes: 2, load_minutes: 1, checkpoint_minutes: 0.5,
 //                 checkpoint_interval_minutes: 30, notice_minutes: 2}
 //     market: {...}                    # the spot market (market.h)
@@ -100,6 +102,7 @@ struct AliyunFleetSpec {
   double poll_seconds = 15;
   double stop_grace_seconds = 300;
   double no_stock_backoff_seconds = 300;
+  bool spot_bill_from_history = false;  // spot_bill: price_history
 
   // The vSwitch of `zone`, "" when the section names none.
   std::string VSwitchOf(const std::string& zone) const;

@@ -382,7 +382,8 @@ std::string FleetLedger::Serialize() const {
                         {"notice_unix_ms", i.notice_unix_ms},
                         {"ended_unix_ms", i.ended_unix_ms},
                         {"end_reason", i.end_reason},
-                        {"detail", i.detail}});
+                        {"detail", i.detail},
+                        {"billed_cost", i.billed_cost}});
   }
   j["instances"] = list;
   Json res = Json::object();
@@ -417,6 +418,9 @@ Result<FleetLedger> FleetLedger::Parse(std::string_view text, const std::string&
       BATON_ASSIGN_OR_RETURN(i.ended_unix_ms, JsonInt(e, "ended_unix_ms", source));
       BATON_ASSIGN_OR_RETURN(i.end_reason, JsonString(e, "end_reason", source));
       BATON_ASSIGN_OR_RETURN(i.detail, JsonString(e, "detail", source));
+      if (e.contains("billed_cost")) {
+        BATON_ASSIGN_OR_RETURN(i.billed_cost, JsonNumber(e, "billed_cost", source));
+      }
       l.instances.push_back(std::move(i));
     }
     if (j.contains("resources")) {

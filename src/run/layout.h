@@ -185,6 +185,7 @@ struct LedgerInstance {
   int64_t ended_unix_ms = 0;    // released (0: alive)
   std::string end_reason;       // fleet::EndReasonName, "" while alive
   std::string detail;
+  double billed_cost = -1;  // from the cloud's spot price history once ended; -1: offer price
 };
 
 struct FleetLedger {
