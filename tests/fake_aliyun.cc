@@ -1,4 +1,4 @@
-// FakeAliyun: see fake_aliyun.h; the ECS actions are in fake_ecs.cc. The error body and common
+// FakeAliyun: see fake_aliyun.h; the ECS actions are in fake_ecs.cc, the ESS ones in fake_ess.cc. The error body and common
 // codes follow shared/notes/cloud-apis.md section 2.1.
 #include "fake_aliyun.h"
 
@@ -123,7 +123,9 @@ FakeAliyun::FakeAliyun(FakeAliyunOptions options)
                                                        options_.security_group_ids, options_.host});
   ecs_ = ecs.get();
   services_.push_back(std::move(ecs));
-  services_.push_back(std::make_unique<FakeEss>());
+  auto ess = std::make_unique<FakeEss>(ecs_);
+  ess_ = ess.get();
+  services_.push_back(std::move(ess));
   server_.SetInterceptor([this](const HttpServerRequest& r) { return Handle(r); });
 }
 
@@ -152,6 +154,7 @@ Status FakeAliyun::Start() {
         [this] {
           std::lock_guard<std::mutex> lock(mu_);
           ecs_->Advance();
+          ess_->Advance();
           return true;
         },
         /*tick_first=*/false);
@@ -173,7 +176,9 @@ void FakeAliyun::SetStock(const std::string& zone_id, bool spot, bool available)
 
 Status FakeAliyun::Reclaim(const std::string& instance_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return ecs_->Reclaim(instance_id);
+  Status s = ecs_->Reclaim(instance_id);
+  if (s.ok()) ess_->Advance();  // SpotInstanceRemedy replaces it now, not a tick later
+  return s;
 }
 
 Status FakeAliyun::PauseInstance(const std::string& instance_id) {
@@ -192,8 +197,19 @@ std::vector<FakeInstanceSnapshot> FakeAliyun::InstancesSnapshot() {
 }
 
 void FakeAliyun::FailNext(const std::string& action, int count, FakeAliyunFault fault) {
+  if (fault == FakeAliyunFault::kThrottling) {
+    FailNextWith(action, count, 400, "Throttling.User",
+                 "Request was denied due to user flow control.");
+  } else {
+    FailNextWith(action, count, 503, "ServiceUnavailable",
+                 "The request has failed due to a temporary failure of the server.");
+  }
+}
+
+void FakeAliyun::FailNextWith(const std::string& action, int count, int http_status,
+                              const std::string& code, const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
-  faults_[action] = {count, fault};
+  faults_.insert_or_assign(action, std::pair{count, RpcAnswer::Error(http_status, code, message)});
 }
 
 std::vector<FakeAliyunCall> FakeAliyun::Calls() const {
@@ -231,6 +247,7 @@ HttpServerResponse FakeAliyun::Handle(const HttpServerRequest& request) {
   call.action = request.Header("x-acs-action");
 
   AliyunVerdict verdict = verifier_.Verify(wire);
+  if (verdict.ok()) call.access_key_id = verdict.access_key_id;
   std::lock_guard<std::mutex> lock(mu_);
   if (!verdict.ok()) {
     return Answer(host, std::move(call),
@@ -274,14 +291,8 @@ HttpServerResponse FakeAliyun::Handle(const HttpServerRequest& request) {
 
   auto fault = faults_.find(call.action);
   if (fault != faults_.end() && fault->second.first > 0) {
-    FakeAliyunFault kind = fault->second.second;
+    RpcAnswer answer = fault->second.second;
     if (--fault->second.first == 0) faults_.erase(fault);
-    RpcAnswer answer =
-        kind == FakeAliyunFault::kThrottling
-            ? RpcAnswer::Error(400, "Throttling.User",
-                               "Request was denied due to user flow control.")
-            : RpcAnswer::Error(503, "ServiceUnavailable",
-                               "The request has failed due to a temporary failure of the server.");
     return Answer(host, std::move(call), std::move(answer));
   }
 

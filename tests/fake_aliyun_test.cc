@@ -454,8 +454,8 @@ TEST_F(FakeAliyunRpcTest, DescribeRegionsAndZones) {
 }
 
 TEST_F(FakeAliyunRpcTest, VersionSelectsTheService) {
-  // DescribeRegions exists in ESS too; with ESS's version it reaches ESS, which implements no
-  // action yet.
+  // DescribeRegions exists in ESS too; with ESS's version it reaches ESS, whose fake does not
+  // implement it.
   HttpReply ess = Call("DescribeRegions", "", "2014-08-28");
   EXPECT_EQ(ess.status, 404);
   EXPECT_EQ(ess.body.value("Code", ""), "InvalidAction.NotFound");

@@ -21,152 +21,15 @@
 
 #include "cloud/metadata_time.h"
 #include "fake_aliyun.h"
+#include "fake_rpc_params.h"
 
 namespace baton::testing {
 namespace {
-
-constexpr size_t kMaxUserDataBytes = 16 * 1024;  // notes 2.2/2.3: "<= 16 KB raw"
-constexpr size_t kMaxClientTokenBytes = 64;      // notes 2.1: <= 64 ASCII characters
-constexpr size_t kMaxTags = 20;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-RpcAnswer Missing(const std::string& name) {
-  return RpcAnswer::Error(400, "MissingParameter",
-                          "The input parameter \"" + name +
-                              "\" that is mandatory for processing this request is not supplied.");
-}
-
-RpcAnswer Invalid(const std::string& name, const std::string& why) {
-  return RpcAnswer::Error(400, "InvalidParameter",
-                          "The specified parameter \"" + name + "\" is not valid: " + why);
-}
-
-RpcAnswer RegionNotFound() {
-  return RpcAnswer::Error(404, "InvalidRegionId.NotFound",
-                          "The specified RegionId does not exist.");
-}
-
-bool Contains(const std::vector<std::string>& list, const std::string& value) {
-  return std::find(list.begin(), list.end(), value) != list.end();
-}
-
-// ECS writes CreationTime and StartTime to the minute: "2020-05-18T03:11Z" (notes 2.2, 2.3).
-std::string MinuteTime(int64_t unix_ms) {
-  if (unix_ms <= 0) return "";
-  return FormatRfc3339(unix_ms).substr(0, 16) + "Z";
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-
-// Reads one action's parameters (strings, or lists and structs as ParseRpcParameters made them);
-// the first problem found becomes error(), and later reads return their fallbacks.
-class ParamReader {
- public:
-  explicit ParamReader(const Json& params) : p_(params) {}
-
-  const std::optional<RpcAnswer>& error() const { return error_; }
-
-  void OnlyKnown(std::initializer_list<std::string_view> known) {
-    for (const auto& [name, value] : p_.items()) {
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        Fail(Invalid(name, "the fake ECS does not know this parameter"));
-      }
-    }
-  }
-  bool Has(const char* name) const { return p_.contains(name); }
-
-  std::string String(const char* name, bool required = false) {
-    auto it = p_.find(name);
-    if (it == p_.end() || (it->is_string() && it->get<std::string>().empty())) {
-      if (required) Fail(Missing(name));
-      return "";
-    }
-    if (!it->is_string()) {
-      Fail(Invalid(name, "expected a single value, not a list or a struct"));
-      return "";
-    }
-    return it->get<std::string>();
-  }
-
-  std::string OneOf(const char* name, std::initializer_list<std::string_view> allowed,
-                    std::string fallback) {
-    std::string v = String(name);
-    if (v.empty()) return fallback;
-    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      std::string list;
-      for (std::string_view a : allowed) list += (list.empty() ? "" : " | ") + std::string(a);
-      Fail(Invalid(name, fmt::format("'{}' is not one of {}", v, list)));
-      return fallback;
-    }
-    return v;
-  }
-
-  int64_t Int(const char* name, int64_t lo, int64_t hi, int64_t fallback) {
-    std::string v = String(name);
-    if (v.empty()) return fallback;
-    int64_t n = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi) {
-      Fail(Invalid(name, fmt::format("'{}' is not a whole number in {}..{}", v, lo, hi)));
-      return fallback;
-    }
-    return n;
-  }
-
-  bool Bool(const char* name, bool fallback) {
-    std::string v = OneOf(name, {"true", "false"}, fallback ? "true" : "false");
-    return v == "true";
-  }
-
-  // Tag.N.Key / Tag.N.Value: a list of {"Key", "Value"}; Key required, at most kMaxTags.
-  std::vector<std::pair<std::string, std::string>> Tags() {
-    std::vector<std::pair<std::string, std::string>> tags;
-    auto it = p_.find("Tag");
-    if (it == p_.end()) return tags;
-    if (!it->is_array() || it->size() > kMaxTags) {
-      Fail(Invalid("Tag", fmt::format("expected Tag.1..Tag.{} with Key and Value", kMaxTags)));
-      return tags;
-    }
-    for (size_t i = 0; i < it->size(); ++i) {
-      const Json& t = (*it)[i];
-      std::string n = fmt::format("Tag.{}.Key", i + 1);
-      if (!t.is_object() || !t.contains("Key") || !t["Key"].is_string() ||
-          t["Key"].get<std::string>().empty()) {
-        Fail(Missing(n));
-        return tags;
-      }
-      for (const auto& [k, v] : t.items()) {
-        if ((k != "Key" && k != "Value") || !v.is_string()) {
-          Fail(Invalid(fmt::format("Tag.{}.{}", i + 1, k), "expected Key and Value"));
-          return tags;
-        }
-      }
-      tags.emplace_back(t["Key"].get<std::string>(), t.value("Value", ""));
-    }
-    return tags;
-  }
-
-  void Fail(RpcAnswer answer) {
-    if (!error_) error_ = std::move(answer);
-  }
-
- private:
-  const Json& p_;
-  std::optional<RpcAnswer> error_;
-};
-
-#define FAKE_ECS_RETURN_IF_ERROR(reader)            \
-  do {                                              \
-    if ((reader).error()) return *(reader).error(); \
-  } while (0)
 
 }  // namespace
 
@@ -178,6 +41,7 @@ struct FakeEcs::Instance {
   int64_t spot_duration = 0;
   std::string ram_role, user_data;
   std::vector<std::pair<std::string, std::string>> tags;
+  std::string scaling_group_id;  // "" unless ESS launched it
   Json params;
   std::string status = "Pending";  // Pending | Running | Deleted | Reclaimed
   int64_t created_ms = 0, boot_at_ms = 0, started_ms = 0, released_ms = 0;
@@ -232,9 +96,9 @@ RpcAnswer FakeEcs::DescribeRegions(const Json&) const {
 }
 
 RpcAnswer FakeEcs::DescribeZones(const Json& params) const {
-  ParamReader r(params);
+  ParamReader r(params, "ECS");
   std::string region_id = r.String("RegionId", /*required=*/true);
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
   const FakeAliyunRegion* region = FindRegion(region_id);
   if (region == nullptr) return RegionNotFound();
   Json zones = Json::array();
@@ -263,7 +127,7 @@ bool FakeEcs::InStock(const std::string& zone_id, bool spot) const {
 // spot-first provider asks), Status Available | SoldOut with StatusCategory WithStock |
 // WithoutStock, per zone and per instance type.
 RpcAnswer FakeEcs::DescribeAvailableResource(const Json& params) const {
-  ParamReader r(params);
+  ParamReader r(params, "ECS");
   r.OnlyKnown({"RegionId", "DestinationResource", "ZoneId", "InstanceChargeType", "SpotStrategy",
                "InstanceType", "IoOptimized", "NetworkCategory", "ResourceType"});
   std::string region_id = r.String("RegionId", true);
@@ -274,7 +138,7 @@ RpcAnswer FakeEcs::DescribeAvailableResource(const Json& params) const {
   std::string strategy =
       r.OneOf("SpotStrategy", {"NoSpot", "SpotAsPriceGo", "SpotWithPriceLimit"}, "NoSpot");
   std::string type = r.String("InstanceType");
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
   const FakeAliyunRegion* region = FindRegion(region_id);
   if (region == nullptr) return RegionNotFound();
   bool spot = strategy != "NoSpot";
@@ -306,7 +170,7 @@ RpcAnswer FakeEcs::DescribeAvailableResource(const Json& params) const {
 // --- RunInstances ------------------------------------------------------------------------------
 
 RpcAnswer FakeEcs::RunInstances(const Json& params) {
-  ParamReader r(params);
+  ParamReader r(params, "ECS");
   r.OnlyKnown({"RegionId",
                "ImageId",
                "InstanceType",
@@ -325,11 +189,12 @@ RpcAnswer FakeEcs::RunInstances(const Json& params) {
                "InstanceName",
                "HostName",
                "Description",
+               "SystemDisk",  // SystemDisk.Size / .Category (notes 2.3 "Other")
                "Tag",
                "ClientToken",
                "DryRun"});
   std::string region_id = r.String("RegionId", true);
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
   const FakeAliyunRegion* region = FindRegion(region_id);
   if (region == nullptr) return RegionNotFound();
 
@@ -366,7 +231,7 @@ RpcAnswer FakeEcs::RunInstances(const Json& params) {
   inst->tags = r.Tags();
   std::string token = r.String("ClientToken");
   bool dry_run = r.Bool("DryRun", false);
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
 
   if (!user_data.empty()) {
     Result<std::string> raw = DecodeBase64(user_data);
@@ -377,8 +242,7 @@ RpcAnswer FakeEcs::RunInstances(const Json& params) {
     }
     inst->user_data = *raw;
   }
-  if (token.size() > kMaxClientTokenBytes ||
-      !std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < 127; })) {
+  if (!ValidClientToken(token)) {
     return Invalid("ClientToken", "at most 64 printable ASCII characters");
   }
   if (!Contains(config_.image_ids, inst->image_id)) {
@@ -401,18 +265,7 @@ RpcAnswer FakeEcs::RunInstances(const Json& params) {
                    "'" + inst->instance_type + "' is not offered in zone " + inst->zone_id);
   }
 
-  // notes 2.1: the same ClientToken with the same parameters is the same request.
-  if (!token.empty()) {
-    auto seen = client_tokens_.find(token);
-    if (seen != client_tokens_.end()) {
-      if (seen->second.first != params) {
-        return RpcAnswer::Error(400, "IdempotentParameterMismatch",
-                                "The specified parameter has changed while using an already "
-                                "used clientToken.");
-      }
-      return RpcAnswer::Ok(seen->second.second);
-    }
-  }
+  if (std::optional<RpcAnswer> again = client_tokens_.Replay(token, params)) return *again;
   if (!InStock(inst->zone_id, spot)) {
     return RpcAnswer::Error(403, "OperationDenied.NoStock",
                             "The resource is out of stock in the specified zone. Please try "
@@ -425,24 +278,25 @@ RpcAnswer FakeEcs::RunInstances(const Json& params) {
                             "Request validation has been passed with DryRun flag set.");
   }
 
-  int64_t now = NowMs();
   inst->params = params;
-  inst->created_ms = now;
-  inst->boot_at_ms = now + static_cast<int64_t>(config_.host.boot_seconds * 1000);
   Json ids = Json::array();
-  for (int64_t i = 0; i < amount; ++i) {
-    auto one = std::make_unique<Instance>(*inst);
-    one->sequence = next_sequence_++;
-    one->id = fmt::format("i-{:04x}{:016x}", one->sequence, id_salt_ ^ (one->sequence * 0x9e37));
-    if (one->name.empty()) one->name = one->id;
-    if (one->host_name.empty()) one->host_name = "iZ" + one->id.substr(2) + "Z";
-    ids.push_back(one->id);
-    instances_.push_back(std::move(one));
-  }
+  for (int64_t i = 0; i < amount; ++i) ids.push_back(AddInstance(*inst)->id);
   // The fake has no prices (see fake_aliyun.h): TradePrice is 0.
   Json answer = {{"InstanceIdSets", {{"InstanceIdSet", ids}}}, {"TradePrice", 0.0}};
-  if (!token.empty()) client_tokens_[token] = {params, answer};
+  client_tokens_.Remember(token, params, answer);
   return RpcAnswer::Ok(answer);
+}
+
+FakeEcs::Instance* FakeEcs::AddInstance(const Instance& prototype) {
+  auto one = std::make_unique<Instance>(prototype);
+  one->created_ms = FakeNowMs();
+  one->boot_at_ms = one->created_ms + static_cast<int64_t>(config_.host.boot_seconds * 1000);
+  one->sequence = next_sequence_++;
+  one->id = fmt::format("i-{:04x}{:016x}", one->sequence, id_salt_ ^ (one->sequence * 0x9e37));
+  if (one->name.empty()) one->name = one->id;
+  if (one->host_name.empty()) one->host_name = "iZ" + one->id.substr(2) + "Z";
+  instances_.push_back(std::move(one));
+  return instances_.back().get();
 }
 
 // --- DescribeInstances -------------------------------------------------------------------------
@@ -477,7 +331,7 @@ Json FakeEcs::Describe(const Instance& i) const {
 }
 
 RpcAnswer FakeEcs::DescribeInstances(const Json& params) {
-  ParamReader r(params);
+  ParamReader r(params, "ECS");
   r.OnlyKnown({"RegionId", "InstanceIds", "ZoneId", "Status", "InstanceChargeType", "LockReason",
                "VSwitchId", "Tag", "PageNumber", "PageSize", "NextToken", "MaxResults"});
   std::string region_id = r.String("RegionId", true);
@@ -493,7 +347,7 @@ RpcAnswer FakeEcs::DescribeInstances(const Json& params) {
   int64_t page_size = r.Int("PageSize", 1, 100, 10);
   int64_t max_results = r.Int("MaxResults", 1, 100, 10);
   std::string next_token = r.String("NextToken");
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
   if (FindRegion(region_id) == nullptr) return RegionNotFound();
 
   // notes 2.1: InstanceIds is a JSON array string, at most 100.
@@ -571,16 +425,16 @@ FakeEcs::Instance* FakeEcs::Live(const std::string& instance_id) {
 void FakeEcs::Release(Instance* instance, const std::string& status) {
   if (instance->vm) instance->vm->PowerOff();
   instance->status = status;
-  instance->released_ms = NowMs();
+  instance->released_ms = FakeNowMs();
 }
 
 RpcAnswer FakeEcs::DeleteInstance(const Json& params) {
-  ParamReader r(params);
+  ParamReader r(params, "ECS");
   r.OnlyKnown({"InstanceId", "Force", "DryRun"});
   std::string id = r.String("InstanceId", true);
   bool force = r.Bool("Force", false);
   bool dry_run = r.Bool("DryRun", false);
-  FAKE_ECS_RETURN_IF_ERROR(r);
+  FAKE_RPC_RETURN_IF_ERROR(r);
   Instance* instance = Live(id);
   if (instance == nullptr) {
     return RpcAnswer::Error(404, "InvalidInstanceId.NotFound",
@@ -602,7 +456,7 @@ RpcAnswer FakeEcs::DeleteInstance(const Json& params) {
 }
 
 void FakeEcs::Advance() {
-  int64_t now = NowMs();
+  int64_t now = FakeNowMs();
   for (auto& i : instances_) {
     if (i->live() && i->reclaim_at_ms > 0 && now >= i->reclaim_at_ms) Release(i.get(), "Reclaimed");
     if (i->status == "Pending" && now >= i->boot_at_ms && !powered_off_) {
@@ -638,7 +492,7 @@ Status FakeEcs::Reclaim(const std::string& instance_id) {
                               instance_id);
   }
   if (i->reclaim_at_ms > 0) return FailedPrecondition("{} is already being reclaimed", instance_id);
-  int64_t now = NowMs();
+  int64_t now = FakeNowMs();
   int64_t notice_ms = static_cast<int64_t>(config_.host.notice_seconds * 1000);
   if (notice_ms <= 0) {
     Release(i, "Reclaimed");
@@ -671,6 +525,7 @@ std::vector<FakeInstanceSnapshot> FakeEcs::Snapshot() {
     s.created_unix_ms = i->created_ms;
     s.released_unix_ms = i->released_ms;
     s.run_params = i->params;
+    s.scaling_group_id = i->scaling_group_id;
     if (i->vm) {
       s.process_alive = i->vm->process_alive();
       s.pid = i->vm->pid();
@@ -682,6 +537,52 @@ std::vector<FakeInstanceSnapshot> FakeEcs::Snapshot() {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+// --- the instances of ESS's scaling groups ------------------------------------------------------
+
+Result<std::string> FakeEcs::LaunchForGroup(const GroupLaunch& launch) {
+  if (powered_off_) return FailedPrecondition("the fake cloud is stopping");
+  std::optional<Zone> zone = ZoneOfVSwitch(launch.vswitch_id);
+  if (!zone || zone->region->region_id != launch.region_id) {
+    return InvalidArgument("no vSwitch '{}' in {}", launch.vswitch_id, launch.region_id);
+  }
+  const bool spot = launch.spot_strategy != "NoSpot";
+  if (!Contains(zone->zone->instance_types, launch.instance_type)) {
+    return Unavailable("zone {} does not offer {}", zone->zone->zone_id, launch.instance_type);
+  }
+  if (!InStock(zone->zone->zone_id, spot)) {
+    return Unavailable("zone {} has no {} stock", zone->zone->zone_id, spot ? "spot" : "on-demand");
+  }
+  Instance inst;
+  inst.region_id = launch.region_id;
+  inst.zone_id = zone->zone->zone_id;
+  inst.vswitch_id = launch.vswitch_id;
+  inst.instance_type = launch.instance_type;
+  inst.image_id = launch.image_id;
+  inst.security_group_id = launch.security_group_id;
+  inst.name = launch.instance_name;
+  inst.host_name = launch.host_name;
+  inst.charge_type = "PostPaid";
+  inst.spot_strategy = launch.spot_strategy;
+  inst.spot_price_limit = launch.spot_price_limit;
+  inst.spot_duration = spot ? 1 : 0;
+  inst.ram_role = launch.ram_role;
+  inst.user_data = launch.user_data;
+  inst.tags = launch.tags;
+  inst.scaling_group_id = launch.scaling_group_id;
+  inst.params = launch.params;
+  return AddInstance(inst)->id;
+}
+
+std::optional<FakeEcs::GroupMember> FakeEcs::FindLive(const std::string& instance_id) {
+  Instance* i = Live(instance_id);
+  if (i == nullptr) return std::nullopt;
+  return GroupMember{i->status, i->zone_id, i->spot_strategy, i->reclaim_at_ms > 0, i->created_ms};
+}
+
+void FakeEcs::ReleaseNow(const std::string& instance_id) {
+  if (Instance* i = Live(instance_id)) Release(i, "Deleted");
 }
 
 }  // namespace baton::testing

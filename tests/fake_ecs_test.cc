@@ -23,6 +23,7 @@
 #include "cloud/aliyun_api.h"
 #include "cloud/metadata_time.h"
 #include "fake_aliyun.h"
+#include "fake_aliyun_client.h"
 #include "net/http_client.h"
 #include "test_util.h"
 
@@ -90,28 +91,12 @@ RpcParams RunParams(const std::string& vswitch, bool spot = true) {
   return p;
 }
 
-class FakeEcsTest : public ::testing::Test {
+class FakeEcsTest : public testing::FakeAliyunClientTest {
  protected:
   void SetUp() override { StartFake(EcsOptions()); }
 
-  void StartFake(FakeAliyunOptions options) {
-    fake_ = std::make_unique<FakeAliyun>(std::move(options));
-    ASSERT_TRUE(fake_->Start().ok());
-    AliyunClientOptions c;
-    c.region = kRegion;
-    c.endpoint = fake_->endpoint();
-    c.credentials = []() -> Result<SigV4Credentials> {
-      return SigV4Credentials{"LTAI-ecs-test", "ecs-test-secret", ""};
-    };
-    c.max_attempts = 2;
-    c.base_backoff_ms = 1;
-    client_ = std::make_unique<AliyunClient>(c);
-  }
-
-  // The answer, or an error whose code and HTTP status land in error_.
   Result<Json> Ecs(const std::string& action, const RpcParams& params) {
-    error_ = {};
-    return client_->Call(AliyunService::kEcs, action, params, &error_);
+    return Call(AliyunService::kEcs, action, params);
   }
   // RunInstances' one new id ("" on an error).
   std::string Run(const RpcParams& params) {
@@ -131,26 +116,6 @@ class FakeEcsTest : public ::testing::Test {
                            "Instance");
     return list.size() == 1 ? list[0] : Json();
   }
-  std::optional<FakeInstanceSnapshot> Snapshot(const std::string& id) {
-    for (auto& s : fake_->InstancesSnapshot()) {
-      if (s.instance_id == id) return s;
-    }
-    return std::nullopt;
-  }
-  // The fake's answer was the error `code` with `http_status`.
-  void ExpectError(const Result<Json>& r, const std::string& code, long http_status,
-                   const std::string& names = "") {
-    ASSERT_FALSE(r.ok()) << r->dump();
-    EXPECT_EQ(error_.code, code) << error_.message;
-    EXPECT_EQ(error_.http_status, http_status) << error_.code;
-    if (!names.empty()) {
-      EXPECT_NE(error_.message.find("\"" + names + "\""), std::string::npos) << error_.message;
-    }
-  }
-
-  std::unique_ptr<FakeAliyun> fake_;
-  std::unique_ptr<AliyunClient> client_;
-  AliyunError error_;
 };
 
 TEST_F(FakeEcsTest, RunThenDescribeByTagShowsItRunningWithItsFields) {
