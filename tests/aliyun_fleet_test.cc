@@ -185,6 +185,35 @@ TEST_F(AliyunFleetTest, ARestartedControllerAdoptsTheRunsInstanceAndLaunchesNoth
   EXPECT_EQ((*ledger)->instances[0].end_reason, "completed");
 }
 
+TEST_F(AliyunFleetTest, SpotBilledFromThePriceHistoryWhenAsked) {
+  const std::string run = tmp_.Sub("bucket/prices");
+  const std::string job =
+      WriteJob("job.yaml", JobYaml(run, "aliyun", "", "    spot_bill: price_history\n"));
+  const int64_t now_ms = static_cast<int64_t>(env->NowMicros() / 1000);
+  // Three points in the hour before the launch (two pages of the fake's answer): the last one,
+  // 2.00/h, is in force for the whole run; the offer says 3.50.
+  for (auto [ago_min, price] : {std::pair{50, 0.5}, {30, 1.0}, {0, 2.0}}) {
+    fake_->SetSpotPrice(kZoneH, kType, now_ms - ago_min * 60 * 1000 - 1000, price);
+  }
+  ProcessResult up = Baton({"fleet", "up", "--yes", job}, "up.log");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  Result<std::unique_ptr<Store>> store = OpenStore(run);
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store->get());
+  ASSERT_TRUE(ledger.ok() && *ledger);
+  ASSERT_EQ((*ledger)->instances.size(), 1u);
+  const LedgerInstance& i = (*ledger)->instances[0];
+  EXPECT_EQ(i.offer, std::string(kType) + "@cn-hangzhou-h/spot");
+  const double hours = static_cast<double>(i.ended_unix_ms - i.launched_unix_ms) / 3.6e6;
+  EXPECT_GT(hours, 0);
+  EXPECT_NEAR(i.billed_cost, 2.0 * hours, 1e-9) << (*ledger)->Serialize();
+  std::vector<Json> asked = fake_->SuccessfulParams("DescribeSpotPriceHistory");
+  // The second page was asked for.
+  EXPECT_TRUE(std::any_of(asked.begin(), asked.end(),
+                          [](const Json& p) { return p.value("Offset", "") == "2"; }));
+  EXPECT_EQ(asked.front()["InstanceType"], kType);
+  EXPECT_EQ(asked.front()["ZoneId"], kZoneH);
+}
+
 TEST_F(AliyunFleetTest, BudgetStopsTheRunAndASecondUpRefuses) {
   const std::string run = tmp_.Sub("bucket/budget");
   const std::string job = WriteJob("job.yaml", JobYaml(run, "aliyun", "  max_cost: 0.0001\n"));

@@ -1,5 +1,5 @@
-// FakeAliyun: see fake_aliyun.h; the ECS actions are in fake_ecs.cc, the ESS ones in fake_ess.cc. The error body and common
-// codes follow shared/notes/cloud-apis.md section 2.1.
+// FakeAliyun: see fake_aliyun.h; the ECS actions are in fake_ecs.cc, the ESS ones in fake_ess.cc.
+// The error body and common codes follow shared/notes/cloud-apis.md section 2.1.
 #include "fake_aliyun.h"
 
 #include <fmt/format.h>
@@ -172,6 +172,12 @@ void FakeAliyun::Stop() {
 void FakeAliyun::SetStock(const std::string& zone_id, bool spot, bool available) {
   std::lock_guard<std::mutex> lock(mu_);
   ecs_->SetStock(zone_id, spot, available);
+}
+
+void FakeAliyun::SetSpotPrice(const std::string& zone_id, const std::string& instance_type,
+                              int64_t unix_ms, double price) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ecs_->SetSpotPrice(zone_id, instance_type, unix_ms, price);
 }
 
 Status FakeAliyun::Reclaim(const std::string& instance_id) {

@@ -16,6 +16,7 @@
 //
 // Implemented (shapes and codes of notes 2.1, 2.2 and 2.3):
 //   ECS (fake_ecs.cc): DescribeRegions, DescribeZones over the configured regions and zones;
+//     DescribeSpotPriceHistory from prices set with SetSpotPrice (Offset paging, 2 a page);
 //     RunInstances / DescribeInstances / DeleteInstance / DescribeAvailableResource: instances
 //     with ids, Pending -> Running after boot_seconds, spot fields, tags, ClientToken
 //     idempotency, DryRun, OperationDenied.NoStock from the stock switches, OperationLocks
@@ -125,6 +126,10 @@ class FakeEcs : public FakeAliyunService {
   void PowerOffAll();
 
   void SetStock(const std::string& zone_id, bool spot, bool available);
+  // From `unix_ms` on, spot `instance_type` in `zone_id` costs `price` per hour (what
+  // DescribeSpotPriceHistory answers; no point: an empty history).
+  void SetSpotPrice(const std::string& zone_id, const std::string& instance_type, int64_t unix_ms,
+                    double price);
   Status Reclaim(const std::string& instance_id);
   // SIGSTOP (pause) or SIGCONT to the instance's process group.
   Status Signal(const std::string& instance_id, bool pause);
@@ -175,6 +180,7 @@ class FakeEcs : public FakeAliyunService {
   RpcAnswer DescribeInstances(const Json& params);
   RpcAnswer DeleteInstance(const Json& params);
   RpcAnswer DescribeAvailableResource(const Json& params) const;
+  RpcAnswer DescribeSpotPriceHistory(const Json& params) const;
 
   // A copy of `prototype` with its id, sequence, creation and boot times.
   Instance* AddInstance(const Instance& prototype);
@@ -187,6 +193,9 @@ class FakeEcs : public FakeAliyunService {
   std::string endpoint_host_;
   std::vector<std::unique_ptr<Instance>> instances_;    // in creation order
   std::map<std::pair<std::string, bool>, bool> stock_;  // (zone, spot) -> available
+  // (zone, type) -> (unix ms, price per hour), in time order
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<int64_t, double>>>
+      spot_prices_;
   ClientTokens client_tokens_;
   uint64_t next_sequence_ = 1;
   uint64_t id_salt_ = 0;
@@ -312,6 +321,9 @@ class FakeAliyun {
   // on-demand) instances; both are in stock by default. Without it: 403 OperationDenied.NoStock,
   // and a scaling group tries its next vSwitch, or on-demand, or a later tick.
   void SetStock(const std::string& zone_id, bool spot, bool available);
+  // The spot price of a zone and type from `unix_ms` on (ECS DescribeSpotPriceHistory).
+  void SetSpotPrice(const std::string& zone_id, const std::string& instance_type, int64_t unix_ms,
+                    double price);
   // A spot interruption (notes 2.3): the instance's metadata spot/termination-time is set to now
   // + host.notice_seconds at once and DescribeInstances shows the Recycling lock; when the time
   // is up its process group is SIGKILLed and the instance is gone (at once with notice 0).

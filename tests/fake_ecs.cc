@@ -63,6 +63,7 @@ std::optional<RpcAnswer> FakeEcs::Handle(const std::string& action, const Json& 
   if (action == "DescribeInstances") return DescribeInstances(params);
   if (action == "DeleteInstance") return DeleteInstance(params);
   if (action == "DescribeAvailableResource") return DescribeAvailableResource(params);
+  if (action == "DescribeSpotPriceHistory") return DescribeSpotPriceHistory(params);
   return std::nullopt;
 }
 
@@ -165,6 +166,70 @@ RpcAnswer FakeEcs::DescribeAvailableResource(const Json& params) const {
                           {"SupportedResources", {{"SupportedResource", supported}}}}})}}}});
   }
   return RpcAnswer::Ok({{"AvailableZones", {{"AvailableZone", zones}}}});
+}
+
+void FakeEcs::SetSpotPrice(const std::string& zone_id, const std::string& instance_type,
+                           int64_t unix_ms, double price) {
+  auto& points = spot_prices_[{zone_id, instance_type}];
+  points.emplace_back(unix_ms, price);
+  std::sort(points.begin(), points.end());
+}
+
+// notes 2.3 DescribeSpotPriceHistory: RegionId, NetworkType and InstanceType required; ZoneId,
+// IoOptimized, OSType, SpotDuration, StartTime / EndTime (UTC yyyy-MM-ddTHH:mm:ssZ; the start
+// defaults to 3 h before the end, at most 30 days back), Offset. The points inside the window,
+// two a page (so that clients page), NextOffset 0 on the last page.
+RpcAnswer FakeEcs::DescribeSpotPriceHistory(const Json& params) const {
+  ParamReader r(params, "ECS");
+  r.OnlyKnown({"RegionId", "NetworkType", "InstanceType", "ZoneId", "IoOptimized", "OSType",
+               "SpotDuration", "StartTime", "EndTime", "Offset"});
+  std::string region_id = r.String("RegionId", true);
+  r.OneOf("NetworkType", {"vpc", "classic"}, "");
+  if (!r.Has("NetworkType")) r.Fail(Missing("NetworkType"));
+  std::string type = r.String("InstanceType", true);
+  std::string zone_id = r.String("ZoneId");
+  int64_t offset = r.Int("Offset", 0, 1000000, 0);
+  std::string start_text = r.String("StartTime"), end_text = r.String("EndTime");
+  FAKE_RPC_RETURN_IF_ERROR(r);
+  if (FindRegion(region_id) == nullptr) return RegionNotFound();
+  int64_t end = FakeNowMs();
+  if (!end_text.empty()) {
+    Result<int64_t> t = ParseRfc3339Ms(end_text);
+    if (!t.ok()) return Invalid("EndTime", "expected yyyy-MM-ddTHH:mm:ssZ");
+    end = *t;
+  }
+  int64_t start = end - 3 * 3600 * 1000;
+  if (!start_text.empty()) {
+    Result<int64_t> t = ParseRfc3339Ms(start_text);
+    if (!t.ok()) return Invalid("StartTime", "expected yyyy-MM-ddTHH:mm:ssZ");
+    start = *t;
+  }
+  if (start > end) return Invalid("StartTime", "is after EndTime");
+  if (end - start > int64_t{30} * 24 * 3600 * 1000) {
+    return Invalid("StartTime", "looks back more than 30 days");
+  }
+  Json points = Json::array();
+  for (const auto& [key, series] : spot_prices_) {
+    if (key.second != type || (!zone_id.empty() && key.first != zone_id)) continue;
+    for (const auto& [at, price] : series) {
+      if (at < start || at > end) continue;
+      points.push_back({{"ZoneId", key.first},
+                        {"InstanceType", type},
+                        {"SpotPrice", price},
+                        {"OriginPrice", price * 4},
+                        {"Timestamp", FormatRfc3339(at)},
+                        {"NetworkType", "vpc"},
+                        {"IoOptimized", "optimized"}});
+    }
+  }
+  constexpr int64_t kPage = 2;
+  Json page = Json::array();
+  for (int64_t i = offset; i < static_cast<int64_t>(points.size()) && i < offset + kPage; ++i) {
+    page.push_back(points[i]);
+  }
+  int64_t next = offset + kPage < static_cast<int64_t>(points.size()) ? offset + kPage : 0;
+  return RpcAnswer::Ok(
+      {{"Currency", "CNY"}, {"NextOffset", next}, {"SpotPrices", {{"SpotPriceType", page}}}});
 }
 
 // --- RunInstances ------------------------------------------------------------------------------

@@ -149,12 +149,12 @@ Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, Aliy
                        "required for the aliyun providers: region, image_id, vswitches, "
                        "security_group_id (see docs/aliyun.md)");
   }
-  std::set<std::string> known = {"region",      "endpoint",
-                                 "image_id",    "vswitches",
-                                 "ram_role",    "security_group_id",
-                                 "tags",        "system_disk_gb",
-                                 "binary_url",  "system_disk_category",
-                                 "poll_seconds"};
+  std::set<std::string> known = {"region",       "endpoint",
+                                 "image_id",     "vswitches",
+                                 "ram_role",     "security_group_id",
+                                 "tags",         "system_disk_gb",
+                                 "binary_url",   "system_disk_category",
+                                 "poll_seconds", "spot_bill"};
   SpecNode::AddDurationKeys("stop_grace", &known);
   SpecNode::AddDurationKeys("no_stock_backoff", &known);
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
