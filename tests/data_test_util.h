@@ -6,17 +6,14 @@
 #include <string>
 
 #include "base/env.h"
+#include "test_paths.h"
 #include "text/tokenizer.h"
 #include "tiny_model.h"
 
 namespace baton::testing {
 
 inline std::string DatasetFixture(const std::string& name) {
-  return std::string(BATON_TEST_DATA_DIR) + "/datasets/" + name;
-}
-
-inline std::string SourcePath(const std::string& relative) {
-  return std::string(BATON_SOURCE_DIR) + "/" + relative;
+  return TestDataDir() + "/datasets/" + name;
 }
 
 // Qwen3's tokenizer.json (installed by ./scripts/setup.sh), loaded once per test binary.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "test_util.h"
 #include "train/parity.h"
 
 namespace baton {
@@ -16,7 +17,7 @@ struct Case {
 class GoldenParityTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GoldenParityTest, MatchesTransformers) {
-  std::string dir = std::string(BATON_TEST_DATA_DIR) + "/golden/" + GetParam().name;
+  std::string dir = testing::GoldenDir(GetParam().name);
   ParityOptions o;
   o.model_dir = dir + "/model";
   o.adapter_dir = dir + "/adapter";

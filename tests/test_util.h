@@ -10,6 +10,7 @@
 
 #include "base/env.h"
 #include "base/process_contract.h"
+#include "test_paths.h"
 
 namespace baton::testing {
 
@@ -38,9 +39,7 @@ class ScopedTempDir {
   std::string path_;
 };
 
-inline std::string GoldenDir(const std::string& name) {
-  return std::string(BATON_TEST_DATA_DIR) + "/golden/" + name;
-}
+inline std::string GoldenDir(const std::string& name) { return TestDataDir() + "/golden/" + name; }
 
 // Copies every file of folder `from` into `to` (flat).
 inline void CopyDir(const std::string& from, const std::string& to) {

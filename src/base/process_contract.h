@@ -41,6 +41,9 @@ enum class EnvVar {
   kTestS3Endpoint,   // an external S3 server for the S3 store tests
   kTestS3Bucket,     // and its bucket
   kTokenizerCorpus,  // another corpus for the tokenizer-vs-node test
+  kTestSourceDir,    // the source tree whose files the tests read (default: the one CMake saw);
+                     // scripts/gpu_check.sh points it at the copy in its bundle
+  kGpuRequired,      // "1": a GPU test fails, rather than skips, where no GPU is visible
 };
 
 struct EnvVarInfo {
@@ -66,6 +69,8 @@ inline constexpr EnvVarInfo kEnvVars[] = {
     {EnvVar::kTestS3Endpoint, "BATON_TEST_S3_ENDPOINT"},
     {EnvVar::kTestS3Bucket, "BATON_TEST_S3_BUCKET"},
     {EnvVar::kTokenizerCorpus, "BATON_TOKENIZER_CORPUS"},
+    {EnvVar::kTestSourceDir, "BATON_TEST_SOURCE_DIR"},
+    {EnvVar::kGpuRequired, "BATON_GPU_REQUIRED"},
 };
 
 // "BATON_CACHE_DIR" for EnvVar::kCacheDir (for messages, help texts and the unit files we write).

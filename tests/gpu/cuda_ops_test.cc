@@ -14,6 +14,12 @@ using testing::RandomHost;
 using testing::RelativeError;
 using testing::Tolerance;
 
+// An attention shape: q [b, t, h, d], k/v [b, s, hkv, d]; `pad` marks some key slots invalid.
+struct AttnCase {
+  int64_t b, t, s, h, hkv, d;
+  bool pad;
+};
+
 class CudaOps : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
@@ -24,6 +30,10 @@ class CudaOps : public ::testing::TestWithParam<DType> {
   }
   DType dt() const { return GetParam(); }
   Tensor Up(const Tensor& host, DType dtype) { return *gpu_->Upload(host, dtype); }
+  void CheckRowOps(int64_t m, int64_t d);
+  void CheckElementwise(int64_t n);
+  void CheckCrossEntropy(int64_t v);
+  void CheckAttention(const AttnCase& c);
 
   std::unique_ptr<Backend> gpu_, cpu_;
 };
@@ -50,21 +60,33 @@ TEST_P(CudaOps, GemmEveryTransposeAndAccumulate) {
   }
 }
 
-TEST_P(CudaOps, GemmMixesBf16ActivationsWithF32LoraMatrices) {
-  if (dt() != DType::kBF16) GTEST_SKIP() << "bf16 only";
-  Tensor xh = RandomHost({33, 64}, 4), ah = RandomHost({8, 64}, 5);
-  auto x = Place(*gpu_, xh, DType::kBF16);
-  auto a = Place(*gpu_, ah, DType::kBF16);  // the GPU rounds the f32 matrix to bf16
-  Tensor a32 = Up(ah, DType::kF32);
-  Tensor t = gpu_->NewTensor({33, 8}, DType::kBF16);
-  Tensor want = Tensor::Empty({33, 8}, DType::kF32);
-  ASSERT_TRUE(cpu_->MatMulNT(x.cpu, a.cpu, want).ok());
-  ASSERT_TRUE(gpu_->MatMulNT(x.gpu, a32, t).ok());
-  EXPECT_LT(RelativeError(*gpu_, t, want), Tolerance(DType::kBF16));
+TEST_P(CudaOps, GemmMixesActivationsWithF32LoraMatrices) {
+  // bf16: the GPU rounds the f32 matrix to bf16 (a Convert kernel; 7 x 61 elements end in a
+  // scalar tail after its 16-byte packs). f32: the same product with nothing to convert.
+  for (auto [rank, k] : {std::pair<int64_t, int64_t>{8, 64}, {7, 61}}) {
+    SCOPED_TRACE(::testing::Message() << "rank " << rank << " k " << k);
+    Tensor xh = RandomHost({33, k}, 4), ah = RandomHost({rank, k}, 5);
+    auto x = Place(*gpu_, xh, dt());
+    auto a = Place(*gpu_, ah, dt());  // the values the GPU multiplies
+    Tensor a32 = Up(ah, DType::kF32);
+    Tensor t = gpu_->NewTensor({33, rank}, dt());
+    Tensor want = Tensor::Empty({33, rank}, DType::kF32);
+    ASSERT_TRUE(cpu_->MatMulNT(x.cpu, a.cpu, want).ok());
+    ASSERT_TRUE(gpu_->MatMulNT(x.gpu, a32, t).ok());
+    EXPECT_LT(RelativeError(*gpu_, t, want), Tolerance(dt()));
+  }
 }
 
 TEST_P(CudaOps, RowOps) {
-  const int64_t m = 37, d = 320;
+  // d = 320: whole 16-byte packs; d = 203: rows that are not, so element loads and a partial
+  // last pack (and AddBias without packs).
+  for (int64_t d : {320, 203}) {
+    SCOPED_TRACE(::testing::Message() << "d " << d);
+    CheckRowOps(37, d);
+  }
+}
+
+void CudaOps::CheckRowOps(int64_t m, int64_t d) {
   Tensor xh = RandomHost({m, d}, 6, 3.0f), wh = RandomHost({d}, 7), dyh = RandomHost({m, d}, 8);
   auto x = Place(*gpu_, xh, dt());
   auto dy = Place(*gpu_, dyh, dt());
@@ -108,9 +130,18 @@ TEST_P(CudaOps, RopeForwardAndBackwardAtLongPositions) {
   EXPECT_LT(RelativeError(*gpu_, x.gpu, x.cpu), Tolerance(dt())) << "round trip";
 }
 
-TEST_P(CudaOps, SwiGluEmbeddingDropout) {
-  const int64_t n = 1000;
-  Tensor gh = RandomHost({n}, 11, 4.0f), uh = RandomHost({n}, 12), dh = RandomHost({n}, 13);
+TEST_P(CudaOps, SwiGluDropoutAdd) {
+  // n = 1000: whole 16-byte packs (4 f32, 8 bf16). 7, 1003 and 4099 leave n % pack elements to
+  // the scalar tail after the vectorised loop; 7 is a tail alone.
+  for (int64_t n : {1000, 7, 1003, 4099}) {
+    SCOPED_TRACE(::testing::Message() << "n " << n);
+    CheckElementwise(n);
+  }
+}
+
+void CudaOps::CheckElementwise(int64_t n) {
+  Tensor gh = RandomHost({n}, 11 + n, 4.0f), uh = RandomHost({n}, 12 + n),
+         dh = RandomHost({n}, 13 + n);
   auto g = Place(*gpu_, gh, dt());
   auto u = Place(*gpu_, uh, dt());
   auto dout = Place(*gpu_, dh, dt());
@@ -123,27 +154,49 @@ TEST_P(CudaOps, SwiGluEmbeddingDropout) {
   ASSERT_TRUE(gpu_->SiluMulBackward(g.gpu, u.gpu, dout.gpu, got, got_du).ok());
   EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "dgate";
   EXPECT_LT(RelativeError(*gpu_, got_du, want_du), Tolerance(dt())) << "dup";
-  // Dropout keeps exactly the CPU's elements.
+  // Dropout keeps exactly the CPU's elements and scales them as it does.
   ASSERT_TRUE(cpu_->Dropout(u.cpu, 0.3f, 77, want).ok());
   ASSERT_TRUE(gpu_->Dropout(u.gpu, 0.3f, 77, got).ok());
   Tensor back = *gpu_->DownloadF32(got);
   for (int64_t i = 0; i < n; ++i) {
     ASSERT_EQ(back.f32()[i] == 0.0f, want.f32()[i] == 0.0f) << "element " << i;
   }
-  // Embedding from a bf16 or f32 table.
-  Tensor table = RandomHost({50, 24}, 14);
-  auto tg = Place(*gpu_, table, dt());
-  Tensor ids = Tensor::FromI32({3, 0, 49, 3, 17}, {5});
-  Tensor want_e = Tensor::Empty({5, 24}, DType::kF32), got_e = gpu_->NewTensor({5, 24}, dt());
-  ASSERT_TRUE(cpu_->Embedding(tg.cpu, ids, want_e).ok());
-  ASSERT_TRUE(gpu_->Embedding(tg.gpu, Up(ids, DType::kI32), got_e).ok());
-  EXPECT_EQ(RelativeError(*gpu_, got_e, want_e), 0.0) << "Embedding copies";
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "Dropout";
+  // Add in place.
+  want = g.cpu.Clone();
+  ASSERT_TRUE(cpu_->Add(want, u.cpu).ok());
+  ASSERT_TRUE(gpu_->Add(g.gpu, u.gpu).ok());
+  EXPECT_LT(RelativeError(*gpu_, g.gpu, want), Tolerance(dt())) << "Add";
+}
+
+TEST_P(CudaOps, EmbeddingCopiesRows) {
+  // From a bf16 or f32 table; rows of 24 are whole packs, rows of 27 are not (element copies).
+  for (int64_t d : {24, 27}) {
+    SCOPED_TRACE(::testing::Message() << "d " << d);
+    Tensor table = RandomHost({50, d}, 14);
+    auto tg = Place(*gpu_, table, dt());
+    Tensor ids = Tensor::FromI32({3, 0, 49, 3, 17}, {5});
+    Tensor want = Tensor::Empty({5, d}, DType::kF32), got = gpu_->NewTensor({5, d}, dt());
+    ASSERT_TRUE(cpu_->Embedding(tg.cpu, ids, want).ok());
+    ASSERT_TRUE(gpu_->Embedding(tg.gpu, Up(ids, DType::kI32), got).ok());
+    EXPECT_EQ(RelativeError(*gpu_, got, want), 0.0);
+  }
 }
 
 TEST_P(CudaOps, CrossEntropyWithIgnoredRows) {
-  const int64_t n = 6, v = 5003;
+  // An odd vocabulary (rows off the 16-byte grid: element loads) and an even one, a multiple of
+  // 8, as Qwen's 151,936 is (16-byte packs of 4 f32 or 8 bf16 per load).
+  for (int64_t v : {5003, 5008}) {
+    SCOPED_TRACE(::testing::Message() << "vocab " << v);
+    CheckCrossEntropy(v);
+  }
+}
+
+void CudaOps::CheckCrossEntropy(int64_t v) {
+  const int64_t n = 6;
   Tensor lh = RandomHost({n, v}, 15, 8.0f);
-  Tensor labels = Tensor::FromI32({5, -100, 5002, 0, -100, 1234}, {n});
+  // Labels at both ends of a row (the last one in the last pack) and in the middle.
+  Tensor labels = Tensor::FromI32({5, -100, static_cast<int32_t>(v - 1), 0, -100, 1234}, {n});
   auto logits = Place(*gpu_, lh, dt());
   Tensor want = Tensor::Empty({n, v}, DType::kF32);
   Result<double> want_loss = cpu_->CrossEntropy(logits.cpu, labels, 0.25f, want);
@@ -154,60 +207,74 @@ TEST_P(CudaOps, CrossEntropyWithIgnoredRows) {
   EXPECT_LT(RelativeError(*gpu_, logits.gpu, want), Tolerance(dt()));
 }
 
-struct AttnCase {
-  int64_t b, t, s, h, hkv, d;
-  bool pad;
-};
-
 TEST_P(CudaOps, AttentionForwardBackwardAgainstCpu) {
   // GQA, padding (a query that sees no key too), a KV cache (T < S), odd lengths, and the
   // head sizes of the benchmark shapes.
   for (AttnCase c : {AttnCase{1, 37, 37, 4, 2, 16, true}, AttnCase{2, 70, 70, 4, 1, 64, true},
                      AttnCase{1, 5, 133, 2, 2, 64, false}, AttnCase{1, 130, 130, 4, 2, 128, false},
                      AttnCase{1, 17, 17, 3, 3, 40, true}}) {
-    SCOPED_TRACE(::testing::Message() << "b" << c.b << " t" << c.t << " s" << c.s << " h" << c.h
-                                      << " hkv" << c.hkv << " d" << c.d);
-    Tensor qh = RandomHost({c.b, c.t, c.h, c.d}, 20, 2.0f);
-    Tensor kh = RandomHost({c.b, c.s, c.hkv, c.d}, 21, 2.0f);
-    Tensor vh = RandomHost({c.b, c.s, c.hkv, c.d}, 22);
-    Tensor doh = RandomHost({c.b, c.t, c.h, c.d}, 23);
-    std::vector<int32_t> pos(c.b * c.t);
-    for (int64_t i = 0; i < c.b * c.t; ++i) pos[i] = static_cast<int32_t>(c.s - c.t + i % c.t);
-    Tensor ph = Tensor::FromI32(pos, {c.b, c.t});
-    Tensor valid = Tensor::Empty({c.b, c.s}, DType::kU8);
-    for (int64_t i = 0; i < c.b * c.s; ++i) {
-      valid.data<uint8_t>()[i] = c.pad ? (i % c.s == 0 || i % 7 == 3 ? 0 : 1) : 1;
-    }
-    auto q = Place(*gpu_, qh, dt());
-    auto k = Place(*gpu_, kh, dt());
-    auto v = Place(*gpu_, vh, dt());
-    auto dout = Place(*gpu_, doh, dt());
-    Tensor p = Up(ph, DType::kI32), val = Up(valid, DType::kU8);
-    Tensor want = Tensor::Empty(qh.shape(), DType::kF32), got = gpu_->NewTensor(qh.shape(), dt());
-    ASSERT_TRUE(cpu_->Attention(q.cpu, k.cpu, v.cpu, ph, valid, want).ok());
-    ASSERT_TRUE(gpu_->Attention(q.gpu, k.gpu, v.gpu, p, val, got).ok());
-    EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "out";
-    Tensor wdq = Tensor::Empty(qh.shape(), DType::kF32),
-           wdk = Tensor::Empty(kh.shape(), DType::kF32),
-           wdv = Tensor::Empty(kh.shape(), DType::kF32);
-    Tensor gdq = gpu_->NewTensor(qh.shape(), dt()), gdk = gpu_->NewTensor(kh.shape(), dt()),
-           gdv = gpu_->NewTensor(kh.shape(), dt());
-    ASSERT_TRUE(
-        cpu_->AttentionBackward(q.cpu, k.cpu, v.cpu, ph, valid, dout.cpu, wdq, wdk, wdv).ok());
-    ASSERT_TRUE(gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq, gdk, gdv).ok());
-    EXPECT_LT(RelativeError(*gpu_, gdq, wdq), 2 * Tolerance(dt())) << "dq";
-    EXPECT_LT(RelativeError(*gpu_, gdk, wdk), 2 * Tolerance(dt())) << "dk";
-    EXPECT_LT(RelativeError(*gpu_, gdv, wdv), 2 * Tolerance(dt())) << "dv";
-    // Deterministic: a second backward is bit-identical.
-    Tensor gdk2 = gpu_->NewTensor(kh.shape(), dt()), gdq2 = gpu_->NewTensor(qh.shape(), dt()),
-           gdv2 = gpu_->NewTensor(kh.shape(), dt());
-    ASSERT_TRUE(
-        gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq2, gdk2, gdv2).ok());
-    Tensor a1 = *gpu_->Download(gdk), a2 = *gpu_->Download(gdk2);
-    Tensor b1 = *gpu_->Download(gdq), b2 = *gpu_->Download(gdq2);
-    EXPECT_EQ(std::memcmp(a1.raw(), a2.raw(), a1.nbytes()), 0) << "dk repeats bit for bit";
-    EXPECT_EQ(std::memcmp(b1.raw(), b2.raw(), b1.nbytes()), 0) << "dq repeats bit for bit";
+    CheckAttention(c);
   }
+}
+
+TEST_P(CudaOps, AttentionAtWholeTilesAndLargeGrids) {
+  // Lengths that are exact multiples of the 64-row tiles (no partial last tile), with a KV
+  // cache and padding.
+  for (AttnCase c :
+       {AttnCase{1, 64, 64, 4, 2, 64, false}, AttnCase{2, 128, 128, 4, 2, 64, true},
+        AttnCase{1, 64, 192, 2, 1, 128, true}, AttnCase{1, 192, 192, 2, 2, 32, false}}) {
+    CheckAttention(c);
+  }
+  // The dK/dV pass splits a block's work over two warp groups only while its grid (B x Hkv x
+  // key tiles) fits the GPU's SMs, which every case above does: these grids exceed them, so the
+  // single-slice kernel runs, with K/V fragments in registers (d 64) and in shared memory (128).
+  const int64_t sms = testing::GpuSmCount();
+  CheckAttention(AttnCase{sms / 4 + 1, 128, 128, 4, 2, 64, false});  // grid 4 per batch row
+  CheckAttention(AttnCase{sms / 6 + 1, 192, 192, 2, 2, 128, true});  // grid 6 per batch row
+}
+
+void CudaOps::CheckAttention(const AttnCase& c) {
+  SCOPED_TRACE(::testing::Message() << "b" << c.b << " t" << c.t << " s" << c.s << " h" << c.h
+                                    << " hkv" << c.hkv << " d" << c.d << (c.pad ? " pad" : ""));
+  Tensor qh = RandomHost({c.b, c.t, c.h, c.d}, 20, 2.0f);
+  Tensor kh = RandomHost({c.b, c.s, c.hkv, c.d}, 21, 2.0f);
+  Tensor vh = RandomHost({c.b, c.s, c.hkv, c.d}, 22);
+  Tensor doh = RandomHost({c.b, c.t, c.h, c.d}, 23);
+  std::vector<int32_t> pos(c.b * c.t);
+  for (int64_t i = 0; i < c.b * c.t; ++i) pos[i] = static_cast<int32_t>(c.s - c.t + i % c.t);
+  Tensor ph = Tensor::FromI32(pos, {c.b, c.t});
+  Tensor valid = Tensor::Empty({c.b, c.s}, DType::kU8);
+  for (int64_t i = 0; i < c.b * c.s; ++i) {
+    valid.data<uint8_t>()[i] = c.pad ? (i % c.s == 0 || i % 7 == 3 ? 0 : 1) : 1;
+  }
+  auto q = Place(*gpu_, qh, dt());
+  auto k = Place(*gpu_, kh, dt());
+  auto v = Place(*gpu_, vh, dt());
+  auto dout = Place(*gpu_, doh, dt());
+  Tensor p = Up(ph, DType::kI32), val = Up(valid, DType::kU8);
+  Tensor want = Tensor::Empty(qh.shape(), DType::kF32), got = gpu_->NewTensor(qh.shape(), dt());
+  ASSERT_TRUE(cpu_->Attention(q.cpu, k.cpu, v.cpu, ph, valid, want).ok());
+  ASSERT_TRUE(gpu_->Attention(q.gpu, k.gpu, v.gpu, p, val, got).ok());
+  EXPECT_LT(RelativeError(*gpu_, got, want), Tolerance(dt())) << "out";
+  Tensor wdq = Tensor::Empty(qh.shape(), DType::kF32), wdk = Tensor::Empty(kh.shape(), DType::kF32),
+         wdv = Tensor::Empty(kh.shape(), DType::kF32);
+  Tensor gdq = gpu_->NewTensor(qh.shape(), dt()), gdk = gpu_->NewTensor(kh.shape(), dt()),
+         gdv = gpu_->NewTensor(kh.shape(), dt());
+  ASSERT_TRUE(
+      cpu_->AttentionBackward(q.cpu, k.cpu, v.cpu, ph, valid, dout.cpu, wdq, wdk, wdv).ok());
+  ASSERT_TRUE(gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq, gdk, gdv).ok());
+  EXPECT_LT(RelativeError(*gpu_, gdq, wdq), 2 * Tolerance(dt())) << "dq";
+  EXPECT_LT(RelativeError(*gpu_, gdk, wdk), 2 * Tolerance(dt())) << "dk";
+  EXPECT_LT(RelativeError(*gpu_, gdv, wdv), 2 * Tolerance(dt())) << "dv";
+  // Deterministic: a second backward is bit-identical.
+  Tensor gdk2 = gpu_->NewTensor(kh.shape(), dt()), gdq2 = gpu_->NewTensor(qh.shape(), dt()),
+         gdv2 = gpu_->NewTensor(kh.shape(), dt());
+  ASSERT_TRUE(
+      gpu_->AttentionBackward(q.gpu, k.gpu, v.gpu, p, val, dout.gpu, gdq2, gdk2, gdv2).ok());
+  Tensor a1 = *gpu_->Download(gdk), a2 = *gpu_->Download(gdk2);
+  Tensor b1 = *gpu_->Download(gdq), b2 = *gpu_->Download(gdq2);
+  EXPECT_EQ(std::memcmp(a1.raw(), a2.raw(), a1.nbytes()), 0) << "dk repeats bit for bit";
+  EXPECT_EQ(std::memcmp(b1.raw(), b2.raw(), b1.nbytes()), 0) << "dq repeats bit for bit";
 }
 
 TEST_P(CudaOps, OptimizerOpsMatchTheCpuBitForBit) {

@@ -19,7 +19,7 @@ using testing::ScopedTempDir;
 Env* env = Env::Default();
 
 ParityReport Parity(Backend* backend, const std::string& name, double logits_tol, double grad_tol) {
-  std::string dir = std::string(BATON_TEST_DATA_DIR) + "/golden/" + name;
+  std::string dir = testing::GoldenDir(name);
   ParityOptions o;
   o.model_dir = dir + "/model";
   o.adapter_dir = dir + "/adapter";

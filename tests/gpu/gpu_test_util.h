@@ -2,22 +2,53 @@
 // GPU result with the f32 CPU reference.
 #pragma once
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <memory>
 #include <random>
+#include <string>
 
+#include "base/process_contract.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace baton::testing {
 
-// Skips the calling test where no GPU is visible (CI, and machines without a driver).
-#define BATON_REQUIRE_GPU()                                                   \
-  do {                                                                        \
-    if (::baton::CudaDeviceCount() == 0) GTEST_SKIP() << "no GPU is visible"; \
+// Skips the calling test where no GPU is visible (CI, and machines without a driver), or fails it
+// when EnvVar::kGpuRequired is set: on the machine lent for the GPU check a skip would pass
+// without testing anything (scripts/gpu_check.sh sets it).
+#define BATON_REQUIRE_GPU()                                                              \
+  do {                                                                                   \
+    if (::baton::CudaDeviceCount() == 0) {                                               \
+      if (::baton::GetEnvVar(::baton::EnvVar::kGpuRequired)) {                           \
+        FAIL() << "GPU required (" << ::baton::EnvVarName(::baton::EnvVar::kGpuRequired) \
+               << " is set), but " << ::baton::testing::NoGpuReason();                   \
+      }                                                                                  \
+      GTEST_SKIP() << ::baton::testing::NoGpuReason();                                   \
+    }                                                                                    \
   } while (0)
+
+// Why no GPU is visible, in the CUDA runtime's words.
+inline std::string NoGpuReason() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  cudaGetLastError();
+  return std::string("no GPU is visible (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")";
+}
+
+// Streaming multiprocessors of the current GPU: the tests size grids beyond it to reach the
+// kernels' paths for large grids.
+inline int GpuSmCount() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    ADD_FAILURE() << "cannot read the GPU's multiprocessor count";
+    return 1;
+  }
+  return sms;
+}
 
 inline std::unique_ptr<Backend> Gpu(DType activations) {
   CudaBackendOptions o;

@@ -2,14 +2,16 @@
 // matrix ever reaches global memory. Two paths:
 //  - plain: one warp per query row (or per key row in the dK/dV pass), f32 arithmetic, any head
 //    size up to 512; f32 tensors and bf16 shapes the fast path does not take.
-//  - tensor cores: bf16 with D a multiple of 16 up to 256, mma.sync.m16n8k16 (bf16 in, f32
-//    accumulate), f32 softmax statistics; warps of 4 own 16 rows of a tile each.
+//  - tensor cores: bf16 with D in {16, 32, 64, 128} (the sizes WithHeadDim instantiates),
+//    mma.sync.m16n8k16 (bf16 in, f32 accumulate), f32 softmax statistics; warps of 4 own 16 rows
+//    of a tile each.
 //    Forward: 64 query rows per block, 64-slot key tiles, online softmax, key tiles after the
 //    tile's last position skipped. Backward, with no forward output to reuse: (1) per 64-query
 //    tile, recompute the forward to get the row log-sum-exp and delta = rowsum(dO * O) (stored
 //    in the workspace), then dQ = scale * sum_j P (dP - delta) K; (2) per 64-slot key tile and kv
 //    head, dV = sum P^T dO and dK = scale * sum dS^T Q over the group's heads and 32-query steps
-//    in a fixed order (split over two warp groups when the grid is small, summed in order).
+//    in a fixed order (split over two warp groups when the grid has no more blocks than the GPU
+//    has SMs, summed in order; one warp group otherwise).
 //    No atomics: every sum has one order, so results repeat bit for bit on one GPU.
 // Tile bookkeeping, fragment layouts and softmax steps live in attention_tiles.h, whose host
 // emulation (attention_tiles_test.cc) checks them against the CPU reference.
@@ -1105,7 +1107,9 @@ cudaError_t AttentionBackward(Elem e, const void* q, const void* k, const void* 
             static_cast<bf16*>(dv), int(T), int(S), int(H), int(Hkv), scale_log2, scale);
         return cudaGetLastError();
       };
-      if constexpr (kD <= 128) {  // larger heads spill registers already; keep one slice
+      // Two slices hold twice the Q/dO buffers: sized for the head sizes WithHeadDim has (at
+      // most 128); a larger one would take one slice.
+      if constexpr (kD <= 128) {
         if (two) return launch(AttnBackwardDkvKernel<kD, 2>, 2);
       }
       return launch(AttnBackwardDkvKernel<kD, 1>, 1);

@@ -355,8 +355,9 @@ class CudaBackend : public Backend {
     cublasLtMatmulPreference_t pref = nullptr;
     ok = ok && cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS;
     uint64_t ws = kGemmWorkspaceBytes;
-    // No in-place split-K reduction (it accumulates into the output with atomics): the other
-    // schemes reduce in a fixed order, so a GEMM repeats bit for bit.
+    // In-place split-K (parts summed into the output buffer, ordered by counters in the
+    // workspace, not atomics) stays excluded as a precaution. cuBLASLt orders every scheme's
+    // sum; a GEMM repeats bit for bit because its plan (algorithm included) is cached per shape.
     uint32_t schemes =
         CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE | CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE;
     ok = ok && cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
