@@ -3,8 +3,8 @@
 # (random weights, Qwen's real tokenizer), asks it who it is, and then runs the whole Baton
 # system on this machine (`baton run examples/demo.yaml`): a fleet controller keeps one
 # `baton agent` instance training on the cheapest capacity of a simulated spot market, 60x faster
-# than real time, through three preemptions (one without notice) and a spot outage that forces
-# on-demand and back. At the end it prints the cost report and asks the fine-tuned model again.
+# than real time and keyed to the training's steps, through three preemptions (one without
+# notice) and a spot outage that forces on-demand and back. At the end it prints the cost report and asks the fine-tuned model again.
 # Interrupt it (Ctrl-C: the instance checkpoints) and run the script again: it carries on.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,8 +17,9 @@ set(BATON_TEST_LABEL_RULES
   "^e2e\\."                                                    "e2e"
   "(^|/)(AgentTest|AgentHandoffTest|AgentNoticeTest)\\."      "e2e"
   "(^|/)TrainResume\\."                                        "e2e"
-  "(^|/)(TokenizerVsJs|LocalProviderTest|FakeEcsAgentTest|AliyunFleetTest|AliyunEssTest)\\."
+  "(^|/)(TokenizerVsJs|LocalProviderTest|LocalStoryTest|FakeEcsAgentTest|AliyunFleetTest)\\."
                                                                "e2e"
+  "(^|/)AliyunEssTest\\."                                      "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3)$"            "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
@@ -27,6 +28,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"
+  "(^|/)LocalStoryTest\\."                                     "slow"
   "(^|/)AgentTest\\.NoticeCheckpointsThenTheNextAgentCompletesExactly$"  "slow"
   "(^|/)AgentHandoffTest\\.StandbyTakesOverOnlyAfterTheHolderCheckpointed$"  "slow"
   "(^|/)TrainResume\\.(StopAtEveryPollPointIsExact|OlderTrainerIsFencedAndWritesNothing)$"

@@ -152,6 +152,11 @@ Status LocalProvider::Load() {
   try {
     start_unix_ms_ = j.at("start_unix_ms").get<int64_t>();
     market_t_ = j.at("market_t").get<double>();
+    // Appended to version 1: older files have no reports (and no market keyed to progress).
+    for (const Json& r : j.value("market_progress", Json::array())) {
+      progress_reports_.emplace_back(r.at(0).get<double>(), r.at(1).get<double>());
+      market_->ReportProgress(progress_reports_.back().first, progress_reports_.back().second);
+    }
     for (const Json& r : j.at("instances")) {
       auto p = std::make_unique<Proc>();
       p->info.id = r.at("id").get<std::string>();
@@ -201,9 +206,12 @@ Status LocalProvider::Load() {
 void LocalProvider::Save() {
   Json list = Json::array();
   for (const auto& p : procs_) list.push_back(p->ToJson());
+  Json reports = Json::array();
+  for (const auto& [t, done] : progress_reports_) reports.push_back(Json::array({t, done}));
   Json j = {{"format", "baton-local-fleet"},   {"version", 1},
             {"start_unix_ms", start_unix_ms_}, {"time_scale", spec_.time_scale},
-            {"market_t", market_t_},           {"instances", list}};
+            {"market_t", market_t_},           {"instances", list},
+            {"market_progress", reports}};
   Status s =
       Env::Default()->WriteFileAtomic(JoinPath(options_.work_dir, kStateFile), j.dump(2) + "\n");
   if (!s.ok()) Print("local fleet: warning: saving its state: " + s.ToString());
@@ -324,13 +332,22 @@ void LocalProvider::Preempt(Proc& p, bool notice, double now, const std::string&
 
 void LocalProvider::ApplyMarket(double now, bool* changed) {
   if (now <= market_t_) return;
+  // The progress first: the events it reaches are pinned at `now` and applied below.
+  const double done = TrackedProgress().done;
+  if (market_->ReportProgress(now, done)) {
+    progress_reports_.emplace_back(now, done);
+    *changed = true;
+  }
   for (const MarketEvent& e : market_->Events(market_t_, now)) {
     if (e.kind == MarketEvent::Kind::kCapacityBack) {
       *changed = true;
       continue;
     }
-    std::string why = e.kind == MarketEvent::Kind::kCapacityLost ? "spot capacity lost"
-                                                                 : "spot instance reclaimed";
+    std::string why =
+        fmt::format("{} at step {:.0f}",
+                    e.kind == MarketEvent::Kind::kCapacityLost ? "spot capacity lost"
+                                                               : "spot instance reclaimed",
+                    done);
     Proc* victim = nullptr;
     for (auto& p : procs_) {
       if (!p->alive() || p->info.offer != e.offer) continue;
@@ -446,14 +463,18 @@ std::vector<Instance> LocalProvider::Instances() {
   return out;
 }
 
-RunProgress LocalProvider::Progress() {
+RunProgress LocalProvider::TrackedProgress() const {
   std::vector<const AgentTrack*> tracks;
   std::vector<const Instance*> infos;
   for (const auto& p : procs_) {
     tracks.push_back(&p->track);
     infos.push_back(&p->info);
   }
-  RunProgress r = ProgressOf(tracks, infos);
+  return ProgressOf(tracks, infos);
+}
+
+RunProgress LocalProvider::Progress() {
+  RunProgress r = TrackedProgress();
   end_watch_.Read(store_.get(), [this](const std::string& s) { Print("local fleet: " + s); }, &r);
   return r;
 }

@@ -3,12 +3,15 @@
 // the provider uses to deliver the market's preemption notices; when a notice window runs out
 // the process is SIGKILLed, and a reclaim without notice is a SIGKILL at once. The market (a
 // script, a seeded random process or a trace) is played back on the wall clock, compressed by
-// the spec's time_scale; boot times are waited out in that simulated time, the rest (loading,
-// checkpointing, training) is real.
+// the spec's time_scale, and on the run's progress: every poll reports the newest step the
+// heartbeats showed to the market before applying its events, so events keyed to steps
+// (market.h) happen at those steps however fast this machine trains. Boot times are waited out
+// in simulated time, the rest (loading, checkpointing, training) is real.
 //
-// Its state (the instances, their pids and metadata ports, when the run began) is kept in
-// <work_dir>/local-fleet.json, so a restarted controller finds the instances of the old one,
-// still running, and bills them from when they were launched.
+// Its state (the instances, their pids and metadata ports, when the run began, the progress
+// reports that moved the market) is kept in <work_dir>/local-fleet.json, so a restarted
+// controller finds the instances of the old one, still running, bills them from when they were
+// launched, and sees the market as the old one left it.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -77,6 +81,7 @@ class LocalProvider : public Provider {
   void Reap(Proc& p, int wait_status, double now);
   void End(Proc& p, EndReason reason, double now, const std::string& detail);
   void PollHeartbeat(Proc& p, double now, bool* changed);
+  RunProgress TrackedProgress() const;  // from the heartbeats only
   void Print(const std::string& line) const;
 
   FleetSpec spec_;
@@ -86,6 +91,8 @@ class LocalProvider : public Provider {
   RunEndWatch end_watch_;  // COMPLETE and the scale-to-zero request
   int64_t start_unix_ms_ = 0;
   double market_t_ = 0;  // market events up to here are applied
+  // (time, progress) of each ReportProgress that changed the market, replayed after a restart.
+  std::vector<std::pair<double, double>> progress_reports_;
   std::vector<std::unique_ptr<Proc>> procs_;
 };
 

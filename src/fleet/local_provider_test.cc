@@ -1,7 +1,8 @@
 // The local provider with a stand-in agent (a shell script that heartbeats like `baton agent`):
 // states follow the heartbeat, a reclaim without notice is a SIGKILL, a notice ends in a clean
-// exit, and a provider opened again on the same work folder (a restarted controller) adopts the
-// instance that is still running, bills it from its launch, and can stop it.
+// exit, market events keyed to steps follow the heartbeats' progress, and a provider opened again
+// on the same work folder (a restarted controller) adopts the instance that is still running,
+// bills it from its launch, can stop it, and sees the market as the old one left it.
 #include "fleet/local_provider.h"
 
 #include <gtest/gtest.h>
@@ -135,6 +136,37 @@ TEST_F(LocalProviderTest, ReclaimWithoutNoticeKillsWithNoticeStopsCleanly) {
       p->get(), [&] { return ended(2); }, 600));
   EXPECT_EQ((*p)->Instances()[1].end_reason, EndReason::kPreempted) << (*p)->Instances()[1].detail;
   EXPECT_FALSE((*p)->Launch(5, false).ok());
+}
+
+TEST_F(LocalProviderTest, StepKeyedOutageFollowsTheHeartbeatsAndSurvivesARestart) {
+  // Spot goes at step 5 (with notice) and comes back once the run made 10 more steps.
+  Json market = {
+      {"kind", "scripted"},
+      {"events", {{{"at_step", 5}, {"zone", "z1"}, {"event", "outage"}, {"steps", 10}}}}};
+  auto p = Open(market);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE((*p)->Launch(0, false).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return Only(p->get()).state == InstanceState::kEnded; }, 600));
+  Instance spot = Only(p->get());
+  EXPECT_EQ(spot.end_reason, EndReason::kPreempted) << spot.detail;
+  EXPECT_NE(spot.detail.find("spot capacity lost at step "), std::string::npos) << spot.detail;
+  EXPECT_GE(spot.last_work, 5);
+  EXPECT_FALSE((*p)->HasCapacity(0));
+  p->reset();  // the controller restarts: the outage it saw begin is still on
+  p = Open(market);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FALSE((*p)->HasCapacity(0)) << "the market's progress reports were not replayed";
+  // The stand-in agent counts from 0 again: spot is back once it is 10 steps past the step the
+  // outage began at.
+  ASSERT_TRUE((*p)->Launch(1, false).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return (*p)->HasCapacity(0); }, 1200));
+  EXPECT_GE((*p)->Progress().done, 15);
+  std::string od = (*p)->Instances()[1].id;
+  ASSERT_TRUE((*p)->Stop(od).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return (*p)->Instances()[1].state == InstanceState::kEnded; }, 600));
 }
 
 }  // namespace

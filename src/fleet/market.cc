@@ -1,5 +1,6 @@
 // MakeMarket: reads the market section into one Timeline per zone (market_timeline.h) and
-// answers for the spot offers of each zone from it.
+// answers for the spot offers of each zone from it. A scripted zone keyed to progress keeps its
+// ZoneScript (market_script.h) and gets a new timeline whenever a progress report pins an event.
 #include "fleet/market.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <set>
 
 #include "base/env.h"
+#include "fleet/market_script.h"
 #include "fleet/market_timeline.h"
 
 namespace baton::fleet {
@@ -29,8 +31,27 @@ namespace {
 class ZoneMarket : public Market {
  public:
   // zone_of[offer]: index into `zones`, or -1 for offers that always have capacity.
-  ZoneMarket(std::vector<int> zone_of, std::vector<std::unique_ptr<Timeline>> zones)
-      : zone_of_(std::move(zone_of)), zones_(std::move(zones)) {}
+  // scripts[zone]: the zone's script when it is keyed to progress (its timeline is rebuilt
+  // whenever a report pins an event), else null. `offset`: the timelines' (MarketOptions).
+  ZoneMarket(std::vector<int> zone_of, std::vector<std::unique_ptr<Timeline>> zones,
+             std::vector<std::unique_ptr<ZoneScript>> scripts, double offset)
+      : zone_of_(std::move(zone_of)),
+        zones_(std::move(zones)),
+        scripts_(std::move(scripts)),
+        offset_(offset) {}
+
+  bool ReportProgress(double t, double done) override {
+    bool changed = false;
+    for (size_t z = 0; z < scripts_.size(); ++z) {
+      // The pins land at t or later, after everything the timeline has reported: a new timeline
+      // answers as the old one did up to t.
+      if (!scripts_[z] || !scripts_[z]->ReportProgress(t + offset_, done)) continue;
+      zones_[z] = std::make_unique<Timeline>(
+          MakeScriptedSource(scripts_[z]->Raw(), std::numeric_limits<double>::infinity()), offset_);
+      changed = true;
+    }
+    return changed;
+  }
 
   bool Available(int offer, double t) const override {
     if (offer < 0 || offer >= static_cast<int>(zone_of_.size())) return false;
@@ -61,6 +82,8 @@ class ZoneMarket : public Market {
  private:
   std::vector<int> zone_of_;
   std::vector<std::unique_ptr<Timeline>> zones_;
+  std::vector<std::unique_ptr<ZoneScript>> scripts_;
+  double offset_;
 };
 
 // Lexical normalisation: "examples/../data/x.json" -> "data/x.json".
@@ -94,6 +117,7 @@ struct Builder {
   const MarketOptions& options;
   std::vector<std::string> zones;  // zones with a timeline, by index
   std::vector<std::unique_ptr<EventSource>> sources;
+  std::vector<std::unique_ptr<ZoneScript>> scripts;  // by zone: keyed to progress, else null
 
   // Spot zones of the spec's offers.
   bool HasSpotZone(const std::string& zone) const {
@@ -112,9 +136,79 @@ struct Builder {
       auto it = std::find(zones.begin(), zones.end(), spec.offers[i].zone);
       if (it != zones.end()) zone_of[i] = static_cast<int>(it - zones.begin());
     }
-    return std::make_unique<ZoneMarket>(std::move(zone_of), std::move(timelines));
+    scripts.resize(timelines.size());
+    return std::make_unique<ZoneMarket>(std::move(zone_of), std::move(timelines),
+                                        std::move(scripts), options.start_offset);
   }
 };
+
+// One entry of a script: when it begins (at_* or at_step) and, for an outage, how long it lasts
+// (hours, minutes, seconds or steps). `period`: repeat_*, or infinity.
+Result<ScriptEntry> ReadScriptEntry(const SpecNode& e, double period, const Builder& b) {
+  std::set<std::string> known = {"zone", "event", "notice", "at_step", "steps"};
+  SpecNode::AddDurationKeys("at", &known);
+  for (const char* unit : {"hours", "minutes", "seconds"}) known.insert(unit);
+  BATON_RETURN_IF_ERROR(e.CheckKeys(known));
+  ScriptEntry entry;
+  BATON_ASSIGN_OR_RETURN(entry.at, e.Duration("at"));
+  if (e.Has("at_step")) {
+    if (entry.at) return e.Error("at_step", "give the event's time or its step, not both");
+    BATON_ASSIGN_OR_RETURN(double step, e.Number("at_step", 0));
+    if (step <= 0) return e.Error("at_step", "must be a positive step");
+    entry.at_step = step;
+  }
+  if (!entry.at && !entry.at_step) {
+    return e.Error("at_minutes", "required key is missing (or at_hours, at_seconds, at_step)");
+  }
+  if (entry.at && *entry.at >= period) {
+    return e.Error(e.DurationKey("at"), "must be inside one period of repeat_minutes");
+  }
+  BATON_ASSIGN_OR_RETURN(entry.notice, e.Bool("notice", true));
+  BATON_ASSIGN_OR_RETURN(std::string kind, e.String("event", ""));
+  // The outage's length: `hours`, `minutes`, `seconds` or `steps` (one of them).
+  std::string length_key;  // the key the length was given as
+  for (const auto& [key, unit] : {std::pair<const char*, double>{"hours", 3600},
+                                  {"minutes", 60},
+                                  {"seconds", 1},
+                                  {"steps", 0}}) {
+    if (!e.Has(key)) continue;
+    if (!length_key.empty()) return e.Error(key, "give the outage's length once");
+    BATON_ASSIGN_OR_RETURN(double v, e.Number(key, 0));
+    if (v <= 0) return e.Error(key, "must be positive");
+    if (unit > 0) {
+      entry.seconds = v * unit;
+    } else {
+      entry.steps = v;
+    }
+    length_key = key;
+  }
+  if (kind == "outage") {
+    entry.kind = ScriptEntry::Kind::kOutage;
+    if (length_key.empty()) {
+      return e.Error("minutes", "an outage needs its length (minutes, hours, steps)");
+    }
+    if (entry.at && entry.seconds && *entry.at + *entry.seconds > period) {
+      return e.Error(length_key, "the outage must end inside one period of repeat_minutes");
+    }
+  } else if (kind == "reclaim") {
+    entry.kind = ScriptEntry::Kind::kReclaim;
+    if (!length_key.empty()) {
+      return e.Error(length_key, "a reclaim takes an instance at once: no length");
+    }
+  } else {
+    return e.Error("event", fmt::format("expected outage or reclaim, got '{}'", kind));
+  }
+  const char* step_key = entry.at_step ? "at_step" : entry.steps ? "steps" : nullptr;
+  if (step_key && !b.options.step_keys) {
+    return e.Error(step_key,
+                   "the sim provider counts work in seconds, not training steps: key the event "
+                   "to time (at_minutes, minutes)");
+  }
+  if (step_key && !std::isinf(period)) {
+    return e.Error(step_key, "a run reaches a step once: not with repeat_minutes");
+  }
+  return entry;
+}
 
 Status ReadScripted(const SpecNode& m, Builder* b) {
   std::set<std::string> known = {"kind", "events"};
@@ -125,55 +219,23 @@ Status ReadScripted(const SpecNode& m, Builder* b) {
   const double period = repeat ? *repeat : std::numeric_limits<double>::infinity();
   SpecNode list = m.Get("events");
   if (!list.IsList()) return list.Error("expected a list of events");
-  std::map<std::string, std::vector<RawEvent>> by_zone;
+  std::map<std::string, std::vector<ScriptEntry>> by_zone;
   for (size_t i = 0; i < list.size(); ++i) {
     SpecNode e = list.Item(i);
-    std::set<std::string> ek = {"zone", "event", "notice"};
-    SpecNode::AddDurationKeys("at", &ek);
-    for (const char* unit : {"hours", "minutes", "seconds"}) ek.insert(unit);
-    BATON_RETURN_IF_ERROR(e.CheckKeys(ek));
-    BATON_ASSIGN_OR_RETURN(std::optional<double> at, e.Duration("at"));
-    if (!at) return e.Error("at_minutes", "required key is missing (or at_hours, at_seconds)");
-    if (*at >= period) {
-      return e.Error(e.DurationKey("at"), "must be inside one period of repeat_minutes");
-    }
+    BATON_ASSIGN_OR_RETURN(ScriptEntry entry, ReadScriptEntry(e, period, *b));
     if (!e.Has("zone")) return e.Error("zone", "required key is missing");
     BATON_ASSIGN_OR_RETURN(std::string zone, e.String("zone", ""));
     if (!b->HasSpotZone(zone)) {
       return e.Error("zone", fmt::format("no spot offer in zone '{}'", zone));
     }
-    BATON_ASSIGN_OR_RETURN(bool notice, e.Bool("notice", true));
-    BATON_ASSIGN_OR_RETURN(std::string kind, e.String("event", ""));
-    // The outage's length: `minutes`, `hours` or `seconds` (one of them).
-    std::optional<double> length;
-    std::string length_key = "minutes";  // for errors: the key the length was given as
-    for (const auto& [key, unit] :
-         {std::pair<const char*, double>{"hours", 3600}, {"minutes", 60}, {"seconds", 1}}) {
-      if (!e.Has(key)) continue;
-      if (length) return e.Error(key, "give the outage's length once");
-      BATON_ASSIGN_OR_RETURN(double v, e.Number(key, 0));
-      if (v <= 0) return e.Error(key, "must be positive");
-      length = v * unit;
-      length_key = key;
-    }
-    std::vector<RawEvent>& raw = by_zone[zone];
-    if (kind == "outage") {
-      if (!length) return e.Error("minutes", "an outage needs its length (minutes, hours)");
-      if (*at + *length > period) {
-        return e.Error(length_key, "the outage must end inside one period of repeat_minutes");
-      }
-      raw.push_back({*at, RawEvent::Kind::kOutageBegin, notice});
-      raw.push_back({*at + *length, RawEvent::Kind::kOutageEnd, true});
-    } else if (kind == "reclaim") {
-      if (length) return e.Error(length_key, "a reclaim takes an instance at once: no length");
-      raw.push_back({*at, RawEvent::Kind::kReclaim, notice});
-    } else {
-      return e.Error("event", fmt::format("expected outage or reclaim, got '{}'", kind));
-    }
+    by_zone[zone].push_back(entry);
   }
-  for (auto& [zone, raw] : by_zone) {
+  for (auto& [zone, entries] : by_zone) {
+    auto script = std::make_unique<ZoneScript>(entries);
     b->zones.push_back(zone);
-    b->sources.push_back(MakeScriptedSource(std::move(raw), period));
+    b->sources.push_back(MakeScriptedSource(script->Raw(), period));
+    b->scripts.resize(b->zones.size());
+    if (script->KeyedToProgress()) b->scripts.back() = std::move(script);
   }
   return Status::Ok();
 }
@@ -292,7 +354,7 @@ Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::str
 
 Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
                                            const MarketOptions& options) {
-  Builder b{spec, base_dir, options, {}, {}};
+  Builder b{spec, base_dir, options, {}, {}, {}};
   const SpecNode& m = spec.market;
   if (m.IsNull()) return b.Finish();
   BATON_RETURN_IF_ERROR(m.ExpectMap());

@@ -1,7 +1,7 @@
 // A spot market: for every spot offer, when capacity exists and when a running instance is
 // reclaimed, over simulated time (seconds since the run began). On-demand offers always have
 // capacity. Shared by the sim provider (which jumps from event to event) and the local provider
-// (which plays the events back on the wall clock, scaled).
+// (which plays the events back on the wall clock, scaled, and on the run's progress).
 //
 //   market: {kind: always}                 # spot never interrupted (the default)
 //   market:                                # scripted: events at given simulated times
@@ -10,6 +10,11 @@
 //       - {at_minutes: 60, zone: cn-hangzhou-h, event: outage, minutes: 30}   # capacity gone
 //       - {at_minutes: 90, zone: cn-hangzhou-h, event: reclaim, notice: false} # one instance taken
 //     repeat_minutes: 90                   # optional: the events repeat with this period
+//   market:                                # scripted on the run's progress (steps)
+//     kind: scripted
+//     events:
+//       - {at_step: 5, zone: cn-hangzhou-h, event: reclaim}             # once step 5 is reached
+//       - {at_step: 22, zone: cn-hangzhou-h, event: outage, steps: 6}   # back 6 steps later
 //   market:                                # seeded random process per zone
 //     kind: random
 //     seed: 7
@@ -35,7 +40,14 @@
 // ends), and a reclaim while the zone has no capacity is dropped (there is nothing to take).
 //   scripted  repeat_minutes (at least 1 minute) needs every event inside one period:
 //             at < repeat and at + length <= repeat. Capacity exists at t=0 unless an outage
-//             starts at 0.
+//             starts at 0. Keys on progress: `at_step: N` (instead of a time) begins the event
+//             once the run's progress, the newest step any instance reached, is N or more; an
+//             outage's `steps: N` (instead of a length in time) brings capacity back once the
+//             progress has grown by N since the outage began, so whatever replaced the lost
+//             instances has trained first. They pin to the time the provider reports that
+//             progress (ReportProgress), so a run meets them at the same steps on a slow machine
+//             and on a fast one. They happen once (no repeat_*) and need a provider that counts
+//             steps: `baton sim`, whose work is seconds of compute, rejects them at the key.
 //   random    each zone alternates capacity periods and outages, starting with capacity at t=0;
 //             its stream is seeded by `seed` and the zone's name (adding a zone does not change
 //             the others). std::mt19937_64 with our own exponential and uniform draws, so the
@@ -77,6 +89,14 @@ class Market {
   virtual std::vector<MarketEvent> Events(double from, double to) const = 0;
   // The time of the first event after t, or +infinity.
   virtual double NextEventAfter(double t) const = 0;
+  // The run's progress (RunProgress::done, the newest step any instance reached) is `done` at
+  // time t. A provider reports it before it asks for Events(from, t), with t later than every
+  // `to` it asked before, so the events it pins at t are applied there. Events keyed to progress
+  // (scripted at_step, steps) are pinned to the first t whose `done` reaches them; until then the
+  // market answers as if they never came. Returns whether the market changed: the calls that
+  // returned true, replayed on a new market of the same spec, restore it (a restarted
+  // controller). Markets without such events ignore it.
+  virtual bool ReportProgress(double t, double done) { return false; }
 };
 
 // Builds the market of `spec.market`. `base_dir` resolves relative trace paths; errors name the
@@ -98,6 +118,10 @@ struct MarketOptions {
   // (`baton sim` starts runs at several points of a trace: FleetSpec::sim_start_seconds).
   double start_offset = 0;
   std::shared_ptr<TraceCache> trace_cache;  // null: parse every trace file
+  // Whether the provider reports progress in training steps, so that events may be keyed to
+  // them (at_step, steps). `baton sim` counts work in seconds of compute and sets false: such a
+  // market is an error there, at the key.
+  bool step_keys = true;
 };
 Result<std::unique_ptr<Market>> MakeMarket(const FleetSpec& spec, const std::string& base_dir,
                                            const MarketOptions& options);

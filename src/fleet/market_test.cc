@@ -172,6 +172,23 @@ TEST(Market, ScriptedErrorsNameTheKey) {
       {R"({"kind": "scripted", "events": [{"at_minutes": 1, "zone": "z1", "event": "reclaim",
           "when": 2}]})",
        "fleet.market.events[0].when: unknown key"},
+      {R"({"kind": "scripted", "events": [{"at_minutes": 1, "at_step": 4, "zone": "z1",
+          "event": "reclaim"}]})",
+       "fleet.market.events[0].at_step: give the event's time or its step, not both"},
+      {R"({"kind": "scripted", "events": [{"at_step": 0, "zone": "z1", "event": "reclaim"}]})",
+       "fleet.market.events[0].at_step: must be a positive step"},
+      {R"({"kind": "scripted", "events": [{"at_step": 3, "zone": "z1", "event": "reclaim",
+          "steps": 2}]})",
+       "fleet.market.events[0].steps: a reclaim takes an instance at once: no length"},
+      {R"({"kind": "scripted", "events": [{"at_step": 3, "zone": "z1", "event": "outage",
+          "minutes": 5, "steps": 2}]})",
+       "fleet.market.events[0].steps: give the outage's length once"},
+      {R"({"kind": "scripted", "events": [{"at_step": 3, "zone": "z1", "event": "outage",
+          "steps": -2}]})",
+       "fleet.market.events[0].steps: must be positive"},
+      {R"({"kind": "scripted", "repeat_minutes": 60, "events": [
+          {"at_minutes": 5, "zone": "z1", "event": "outage", "steps": 10}]})",
+       "fleet.market.events[0].steps: a run reaches a step once: not with repeat_minutes"},
       {R"({"kind": "weather"})", "fleet.market.kind: expected always, scripted"},
       {R"({"kind": "random", "mean_up_hours": 1})",
        "fleet.market.mean_down_hours: expected a positive duration"},
@@ -190,6 +207,102 @@ TEST(Market, ScriptedErrorsNameTheKey) {
                                   std::regex("^demo\\.yaml:\\d+:\\d+: " + RegexQuote(c.want))))
         << "got: " << m.status().message() << "\nwant: " << c.want;
   }
+}
+
+// Events keyed to progress: what each report pins, where, and that the market stays one
+// consistent timeline that a replay of the reports rebuilds.
+TEST(Market, StepKeyedEventsPinToTheReportThatReachesThem) {
+  FleetSpec spec = SpecWith(R"({"kind": "scripted", "events": [
+      {"at_step": 5, "zone": "z1", "event": "reclaim", "notice": false},
+      {"at_step": 10, "zone": "z2", "event": "outage", "minutes": 30},
+      {"at_minutes": 60, "zone": "z1", "event": "outage", "steps": 20}]})",
+                            kTwoZones);
+  std::unique_ptr<Market> m = Make(spec);
+  std::vector<std::pair<double, double>> changes;  // the reports that changed the market
+  auto report = [&](double t, double done) {
+    bool changed = m->ReportProgress(t, done);
+    if (changed) changes.emplace_back(t, done);
+    return changed;
+  };
+  // Before any report only the timed begin is known, and its end is not: no capacity after it.
+  EXPECT_EQ(m->NextEventAfter(0), 3600);
+  EXPECT_FALSE(m->Available(0, 1e6));
+  EXPECT_TRUE(m->Events(0, 3599).empty());
+
+  EXPECT_FALSE(report(100, 4));
+  EXPECT_TRUE(report(200, 7));  // step 5 passed: the reclaim is pinned at this report
+  std::vector<MarketEvent> evs = m->Events(100, 200);
+  ASSERT_EQ(evs.size(), 2u);  // both spot offers of z1
+  for (const MarketEvent& e : evs) {
+    EXPECT_EQ(e.at, 200);
+    EXPECT_EQ(e.kind, MarketEvent::Kind::kReclaim);
+    EXPECT_FALSE(e.notice);
+  }
+  EXPECT_FALSE(report(250, 7));  // an event happens once
+  EXPECT_TRUE(report(300, 12));  // z2's outage: from this report, for 30 minutes
+  EXPECT_TRUE(m->Available(1, 299));
+  EXPECT_FALSE(m->Available(1, 300));
+  EXPECT_TRUE(m->Available(1, 300 + 1800));
+  EXPECT_EQ(m->NextEventAfter(300), 300 + 1800);
+
+  // z1's timed outage lasts 20 steps from the progress first reported after it began (31).
+  EXPECT_FALSE(report(3500, 30));
+  EXPECT_TRUE(report(3700, 31));
+  EXPECT_FALSE(m->Available(0, 3700));
+  EXPECT_FALSE(report(3800, 50));
+  EXPECT_FALSE(m->Available(0, 3800));
+  EXPECT_TRUE(report(3900, 51));
+  EXPECT_FALSE(m->Available(0, 3899));
+  EXPECT_TRUE(m->Available(0, 3900));
+  evs = m->Events(3800, 3900);
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[0].kind, MarketEvent::Kind::kCapacityBack);
+  EXPECT_TRUE(std::isinf(m->NextEventAfter(3900)));
+  int seen = 0;
+  ExpectConsistent(*m, 5, 10000, &seen);
+  EXPECT_EQ(seen, 2 + 1 + 1 + 2 + 2);  // z1 reclaim, z2 lost and back, z1 lost and back
+
+  // A restarted controller replays the reports that changed the market and gets it back.
+  std::unique_ptr<Market> again = Make(spec);
+  for (const auto& [t, done] : changes) EXPECT_TRUE(again->ReportProgress(t, done));
+  std::vector<MarketEvent> a = m->Events(0, 1e5), b = again->Events(0, 1e5);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].at, b[i].at);
+    EXPECT_EQ(a[i].offer, b[i].offer);
+    EXPECT_EQ(a[i].kind, b[i].kind);
+  }
+}
+
+TEST(Market, AnOutageOfStepsCountsFromTheProgressAtItsBegin) {
+  // Begun and ended by steps: it lasts until the run made 10 steps more than when it began,
+  // whichever step the report that began it saw (a fast run may be past at_step by then).
+  FleetSpec spec = SpecWith(R"({"kind": "scripted", "events": [
+      {"at_step": 20, "zone": "z1", "event": "outage", "steps": 10}]})",
+                            kTwoZones);
+  std::unique_ptr<Market> m = Make(spec);
+  EXPECT_TRUE(m->ReportProgress(60, 24));
+  EXPECT_FALSE(m->Available(0, 60));
+  EXPECT_FALSE(m->ReportProgress(70, 33));
+  EXPECT_TRUE(m->ReportProgress(80, 34));
+  EXPECT_TRUE(m->Available(0, 80));
+  EXPECT_TRUE(m->Available(1, 70));  // z2 was never out
+}
+
+TEST(Market, StepKeysNeedAProviderThatCountsSteps) {
+  FleetSpec spec = SpecWith(R"({"kind": "scripted", "events": [
+      {"at_minutes": 5, "zone": "z1", "event": "reclaim"},
+      {"at_minutes": 9, "zone": "z1", "event": "outage", "steps": 10}]})",
+                            kTwoZones);
+  MarketOptions sim;
+  sim.step_keys = false;
+  Result<std::unique_ptr<Market>> m = MakeMarket(spec, "", sim);
+  ASSERT_FALSE(m.ok());
+  EXPECT_TRUE(std::regex_search(
+      m.status().message(),
+      std::regex(R"(^demo\.yaml:\d+:\d+: fleet\.market\.events\[1\]\.steps: the sim provider )"
+                 R"(counts work in seconds)")))
+      << m.status().message();
 }
 
 const char kRandom[] = R"({"kind": "random", "seed": 7, "mean_up_hours": 4, "mean_down_hours": 0.5,

@@ -103,6 +103,7 @@ Result<FleetReport> SimulateOnce(const FleetSpec& spec, const SimScenario& where
                                  const SimOptions& options) {
   MarketOptions mo = where.market;
   mo.start_offset = start;
+  mo.step_keys = false;  // the sim's work is seconds of compute, not steps
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> market, MakeMarket(spec, where.base_dir, mo));
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<SimProvider> provider,
                          SimProvider::Create(spec, std::move(market)));

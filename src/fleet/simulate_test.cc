@@ -134,6 +134,23 @@ TEST(SimScenario, JobFilesNeedOnlyTheFleetSection) {
       << none.status().message();
 }
 
+TEST(SimScenario, StepKeyedMarketsAreAnErrorAtTheKey) {
+  // The sim's work is seconds of compute: a market keyed to training steps cannot play there.
+  Result<SimScenario> s = ScenarioFromJob(
+      "name: x\nfleet:\n  work_hours: 2\n  offers: [{instance_type: t, zone: z, spot: 1, "
+      "on_demand: 2}]\n  market:\n    kind: scripted\n    events:\n"
+      "      - {at_step: 5, zone: z, event: reclaim}\n",
+      "x.yaml", {PolicyKind::kSpotFirst});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Result<std::vector<SimResult>> r = RunScenario(*s, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "x.yaml:8:19: fleet.market.events[0].at_step: the sim provider counts work in "
+                "seconds"),
+            std::string::npos)
+      << r.status().message();
+}
+
 std::string RunBaton(const std::string& args, int* code) {
   std::string out;
   FILE* f = popen((std::string(BATON_BINARY) + " " + args + " 2>&1").c_str(), "r");
