@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "agent/webhooks.h"
@@ -238,6 +239,46 @@ TEST(AgentWebhook, PayloadShapes) {
   Json g = Json::parse(WebhookBody("generic", "hi", facts));
   EXPECT_EQ(g["run"], "r");
   EXPECT_EQ(g["text"], "hi");
+}
+
+// The agent's log names a webhook by its host only: a password in the URL or a token in its
+// query never reaches a log line, whether the post succeeds or fails.
+TEST(AgentWebhook, LogLinesShowNoCredentials) {
+  std::string auth;
+  testing::FakeHttpServer ok([&](const std::string&, const std::string&, const std::string& req) {
+    size_t at = req.find("Authorization: ");
+    if (at != std::string::npos) auth = req.substr(at, req.find("\r\n", at) - at);
+    return std::make_pair(200, std::string("ok"));
+  });
+  testing::FakeHttpServer failing([](const std::string&, const std::string&, const std::string&) {
+    return std::make_pair(500, std::string("no"));
+  });
+  auto with_secret = [](const std::string& endpoint) {
+    return "http://hookuser:hunter2@" + endpoint.substr(std::strlen("http://")) +
+           "/hook?access_token=tok123";
+  };
+  JobSpec job;
+  job.name = "r";
+  job.webhooks = {{with_secret(ok.endpoint()), "generic"},
+                  {with_secret(failing.endpoint()), "dingtalk"}};
+  class NoSleepEnv : public ForwardingEnv {
+   public:
+    void SleepMicros(uint64_t) override {}
+  } no_sleep;
+  std::vector<std::string> lines;
+  PostWebhooks(
+      job, "s3://bkt/run?endpoint=http://minio:minio-pw@10.0.0.1:9000", "i-1",
+      [&](const std::string& s) { lines.push_back(s); }, &no_sleep);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("posted the generic webhook to 127.0.0.1:"), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("the dingtalk webhook to 127.0.0.1:"), std::string::npos) << lines[1];
+  for (const std::string& line : lines) {
+    for (const char* secret : {"hookuser", "hunter2", "tok123", "minio-pw"}) {
+      EXPECT_EQ(line.find(secret), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(auth.rfind("Authorization: Basic ", 0), 0u) << "the URL's credentials still go along";
 }
 
 }  // namespace

@@ -457,7 +457,7 @@ TEST(FakeEcsHostTest, AgentArgsFromUserData) {
   ServiceOptions svc;
   svc.job = "/jobs/a b's.yaml";
   Result<std::vector<std::string>> args =
-      testing::AgentArgsFromUserData(CloudInitUserData(svc, "https://example.com/baton"));
+      testing::AgentArgsFromUserData(CloudInitUserData(svc, "https://example.com/baton").value());
   ASSERT_TRUE(args.ok()) << args.status().ToString();
   EXPECT_EQ(*args, (std::vector<std::string>{"agent", "--job", "/jobs/a b's.yaml"}));
 
@@ -521,7 +521,7 @@ class FakeEcsProcessTest : public FakeEcsTest {
   std::string UserData(const std::string& job) {
     ServiceOptions svc;
     svc.job = job;
-    return Base64(CloudInitUserData(svc, "https://example.com/baton"));
+    return Base64(CloudInitUserData(svc, "https://example.com/baton").value());
   }
 
   testing::ScopedEnv env_;
@@ -617,9 +617,9 @@ TEST_F(FakeEcsAgentTest, TheRealAgentStartsFromCloudInitAndItsInstanceOutlivesIt
 
   ServiceOptions svc;
   svc.job = job;
-  std::string id =
-      Run(RunParams("vsw-g1", false)
-              .Set("UserData", Base64(CloudInitUserData(svc, "https://example.com/baton"))));
+  std::string id = Run(
+      RunParams("vsw-g1", false)
+          .Set("UserData", Base64(CloudInitUserData(svc, "https://example.com/baton").value())));
   ASSERT_FALSE(id.empty()) << error_.message;
   EXPECT_EQ(Snapshot(id)->agent_argv,
             (std::vector<std::string>{BATON_BINARY, "agent", "--job", job}));

@@ -91,6 +91,8 @@ class FakeS3Server {
   }
   // Compare If-Match on PUT with the ETag without its quotes, as Ceph radosgw 16 does.
   void set_bare_if_match_on_put(bool bare) { bare_if_match_on_put_ = bare; }
+  // Lists every key whatever `prefix` asks for, as some S3-compatible servers do.
+  void set_ignore_list_prefix(bool ignore) { ignore_list_prefix_ = ignore; }
   // Smallest part but the last of a multipart upload (S3: 5 MiB).
   void set_min_part_size(size_t n) { min_part_size_ = n; }
 
@@ -347,8 +349,9 @@ class FakeS3Server {
     std::string contents, last;
     size_t n = 0;
     bool truncated = false;
-    for (auto it = after.empty() ? objects_.lower_bound(prefix) : objects_.upper_bound(after);
-         it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    const std::string match = ignore_list_prefix_ ? "" : prefix;
+    for (auto it = after.empty() ? objects_.lower_bound(match) : objects_.upper_bound(after);
+         it != objects_.end() && it->first.starts_with(match); ++it) {
       if (n == max_keys) {
         truncated = true;
         break;
@@ -455,6 +458,7 @@ class FakeS3Server {
   int next_upload_ = 0;
   size_t min_part_size_ = 5 << 20;
   std::atomic<bool> bare_if_match_on_put_{false};
+  std::atomic<bool> ignore_list_prefix_{false};
   std::atomic<int> bad_signatures_{0}, bad_payload_hashes_{0}, aborted_uploads_{0};
   HttpServer http_;  // last: destroyed (stopped) first
 };

@@ -1,8 +1,7 @@
 // The run layout: names, and every document's writer and parser (run/layout.h).
-#include "run/layout.h"
-
 #include <gtest/gtest.h>
 
+#include "run/layout.h"
 #include "store/file_store.h"
 #include "test_util.h"
 
@@ -24,6 +23,52 @@ TEST(RunLayoutTest, FolderNames) {
   for (const char* name : {"checkpoint-12", "checkpoint-12.", "checkpoint-.x", "runs"}) {
     EXPECT_EQ(ParseLeftoverDir(name), std::nullopt) << name;
   }
+}
+
+TEST(RunLayoutTest, OnlyBatonsOwnFoldersAreLeftovers) {
+  EXPECT_EQ(ParseLeftoverDir(StagingDir(5, "00ff12ab34cd56ef")), 5);
+  // A user's copies and backups beside the checkpoints are theirs, never garbage to collect.
+  for (const char* name :
+       {"checkpoint-5.bak", "checkpoint-5.old", "checkpoint-5.partial-",
+        "checkpoint-5.partial-mine", "checkpoint-5.partial-AB", "checkpoint-5.copy.partial-ab",
+        "checkpoint-05.partial-ab", "checkpoint-5.partial-ab.replaced-",
+        "checkpoint-5.partial-ab.replaced-1", "checkpoint-5.partial-ab.replaced-x-1",
+        "checkpoint-5.partial-ab.bak"}) {
+    EXPECT_EQ(ParseLeftoverDir(name), std::nullopt) << name;
+  }
+}
+
+TEST(RunLayoutTest, RunKeysAreExactlyWhatBatonWrites) {
+  for (const char* key :
+       {"COMPLETE", "lease.json", "logging.jsonl", "checkpoint-5/MANIFEST.json", "checkpoint-5/x/y",
+        "checkpoint-5.partial-ab/adapter_model.safetensors", "agents/i-1.json",
+        "fleet/stop/i-1.json", "fleet/scale-to-zero.json", "fleet/job.yaml", "fleet/ledger.json"}) {
+    EXPECT_TRUE(IsRunKey(key)) << key;
+  }
+  for (const char* key :
+       {"notes.txt", "checkpoint-5.bak/MANIFEST.json", "checkpoint-5", "runs/events",
+        "agents/i-1.txt", "agents/x/y.json", "fleet/other.json", "fleet/stop/a/b.json",
+        "data/train.jsonl", "COMPLETE.bak", "agents/.json"}) {
+    EXPECT_FALSE(IsRunKey(key)) << key;
+  }
+}
+
+TEST(RunLayoutTest, DeleteRunObjectsLeavesWhatIsNotTheRuns) {
+  testing::ScopedTempDir tmp;
+  FileStore store(Env::Default(), tmp.path());
+  for (const char* key : {"COMPLETE", "lease.json", "logging.jsonl", "checkpoint-5/MANIFEST.json",
+                          "checkpoint-5/adapter_model.safetensors", "agents/i-1.json",
+                          "checkpoint-7.partial-0a/x", "fleet/ledger.json"}) {
+    ASSERT_TRUE(store.Put(key, "baton's").ok());
+  }
+  for (const char* key : {"notes.txt", "checkpoint-5.bak/MANIFEST.json", "data/train.jsonl"}) {
+    ASSERT_TRUE(store.Put(key, "the user's").ok());
+  }
+  Result<size_t> kept = DeleteRunObjects(&store);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(*kept, 3u);
+  EXPECT_EQ(*store.List(""), (std::vector<std::string>{"checkpoint-5.bak/MANIFEST.json",
+                                                       "data/train.jsonl", "notes.txt"}));
 }
 
 TEST(RunLayoutTest, ObjectNames) {

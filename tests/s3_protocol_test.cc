@@ -8,8 +8,12 @@
 #include <chrono>
 #include <optional>
 
+#include "ckpt/checkpoint_manager.h"
+#include "ckpt_test_util.h"
 #include "fake_s3_server.h"
+#include "job/job_spec.h"
 #include "loopback.h"
+#include "run/layout.h"
 #include "store/cloud_credentials.h"
 #include "store/store.h"
 #include "test_util.h"
@@ -514,6 +518,93 @@ TEST_F(S3ProtocolTest, OssSignsForItsRegionWithOssKeys) {
   EXPECT_EQ(*(*store)->Get("k"), "v");
   EXPECT_EQ(oss.bad_signatures(), 0);
   EXPECT_EQ(oss.objects()["p/k"], "v");
+}
+
+// Some S3-compatible servers ignore `prefix` and list the whole bucket: the store keeps to what
+// it asked for, so nothing outside the prefix is ever listed, deleted or garbage-collected.
+TEST_F(S3ProtocolTest, AServerThatIgnoresPrefixCannotWidenAListingOrADelete) {
+  auto store = Open("&max_keys=2");
+  ASSERT_NE(store, nullptr);
+  for (const char* k : {"ckpt/1", "ckpt/2", "ckpt-old/1", "ck", "COMPLETE", "lease.json"}) {
+    ASSERT_TRUE(store->Put(k, k).ok());
+  }
+  ASSERT_TRUE(OpenStore("s3://bkt/other?endpoint=" + server_.endpoint())
+                  .value()
+                  ->Put("ckpt/9", "not ours")
+                  .ok());
+  server_.set_ignore_list_prefix(true);
+  EXPECT_EQ(*store->List("ckpt/"), (std::vector<std::string>{"ckpt/1", "ckpt/2"}));
+  EXPECT_EQ(store->ListInfo("ckpt")->size(), 3u);
+  EXPECT_TRUE(store->List("nothing/")->empty());
+  ASSERT_TRUE(store->DeletePrefix("ckpt/").ok());
+  std::map<std::string, std::string> left = server_.objects();
+  EXPECT_EQ(left.size(), 5u);
+  for (const char* k :
+       {"run/ckpt-old/1", "run/ck", "run/COMPLETE", "run/lease.json", "other/ckpt/9"}) {
+    EXPECT_TRUE(left.count(k)) << k;
+  }
+}
+
+TEST_F(S3ProtocolTest, CheckpointGcAgainstAServerThatIgnoresPrefixDeletesOnlyGarbage) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  CheckpointManager manager(store.get(), "");
+  for (int64_t step : {10, 20, 30}) {
+    ASSERT_TRUE(manager.Commit(step, ckpt_testing::TrainerFiles(step)).ok());
+  }
+  ASSERT_TRUE(store->Delete("checkpoint-10/MANIFEST.json").ok());  // an interrupted commit
+  CompleteMarker done;
+  done.last_model_checkpoint = "checkpoint-30";
+  ASSERT_TRUE(WriteCompleteMarker(store.get(), done).ok());
+  ASSERT_TRUE(store->Put(kLeaseName, "{}").ok());
+  ASSERT_TRUE(store->Put("checkpoint-5.bak/adapter_model.safetensors", "the user's").ok());
+  server_.set_ignore_list_prefix(true);
+
+  // What `baton ckpt gc` does.
+  Result<std::optional<int64_t>> newest = manager.LatestValid();
+  ASSERT_TRUE(newest.ok() && *newest) << newest.status().ToString();
+  EXPECT_EQ(**newest, 30);
+  Result<std::vector<std::string>> doomed = manager.DeleteInvalid(**newest, Verify::kDigests);
+  ASSERT_TRUE(doomed.ok()) << doomed.status().ToString();
+  EXPECT_EQ(*doomed, (std::vector<std::string>{"checkpoint-10/"}));
+  ASSERT_TRUE(manager.Retain(1, std::nullopt).ok());
+
+  std::map<std::string, std::string> left = server_.objects();
+  for (const std::string& k : {"run/COMPLETE", "run/lease.json", "run/checkpoint-30/MANIFEST.json",
+                               "run/checkpoint-30/adapter_model.safetensors",
+                               "run/checkpoint-5.bak/adapter_model.safetensors"}) {
+    EXPECT_TRUE(left.count(k)) << k;
+  }
+  for (const auto& [k, v] : left) {
+    EXPECT_FALSE(k.starts_with("run/checkpoint-10/") || k.starts_with("run/checkpoint-20/")) << k;
+  }
+  EXPECT_TRUE(*IsComplete(store.get()));
+  Result<CheckpointInfo> last = manager.Check(30);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->state, CheckpointState::kValid);
+  EXPECT_EQ(last->num_files, 5);
+}
+
+// A job read from a store may hold webhook tokens: it is parsed from memory, never left in the
+// cache (where it used to land world-readable).
+TEST_F(S3ProtocolTest, AJobFromAStoreIsNeverCopiedToDisk) {
+  testing::ScopedTempDir cache;
+  env_.Set(EnvVarName(EnvVar::kCacheDir), cache.path());
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Put("jobs/demo.yaml",
+                        "model: m\ndatasets: d.jsonl\nstore: s3://bkt/run\nhooks:\n  webhooks:\n"
+                        "    - {url: 'https://h/send?access_token=tok123'}\n")
+                  .ok());
+  Result<JobSpec> job = LoadJobSpec("s3://bkt/run/jobs/demo.yaml?endpoint=" + server_.endpoint());
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->name, "demo");
+  ASSERT_EQ(job->webhooks.size(), 1u);
+  EXPECT_TRUE(Env::Default()->ListDir(cache.path())->empty());
+  Result<JobSpec> missing =
+      LoadJobSpec("s3://bkt/run/jobs/none.yaml?endpoint=" + server_.endpoint());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().ToString();
 }
 
 }  // namespace

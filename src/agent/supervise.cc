@@ -15,7 +15,42 @@
 #include "store/file_store.h"
 
 namespace baton {
-namespace {}  // namespace
+
+std::string SubstituteResumeFrom(std::string_view command, std::string_view resume) {
+  static constexpr std::string_view kPlaceholder = "{resume_from}";
+  enum class Quote { kNone, kSingle, kDouble } state = Quote::kNone;
+  std::string out;
+  for (size_t i = 0; i < command.size(); ++i) {
+    if (command.substr(i, kPlaceholder.size()) == kPlaceholder) {
+      if (state == Quote::kNone) {
+        out += ShellQuote(resume);
+      } else if (state == Quote::kSingle) {
+        std::string v(resume);
+        ReplaceAll(&v, "'", "'\\''");  // close, an escaped quote, open again
+        out += v;
+      } else {
+        for (char c : resume) {
+          if (c == '\\' || c == '"' || c == '$' || c == '`') out += '\\';
+          out += c;
+        }
+      }
+      i += kPlaceholder.size() - 1;
+      continue;
+    }
+    char c = command[i];
+    out += c;
+    if (state == Quote::kSingle) {
+      if (c == '\'') state = Quote::kNone;
+    } else if (c == '\\' && i + 1 < command.size()) {
+      out += command[++i];  // an escaped character, in "..." or outside
+    } else if (c == '"') {
+      state = state == Quote::kDouble ? Quote::kNone : Quote::kDouble;
+    } else if (c == '\'' && state == Quote::kNone) {
+      state = Quote::kSingle;
+    }
+  }
+  return out;
+}
 
 Result<std::string> ResumeFrom(Store* store) {
   CheckpointManager m(store, "");
@@ -42,8 +77,7 @@ Result<AgentOutcome> Supervise(const JobSpec& job, Store* store, HeartbeatWriter
     if (options.print) options.print(s);
   };
   BATON_ASSIGN_OR_RETURN(std::string resume, ResumeFrom(store));
-  std::string cmd = job.command;
-  ReplaceAll(&cmd, "{resume_from}", resume);
+  std::string cmd = SubstituteResumeFrom(job.command, resume);
   print(fmt::format("baton agent: running `{}`{}", cmd,
                     resume.empty() ? " (fresh start)" : " (resuming from " + resume + ")"));
   pid_t child = fork();

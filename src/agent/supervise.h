@@ -25,6 +25,11 @@ struct SuperviseOptions {
 Result<AgentOutcome> Supervise(const JobSpec& job, Store* store, HeartbeatWriter& heartbeat,
                                const SuperviseOptions& options);
 
+// `command` with every "{resume_from}" replaced by `resume` quoted for the shell where it stands:
+// a word of its own outside quotes (ShellQuote: "" gives ''), escaped inside "..." and inside
+// '...', so a path with spaces, quotes, '$' or ';' is always one argument and never code.
+std::string SubstituteResumeFrom(std::string_view command, std::string_view resume);
+
 // Where an external trainer resumes from: the newest checkpoint that is valid under Baton's
 // protocol (MANIFEST.json), else the newest "checkpoint-N/" holding a trainer_state.json (what
 // HF Trainer and ms-swift write last); "" when there is none. A local path for a folder store,

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/strings.h"
 #include "net/http_client.h"
 
 namespace baton {
@@ -16,10 +17,11 @@ std::string WebhookBody(const std::string& format, const std::string& text, cons
 
 void PostWebhooks(const JobSpec& job, const std::string& store_url, const std::string& instance,
                   const std::function<void(const std::string&)>& print, Env* env) {
+  const std::string store = RedactUrl(store_url);
   Json facts = {
-      {"run", job.name}, {"status", "complete"}, {"store", store_url}, {"instance", instance}};
+      {"run", job.name}, {"status", "complete"}, {"store", store}, {"instance", instance}};
   std::string text = fmt::format("Baton: run '{}' is complete ({}), trained on instance {}",
-                                 job.name, store_url, instance);
+                                 job.name, store, instance);
   HttpClient http;
   for (const WebhookSpec& w : job.webhooks) {
     std::string body = WebhookBody(w.format, text, facts);

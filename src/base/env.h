@@ -60,6 +60,9 @@ class Env {
   // Appends `data` to the file (created if missing) and fdatasyncs it: a log line that is on disk
   // when this returns. A crash may leave a torn last line, never a hole before it.
   virtual Status AppendToFile(const std::string& path, std::string_view data);
+  // As WriteFileAtomic, but the file is readable and writable by its owner only (0600) from the
+  // moment it exists: copies of job files, which may hold webhook tokens.
+  virtual Status WritePrivateFileAtomic(const std::string& path, std::string_view data);
 
   virtual uint64_t NowMicros() = 0;
   virtual void SleepMicros(uint64_t micros) = 0;
@@ -104,6 +107,9 @@ class ForwardingEnv : public Env {
   Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
   Status AppendToFile(const std::string& p, std::string_view d) override {
     return base_->AppendToFile(p, d);
+  }
+  Status WritePrivateFileAtomic(const std::string& p, std::string_view d) override {
+    return base_->WritePrivateFileAtomic(p, d);
   }
   uint64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(uint64_t micros) override { base_->SleepMicros(micros); }

@@ -78,9 +78,25 @@ class PosixEnv : public Env {
   }
 
   Status WriteFileAtomic(const std::string& path, std::string_view data) override {
+    return WriteAtomic(path, data, 0644);
+  }
+
+  Status WritePrivateFileAtomic(const std::string& path, std::string_view data) override {
+    return WriteAtomic(path, data, 0600);
+  }
+
+  Status WriteAtomic(const std::string& path, std::string_view data, mode_t mode) {
     std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) return PosixError(tmp, errno);
+    // A leftover temp file (a killed process of the same pid) keeps its old mode: a private
+    // file is made private whatever was there.
+    if (mode == 0600 && ::fchmod(fd, mode) != 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return PosixError(tmp, err);
+    }
     Status s = WriteAll(fd, data, tmp);
     if (s.ok() && ::fsync(fd) != 0) s = PosixError(tmp, errno);
     ::close(fd);
@@ -291,6 +307,10 @@ Status Env::SyncDir(const std::string& path) {
 }
 Status Env::AppendToFile(const std::string& path, std::string_view) {
   return Unimplemented("{}: this Env cannot append to files", path);
+}
+
+Status Env::WritePrivateFileAtomic(const std::string& path, std::string_view) {
+  return Unimplemented("{}: this Env cannot write private files", path);
 }
 
 Env* Env::Default() {

@@ -118,6 +118,9 @@ Result<CheckpointManager::Scan> CheckpointManager::ScanRun() {
   BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, store_->List(run_prefix_));
   Scan scan;
   for (const std::string& key : keys) {
+    // A store answers only for the prefix it was asked about; one that did not is no licence to
+    // touch what lies outside the run.
+    if (!key.starts_with(run_prefix_)) continue;
     std::string_view rel = std::string_view(key).substr(run_prefix_.size());
     size_t slash = rel.find('/');
     if (slash == std::string_view::npos) continue;  // an object at the run root
@@ -244,10 +247,12 @@ Result<std::vector<LeftoverInfo>> CheckpointManager::ListLeftovers() {
 Result<CheckpointInfo> CheckpointManager::Check(int64_t step, Verify level) {
   const std::string prefix = CheckpointPrefix(step);
   BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, store_->List(prefix));
-  if (keys.empty())
-    return NotFound("{}: no checkpoint {} (nothing under {})", store_->Url(), step, prefix);
   Folder folder;
-  for (const std::string& key : keys) folder.names.push_back(key.substr(prefix.size()));
+  for (const std::string& key : keys) {
+    if (key.starts_with(prefix)) folder.names.push_back(key.substr(prefix.size()));
+  }
+  if (folder.names.empty())
+    return NotFound("{}: no checkpoint {} (nothing under {})", store_->Url(), step, prefix);
   return CheckFolder(step, folder, level);
 }
 

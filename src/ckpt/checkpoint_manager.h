@@ -10,6 +10,8 @@
 // Nothing here is thread-safe; one process commits to a run at a time (the run lease sees to
 // that). Errors of the store (I/O, permissions) are returned as errors, never taken as "this
 // checkpoint is invalid", so a flaky store cannot make Retain or DeleteInvalid delete good data.
+// Only folders of Baton's names are ever deleted (exact checkpoint-<step>/ and leftovers), and
+// keys a store lists outside the asked-for prefix are ignored.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +47,9 @@ struct CheckpointInfo {
   int64_t num_files = 0;     // objects found in the folder, the manifest included
 };
 
-// A "checkpoint-N.<something>/" folder: what an interrupted commit or replacement left.
+// A "checkpoint-N.partial-<nonce>/" folder (run/layout.h ParseLeftoverDir): what an interrupted
+// commit or replacement left. Other folders ("checkpoint-5.bak/") are the user's: never listed
+// as leftovers, never deleted.
 struct LeftoverInfo {
   int64_t step = 0;
   std::string prefix;

@@ -259,6 +259,23 @@ TEST_P(CheckpointManagerTest, RetainKeepsTheNewestAndTheBest) {
   EXPECT_EQ(mgr_.List()->size(), 2u);
 }
 
+TEST_P(CheckpointManagerTest, FoldersBatonDidNotNameAreNeverDeleted) {
+  for (int64_t step : {10, 20, 30}) ASSERT_TRUE(mgr_.Commit(step, TrainerFiles(step)).ok());
+  // The user's own copies beside the run's checkpoints.
+  const std::vector<std::string> mine = {
+      "checkpoint-5.bak/adapter_model.safetensors", "checkpoint-10.old/MANIFEST.json",
+      "checkpoint-15.partial-mine/x", "checkpoint-15.copy/x", "checkpoint-005/x"};
+  for (const std::string& rel : mine) Write(rel, "the user's");
+  EXPECT_TRUE(mgr_.ListLeftovers()->empty());
+  Result<std::vector<std::string>> doomed =
+      mgr_.DeleteInvalid(std::numeric_limits<int64_t>::max(), Verify::kDigests);
+  ASSERT_TRUE(doomed.ok()) << doomed.status().ToString();
+  EXPECT_TRUE(doomed->empty()) << (*doomed)[0];
+  ASSERT_TRUE(mgr_.Retain(1, std::nullopt).ok());
+  EXPECT_EQ(Steps(CheckpointState::kValid), (std::vector<int64_t>{30}));
+  for (const std::string& rel : mine) EXPECT_TRUE(base_.Head("run1/" + rel).ok()) << rel;
+}
+
 TEST_P(CheckpointManagerTest, DeleteInvalidSparesValidOnesAndCommitsInFlight) {
   ASSERT_TRUE(mgr_.Commit(10, TrainerFiles(10)).ok());
   ASSERT_TRUE(mgr_.Commit(20, TrainerFiles(20)).ok());

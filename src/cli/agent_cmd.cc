@@ -1,6 +1,6 @@
 // baton agent --job FILE_OR_URL: the instance agent (src/agent/agent.h).
 //   baton agent install --job URL [--unit_dir DIR] [--no_enable] [--env_file F]
-//       writes baton-agent.service (src/agent/service.h) and enables it with systemctl
+//       writes baton-agent.service (src/cloud/agent_service.h) and enables it with systemctl
 //   baton agent cloud-init --job URL --binary_url URL
 //       prints user-data that installs and starts the agent on a fresh image
 // Exit codes: 0 complete, already complete, or stopped with a checkpoint on a notice/SIGTERM;
@@ -10,10 +10,10 @@
 #include <string>
 
 #include "agent/agent.h"
-#include "cloud/agent_service.h"
 #include "base/env.h"
 #include "base/process_contract.h"
 #include "cli/commands.h"
+#include "cloud/agent_service.h"
 #include "job/job_spec.h"
 
 namespace baton::cli {
@@ -47,9 +47,11 @@ void AddAgentCommand(CLI::App& root, Action& action) {
   install->callback([&action, svc, unit_dir, no_enable] {
     action = [svc, unit_dir, no_enable] {
       Env* env = Env::Default();
+      Result<std::string> unit = SystemdUnit(*svc);
+      if (!unit.ok()) return ReportError(unit.status());
       std::string path = JoinPath(*unit_dir, "baton-agent.service");
       Status s = env->CreateDirs(*unit_dir);
-      if (s.ok()) s = env->WriteFileAtomic(path, SystemdUnit(*svc));
+      if (s.ok()) s = env->WriteFileAtomic(path, *unit);
       if (!s.ok()) return ReportError(s);
       std::fprintf(stderr, "wrote %s\n", path.c_str());
       if (*no_enable) return 0;
@@ -72,7 +74,9 @@ void AddAgentCommand(CLI::App& root, Action& action) {
   ci->add_option("--env_file", svc->environment_file, "EnvironmentFile= on the instance");
   ci->callback([&action, svc, binary_url] {
     action = [svc, binary_url] {
-      std::fputs(CloudInitUserData(*svc, *binary_url).c_str(), stdout);
+      Result<std::string> user_data = CloudInitUserData(*svc, *binary_url);
+      if (!user_data.ok()) return ReportError(user_data.status());
+      std::fputs(user_data->c_str(), stdout);
       return 0;
     };
   });

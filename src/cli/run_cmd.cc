@@ -7,17 +7,22 @@
 //   baton run examples/demo.yaml [--work_dir DIR] [--fresh] [--max_minutes N]
 //
 // Relative paths in the job (model, datasets, store) are taken from the folder `baton run` runs
-// in. Ctrl-C stops the instances with a checkpoint; run it again to carry on.
+// in. Ctrl-C stops the instances with a checkpoint; run it again to carry on. A completed run
+// launches nothing and shows the report it kept. --fresh first checks the whole job, then
+// deletes only the run's own objects (run/layout.h IsRunKey) and a work folder `baton run` made.
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "base/env.h"
+#include "base/strings.h"
+#include "ckpt/checkpoint_manager.h"
 #include "cli/agent_job.h"
 #include "cli/commands.h"
 #include "fleet/controller.h"
@@ -26,6 +31,7 @@
 #include "fleet/report.h"
 #include "fleet/spec.h"
 #include "job/job_spec.h"
+#include "run/layout.h"
 #include "store/cache.h"
 #include "store/store.h"
 #include "train/trainer.h"
@@ -72,8 +78,87 @@ class Terminal {
   double last_ = -1e9;
 };
 
+// `baton run`'s mark on a work folder it made: --fresh deletes a folder named by --work_dir only
+// when it carries this (or is empty), never a folder of the user's given by mistake.
+constexpr char kWorkMarker[] = ".baton-run-work.json";
+
+bool IsEmptyFolder(Env* env, const std::string& dir) {
+  Result<std::vector<std::string>> names = env->ListDir(dir);
+  return names.ok() && names->empty();
+}
+
+// The work folder --fresh may delete: ours by name (the default, under .cache/baton-run) or by
+// its mark; an empty one holds nothing to lose. Anything else is refused before anything is
+// deleted.
+Status CheckWorkFolderIsOurs(Env* env, const std::string& work_dir, bool default_dir) {
+  if (!env->FileExists(work_dir) || default_dir) return Status::Ok();
+  if (!env->IsDirectory(work_dir)) {
+    return InvalidArgument("--fresh: the work folder {} is a file", work_dir);
+  }
+  if (env->FileExists(JoinPath(work_dir, kWorkMarker)) || IsEmptyFolder(env, work_dir)) {
+    return Status::Ok();
+  }
+  return InvalidArgument(
+      "--fresh: {} was not made by `baton run` (no {}): not deleting it; give a new or empty "
+      "--work_dir, or delete it yourself",
+      work_dir, kWorkMarker);
+}
+
+// Creates the work folder, marking it as `baton run`'s when it is made now (or was empty).
+Status MakeWorkFolder(Env* env, const std::string& work_dir, const std::string& run) {
+  bool ours = !env->FileExists(work_dir) || IsEmptyFolder(env, work_dir);
+  BATON_RETURN_IF_ERROR(env->CreateDirs(work_dir));
+  if (!ours) return Status::Ok();
+  Json mark = {{"format", "baton-run-work"}, {"version", 1}, {"run", run}};
+  return env->WriteFileAtomic(JoinPath(work_dir, kWorkMarker), mark.dump(2) + "\n");
+}
+
+// "<store>/checkpoint-<step>": the COMPLETE marker's last checkpoint, else the newest valid one.
+std::string FinalAdapter(Store* store, const std::string& shown_store) {
+  Result<std::optional<CompleteMarker>> marker = ReadCompleteMarker(store);
+  if (marker.ok() && *marker && (*marker)->last_model_checkpoint) {
+    return JoinKey(shown_store, *(*marker)->last_model_checkpoint);
+  }
+  CheckpointManager manager(store, "");
+  Result<std::optional<int64_t>> newest = manager.LatestValid();
+  if (newest.ok() && *newest) return JoinKey(shown_store, CheckpointDir(**newest));
+  return "none (no valid checkpoint)";
+}
+
+// A completed run launches nothing: it says so, and shows the report it kept (never a new one
+// built from nothing).
+int ShowCompleteRun(Env* env, const JobSpec& job, Store* store, const std::string& shown_store,
+                    const std::string& work_dir,
+                    const std::function<void(const std::string&)>& print) {
+  print(fmt::format("baton run: run '{}' is complete ({}): nothing to launch", job.name,
+                    shown_store));
+  std::string json_path = JoinPath(work_dir, "report.json");
+  std::string csv_path = JoinPath(work_dir, "report.csv");
+  if (env->FileExists(json_path)) {
+    Result<std::string> text = env->ReadFile(json_path);
+    Result<Json> j = text.ok() ? ParseJson(*text, json_path) : Result<Json>(text.status());
+    Result<fleet::FleetReport> report =
+        j.ok() ? fleet::ParseReportJson(*j, json_path) : Result<fleet::FleetReport>(j.status());
+    if (report.ok()) {
+      std::fputs(fleet::ReportTable(*report).c_str(), stdout);
+      std::printf("report: %s, %s (kept from the run)\n", json_path.c_str(), csv_path.c_str());
+    } else {
+      print("baton run: warning: the run's report: " + report.status().ToString());
+    }
+  } else {
+    print(fmt::format(
+        "baton run: no report in {} (the run completed with another work folder, or it was "
+        "removed)",
+        work_dir));
+  }
+  std::printf("final adapter: %s\n", FinalAdapter(store, shown_store).c_str());
+  return 0;
+}
+
 int RunJob(const RunFlags& flags) {
   Env* env = Env::Default();
+  // Everything is read and checked first -- the job, the fleet section, the market, the store,
+  // the work folder -- and only then does --fresh delete: a typo never costs the run.
   Result<std::string> text = env->ReadFile(flags.job);
   if (!text.ok()) return ReportError(text.status());
   Result<JobSpec> job = ParseJobSpec(*text, flags.job);
@@ -88,41 +173,57 @@ int RunJob(const RunFlags& flags) {
         "provider", fmt::format("`baton run` runs the local provider; '{}' is for `baton sim`",
                                 spec->provider)));
   }
+  std::string job_dir = flags.job.find('/') == std::string::npos
+                            ? "."
+                            : flags.job.substr(0, flags.job.find_last_of('/'));
+  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir);
+  if (!market.ok()) return ReportError(market.status());
 
   // The agents run in their own folders: give them a copy of the job with absolute paths.
   std::string store_url = Absolute(job->train.output_dir);
+  const std::string shown_store = RedactUrl(store_url);
   std::string cloud = job->cloud == "none" ? "alibaba" : job->cloud;
   Result<Json> doc = AgentJobDocument(*text, flags.job, *job, store_url, cloud);
   if (!doc.ok()) return ReportError(doc.status());
   Json& agent = (*doc)["agent"];
   agent.erase("metadata_url");  // each instance has its own fake
   if (!agent.contains("heartbeat_seconds")) agent["heartbeat_seconds"] = 1;
+  Result<std::unique_ptr<Store>> store = OpenStore(store_url);
+  if (!store.ok()) return ReportError(store.status());
 
+  // The job's name is one path segment (ParseJobSpec checks it); checked again where it
+  // becomes a folder.
+  if (Status s = ValidatePathSegment(job->name, "job name"); !s.ok()) return ReportError(s);
+  const bool default_dir = flags.work_dir.empty();
   std::string work_dir =
-      flags.work_dir.empty() ? Absolute(".cache/baton-run/" + job->name) : Absolute(flags.work_dir);
+      default_dir ? JoinPath(Absolute(".cache/baton-run"), job->name) : Absolute(flags.work_dir);
   Terminal term;
   auto print = [&term](const std::string& s) { term.Line(s); };
   if (flags.fresh) {
-    print(fmt::format("baton run: --fresh: deleting the run's store {} and work folder {}",
-                      store_url, work_dir));
-    Result<std::unique_ptr<Store>> store = OpenStore(store_url);
-    if (!store.ok()) return ReportError(store.status());
-    if (Status s = (*store)->DeletePrefix(""); !s.ok()) return ReportError(s);
-    if (env->FileExists(work_dir)) {
-      if (Status s = env->DeleteRecursively(work_dir); !s.ok()) return ReportError(s);
+    if (Status s = CheckWorkFolderIsOurs(env, work_dir, default_dir); !s.ok()) {
+      return ReportError(s);
     }
+    print(fmt::format("baton run: --fresh: deleting the run's objects in {} and work folder {}",
+                      shown_store, work_dir));
+    Result<size_t> kept = DeleteRunObjects(store->get());
+    if (!kept.ok()) return ReportError(kept.status());
+    if (*kept > 0) {
+      print(fmt::format("baton run: --fresh: left {} object(s) in {} that are not the run's", *kept,
+                        shown_store));
+    }
+    if (Status s = env->DeleteRecursively(work_dir); !s.ok()) return ReportError(s);
+  } else {
+    Result<bool> complete = IsComplete(store->get());
+    if (!complete.ok()) return ReportError(complete.status());
+    if (*complete) return ShowCompleteRun(env, *job, store->get(), shown_store, work_dir, print);
   }
-  if (Status s = env->CreateDirs(work_dir); !s.ok()) return ReportError(s);
+  if (Status s = MakeWorkFolder(env, work_dir, job->name); !s.ok()) return ReportError(s);
   std::string agent_job = JoinPath(work_dir, "job.yaml");
-  if (Status s = env->WriteFileAtomic(agent_job, doc->dump(2) + "\n"); !s.ok()) {
+  // The copy may hold webhook tokens: the owner's only.
+  if (Status s = env->WritePrivateFileAtomic(agent_job, doc->dump(2) + "\n"); !s.ok()) {
     return ReportError(s);
   }
 
-  std::string job_dir = flags.job.find('/') == std::string::npos
-                            ? "."
-                            : flags.job.substr(0, flags.job.find_last_of('/'));
-  Result<std::unique_ptr<fleet::Market>> market = fleet::MakeMarket(*spec, job_dir);
-  if (!market.ok()) return ReportError(market.status());
   fleet::LocalProviderOptions lo;
   lo.baton_binary = SelfExe();
   lo.job_path = agent_job;
@@ -139,7 +240,7 @@ int RunJob(const RunFlags& flags) {
       "baton run: '{}' on the local fleet: policy {}, {} offers, time x{:g} (1 s = {:g} simulated "
       "s); store {}; instance folders and agent logs in {}/instances",
       job->name, fleet::PolicyName(spec->policy), spec->offers.size(), spec->time_scale,
-      spec->time_scale, store_url, work_dir));
+      spec->time_scale, shown_store, work_dir));
   for (const fleet::Offer& o : spec->offers) {
     print(fmt::format("  offer {:<48} {:>8.2f}/h", o.Name(), o.price_per_hour));
   }
@@ -187,9 +288,8 @@ int RunJob(const RunFlags& flags) {
   Status s = env->WriteFileAtomic(json_path, fleet::ReportJson(*report).dump(2) + "\n");
   if (s.ok()) s = env->WriteFileAtomic(csv_path, fleet::ReportCsv({*report}));
   if (!s.ok()) return ReportError(s);
-  fleet::RunProgress p = local->Progress();
-  std::printf("report: %s, %s\nfinal adapter: %s/checkpoint-%.0f (real time %.0f s)\n",
-              json_path.c_str(), csv_path.c_str(), store_url.c_str(), p.total, real_now());
+  std::printf("report: %s, %s\nfinal adapter: %s (real time %.0f s)\n", json_path.c_str(),
+              csv_path.c_str(), FinalAdapter(store->get(), shown_store).c_str(), real_now());
   return report->complete ? 0 : 1;
 }
 
@@ -205,7 +305,8 @@ void AddRunCommand(CLI::App& root, Action& action) {
                   "instance folders, agent logs, fleet state and the report "
                   "(default .cache/baton-run/<job name>)");
   cmd->add_flag("--fresh", flags->fresh,
-                "delete the run's store and work folder first (start over)");
+                "delete the run's checkpoints, logs and markers and the work folder first (start "
+                "over); other objects in the store stay");
   cmd->add_option("--max_minutes", flags->max_minutes, "give up after this much real time")
       ->capture_default_str();
   cmd->callback([&action, flags] { action = [flags] { return RunJob(*flags); }; });

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "base/env.h"
+#include "base/strings.h"
 #include "cli/commands.h"
 #include "store/cache.h"
 #include "store/store.h"
@@ -78,10 +79,15 @@ Status Download(Env* env, const std::string& src, const std::string& dst) {
   BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> objects, store->ListInfo(""));
   std::vector<std::pair<std::string, std::string>> jobs;  // key -> local path
   if (!objects.empty()) {
-    for (const Store::ObjectInfo& o : objects) jobs.emplace_back(o.key, JoinPath(dst, o.key));
+    for (const Store::ObjectInfo& o : objects) {
+      // A key becomes a path under `dst`: none may climb out of it.
+      BATON_RETURN_IF_ERROR(
+          ValidateKey(o.key, fmt::format("object name under {}", RedactUrl(src))));
+      jobs.emplace_back(o.key, JoinPath(dst, o.key));
+    }
   } else {
     auto split = SplitStoreUrl(src);
-    if (!split) return NotFound("{}: the bucket holds no objects", src);
+    if (!split) return NotFound("{}: the bucket holds no objects", RedactUrl(src));
     BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist));
     BATON_ASSIGN_OR_RETURN(uint64_t size, store->Head(split->second));
     (void)size;

@@ -68,15 +68,17 @@ void SetGroupSpotParams(const FleetSpec& spec, RpcParams* p) {
 }
 
 // What a scaling configuration says (CreateScalingConfiguration and ModifyScalingConfiguration).
-void SetConfigurationParams(const FleetSpec& spec, const EssUpOptions& o, RpcParams* p) {
+Status SetConfigurationParams(const FleetSpec& spec, const EssUpOptions& o, RpcParams* p) {
   const AliyunFleetSpec& a = spec.aliyun;
+  // Always --handoff: a replacement waits for the holder to checkpoint and let go; with no
+  // holder it goes on at once.
+  BATON_ASSIGN_OR_RETURN(std::string user_data,
+                         AliyunUserData(a, o.job_url, o.baton_path, /*handoff=*/true));
   p->Set("ScalingConfigurationName", AliyunName(o.run, 64))
       .Set("ImageId", a.image_id)
       .Set("SecurityGroupId", a.security_group_id)
       .Set("InstanceName", AliyunName(o.run, 128))
-      // Always --handoff: a replacement waits for the holder to checkpoint and let go; with no
-      // holder it goes on at once.
-      .Set("UserData", AliyunUserData(a, o.job_url, o.baton_path, /*handoff=*/true));
+      .Set("UserData", user_data);
   p->SetList("InstanceTypes", InstanceTypes(spec));
   if (!UsesSpot(spec)) {
     p->Set("SpotStrategy", "NoSpot");
@@ -103,6 +105,7 @@ void SetConfigurationParams(const FleetSpec& spec, const EssUpOptions& o, RpcPar
   tags[kAliyunRunTag] = o.run;
   for (const auto& [k, v] : a.tags) tags[k] = v;
   p->Set("Tags", tags.dump());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -220,7 +223,7 @@ Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpO
   if (config_id.empty()) {
     RpcParams p;
     p.Set("ScalingGroupId", group->id).Set("ClientToken", NewClientToken());
-    SetConfigurationParams(spec, o, &p);
+    BATON_RETURN_IF_ERROR(SetConfigurationParams(spec, o, &p));
     BATON_ASSIGN_OR_RETURN(Json r,
                            client->Call(AliyunService::kEss, "CreateScalingConfiguration", p));
     config_id = r.value("ScalingConfigurationId", "");
@@ -231,7 +234,7 @@ Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpO
   } else {
     RpcParams p;
     p.Set("ScalingConfigurationId", config_id);
-    SetConfigurationParams(spec, o, &p);
+    BATON_RETURN_IF_ERROR(SetConfigurationParams(spec, o, &p));
     BATON_RETURN_IF_ERROR(
         client->Call(AliyunService::kEss, "ModifyScalingConfiguration", p).status());
     say(fmt::format("scaling configuration {} (existed; brought up to date)", config_id));

@@ -79,13 +79,14 @@ std::string NewClientToken() {
   return fmt::format("baton-{:016x}{:016x}", rng(), rng());
 }
 
-std::string AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
-                           const std::string& baton_path, bool handoff) {
+Result<std::string> AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
+                                   const std::string& baton_path, bool handoff) {
   ServiceOptions service;
   service.baton_path = baton_path;
   service.job = job_url;
   service.handoff = handoff;
-  return Base64Encode(CloudInitUserData(service, aliyun.binary_url));
+  BATON_ASSIGN_OR_RETURN(std::string user_data, CloudInitUserData(service, aliyun.binary_url));
+  return Base64Encode(user_data);
 }
 
 bool IsNoCapacity(const AliyunError& error) {
@@ -270,6 +271,8 @@ Status AliyunProvider::RefreshStock() {
 Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
   const Offer& o = spec_.offers[offer];
   const AliyunFleetSpec& a = spec_.aliyun;
+  BATON_ASSIGN_OR_RETURN(std::string user_data,
+                         AliyunUserData(a, options_.job_url, options_.baton_path, handoff));
   RpcParams p;
   p.Set("RegionId", a.region)
       .Set("ZoneId", o.zone)
@@ -280,7 +283,7 @@ Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
       .Set("InstanceChargeType", "PostPaid")
       .Set("Amount", 1)
       .Set("InstanceName", AliyunName(options_.run, 128))
-      .Set("UserData", AliyunUserData(a, options_.job_url, options_.baton_path, handoff))
+      .Set("UserData", user_data)
       .Set("ClientToken", NewClientToken());
   if (o.billing == Billing::kSpot) {
     if (o.spot_price_limit > 0) {

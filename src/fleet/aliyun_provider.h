@@ -61,8 +61,8 @@ std::string AliyunName(const std::string& run, size_t max);
 // A fresh ClientToken (at most 64 ASCII characters): a retried call is not done twice.
 std::string NewClientToken();
 // Base64 of the agent's cloud-init for the run's job (cloud/agent_service.h).
-std::string AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
-                           const std::string& baton_path, bool handoff);
+Result<std::string> AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
+                                   const std::string& baton_path, bool handoff);
 inline constexpr char kAliyunRunTag[] = "baton:run";
 
 class AliyunProvider : public Provider {

@@ -176,6 +176,52 @@ Json ReportJson(const FleetReport& r) {
               {"ledger", ledger}};
 }
 
+Result<FleetReport> ParseReportJson(const Json& j, const std::string& source) {
+  if (!j.is_object()) return Corruption("{}: want a JSON object", source);
+  FleetReport r;
+  BATON_ASSIGN_OR_RETURN(r.scenario, JsonString(j, "scenario", source));
+  BATON_ASSIGN_OR_RETURN(r.policy, JsonString(j, "policy", source));
+  BATON_ASSIGN_OR_RETURN(r.complete, JsonBool(j, "complete", source));
+  for (auto [key, field] : std::initializer_list<std::pair<const char*, double*>>{
+           {"completed_at", &r.completed_at},
+           {"makespan_seconds", &r.makespan_seconds},
+           {"cost", &r.cost},
+           {"spot_seconds", &r.spot_seconds},
+           {"on_demand_seconds", &r.on_demand_seconds},
+           {"spot_cost", &r.spot_cost},
+           {"on_demand_cost", &r.on_demand_cost},
+           {"work_redone", &r.work_redone},
+           {"work_total", &r.work_total},
+           {"overhead_seconds", &r.overhead_seconds},
+           {"on_demand_baseline_cost", &r.on_demand_baseline_cost},
+           {"saving_fraction", &r.saving_fraction}}) {
+    BATON_ASSIGN_OR_RETURN(*field, JsonNumber(j, key, source));
+  }
+  for (auto [key, field] : std::initializer_list<std::pair<const char*, int*>>{
+           {"instances", &r.instances},
+           {"interruptions", &r.interruptions},
+           {"interruptions_without_notice", &r.interruptions_without_notice}}) {
+    BATON_ASSIGN_OR_RETURN(int64_t v, JsonInt(j, key, source));
+    *field = static_cast<int>(v);
+  }
+  if (!j.contains("ledger") || !j["ledger"].is_array()) {
+    return Corruption("{}: want an array 'ledger'", source);
+  }
+  for (const Json& e : j["ledger"]) {
+    if (!e.is_object()) return Corruption("{}: a ledger line is not an object", source);
+    LedgerLine l;
+    BATON_ASSIGN_OR_RETURN(l.instance, JsonString(e, "instance", source));
+    BATON_ASSIGN_OR_RETURN(l.offer, JsonString(e, "offer", source));
+    BATON_ASSIGN_OR_RETURN(l.billing, JsonString(e, "billing", source));
+    BATON_ASSIGN_OR_RETURN(l.zone, JsonString(e, "zone", source));
+    BATON_ASSIGN_OR_RETURN(l.seconds, JsonNumber(e, "seconds", source));
+    BATON_ASSIGN_OR_RETURN(l.cost, JsonNumber(e, "cost", source));
+    BATON_ASSIGN_OR_RETURN(l.end, JsonString(e, "end", source));
+    r.ledger.push_back(std::move(l));
+  }
+  return r;
+}
+
 std::string ReportCsv(const std::vector<FleetReport>& reports) {
   std::string out =
       "scenario,policy,complete,completed_at,makespan_seconds,cost,spot_seconds,"

@@ -56,6 +56,9 @@ FleetReport BuildReport(const FleetSpec& spec, const std::vector<Instance>& inst
 
 std::string ReportTable(const FleetReport& report);  // for the terminal
 Json ReportJson(const FleetReport& report);
+// ReportJson's document read back (`baton run` on a completed run shows the report it kept);
+// errors name `source`.
+Result<FleetReport> ParseReportJson(const Json& j, const std::string& source);
 std::string ReportCsv(const std::vector<FleetReport>& reports);  // a header and a row each
 
 // Formatting shared by the reports and `baton sim`'s comparison tables.

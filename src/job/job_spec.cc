@@ -2,7 +2,9 @@
 
 #include <set>
 
+#include "base/strings.h"
 #include "store/cache.h"
+#include "store/store.h"
 
 namespace baton {
 
@@ -72,9 +74,20 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
     }
   }
   spec.fleet = root.Get("fleet");
-  if (spec.name.empty()) {
-    std::string base = source.substr(source.find_last_of('/') + 1);
-    spec.name = base.substr(0, base.find('.'));
+  // The name becomes folders and keys (.cache/baton-run/<name>, the fleet's tags): checked
+  // here, where every command gets it from.
+  if (root.Has("name")) {
+    if (Status s = ValidatePathSegment(spec.name, "job name"); !s.ok()) {
+      return root.Get("name").Error(s.message());
+    }
+  } else {
+    std::string file = source.substr(0, source.find('?'));
+    file = file.substr(file.find_last_of('/') + 1);
+    spec.name = file.substr(0, file.find('.'));
+    if (!ValidatePathSegment(spec.name, "name").ok()) {
+      return root.Error(fmt::format(
+          "no `name:`, and the file name '{}' gives none that can name a folder: add one", file));
+    }
   }
   if (!spec.command.empty()) return spec;  // the external trainer has its own flags
   Status v = spec.train.Validate();
@@ -89,9 +102,22 @@ Result<Json> JobSpecDocument(std::string_view text, const std::string& source) {
 }
 
 Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env) {
-  BATON_ASSIGN_OR_RETURN(std::string local, FetchToCache(path_or_url, {}, env));
-  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(local));
-  return ParseJobSpec(text, path_or_url);
+  const std::string shown = RedactUrl(path_or_url);
+  std::string text;
+  if (IsRemoteUrl(path_or_url)) {
+    // Read straight from the store, never copied to disk: a job may hold webhook tokens.
+    auto split = SplitStoreUrl(path_or_url);
+    if (!split) return InvalidArgument("{}: names a bucket, not a job file", shown);
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                           OpenStore(split->first, OpenMode::kMustExist, env));
+    Result<std::string> got = store->Get(split->second);
+    if (!got.ok()) return got.status().WithContext(shown);
+    text = std::move(*got);
+  } else {
+    std::string path = path_or_url.starts_with("file://") ? path_or_url.substr(7) : path_or_url;
+    BATON_ASSIGN_OR_RETURN(text, env->ReadFile(path));
+  }
+  return ParseJobSpec(text, shown);
 }
 
 }  // namespace baton

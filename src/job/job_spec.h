@@ -1,6 +1,8 @@
 // The job spec: one YAML file that describes a run for `baton agent` (and the fleet controller).
 //
-//   name: self-cognition-demo          # optional; default: the file name without extension
+//   name: self-cognition-demo          # optional; default: the file name without extension;
+//                                      # it names folders, so one path segment: no '/', '..',
+//                                      # or control characters
 //   model: s3://bkt/models/qwen2-7b    # local folder or store URL
 //   datasets: [self-cognition#500, s3://bkt/data/train.jsonl]   # a list or one string
 //   store: s3://bkt/runs/demo          # the run's folder (--output_dir)
@@ -61,7 +63,8 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source);
 // agents. JSON is YAML, so the result's dump() parses back with ParseJobSpec.
 Result<Json> JobSpecDocument(std::string_view text, const std::string& source);
 
-// Reads a job spec from a local file or a store URL (s3://bkt/jobs/demo.yaml).
+// Reads a job spec from a local file or a store URL (s3://bkt/jobs/demo.yaml). A job from a store
+// is read into memory only, never copied to disk (it may hold webhook tokens).
 Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env = Env::Default());
 
 }  // namespace baton

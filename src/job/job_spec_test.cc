@@ -75,6 +75,31 @@ TEST(JobSpec, NameDefaultsToTheFileStem) {
   EXPECT_TRUE(spec->scale_to_zero);
 }
 
+// The name becomes folders (.cache/baton-run/<name>) and keys: one path segment, or an error.
+TEST(JobSpec, NameIsOnePathSegment) {
+  const char* rest = "model: m\ndatasets: d.jsonl\nstore: out\n";
+  for (const char* bad :
+       {"../../../../victim", "..", ".", "a/b", "\"a\\\\b\"", "\"x\\ny\"", "\"\""}) {
+    auto spec = ParseJobSpec(fmt::format("name: {}\n{}", bad, rest), "job.yaml");
+    ASSERT_FALSE(spec.ok()) << bad << " -> " << spec->name;
+    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(spec.status().message().find("job.yaml:1:7: name"), std::string::npos)
+        << spec.status().message();
+  }
+  // From the file name: a stem that is no name is an error, never "" (the parent folder).
+  for (const char* source : {".yaml", "jobs/.hidden.yaml", "s3://b/j/.x.yaml?region=r"}) {
+    auto spec = ParseJobSpec(rest, source);
+    ASSERT_FALSE(spec.ok()) << source << " -> '" << spec->name << "'";
+    EXPECT_NE(spec.status().message().find("add one"), std::string::npos)
+        << spec.status().message();
+  }
+  auto spec = ParseJobSpec(rest, "s3://bkt/jobs/run-7.yaml?endpoint=http://h:9000/x");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->name, "run-7");
+  spec = ParseJobSpec(fmt::format("name: 小巴 run 1\n{}", rest), "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+}
+
 // Each bad spec and the words its error must contain (file:line:col and the key path).
 TEST(JobSpec, ErrorsNameFileLineAndKey) {
   struct Case {

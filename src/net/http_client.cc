@@ -80,8 +80,9 @@ std::string HttpResponse::Header(std::string_view name) const {
 std::string UrlAuthority(std::string_view url) {
   size_t scheme = url.find("://");
   if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-  size_t end = url.find_first_of("/?");
-  return std::string(url.substr(0, end));
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return std::string(url);
 }
 
 HttpClient::HttpClient() {

@@ -55,7 +55,8 @@ class HttpClient {
   void* curl_ = nullptr;  // CURL*
 };
 
-// "http://host:port/path?q" -> "host:port" (the port only when given).
+// "http://user:pass@host:port/path?q" -> "host:port" (the port only when given): where a request
+// goes, for messages and the Host header; credentials never come along.
 std::string UrlAuthority(std::string_view url);
 
 }  // namespace baton

@@ -2,12 +2,28 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
+
+#include "base/strings.h"
 
 namespace baton {
 namespace {
 
 constexpr std::string_view kPrefix = "checkpoint-";
+constexpr std::string_view kStagingInfix = ".partial-";
+constexpr std::string_view kAsideInfix = ".replaced-";
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What NewNonce-like generators give: lower-case hex digits (ckpt/checkpoint_manager.cc uses 16).
+bool IsNonce(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
 
 // A canonical non-negative decimal: no sign, no leading zero (except "0"), fits in int64.
 std::optional<int64_t> ParseStep(std::string_view digits) {
@@ -26,7 +42,7 @@ std::optional<int64_t> ParseStep(std::string_view digits) {
 std::string CheckpointDir(int64_t step) { return fmt::format("{}{}", kPrefix, step); }
 
 std::string StagingDir(int64_t step, std::string_view nonce) {
-  return fmt::format("{}.partial-{}", CheckpointDir(step), nonce);
+  return fmt::format("{}{}{}", CheckpointDir(step), kStagingInfix, nonce);
 }
 
 std::optional<int64_t> ParseCheckpointDir(std::string_view name) {
@@ -37,9 +53,23 @@ std::optional<int64_t> ParseCheckpointDir(std::string_view name) {
 std::optional<int64_t> ParseLeftoverDir(std::string_view name) {
   if (!name.starts_with(kPrefix)) return std::nullopt;
   name.remove_prefix(kPrefix.size());
-  size_t dot = name.find('.');
-  if (dot == std::string_view::npos || dot + 1 == name.size()) return std::nullopt;
-  return ParseStep(name.substr(0, dot));
+  size_t dot = name.find(kStagingInfix);
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::optional<int64_t> step = ParseStep(name.substr(0, dot));
+  std::string_view nonce = name.substr(dot + kStagingInfix.size());
+  // A filesystem store moves a folder it replaces aside as "<staging>.replaced-<pid>-<n>"
+  // (store/file_store.cc): a leftover of the same commit.
+  if (size_t aside = nonce.find(kAsideInfix); aside != std::string_view::npos) {
+    std::string_view tail = nonce.substr(aside + kAsideInfix.size());
+    size_t dash = tail.find('-');
+    if (dash == std::string_view::npos || !IsDigits(tail.substr(0, dash)) ||
+        !IsDigits(tail.substr(dash + 1))) {
+      return std::nullopt;
+    }
+    nonce = nonce.substr(0, aside);
+  }
+  if (!step || !IsNonce(nonce)) return std::nullopt;
+  return step;
 }
 
 std::optional<int64_t> ParseCheckpointPath(std::string_view path) {
@@ -49,15 +79,7 @@ std::optional<int64_t> ParseCheckpointPath(std::string_view path) {
 }
 
 Status ValidateInstanceId(std::string_view instance) {
-  if (instance.empty() || instance == "." || instance == ".." || instance.size() > 200) {
-    return InvalidArgument("instance id '{}': want 1-200 characters, not '.' or '..'", instance);
-  }
-  for (char c : instance) {
-    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return InvalidArgument("instance id '{}': no '/', '\\' or control characters", instance);
-    }
-  }
-  return Status::Ok();
+  return ValidatePathSegment(instance, "instance id");
 }
 
 std::string HeartbeatKey(std::string_view instance) {
@@ -66,6 +88,36 @@ std::string HeartbeatKey(std::string_view instance) {
 
 std::string StopRequestKey(std::string_view instance) {
   return fmt::format("fleet/stop/{}.json", instance);
+}
+
+bool IsRunKey(std::string_view key) {
+  if (key == kCompleteMarkerName || key == kLeaseName || key == kRunLogName ||
+      key == kScaleToZeroKey || key == kFleetJobKey || key == kFleetLedgerKey) {
+    return true;
+  }
+  // One document per instance: agents/<id>.json, fleet/stop/<id>.json.
+  for (std::string_view folder : {"agents/", "fleet/stop/"}) {
+    if (!key.starts_with(folder) || !key.ends_with(".json")) continue;
+    std::string_view id = key.substr(folder.size(), key.size() - folder.size() - 5);
+    return ValidateInstanceId(id).ok();
+  }
+  size_t slash = key.find('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view dir = key.substr(0, slash);
+  return ParseCheckpointDir(dir).has_value() || ParseLeftoverDir(dir).has_value();
+}
+
+Result<size_t> DeleteRunObjects(Store* store) {
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, store->List(""));
+  size_t kept = 0;
+  for (const std::string& key : keys) {
+    if (!IsRunKey(key)) {
+      ++kept;
+      continue;
+    }
+    BATON_RETURN_IF_ERROR(store->Delete(key));
+  }
+  return kept;
 }
 
 namespace {

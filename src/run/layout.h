@@ -10,7 +10,9 @@
 //         optimizer.safetensors                AdamW moments (+ a partial gradient accumulation)
 //         trainer_state.json                   where training stands (train/trainer_state.h)
 //         MANIFEST.json                        sizes and digests, written last (ckpt/manifest.h)
-//   <run>/checkpoint-<step>.<anything>/       leftovers of an interrupted commit
+//   <run>/checkpoint-<step>.partial-<nonce>/  a leftover of an interrupted commit (only these
+//                                             and exact checkpoint-<step> folders are Baton's:
+//                                             gc and retention touch nothing else)
 //   <run>/lease.json                          the run lease: fencing (ckpt/lease.h)
 //   <run>/logging.jsonl                       ms-swift's log lines (train/run_log.h)
 //   <run>/COMPLETE                            the completion marker: the run is done
@@ -62,9 +64,12 @@ std::string CheckpointDir(int64_t step);
 // step has exactly one folder name.
 std::optional<int64_t> ParseCheckpointDir(std::string_view name);
 // "checkpoint-<step>.partial-<nonce>": where a filesystem commit stages a checkpoint before the
-// rename; a leftover of an interrupted commit when found later.
+// rename; a leftover of an interrupted commit when found later. `nonce` is lower-case hex.
 std::string StagingDir(int64_t step, std::string_view nonce);
-// The step of a leftover folder name: "checkpoint-12.partial-ab" -> 12; anything else -> nullopt.
+// The step of a leftover folder name: "checkpoint-12.partial-ab" -> 12, and the file store's
+// move-aside of one, "checkpoint-12.partial-ab.replaced-<pid>-<n>" -> 12. Anything else
+// ("checkpoint-12.bak", "checkpoint-12.partial-mine", "checkpoint-12.old.partial-ab") ->
+// nullopt: a user's folder, which nothing may delete.
 std::optional<int64_t> ParseLeftoverDir(std::string_view name);
 // The step of the checkpoint a path, key or URL ends in: ".../run/checkpoint-12" -> 12.
 std::optional<int64_t> ParseCheckpointPath(std::string_view path);
@@ -73,8 +78,17 @@ std::optional<int64_t> ParseCheckpointPath(std::string_view path);
 std::string HeartbeatKey(std::string_view instance);
 // fleet/stop/<instance>.json.
 std::string StopRequestKey(std::string_view instance);
-// Whether `instance` can name an object of the run (non-empty, one path segment, printable).
+// Whether `instance` can name an object of the run (base/strings.h ValidatePathSegment).
 Status ValidateInstanceId(std::string_view instance);
+
+// Whether `key` (relative to the run's folder) is an object Baton writes into a run: anything in
+// a checkpoint-<step>/ or leftover folder, lease.json, logging.jsonl, COMPLETE, a heartbeat, the
+// fleet's documents above. A user's files beside them ("notes.txt", "checkpoint-5.bak/") are not.
+bool IsRunKey(std::string_view key);
+// Deletes every object of the run that IsRunKey names, and nothing else (`baton run --fresh`):
+// a store that points at the wrong folder loses nothing that is not Baton's. Returns the number
+// of other objects it left there.
+Result<size_t> DeleteRunObjects(Store* store);
 
 // --- the completion marker (COMPLETE) --------------------------------------------------------
 
@@ -200,7 +214,7 @@ struct FleetLedger {
 
   std::string Serialize() const;
   static Result<FleetLedger> Parse(std::string_view text, const std::string& source);
-  std::string Resource(std::string_view name) const;  // "" when absent
+  std::string Resource(std::string_view name) const;                    // "" when absent
   void SetResource(const std::string& name, const std::string& value);  // "" removes it
 };
 Status WriteFleetLedger(Store* store, const FleetLedger& ledger);

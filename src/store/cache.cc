@@ -15,6 +15,7 @@
 
 #include "base/json.h"
 #include "base/process_contract.h"
+#include "base/strings.h"
 #include "store/store.h"
 
 namespace baton {
@@ -57,7 +58,9 @@ std::string BaseNameOf(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
   size_t slash = url.rfind('/');
   std::string name(slash == std::string_view::npos ? url : url.substr(slash + 1));
-  if (name.empty() || name == "." || name == "..") name = "object";
+  // The name becomes a folder of the cache: one that could climb out of it, or hide a newline,
+  // is replaced.
+  if (!ValidatePathSegment(name, "cache entry").ok()) name = "object";
   return name;
 }
 
@@ -156,6 +159,9 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
     return out;
   }
   for (auto& [key, v] : j["files"].items()) {
+    // A record is a file on disk like any other: a key that could name a path outside the
+    // entry ("../../x") is not one this cache wrote, and is never deleted or trusted.
+    if (!ValidateKey(key).ok() || key.back() == '/') continue;
     if (!v.is_object() || !v.contains("size") || !v["size"].is_number_unsigned()) continue;
     out[key] = CachedFile{v["size"].get<uint64_t>(), v.value("etag", ""), v.value("xxh3_64", "")};
   }
@@ -184,6 +190,7 @@ std::string HumanBytes(double bytes) {
 
 Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& options, Env* env) {
   std::string url(url_view);
+  const std::string shown = RedactUrl(url);  // what messages show
   if (url.starts_with("file://")) return url.substr(7);
   if (!IsRemoteUrl(url)) return url;
   auto print = [&](const std::string& s) {
@@ -199,13 +206,13 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   bool folder = !objects.empty();
   if (!folder) {
     auto split = SplitStoreUrl(url);
-    if (!split) return NotFound("{}: the bucket holds no objects", url);
+    if (!split) return NotFound("{}: the bucket holds no objects", shown);
     BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist, env));
     BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> under, store->ListInfo(split->second));
     for (const Store::ObjectInfo& o : under) {
       if (o.key == split->second) objects.push_back(o);
     }
-    if (objects.empty()) return NotFound("{}: no such object or folder", url);
+    if (objects.empty()) return NotFound("{}: no such object or folder", shown);
   }
 
   std::string cache = options.cache_dir.empty() ? DefaultCacheDir() : options.cache_dir;
@@ -224,7 +231,7 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   uint64_t total = 0, to_fetch = 0;
   std::map<std::string, CachedFile> kept;
   for (const Store::ObjectInfo& o : objects) {
-    BATON_RETURN_IF_ERROR(ValidateKey(o.key, fmt::format("object name under {}", url)));
+    BATON_RETURN_IF_ERROR(ValidateKey(o.key, fmt::format("object name under {}", shown)));
     total += o.size;
     std::string path = local_path(o.key);
     auto it = recorded.find(o.key);
@@ -253,16 +260,16 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
     }
   }
   if (missing.empty()) {
-    print(fmt::format("{}: using the cached copy in {} ({} file{}, {}, digests checked)", url, root,
-                      objects.size(), objects.size() == 1 ? "" : "s",
+    print(fmt::format("{}: using the cached copy in {} ({} file{}, {}, digests checked)", shown,
+                      root, objects.size(), objects.size() == 1 ? "" : "s",
                       HumanBytes(static_cast<double>(total))));
     return root;
   }
 
   auto t0 = Clock::now();
   ProgressBar bar(
-      fmt::format("{} ({} file{})", url, missing.size(), missing.size() == 1 ? "" : "s"), to_fetch,
-      options.print);
+      fmt::format("{} ({} file{})", shown, missing.size(), missing.size() == 1 ? "" : "s"),
+      to_fetch, options.print);
   uint64_t done_before = 0;
   for (const Store::ObjectInfo* o : missing) {
     std::string path = local_path(o->key);
@@ -270,10 +277,11 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
     if (slash != std::string::npos) BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
     Status s = store->GetToFile(o->key, path, env,
                                 [&](uint64_t done, uint64_t) { bar.Update(done_before + done); });
-    if (!s.ok()) return s.WithContext(fmt::format("downloading {} into {}", url, path));
+    if (!s.ok()) return s.WithContext(fmt::format("downloading {} into {}", shown, path));
     BATON_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
     if (size != o->size) {
-      return Corruption("{}: {} has {} bytes, but the store listed {}", url, o->key, size, o->size);
+      return Corruption("{}: {} has {} bytes, but the store listed {}", shown, o->key, size,
+                        o->size);
     }
     BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
     kept[o->key] = CachedFile{o->size, o->etag, digest};
@@ -284,9 +292,10 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   }
   bar.Update(done_before, /*force=*/true);
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  print(fmt::format("{}: downloaded {} file{} ({}) into {} in {:.1f} s ({}/s)", url, missing.size(),
-                    missing.size() == 1 ? "" : "s", HumanBytes(static_cast<double>(to_fetch)), root,
-                    secs, HumanBytes(secs > 0 ? static_cast<double>(to_fetch) / secs : 0)));
+  print(fmt::format("{}: downloaded {} file{} ({}) into {} in {:.1f} s ({}/s)", shown,
+                    missing.size(), missing.size() == 1 ? "" : "s",
+                    HumanBytes(static_cast<double>(to_fetch)), root, secs,
+                    HumanBytes(secs > 0 ? static_cast<double>(to_fetch) / secs : 0)));
   return root;
 }
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/process_contract.h"
+#include "base/strings.h"
 #include "net/http_client.h"
 #include "store/cloud_credentials.h"
 #include "store/sigv4.h"
@@ -244,7 +245,10 @@ class S3ObjectStore : public Store {
       BATON_ASSIGN_OR_RETURN(HttpResponse r, CallBucket("GET", q, prefix));
       for (std::string_view c : XmlAll(r.body, "Contents")) {
         std::string key = XmlFirst(c, "Key");
-        if (key.compare(0, root.size(), root) != 0) continue;
+        // Only keys under what was asked for: a server that ignores `prefix` (some
+        // S3-compatible ones do) must not make DeletePrefix("checkpoint-5/") delete the run.
+        // Keys that no Store call could name ("a//b", "../x") are not ours either.
+        if (!key.starts_with(full) || !ValidateKey(key.substr(root.size())).ok()) continue;
         ObjectInfo info;
         info.key = key.substr(root.size());
         info.size = std::strtoull(XmlFirst(c, "Size").c_str(), nullptr, 10);
@@ -639,9 +643,19 @@ class S3ObjectStore : public Store {
   std::string scheme_, host_;
 };
 
+// S3's bucket naming rules, loosened for older buckets and test servers (upper case, '_').
+bool IsBucketName(std::string_view b) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (b.empty() || b.size() > 255 || !alnum(b.front()) || !alnum(b.back())) return false;
+  if (b.find("..") != std::string_view::npos) return false;
+  return std::all_of(b.begin(), b.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '-' || c == '_'; });
+}
+
 }  // namespace
 
 Result<S3Options> S3Options::FromUrl(std::string_view url) {
+  const std::string shown = RedactUrl(url);  // messages never show credentials
   S3Options o;
   std::string_view rest;
   if (url.starts_with("s3://")) {
@@ -650,7 +664,7 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
     o.oss = true;
     rest = url.substr(6);
   } else {
-    return InvalidArgument("'{}' is not an s3:// or oss:// URL", url);
+    return InvalidArgument("'{}' is not an s3:// or oss:// URL", shown);
   }
   std::map<std::string, std::string> params;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {
@@ -669,11 +683,19 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
   }
   size_t slash = rest.find('/');
   o.bucket = std::string(rest.substr(0, slash));
-  if (o.bucket.empty()) return InvalidArgument("{}: no bucket name", url);
+  if (o.bucket.empty()) return InvalidArgument("{}: no bucket name", shown);
+  // The bucket becomes a host name or the first segment of the path: "..", "a/b" or a newline
+  // would address another bucket or break the request.
+  if (!IsBucketName(o.bucket)) {
+    return InvalidArgument(
+        "{}: bucket '{}' is not a bucket name (letters, digits, '.', '-', '_'; starts and ends "
+        "with a letter or digit; no '..')",
+        shown, o.bucket);
+  }
   if (slash != std::string_view::npos) o.prefix = std::string(rest.substr(slash + 1));
   while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
   if (!o.prefix.empty())
-    BATON_RETURN_IF_ERROR(ValidateKey(o.prefix, fmt::format("{}: prefix", url)));
+    BATON_RETURN_IF_ERROR(ValidateKey(o.prefix, fmt::format("{}: prefix", shown)));
 
   auto take = [&](const char* name) -> std::optional<std::string> {
     auto it = params.find(name);
@@ -694,7 +716,7 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
                                     : first_env({"AWS_REGION", "AWS_DEFAULT_REGION"}));
   if (o.oss) {
     if (region.empty()) {
-      return InvalidArgument("{}: no region: add ?region=cn-hangzhou or set OSS_REGION", url);
+      return InvalidArgument("{}: no region: add ?region=cn-hangzhou or set OSS_REGION", shown);
     }
     if (region.starts_with("oss-")) region = region.substr(4);
   } else if (region.empty()) {
@@ -713,7 +735,8 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
   if (endpoint.find("://") == std::string::npos) endpoint = "https://" + endpoint;
   while (endpoint.back() == '/') endpoint.pop_back();
   if (!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) {
-    return InvalidArgument("{}: endpoint '{}' must be http:// or https://", url, endpoint);
+    return InvalidArgument("{}: endpoint '{}' must be http:// or https://", shown,
+                           RedactUrl(endpoint));
   }
   o.endpoint = endpoint;
   bool cloud = endpoint.find("amazonaws.com") != std::string::npos ||
@@ -723,20 +746,20 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
       take("addressing").value_or(GetEnvVar(EnvVar::kS3Addressing).value_or(""));
   if (addressing.empty()) addressing = cloud ? "virtual" : "path";
   if (addressing != "path" && addressing != "virtual") {
-    return InvalidArgument("{}: addressing={} (want path or virtual)", url, addressing);
+    return InvalidArgument("{}: addressing={} (want path or virtual)", shown, addressing);
   }
   o.path_style = addressing == "path";
   std::string conditional =
       take("conditional")
           .value_or(endpoint.find("amazonaws.com") != std::string::npos ? "true" : "false");
   if (conditional != "true" && conditional != "false") {
-    return InvalidArgument("{}: conditional={} (want true or false)", url, conditional);
+    return InvalidArgument("{}: conditional={} (want true or false)", shown, conditional);
   }
   o.conditional = conditional == "true";
   if (auto v = take("part_size")) {
     BATON_ASSIGN_OR_RETURN(o.part_size, ParseSize("part_size", *v));
     if (o.part_size < (5ull << 20)) {
-      return InvalidArgument("{}: part_size must be at least 5MiB (S3's minimum)", url);
+      return InvalidArgument("{}: part_size must be at least 5MiB (S3's minimum)", shown);
     }
   }
   if (auto v = take("multipart_threshold")) {
@@ -747,7 +770,7 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
       char* end = nullptr;
       long x = std::strtol(v->c_str(), &end, 10);
       if (v->empty() || *end != '\0' || x < lo || x > hi) {
-        return InvalidArgument("{}: {}={} (want an integer in [{}, {}])", url, name, *v, lo, hi);
+        return InvalidArgument("{}: {}={} (want an integer in [{}, {}])", shown, name, *v, lo, hi);
       }
       *into = static_cast<int>(x);
     }
@@ -761,7 +784,7 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
     return InvalidArgument(
         "{}: unknown store URL parameter '{}' (known: endpoint, region, addressing, conditional, "
         "part_size, multipart_threshold, max_keys, parallel, retries, backoff_ms)",
-        url, params.begin()->first);
+        shown, params.begin()->first);
   }
   return o;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `baton agent` through the CLI: a YAML job trains to completion in-process even though its cloud's
 # metadata service does not answer (polling failures must never stop training); a second agent
-# exits 0 at once saying the run is complete; `agent install --no_enable` writes the systemd unit;
-# `agent cloud-init` prints user-data; a misspelt job key or a missing --job is a usage error
+# exits 0 at once saying the run is complete; `agent install --no_enable` writes the systemd unit
+# (values quoted for systemd; a newline in one refused); `agent cloud-init` prints user-data; a misspelt job key or a missing --job is a usage error
 # (exit 2) naming the problem. Notices at random moments are tests/agent_notice_test.cc's.
 set -uo pipefail
 BATON="$1"; SRC="$2"
@@ -57,12 +57,28 @@ grep -q "is complete" <<<"$out" || fail "did not say complete: $out"
 unit="$T/units/baton-agent.service"
 [ -f "$unit" ] || fail "no unit written"
 for line in "After=network-online.target" \
-            "ExecStart=/usr/local/bin/baton agent --job 's3://bkt/jobs/demo job.yaml'" \
+            "ExecStart=\"/usr/local/bin/baton\" agent --job \"s3://bkt/jobs/demo job.yaml\"" \
             "EnvironmentFile=-/etc/baton/env" "Restart=on-failure" "RestartPreventExitStatus=3" \
             "KillSignal=SIGTERM" "WantedBy=multi-user.target"; do
   grep -qxF "$line" "$unit" || fail "unit lacks '$line': $(cat "$unit")"
 done
 grep -qE '^TimeoutStopSec=[0-9]+$' "$unit" || fail "unit has no stop timeout"
+
+# Hostile values: a newline in --job (or any option) would be a unit line of its own -- refused
+# (exit 2), nothing written; '%', '$', quotes and spaces are quoted as systemd reads them.
+out=$("$BATON" agent install --job $'s3://bkt/j.yaml\nExecStartPre=/bin/sh -c "touch /tmp/pwned"' \
+  --unit_dir "$T/evil" --no_enable 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "a newline in --job: exit $rc, want 2: $out"
+grep -q "control character" <<<"$out" || fail "the newline is not named: $out"
+[ ! -e "$T/evil/baton-agent.service" ] || fail "a unit was written: $(cat "$T/evil/baton-agent.service")"
+out=$("$BATON" agent install --job s3://bkt/j.yaml --env_file $'/etc/env\nUser=nobody' \
+  --unit_dir "$T/evil" --no_enable 2>&1) && fail "a newline in --env_file was accepted: $out"
+out=$("$BATON" agent cloud-init --job $'s3://bkt/j.yaml\nruncmd: [reboot]' \
+  --binary_url https://example.com/baton 2>&1) && fail "cloud-init took a newline: $out"
+"$BATON" agent install --job 's3://bkt/50% "$HOME" it'"'"'s.yaml' --baton "/opt/my tools/baton" \
+  --unit_dir "$T/odd" --no_enable >/dev/null 2>&1 || fail "agent install with odd characters"
+grep -qxF 'ExecStart="/opt/my tools/baton" agent --job "s3://bkt/50%% \"$$HOME\" it'"'"'s.yaml"' \
+  "$T/odd/baton-agent.service" || fail "odd values not quoted for systemd: $(cat "$T/odd/baton-agent.service")"
 
 # cloud-init user-data: installs the binary and starts the unit.
 out=$("$BATON" agent cloud-init --job s3://bkt/jobs/demo.yaml --binary_url https://example.com/baton 2>&1) \

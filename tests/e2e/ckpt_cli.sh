@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `baton ckpt ls|verify|gc` end to end on a run folder built with the hidden `baton ckpt commit`
 # (the trainer's commit code) and then damaged by hand: output, exit codes, what gc deletes and
-# what it must keep, and a commit killed at a kill point.
+# what it must keep (the user's checkpoint-5.bak/ among it), and a commit killed at a kill point.
 set -uo pipefail
 BATON="$1"; SRC="$2"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -46,6 +46,10 @@ mkdir -p "$R/checkpoint-15.partial-0a1b" "$R/checkpoint-60.partial-2c3d" "$R/che
 echo x >"$R/checkpoint-15.partial-0a1b/adapter_model.safetensors"
 echo x >"$R/checkpoint-60.partial-2c3d/adapter_model.safetensors"
 echo x >"$R/checkpoint-70/adapter_model.safetensors"
+# The user's own folders beside the checkpoints: not Baton's names, never deleted.
+for p in checkpoint-5.bak checkpoint-15.old checkpoint-20.partial-mine; do
+  mkdir -p "$R/$p" && echo mine >"$R/$p/adapter_model.safetensors"
+done
 
 out=$("$BATON" ckpt ls "$R") || fail "ls of a damaged run: $out"
 echo "$out"
@@ -86,6 +90,9 @@ grep -q "kept 2 not-valid folder(s)" <<<"$out" || fail "gc did not say what it k
 "$BATON" ckpt gc "$R" --all >/dev/null || fail "gc --all"
 [ -e "$R/checkpoint-70" ] || [ -e "$R/checkpoint-60.partial-2c3d" ] && fail "gc --all left folders"
 [ -f "$R/logging.jsonl" ] && [ -f "$R/runs/events" ] || fail "gc touched files that are not checkpoints"
+for p in checkpoint-5.bak checkpoint-15.old checkpoint-20.partial-mine; do
+  [ -f "$R/$p/adapter_model.safetensors" ] || fail "gc --all deleted the user's $p"
+done
 out=$("$BATON" ckpt verify "$R") || fail "verify after gc: $out"
 grep -q "2 checkpoint(s) checked, 0 not valid" <<<"$out" || fail "verify after gc: $out"
 
