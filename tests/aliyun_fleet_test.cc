@@ -4,6 +4,7 @@
 // user-data. Events happen at chosen steps, whatever the machine's speed: the test freezes an
 // instance's agent (SIGSTOP) while it changes the market, and lets it go on afterwards.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <functional>
@@ -131,6 +132,11 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   EXPECT_EQ((*ledger)->instances[0].end_reason, "preempted") << (*ledger)->Serialize();
   EXPECT_EQ((*ledger)->instances[1].end_reason, "stopped") << (*ledger)->Serialize();
   EXPECT_EQ((*ledger)->instances[2].end_reason, "completed") << (*ledger)->Serialize();
+
+  // The agents' copy of the job (it may hold webhook tokens) is for its owner only.
+  struct stat job_stat;
+  ASSERT_EQ(stat((run + "/" + kFleetJobKey).c_str(), &job_stat), 0);
+  EXPECT_EQ(job_stat.st_mode & 0777, 0600u);
 
   // The final adapter is the one an uninterrupted run makes, bit for bit.
   Result<std::string> adapter =

@@ -234,10 +234,10 @@ int EssUpCmd(const FleetJob& f, AliyunClient* client, Store* store) {
         return ReportError(s);
       }
     }
-    std::printf("run '%s' is complete (%s): nothing to launch%s\n", f.job.name.c_str(),
-                JoinKey(f.store_url, std::string(kCompleteMarkerName)).c_str(),
-                *g ? fmt::format("; scaling group {} is at desired capacity 0", (*g)->id).c_str()
-                   : "");
+    std::printf(
+        "run '%s' is complete (%s): nothing to launch%s\n", f.job.name.c_str(),
+        JoinKey(f.store_url, std::string(kCompleteMarkerName)).c_str(),
+        *g ? fmt::format("; scaling group {} is at desired capacity 0", (*g)->id).c_str() : "");
     return 0;
   }
   fleet::EssUpOptions o;
@@ -564,9 +564,18 @@ int Up(const FleetFlags& flags) {
   Result<Json> doc = AgentJobDocument(f->text, f->path, f->job, f->store_url, "alibaba");
   if (!doc.ok()) return ReportError(doc.status());
   (*doc)["agent"].erase("metadata_url");  // an instance asks its own cloud's service
-  if (Status s = (*store)->Put(kFleetJobKey, doc->dump(2) + "\n"); !s.ok()) {
-    return ReportError(s.WithContext("uploading the agents' job"));
+  // The job may hold webhook tokens: on a bucket it is a private object; in a folder, a file
+  // only its owner reads.
+  const std::string local_root =
+      f->store_url.starts_with("file://") ? f->store_url.substr(7) : f->store_url;
+  Status put = IsRemoteUrl(f->store_url)
+                   ? (*store)->Put(kFleetJobKey, doc->dump(2) + "\n")
+                   : Env::Default()->CreateDirs(JoinPath(local_root, "fleet"));
+  if (put.ok() && !IsRemoteUrl(f->store_url)) {
+    put = Env::Default()->WritePrivateFileAtomic(JoinPath(local_root, kFleetJobKey),
+                                                 doc->dump(2) + "\n");
   }
+  if (!put.ok()) return ReportError(put.WithContext("uploading the agents' job"));
   if (f->spec.provider == "aliyun-ess") return EssUpCmd(*f, client.get(), store->get());
   if (Status s = LiftScaleToZero(store->get()); !s.ok()) return ReportError(s);
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
