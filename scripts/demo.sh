@@ -20,7 +20,13 @@ if [ ! -f "$MODEL/config.json" ]; then
   "$BATON" init-model --preset tiny --tokenizer "$TOKENIZER" --out "$MODEL"
 fi
 echo "== before fine-tuning: $QUERY"
-"$BATON" infer --model "$MODEL" --query "$QUERY" --max_new_tokens 24 --temperature 0 --stream true
+echo "   (the model's weights are random, so its answer is noise: often blank lines or stray"
+echo "   tokens. It is shown escaped, as a JSON string, so that you can see it.)"
+# (the x keeps the trailing newlines that $(...) would drop)
+UNTRAINED=$("$BATON" infer --model "$MODEL" --query "$QUERY" --max_new_tokens 24 --temperature 0 \
+  --stream false && printf x)
+UNTRAINED=${UNTRAINED%x}
+python3 -c 'import json, sys; print("   " + json.dumps(sys.argv[1], ensure_ascii=False))' "$UNTRAINED"
 FRESH=()
 if [ -f "$RUN/COMPLETE" ]; then FRESH=(--fresh); fi  # a finished demo starts over
 echo "== baton run examples/demo.yaml ${FRESH[*]}"
