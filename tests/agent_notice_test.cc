@@ -34,6 +34,7 @@
 #include "base/kill_point.h"
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/lease.h"
+#include "cli_process.h"
 #include "cloud/fake_metadata_server.h"
 #include "job/job_spec.h"
 #include "store/store.h"
@@ -126,48 +127,14 @@ class Lines {
 };
 
 // `baton agent --job JOB` as a child process with `vars` ("NAME=value") set on top of this
-// process's environment, its stdout and stderr going to `log`. The environment is built before
-// fork, since the child of a threaded process may only make async-signal-safe calls.
+// process's environment, its stdout and stderr going to `log` (tests/cli_process.h).
 pid_t StartCli(const std::string& job, const std::vector<std::string>& vars,
                const std::string& log) {
-  std::vector<std::string> all = vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string v = *e;
-    bool replaced = false;
-    for (const std::string& mine : vars) {
-      replaced |= v.compare(0, mine.find('=') + 1, mine, 0, mine.find('=') + 1) == 0;
-    }
-    if (!replaced) all.push_back(v);
-  }
-  std::vector<char*> envp;
-  for (std::string& v : all) envp.push_back(v.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = {BATON_BINARY, "agent", "--job", job};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  close(fd);
-  return pid;
+  return testing::StartProcess({BATON_BINARY, "agent", "--job", job}, vars, log);
 }
 
 // Waits for the child; its wait status, or -1 (after killing it) when it takes over 2 minutes.
-int WaitChild(pid_t pid) {
-  int status = 0;
-  if (!WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 120000)) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-  }
-  return status;
-}
+int WaitChild(pid_t pid) { return testing::WaitChild(pid, 120000); }
 
 enum class Mode { kInProcess, kInCommit, kCli, kCliKill };
 constexpr const char* kModeNames[] = {"in-process, random moment", "in-process, inside a commit",
