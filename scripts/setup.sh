@@ -5,13 +5,17 @@
 #   --test-servers   also install the test-only S3 server: Ceph's monitor, OSD and RADOS Gateway
 #                    (scripts/radosgw.sh; about 270 MB, 45 s). scripts/test.sh passes it; the demo
 #                    does not need it.
+#   --fuzz           also install clang and libFuzzer for scripts/fuzz.sh (scripts/test.sh passes
+#                    it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 test_servers=0
+fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --test-servers) test_servers=1 ;;
-    *) echo "usage: $0 [--test-servers]" >&2; exit 2 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "usage: $0 [--test-servers] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 
@@ -22,6 +26,9 @@ apt_packages=(
 )
 if [ $test_servers = 1 ]; then
   apt_packages+=(ceph-mon ceph-osd radosgw curl uuid-runtime)
+fi
+if [ $fuzz = 1 ]; then
+  apt_packages+=(clang libclang-rt-14-dev)  # Debian 12's clang is 14; libFuzzer is in clang-rt
 fi
 # Node.js may come from Debian (nodejs + npm) or NodeSource (nodejs bundles npm, conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
