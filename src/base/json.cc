@@ -50,9 +50,23 @@ Result<Json> ReadJsonFile(Env* env, const std::string& path) {
 
 Result<int64_t> JsonInt(const Json& obj, std::string_view key, std::string_view source) {
   BATON_ASSIGN_OR_RETURN(const Json* v, Member(obj, key, source));
-  if (v->is_number_integer() || v->is_number_unsigned()) return v->get<int64_t>();
-  if (v->is_number_float() && v->get<double>() == static_cast<double>(v->get<int64_t>())) {
-    return v->get<int64_t>();
+  // Unsigned values from 2^63 on, and floats out of range, would wrap or be undefined in
+  // get<int64_t>(): they are refused, not turned negative.
+  if (v->is_number_unsigned()) {
+    if (v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return InvalidArgument("{}: key '{}': {} is out of the 64-bit integer range", source, key,
+                             v->dump());
+    }
+    return static_cast<int64_t>(v->get<uint64_t>());
+  }
+  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_number_float()) {
+    double d = v->get<double>();
+    // [-2^63, 2^63): the doubles that convert to int64 exactly when they are whole.
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+        d == static_cast<double>(static_cast<int64_t>(d))) {
+      return static_cast<int64_t>(d);
+    }
   }
   return WrongType(source, key, "an integer", *v);
 }

@@ -173,6 +173,12 @@ Result<CheckpointInfo> CheckpointManager::CheckFolder(int64_t step, const Folder
     return info;
   }
   std::vector<std::string> problems;
+  for (const auto& [name, size] : sizes) {
+    if (name != kManifestName && !manifest->files.contains(name)) {
+      problems.push_back(fmt::format("{}: in the folder but not listed in MANIFEST.json", name));
+    }
+  }
+  std::map<std::string, std::string> contents;  // read for the digests, kept for content_check_
   for (const auto& [name, entry] : manifest->files) {
     auto found = sizes.find(name);
     if (found == sizes.end()) {
@@ -195,12 +201,21 @@ Result<CheckpointInfo> CheckpointManager::CheckFolder(int64_t step, const Folder
       if (data->size() != entry.size || digest != entry.xxh3_64) {
         problems.push_back(fmt::format("{}: xxh3_64 {} ({} bytes), manifest says {} ({} bytes)",
                                        name, digest, data->size(), entry.xxh3_64, entry.size));
+      } else if (content_check_) {
+        contents.emplace(name, std::move(data).value());
       }
     }
   }
   if (!problems.empty()) {
     info.reason = JoinProblems(problems);
     return info;
+  }
+  if (level == Verify::kDigests && content_check_) {
+    Status content = content_check_(step, contents);
+    if (!content.ok()) {
+      info.reason = content.message();
+      return info;
+    }
   }
   info.state = CheckpointState::kValid;
   return info;
@@ -256,12 +271,14 @@ Result<CheckpointInfo> CheckpointManager::Check(int64_t step, Verify level) {
   return CheckFolder(step, folder, level);
 }
 
-Result<std::optional<int64_t>> CheckpointManager::LatestValid() {
+Result<std::optional<int64_t>> CheckpointManager::LatestValid(
+    std::vector<CheckpointInfo>* skipped) {
   BATON_ASSIGN_OR_RETURN(Scan scan, ScanRun());
   for (auto it = scan.checkpoints.rbegin(); it != scan.checkpoints.rend(); ++it) {
     BATON_ASSIGN_OR_RETURN(CheckpointInfo info,
                            CheckFolder(it->first, it->second, Verify::kDigests));
     if (info.state == CheckpointState::kValid) return std::optional<int64_t>(it->first);
+    if (skipped) skipped->push_back(std::move(info));
   }
   return std::optional<int64_t>();
 }

@@ -1,11 +1,12 @@
 // CheckpointManager: the checkpoint protocol of DESIGN.md over any Store, for one run prefix.
 //
 // Commit uploads every file, then MANIFEST.json (sizes and XXH3-64 digests) last. A checkpoint
-// is valid only if its manifest parses, names the step of its folder, and every file it lists
-// is there with that size and digest; so an interrupted commit (no manifest, or files that do
-// not match it) can never be taken for a valid one, on any store. Where the store can rename
-// folders (a filesystem), the files and manifest go to "checkpoint-N.partial-<nonce>/" first and
-// the folder is renamed into place, so readers never even see a half-written checkpoint-N.
+// is valid only if its manifest parses, names the step of its folder, every file it lists is
+// there with that size and digest, and the folder holds no file it does not list; so an interrupted
+// commit (no manifest, or files that do not match it) can never be taken for a valid one, on any
+// store. Where the store can rename folders (a filesystem), the files and manifest go to
+// "checkpoint-N.partial-<nonce>/" first and the folder is renamed into place, so readers never even
+// see a half-written checkpoint-N.
 //
 // Nothing here is thread-safe; one process commits to a run at a time (the run lease sees to
 // that). Errors of the store (I/O, permissions) are returned as errors, never taken as "this
@@ -76,15 +77,24 @@ class CheckpointManager {
   enum class FencePoint { kBeforeCommit, kBeforeManifest };
   void SetFence(std::function<Status(FencePoint)> fence) { fence_ = std::move(fence); }
 
+  // What the files of a checkpoint say, beyond their manifest: with Verify::kDigests, once every
+  // digest matched, `check` gets the checkpoint's files (the manifest excluded) and a non-OK
+  // status makes the checkpoint invalid, its message the reason. The trainer checks that the
+  // files agree with each other and with its model (train/checkpoint_io.h ValidateCheckpoint).
+  using ContentCheck =
+      std::function<Status(int64_t step, const std::map<std::string, std::string>& files)>;
+  void SetContentCheck(ContentCheck check) { content_check_ = std::move(check); }
+
   // Every "checkpoint-N/" folder of the run, by step. With Verify::kSizes a checkpoint is
   // reported valid when its manifest and file sizes check out; kDigests reads every file.
   Result<std::vector<CheckpointInfo>> List(Verify level = Verify::kSizes);
   Result<std::vector<LeftoverInfo>> ListLeftovers();
   // One checkpoint; NotFound if the run has no object under its folder.
   Result<CheckpointInfo> Check(int64_t step, Verify level = Verify::kDigests);
-  // The newest checkpoint that is valid with digests checked (what a resume must use), or
-  // nullopt when there is none.
-  Result<std::optional<int64_t>> LatestValid();
+  // The newest checkpoint that is valid with digests (and the content check) checked: what a
+  // resume must use; nullopt when there is none. `skipped`, when given, receives the newer
+  // checkpoints that were not valid, newest first, each with its reason.
+  Result<std::optional<int64_t>> LatestValid(std::vector<CheckpointInfo>* skipped = nullptr);
   // The files of checkpoint `step` (the manifest excluded), every digest re-checked:
   // NotFound without a manifest, Corruption if anything does not match.
   Result<std::map<std::string, std::string>> Load(int64_t step);
@@ -127,6 +137,7 @@ class CheckpointManager {
   Env* env_;
   uint64_t nonce_counter_ = 0;
   std::function<Status(FencePoint)> fence_;
+  ContentCheck content_check_;
 };
 
 }  // namespace baton

@@ -43,6 +43,12 @@ class CheckpointManagerTest : public ::testing::TestWithParam<Mode> {
     return steps;
   }
   std::vector<std::string> Keys() { return *base_.List(""); }
+  void ExpectInvalid(int64_t step, Verify level, const std::string& reason_part) {
+    Result<CheckpointInfo> info = mgr_.Check(step, level);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->state, CheckpointState::kInvalid);
+    EXPECT_NE(info->reason.find(reason_part), std::string::npos) << info->reason;
+  }
 
   testing::ScopedTempDir dir_;
   FileStore base_{env, dir_.path()};
@@ -185,17 +191,66 @@ TEST_P(CheckpointManagerTest, DamageIsDetectedAndSkipped) {
   }
 }
 
-TEST_P(CheckpointManagerTest, UnknownManifestFieldsAndExtraFilesAreFine) {
+TEST_P(CheckpointManagerTest, UnknownManifestFieldsAreFine) {
   ASSERT_TRUE(mgr_.Commit(20, TrainerFiles(20)).ok());
   Json m = *ReadJsonFile(env, PathOf(20, "MANIFEST.json"));
   m["lease_epoch"] = 4;
   m["files"]["adapter_config.json"]["sha256"] = "abc";
-  m["version"] = 2;
   ASSERT_TRUE(env->WriteFileAtomic(PathOf(20, "MANIFEST.json"), m.dump()).ok());
-  Write("checkpoint-20/README.md", "not in the manifest");
   EXPECT_EQ(mgr_.Check(20)->state, CheckpointState::kValid);
   EXPECT_EQ(*mgr_.LatestValid(), 20);
-  EXPECT_EQ(*mgr_.Load(20), AsMap(TrainerFiles(20)));  // only what the manifest lists
+  EXPECT_EQ(*mgr_.Load(20), AsMap(TrainerFiles(20)));
+}
+
+TEST_P(CheckpointManagerTest, NewerManifestVersionsAndUnlistedFilesAreInvalid) {
+  ASSERT_TRUE(mgr_.Commit(10, TrainerFiles(10)).ok());
+  ASSERT_TRUE(mgr_.Commit(20, TrainerFiles(20)).ok());
+  Json m = *ReadJsonFile(env, PathOf(20, "MANIFEST.json"));
+  m["version"] = 2;
+  ASSERT_TRUE(env->WriteFileAtomic(PathOf(20, "MANIFEST.json"), m.dump()).ok());
+  ExpectInvalid(20, Verify::kSizes, "manifest version 2 is newer than this baton understands (1)");
+  EXPECT_EQ(*mgr_.LatestValid(), 10);
+  EXPECT_FALSE(mgr_.Load(20).ok());
+
+  // A file the manifest does not list: the folder and its manifest disagree.
+  ASSERT_TRUE(mgr_.Commit(20, TrainerFiles(20)).ok());
+  Write("checkpoint-20/README.md", "not in the manifest");
+  for (Verify level : {Verify::kSizes, Verify::kDigests}) {
+    ExpectInvalid(20, level, "README.md: in the folder but not listed in MANIFEST.json");
+  }
+  EXPECT_EQ(*mgr_.LatestValid(), 10);
+}
+
+TEST_P(CheckpointManagerTest, ContentCheckMakesCheckpointsInvalidWithItsReason) {
+  for (int64_t step = 10; step <= 40; step += 10) {
+    ASSERT_TRUE(mgr_.Commit(step, TrainerFiles(step)).ok());
+  }
+  std::vector<int64_t> checked;
+  mgr_.SetContentCheck([&](int64_t step, const std::map<std::string, std::string>& files) {
+    checked.push_back(step);
+    EXPECT_EQ(files, AsMap(TrainerFiles(step)));  // every file, the manifest excluded
+    if (step >= 30) return Corruption("checkpoint-{}/trainer_state.json: says so", step);
+    return Status::Ok();
+  });
+  std::vector<CheckpointInfo> skipped;
+  Result<std::optional<int64_t>> latest = mgr_.LatestValid(&skipped);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(*latest, 20);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0].step, 40);  // newest first
+  EXPECT_EQ(skipped[0].state, CheckpointState::kInvalid);
+  EXPECT_EQ(skipped[0].reason, "checkpoint-40/trainer_state.json: says so");
+  EXPECT_EQ(skipped[1].step, 30);
+  EXPECT_EQ(checked, (std::vector<int64_t>{40, 30, 20}));
+  // Sizes only: nothing is read, so the check does not run.
+  checked.clear();
+  EXPECT_EQ(mgr_.Check(40, Verify::kSizes)->state, CheckpointState::kValid);
+  EXPECT_TRUE(checked.empty());
+  EXPECT_EQ(mgr_.Check(40, Verify::kDigests)->state, CheckpointState::kInvalid);
+  // Retention never takes a checkpoint the check refuses for the newest valid one.
+  ASSERT_TRUE(mgr_.Retain(1, std::nullopt).ok());
+  EXPECT_EQ(Steps(CheckpointState::kValid), (std::vector<int64_t>{20}));
+  EXPECT_EQ(Steps(CheckpointState::kInvalid), (std::vector<int64_t>{30, 40}));
 }
 
 TEST_P(CheckpointManagerTest, RecommitReplacesTheStep) {

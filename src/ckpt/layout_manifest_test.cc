@@ -30,15 +30,33 @@ TEST(CkptManifestTest, RoundTripAndFieldOrder) {
   EXPECT_EQ(back->files["adapter_model.safetensors"].xxh3_64, DigestHex("x"));
 }
 
-TEST(CkptManifestTest, NewerWritersAreReadable) {
-  // Unknown fields anywhere, and a higher version (fields are only appended), are fine.
-  std::string text = R"({"format": "baton-checkpoint", "version": 3, "step": 5, "lease_epoch": 9,
+TEST(CkptManifestTest, UnknownFieldsAreIgnored) {
+  std::string text = R"({"format": "baton-checkpoint", "version": 1, "step": 5, "lease_epoch": 9,
     "files": {"a": {"size": 1, "xxh3_64": "0123456789abcdef", "sha256": "..."}},
     "created_unix_ms": 1, "future": [1, 2]})";
   Result<Manifest> m = ParseManifest(text, "M");
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  EXPECT_EQ(m->version, 3);
+  EXPECT_EQ(m->version, 1);
   EXPECT_EQ(m->files.at("a").size, 1u);
+}
+
+TEST(CkptManifestTest, NewerVersionsAreRefused) {
+  // A newer version may change what makes a checkpoint valid: it is not taken for version 1.
+  for (int version : {2, 3}) {
+    std::string text = fmt::format(
+        R"({{"format": "baton-checkpoint", "version": {}, "step": 5,
+        "files": {{"a": {{"size": 1, "xxh3_64": "0123456789abcdef"}}}}}})",
+        version);
+    Result<Manifest> m = ParseManifest(text, "ckpt/MANIFEST.json");
+    ASSERT_FALSE(m.ok()) << text;
+    EXPECT_EQ(m.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(m.status().message().find(fmt::format(
+                  "ckpt/MANIFEST.json: manifest version {} is newer than this baton understands "
+                  "(1)",
+                  version)),
+              std::string::npos)
+        << m.status().message();
+  }
 }
 
 TEST(CkptManifestTest, MalformedManifestsAreCorruption) {
@@ -62,6 +80,19 @@ TEST(CkptManifestTest, MalformedManifestsAreCorruption) {
           "files": {"../a": {"size": 1, "xxh3_64": "0123456789abcdef"}}})",
       R"({"format": "baton-checkpoint", "version": 1, "step": 1,
           "files": {"MANIFEST.json": {"size": 1, "xxh3_64": "0123456789abcdef"}}})",
+      // Wrongly typed or out-of-range fields: errors, never an exception.
+      R"({"format": "baton-checkpoint", "version": "1", "step": 1, "files": {}})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 9223372036854775808,
+          "files": {}})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 1e300, "files": {}})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 1, "files": {},
+          "created_unix_ms": "yesterday"})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 1,
+          "files": {"a": {"size": "1", "xxh3_64": "0123456789abcdef"}}})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 1,
+          "files": {"a": {"size": 1, "xxh3_64": 12}}})",
+      R"({"format": "baton-checkpoint", "version": 1, "step": 1, "files": {"a": 1}})",
+      R"({"format": 1, "version": 1, "step": 1, "files": {}})",
   };
   for (const char* text : bad) {
     Result<Manifest> m = ParseManifest(text, "ckpt/MANIFEST.json");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <limits>
 #include <random>
 
 #include "base/json.h"
@@ -55,7 +56,10 @@ Result<LeaseRecord> LeaseRecord::Parse(std::string_view text, const std::string&
   BATON_ASSIGN_OR_RETURN(r.acquired_unix_ms, JsonInt(j, "acquired_unix_ms", source));
   BATON_ASSIGN_OR_RETURN(r.renewed_unix_ms, JsonInt(j, "renewed_unix_ms", source));
   BATON_ASSIGN_OR_RETURN(r.released, JsonBool(j, "released", source));
-  if (r.epoch < 1) return Corruption("{}: epoch {} is not positive", source, r.epoch);
+  if (r.epoch < 1) {
+    return Corruption("{}: epoch {} is not positive (a lease's epoch starts at 1 and only grows)",
+                      source, r.epoch);
+  }
   return r;
 }
 
@@ -102,6 +106,13 @@ Result<std::unique_ptr<RunLease>> RunLease::Acquire(Store* store, const std::str
       BATON_ASSIGN_OR_RETURN(LeaseRecord old, LeaseRecord::Parse(cur->data, where));
       previous = old.epoch;
       etag = cur->etag;
+      // epoch + 1 would overflow to a negative epoch, which every reader (this one too) refuses.
+      if (previous == std::numeric_limits<int64_t>::max()) {
+        return FailedPrecondition(
+            "{}: epoch {} is the largest a lease can hold; no newer attempt can take it (delete "
+            "{} only when no attempt is running)",
+            where, previous, where);
+      }
     } else if (cur.status().code() != StatusCode::kNotFound) {
       return cur.status().WithContext("taking the run lease");
     }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt_test_util.h"
 #include "fault_injection_store.h"
@@ -137,6 +139,63 @@ TEST_P(LeaseTest, CorruptLeaseIsAnErrorNamingTheFile) {
   ASSERT_FALSE(a.ok());
   EXPECT_NE(a.status().message().find("run/lease.json"), std::string::npos) << a.status().message();
   EXPECT_NE(a.status().message().find("epoch"), std::string::npos) << a.status().message();
+}
+
+// A lease document with `epoch` spliced in as JSON text.
+std::string LeaseText(const std::string& epoch, const std::string& holder = "\"h\"",
+                      const std::string& released = "false") {
+  return "{\"format\": \"baton-lease\", \"version\": 1, \"epoch\": " + epoch +
+         ", \"holder\": " + holder +
+         ", \"acquired_unix_ms\": 1, \"renewed_unix_ms\": 1, \"released\": " + released + "}";
+}
+
+TEST_P(LeaseTest, EpochAtTheLargestValueIsNotOverflowed) {
+  const std::string max = std::to_string(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(store_->Put("run/lease.json", LeaseText(max)).ok());
+  auto a = RunLease::Acquire(store_, "run", "a");
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(a.status().message().find("run/lease.json: epoch " + max + " is the largest"),
+            std::string::npos)
+      << a.status().message();
+  // Nothing written: the lease is still the old holder's, readable, not a negative epoch.
+  auto now = ReadLease(store_, "run");
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ((*now)->epoch, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ((*now)->holder, "h");
+  // One below the largest still works, and its holder can check its own lease.
+  ASSERT_TRUE(store_
+                  ->Put("run/lease.json",
+                        LeaseText(std::to_string(std::numeric_limits<int64_t>::max() - 1)))
+                  .ok());
+  auto b = RunLease::Acquire(store_, "run", "b");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ((*b)->epoch(), std::numeric_limits<int64_t>::max());
+  EXPECT_TRUE((*b)->Check().ok());
+}
+
+TEST_P(LeaseTest, BadEpochsAndWronglyTypedFieldsAreErrorsNamingTheFile) {
+  const std::vector<std::string> bad = {
+      LeaseText("-5"),
+      LeaseText("0"),
+      LeaseText("9223372036854775808"),  // 2^63: would read as a negative int64
+      LeaseText("18446744073709551615"),
+      LeaseText("1e300"),
+      LeaseText("\"3\""),
+      LeaseText("3", "5"),
+      LeaseText("3", "\"h\"", "\"no\""),
+      "[1, 2]",
+  };
+  for (const std::string& text : bad) {
+    ASSERT_TRUE(store_->Put("run/lease.json", text).ok());
+    auto read = ReadLease(store_, "run");
+    ASSERT_FALSE(read.ok()) << text;
+    EXPECT_NE(read.status().message().find("run/lease.json"), std::string::npos)
+        << read.status().message();
+    auto a = RunLease::Acquire(store_, "run", "a");
+    ASSERT_FALSE(a.ok()) << text;
+    EXPECT_EQ(*store_->Get("run/lease.json"), text) << "a refused lease was overwritten";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Store, LeaseTest, ::testing::Values(true, false),

@@ -61,16 +61,17 @@ Result<Manifest> ParseManifest(std::string_view text, std::string_view source) {
     return Bad(source, fmt::format("'format' is not \"{}\"", kManifestFormat));
   }
   Manifest m;
-  auto version = j.find("version");
-  if (version == j.end() || !version->is_number_integer() || version->get<int64_t>() < 1) {
-    return Bad(source, "'version' is not an integer >= 1");
+  Result<int64_t> version = JsonInt(j, "version", source);
+  if (!version.ok() || *version < 1) return Bad(source, "'version' is not an integer >= 1");
+  // A newer version may change what makes a checkpoint valid: this code cannot vouch for it.
+  if (*version != kManifestVersion) {
+    return Bad(source, fmt::format("manifest version {} is newer than this baton understands ({})",
+                                   *version, kManifestVersion));
   }
-  m.version = version->get<int64_t>();
-  auto step = j.find("step");
-  if (step == j.end() || !step->is_number_integer() || step->get<int64_t>() < 0) {
-    return Bad(source, "'step' is not an integer >= 0");
-  }
-  m.step = step->get<int64_t>();
+  m.version = *version;
+  Result<int64_t> step = JsonInt(j, "step", source);
+  if (!step.ok() || *step < 0) return Bad(source, "'step' is not an integer >= 0");
+  m.step = *step;
   auto files = j.find("files");
   if (files == j.end() || !files->is_object()) return Bad(source, "'files' is not an object");
   for (const auto& [name, entry] : files->items()) {
@@ -88,9 +89,11 @@ Result<Manifest> ParseManifest(std::string_view text, std::string_view source) {
     }
     m.files[name] = {size->get<uint64_t>(), digest->get<std::string>()};
   }
-  auto created = j.find("created_unix_ms");
-  if (created != j.end() && created->is_number_integer())
-    m.created_unix_ms = created->get<int64_t>();
+  if (j.contains("created_unix_ms")) {
+    Result<int64_t> created = JsonInt(j, "created_unix_ms", source);
+    if (!created.ok()) return Bad(source, "'created_unix_ms' is not an integer");
+    m.created_unix_ms = *created;
+  }
   return m;
 }
 

@@ -2,8 +2,9 @@
 //   {"format": "baton-checkpoint", "version": 1, "step": 93,
 //    "files": {"adapter_model.safetensors": {"size": 123, "xxh3_64": "0123456789abcdef"}, ...},
 //    "created_unix_ms": 1700000000000}
-// Fields are only ever appended: readers ignore fields they do not know and accept any version
-// >= 1, so old and new Batons read each other's checkpoints.
+// Fields are only ever appended and readers ignore fields they do not know; but a manifest of a
+// version other than kManifestVersion is refused (Corruption naming both versions): a newer
+// version may change what makes a checkpoint valid, which this code cannot check.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // baton ckpt ls|verify|gc DIR_OR_URL: inspect and clean a run's checkpoints.
 //   ls      one line per checkpoint (sizes checked), leftovers, whether the run is COMPLETE
-//   verify  re-reads every file against its digest; exit 1 if any checkpoint is not valid
+//   verify  re-reads every file against its digest and checks that the files agree with each
+//           other (train/checkpoint_io.h); exit 1 if any checkpoint is not valid
 //   gc      deletes invalid/incomplete checkpoints and leftovers (--dry-run to only show them)
 // A hidden `commit` writes a checkpoint from local files through the same code the trainer
 // uses, so end-to-end tests can build runs without a trainer.
@@ -12,6 +13,7 @@
 #include "cli/commands.h"
 #include "run/layout.h"
 #include "store/store.h"
+#include "train/checkpoint_io.h"
 
 namespace baton::cli {
 namespace {
@@ -37,6 +39,18 @@ void PrintTable(const std::vector<CheckpointInfo>& infos) {
                 CheckpointStateName(info.state), static_cast<unsigned long long>(info.total_bytes),
                 static_cast<long long>(info.num_files), info.reason.c_str());
   }
+}
+
+// A manager whose digest checks also check what the files say (train/checkpoint_io.h): a
+// checkpoint whose trainer state, adapter and optimizer disagree is not valid, with the reason,
+// just as a resume would skip it. Without a model, shapes are checked against the adapter's
+// own config.
+std::unique_ptr<CheckpointManager> TrainingCheckpoints(Store* store) {
+  auto manager = std::make_unique<CheckpointManager>(store, "");
+  manager->SetContentCheck([](int64_t step, const std::map<std::string, std::string>& files) {
+    return ValidateCheckpoint(files, CheckpointDir(step), step);
+  });
+  return manager;
 }
 
 // Says so when the user pointed at one checkpoint instead of the run that holds it.
@@ -87,7 +101,8 @@ int RunLs(const CkptArgs& args) {
 int RunVerify(const CkptArgs& args) {
   Result<std::unique_ptr<Store>> store = OpenStore(args.url, OpenMode::kMustExist);
   if (!store.ok()) return ReportError(store.status());
-  CheckpointManager manager(store->get(), "");
+  std::unique_ptr<CheckpointManager> checked = TrainingCheckpoints(store->get());
+  CheckpointManager& manager = *checked;
   std::vector<CheckpointInfo> infos;
   if (args.step.has_value()) {
     Result<CheckpointInfo> info = manager.Check(*args.step, Verify::kDigests);
@@ -118,7 +133,8 @@ int RunVerify(const CkptArgs& args) {
 int RunGc(const CkptArgs& args) {
   Result<std::unique_ptr<Store>> store = OpenStore(args.url, OpenMode::kMustExist);
   if (!store.ok()) return ReportError(store.status());
-  CheckpointManager manager(store->get(), "");
+  std::unique_ptr<CheckpointManager> checked = TrainingCheckpoints(store->get());
+  CheckpointManager& manager = *checked;
   // Without --all, anything at or after the newest valid step may be a commit in flight.
   int64_t older_than = std::numeric_limits<int64_t>::max();
   if (!args.all) {

@@ -21,25 +21,37 @@ bool PatternMatches(const std::string& key, const std::string& path) {
 
 Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source) {
   LoraConfig c;
-  if (j.contains("peft_type") && j["peft_type"] != "LORA") {
+  if (!j.is_object()) return InvalidArgument("{}: not a JSON object", source);
+  // Optional keys: absent or null take the default; any other type is an error naming the key.
+  auto present = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+  auto wrong = [&](const char* key, const char* want) {
+    return InvalidArgument("{}: key '{}': expected {}, got {}", source, key, want,
+                           j[key].type_name());
+  };
+  if (present("peft_type") && j["peft_type"] != "LORA") {
     return Unimplemented("{}: peft_type {} is not supported (only LORA)", source,
                          j["peft_type"].dump());
   }
   BATON_ASSIGN_OR_RETURN(c.r, JsonInt(j, "r", source));
   BATON_ASSIGN_OR_RETURN(c.alpha, JsonNumber(j, "lora_alpha", source));
-  if (j.contains("lora_dropout") && j["lora_dropout"].is_number()) {
-    c.dropout = j["lora_dropout"].get<double>();
+  if (present("lora_dropout")) {
+    BATON_ASSIGN_OR_RETURN(c.dropout, JsonNumber(j, "lora_dropout", source));
   }
-  if (j.contains("use_rslora") && j["use_rslora"].is_boolean()) c.use_rslora = j["use_rslora"];
+  if (present("use_rslora")) {
+    BATON_ASSIGN_OR_RETURN(c.use_rslora, JsonBool(j, "use_rslora", source));
+  }
   if (c.r <= 0) return InvalidArgument("{}: key 'r' must be positive", source);
-  if (j.value("use_dora", false))
-    return Unimplemented("{}: use_dora=true is not supported", source);
-  if (j.contains("bias") && j["bias"].is_string() && j["bias"] != "none") {
-    return Unimplemented("{}: bias '{}' is not supported (only 'none')", source,
-                         j["bias"].get<std::string>());
+  if (present("use_dora")) {
+    BATON_ASSIGN_OR_RETURN(bool dora, JsonBool(j, "use_dora", source));
+    if (dora) return Unimplemented("{}: use_dora=true is not supported", source);
   }
-  if (j.contains("modules_to_save") && !j["modules_to_save"].is_null() &&
-      !j["modules_to_save"].empty()) {
+  if (present("bias")) {
+    BATON_ASSIGN_OR_RETURN(std::string bias, JsonString(j, "bias", source));
+    if (bias != "none") {
+      return Unimplemented("{}: bias '{}' is not supported (only 'none')", source, bias);
+    }
+  }
+  if (present("modules_to_save") && !j["modules_to_save"].empty()) {
     return Unimplemented("{}: modules_to_save is not supported", source);
   }
   if (!j.contains("target_modules")) return NotFound("{}: missing key 'target_modules'", source);
@@ -59,19 +71,44 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   } else {
     return InvalidArgument("{}: key 'target_modules': expected a list or a string", source);
   }
-  if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null()) {
+  auto layer_index = [&](const Json& x) -> Result<int64_t> {
+    if (!x.is_number_integer() || x.get<int64_t>() < 0) {
+      return InvalidArgument("{}: key 'layers_to_transform': {} is not a layer index", source,
+                             x.dump());
+    }
+    return x.get<int64_t>();
+  };
+  if (present("layers_to_transform")) {
     const Json& l = j["layers_to_transform"];
-    if (l.is_number_integer()) {
-      c.layers_to_transform.push_back(l.get<int64_t>());
-    } else if (l.is_array()) {
-      for (const Json& x : l) c.layers_to_transform.push_back(x.get<int64_t>());
+    if (l.is_array()) {
+      for (const Json& x : l) {
+        BATON_ASSIGN_OR_RETURN(int64_t layer, layer_index(x));
+        c.layers_to_transform.push_back(layer);
+      }
+    } else {
+      BATON_ASSIGN_OR_RETURN(int64_t layer, layer_index(l));
+      c.layers_to_transform.push_back(layer);
     }
   }
-  if (j.contains("rank_pattern") && j["rank_pattern"].is_object()) {
-    for (auto& [k, v] : j["rank_pattern"].items()) c.rank_pattern[k] = v.get<int64_t>();
+  if (present("rank_pattern")) {
+    if (!j["rank_pattern"].is_object()) return wrong("rank_pattern", "an object");
+    for (auto& [k, v] : j["rank_pattern"].items()) {
+      if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
+        return InvalidArgument("{}: key 'rank_pattern': '{}' is {}, want a positive integer",
+                               source, k, v.dump());
+      }
+      c.rank_pattern[k] = v.get<int64_t>();
+    }
   }
-  if (j.contains("alpha_pattern") && j["alpha_pattern"].is_object()) {
-    for (auto& [k, v] : j["alpha_pattern"].items()) c.alpha_pattern[k] = v.get<double>();
+  if (present("alpha_pattern")) {
+    if (!j["alpha_pattern"].is_object()) return wrong("alpha_pattern", "an object");
+    for (auto& [k, v] : j["alpha_pattern"].items()) {
+      if (!v.is_number()) {
+        return InvalidArgument("{}: key 'alpha_pattern': '{}' is {}, want a number", source, k,
+                               v.dump());
+      }
+      c.alpha_pattern[k] = v.get<double>();
+    }
   }
   return c;
 }

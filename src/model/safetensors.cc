@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <set>
+#include <tuple>
 
 #include "base/json.h"
 
@@ -10,6 +13,33 @@ namespace {
 
 // Headers above this size are not plausible and suggest a file that is not safetensors.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+// The header as JSON. A key that appears twice in one object is refused (nlohmann keeps the last
+// one silently, so two tensors of one name would hide one of them).
+Result<Json> ParseHeader(std::string_view header, const std::string& path) {
+  const std::string source = path + " (safetensors header)";
+  std::vector<std::set<std::string>> keys;  // of each object being parsed, innermost last
+  std::string duplicate;
+  auto track = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == Json::parse_event_t::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == Json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+               !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  Json j = Json::parse(header.begin(), header.end(), track, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {  // the parse error, with line:col
+    Result<Json> again = ParseJson(header, source);
+    return again.ok() ? Corruption("{}: not valid JSON", source)
+                      : Corruption("{}", again.status().message());
+  }
+  if (!duplicate.empty()) return Corruption("{}: key '{}' appears twice", source, duplicate);
+  return j;
+}
 
 }  // namespace
 
@@ -43,18 +73,27 @@ Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
   if (size < 8) return Corruption("{}: {} bytes, too short for a safetensors header", path, size);
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | p[i];
-  if (header_len > kMaxHeaderBytes || header_len + 8 > size) {
+  if (header_len > kMaxHeaderBytes) {
+    return Corruption(
+        "{}: header length {} is over the limit of {} bytes (not a safetensors file?)", path,
+        header_len, kMaxHeaderBytes);
+  }
+  if (header_len + 8 > size) {
     return Corruption(
         "{}: header length {} does not fit in the file of {} bytes (truncated or "
         "not a safetensors file)",
         path, header_len, size);
   }
   std::string_view header(reinterpret_cast<const char*>(p + 8), header_len);
-  BATON_ASSIGN_OR_RETURN(Json j, ParseJson(header, path + " (safetensors header)"));
+  BATON_ASSIGN_OR_RETURN(Json j, ParseHeader(header, path));
   if (!j.is_object()) return Corruption("{}: safetensors header is not a JSON object", path);
-  size_t data_start = 8 + header_len;
-  size_t data_size = size - data_start;
-  std::vector<std::pair<size_t, size_t>> ranges;
+  const uint64_t data_start = 8 + header_len;
+  const uint64_t data_size = size - data_start;
+  struct Range {
+    uint64_t begin, end;
+    const std::string* name;
+  };
+  std::vector<Range> ranges;
   for (auto& [name, v] : j.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) return Corruption("{}: __metadata__ is not an object", path);
@@ -64,30 +103,44 @@ Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
       continue;
     }
     std::string where = fmt::format("{}: tensor '{}'", path, name);
-    BATON_ASSIGN_OR_RETURN(std::string dtype_name, JsonString(v, "dtype", where));
+    if (!v.is_object()) return Corruption("{}: entry is not a JSON object", where);
+    Result<std::string> dtype_field = JsonString(v, "dtype", where);
+    if (!dtype_field.ok()) return Corruption("{}", dtype_field.status().message());
+    const std::string& dtype_name = *dtype_field;
     Result<DType> dtype = DTypeFromName(dtype_name);
-    if (!dtype.ok()) return dtype.status().WithContext(where);
-    if (!v.contains("shape") || !v["shape"].is_array() || !v.contains("data_offsets") ||
-        !v["data_offsets"].is_array() || v["data_offsets"].size() != 2) {
+    if (!dtype.ok()) return Corruption("{}: {}", where, dtype.status().message());
+    auto shape = v.find("shape");
+    auto offsets = v.find("data_offsets");
+    if (shape == v.end() || !shape->is_array() || offsets == v.end() || !offsets->is_array() ||
+        offsets->size() != 2) {
       return Corruption("{}: needs 'shape' and two 'data_offsets'", where);
     }
     Entry e;
     e.dtype = *dtype;
-    for (const Json& d : v["shape"]) {
-      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) {
-        return Corruption("{}: bad shape {}", where, v["shape"].dump());
+    // Dimensions as unsigned: nlohmann reads 2^63 and more as unsigned, which get<int64_t>()
+    // would turn negative; and the byte count is multiplied with overflow checks.
+    uint64_t want = DTypeSize(e.dtype);
+    for (const Json& d : *shape) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t{INT64_MAX}) {
+        return Corruption("{}: shape {} holds {} (want integers in [0, 2^63))", where,
+                          shape->dump(), d.dump());
       }
-      e.shape.push_back(d.get<int64_t>());
+      uint64_t dim = d.get<uint64_t>();
+      e.shape.push_back(static_cast<int64_t>(dim));
+      if (want != 0 && dim > std::numeric_limits<uint64_t>::max() / want) {
+        return Corruption("{}: shape {} of {} overflows a 64-bit byte count", where, shape->dump(),
+                          dtype_name);
+      }
+      want *= dim;
     }
-    const Json& off = v["data_offsets"];
+    const Json& off = *offsets;
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
-      return Corruption("{}: bad data_offsets {}", where, off.dump());
+      return Corruption("{}: bad data_offsets {} (want two integers >= 0)", where, off.dump());
     }
-    size_t b = off[0].get<size_t>(), end = off[1].get<size_t>();
-    size_t want = static_cast<size_t>(NumElements(e.shape)) * DTypeSize(e.dtype);
+    uint64_t b = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (end < b || end - b != want) {
       return Corruption("{}: data_offsets [{}, {}] hold {} bytes but {} {} needs {}", where, b, end,
-                        end - b, dtype_name, ShapeString(e.shape), want);
+                        end < b ? 0 : end - b, dtype_name, ShapeString(e.shape), want);
     }
     if (end > data_size) {
       return Corruption(
@@ -95,15 +148,20 @@ Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
           "(truncated file?)",
           where, end, data_size);
     }
-    e.begin = data_start + b;
-    e.end = data_start + end;
-    ranges.emplace_back(b, end);
-    f.entries_.emplace(name, std::move(e));
+    e.begin = static_cast<size_t>(data_start + b);
+    e.end = static_cast<size_t>(data_start + end);
+    auto [it, fresh] = f.entries_.emplace(name, std::move(e));
+    ranges.push_back({b, end, &it->first});
   }
-  std::sort(ranges.begin(), ranges.end());
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
   for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second) {
-      return Corruption("{}: tensor data ranges overlap", path);
+    // Empty tensors take no bytes and overlap nothing.
+    if (ranges[i].begin < ranges[i - 1].end && ranges[i].begin < ranges[i].end) {
+      return Corruption("{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", path,
+                        *ranges[i - 1].name, ranges[i - 1].begin, ranges[i - 1].end,
+                        *ranges[i].name, ranges[i].begin, ranges[i].end);
     }
   }
   return f;

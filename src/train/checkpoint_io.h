@@ -34,8 +34,21 @@ Result<std::vector<std::pair<std::string, std::string>>> SerializeCheckpoint(
 Result<TrainerState> ReadCheckpointState(const std::map<std::string, std::string>& files,
                                          const std::string& where);
 
+// Checks that the files of checkpoint `step` agree with each other and with the step of their
+// folder, reading them only: the four files are there; trainer_state.json is a valid trainer
+// state whose global_step is `step`; adapter_config.json is a LoRA config (and the r and alpha
+// the state's args record); adapter_model.safetensors holds 2-D F32 lora_A [r, in] / lora_B
+// [out, r] pairs of the config's rank; optimizer.safetensors records step `step` and holds F32
+// moments as long as the adapter, with accumulated gradients exactly when micro_step > 0.
+// With `into`, also that the config is the job's LoRA config (dropout aside: it changes only the
+// trajectory) and that the adapter and optimizer have exactly the tensors and shapes of `into`.
+// Corruption naming the file ("<where>/<file>") and what disagrees.
+Status ValidateCheckpoint(const std::map<std::string, std::string>& files, const std::string& where,
+                          int64_t step, const TrainableState* into = nullptr);
+
 // Puts the adapter, the optimizer moments and step, and (when `saved.micro_step` > 0) the
-// accumulated gradients of the checkpoint files into `trainable`; checks every shape and dtype.
+// accumulated gradients of the checkpoint files into `trainable`, after ValidateCheckpoint
+// (against `trainable`) passed: a checkpoint that does not fit changes nothing.
 Status RestoreCheckpoint(const std::map<std::string, std::string>& files, const std::string& where,
                          const TrainerState& saved, const TrainableState& trainable);
 

@@ -227,13 +227,19 @@ Status Trainer::Setup() {
 }
 
 Status Trainer::Resume() {
-  BATON_ASSIGN_OR_RETURN(std::vector<CheckpointInfo> all, ckpt_->List());
-  for (const CheckpointInfo& c : all) {
-    if (c.state != CheckpointState::kValid) {
-      Print(fmt::format("resume: skipping checkpoint-{}: {}", c.step, c.reason));
-    }
+  // A checkpoint is resumed from only if its files agree with each other and with this job's
+  // model and LoRA settings; otherwise the previous one is, and the user is told why.
+  ckpt_->SetContentCheck([this](int64_t step, const std::map<std::string, std::string>& files) {
+    TrainableState into = Trainable();
+    return ValidateCheckpoint(files, CheckpointDir(step), step, &into);
+  });
+  std::vector<CheckpointInfo> skipped;
+  BATON_ASSIGN_OR_RETURN(std::optional<int64_t> latest, ckpt_->LatestValid(&skipped));
+  for (const CheckpointInfo& c : skipped) {
+    Print(fmt::format("{} skipped: {}; {}", CheckpointDir(c.step), c.reason,
+                      latest ? fmt::format("resuming from {}", CheckpointDir(*latest))
+                             : std::string("no valid checkpoint before it")));
   }
-  BATON_ASSIGN_OR_RETURN(std::optional<int64_t> latest, ckpt_->LatestValid());
   if (!latest) {
     resume_step_ = 0;
     Print(fmt::format("starting a new run in {}: {} steps ({} examples, batch {}, accumulation {})",

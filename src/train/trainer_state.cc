@@ -1,5 +1,8 @@
 #include "train/trainer_state.h"
 
+#include <cmath>
+#include <utility>
+
 namespace baton {
 
 Json TrainerState::ToJson() const {
@@ -23,12 +26,43 @@ Json TrainerState::ToJson() const {
   return j;
 }
 
+Status TrainerState::CheckRanges(const std::string& source) const {
+  auto at_least = [&](const char* key, int64_t value, int64_t min) -> Status {
+    if (value >= min) return Status::Ok();
+    return Corruption("{}: key '{}' is {}, want an integer >= {}", source, key, value, min);
+  };
+  BATON_RETURN_IF_ERROR(at_least("global_step", global_step, 0));
+  BATON_RETURN_IF_ERROR(at_least("max_steps", max_steps, 0));
+  BATON_RETURN_IF_ERROR(at_least("micro_step", micro_step, 0));
+  BATON_RETURN_IF_ERROR(at_least("log_steps", log_steps, 0));
+  BATON_RETURN_IF_ERROR(at_least("num_train_examples", num_train_examples, 0));
+  BATON_RETURN_IF_ERROR(at_least("trained_tokens", trained_tokens, 0));
+  BATON_RETURN_IF_ERROR(at_least("attempts", attempts, 1));
+  if (best_step) {
+    BATON_RETURN_IF_ERROR(at_least("best_step", *best_step, 0));
+    if (*best_step > global_step) {
+      return Corruption("{}: key 'best_step' is {}, after global_step {}", source, *best_step,
+                        global_step);
+    }
+  }
+  const std::pair<const char*, double> numbers[] = {{"window_loss_sum", window_loss_sum},
+                                                    {"log_loss_sum", log_loss_sum},
+                                                    {"log_grad_norm_sum", log_grad_norm_sum},
+                                                    {"train_seconds", train_seconds}};
+  for (const auto& [key, value] : numbers) {
+    if (!std::isfinite(value)) return Corruption("{}: key '{}' is not finite", source, key);
+  }
+  if (train_seconds < 0) return Corruption("{}: key 'train_seconds' is negative", source);
+  return Status::Ok();
+}
+
 Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& source) {
   if (!j.is_object() || !j.contains("format") || j["format"] != "baton-trainer-state") {
     return Corruption("{}: not a baton trainer state", source);
   }
   TrainerState s;
   BATON_ASSIGN_OR_RETURN(int64_t version, JsonInt(j, "version", source));
+  if (version < 1) return Corruption("{}: trainer state version {} is not >= 1", source, version);
   if (version > kVersion) {
     return Unimplemented("{}: trainer state version {} is newer than this baton ({})", source,
                          version, kVersion);
@@ -40,8 +74,14 @@ Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& so
   BATON_ASSIGN_OR_RETURN(s.log_loss_sum, JsonNumber(j, "log_loss_sum", source));
   BATON_ASSIGN_OR_RETURN(s.log_grad_norm_sum, JsonNumber(j, "log_grad_norm_sum", source));
   BATON_ASSIGN_OR_RETURN(s.log_steps, JsonInt(j, "log_steps", source));
-  BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
-  s.seed = static_cast<uint64_t>(seed);
+  // The seed is written unsigned and may be 2^63 or more, beyond JsonInt.
+  if (j.contains("seed") && j["seed"].is_number_unsigned()) {
+    s.seed = j["seed"].get<uint64_t>();
+  } else {
+    BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
+    if (seed < 0) return Corruption("{}: key 'seed' is {}, want an integer >= 0", source, seed);
+    s.seed = static_cast<uint64_t>(seed);
+  }
   BATON_ASSIGN_OR_RETURN(s.num_train_examples, JsonInt(j, "num_train_examples", source));
   // Appended fields: absent in older files, then the defaults; present, checked like the rest.
   if (j.contains("trained_tokens")) {
@@ -60,7 +100,14 @@ Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& so
   if (j.contains("best_step") && !j["best_step"].is_null()) {
     BATON_ASSIGN_OR_RETURN(s.best_step, JsonInt(j, "best_step", source));
   }
-  if (j.contains("args")) s.args = j["args"];
+  if (j.contains("args") && !j["args"].is_null()) {  // null: saved without arguments
+    if (!j["args"].is_object()) {
+      return Corruption("{}: key 'args': expected an object, got {}", source,
+                        j["args"].type_name());
+    }
+    s.args = j["args"];
+  }
+  BATON_RETURN_IF_ERROR(s.CheckRanges(source));
   return s;
 }
 

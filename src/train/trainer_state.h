@@ -30,7 +30,10 @@ struct TrainerState {
   Json args;                   // TrainArgs::ToJson() of the attempt that saved it
 
   Json ToJson() const;
+  // Every field checked for its type and range (counts >= 0, attempts >= 1, best_step within
+  // the run, finite sums): Corruption or InvalidArgument naming `source` and the key.
   static Result<TrainerState> FromJson(const Json& j, const std::string& source);
+  Status CheckRanges(const std::string& source) const;
 };
 
 }  // namespace baton

