@@ -115,7 +115,8 @@ class HostileDataCliTest : public HostileInputCliTest {
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(WriteTinyModel(tmp_.Sub("model"))); }
   ProcessResult Train(const std::string& dataset) {
     return Baton({"train", "--model", tmp_.Sub("model"), "--dataset", dataset, "--output_dir",
-                  tmp_.Sub("run"), "--max_steps", "1", "--max_length", "64"});
+                  tmp_.Sub("run"), "--max_steps", "1", "--max_length", "64", "--template",
+                  "chatml"});
   }
 };
 
