@@ -62,6 +62,15 @@ TEST_F(HostileInputCliTest, TrainRefusesAFlagThatIsNotUtf8BeforeAnyWork) {
              "--model_name", "x", "y\xFF"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("(after --model_name): not valid UTF-8"), std::string::npos) << r.output;
+  // An environment variable that becomes part of the run's documents (the lease holder).
+  r = RunProcess({BATON_BINARY, "train", "--model", tmp_.Sub("no_model"), "--dataset",
+                  "self-cognition#4", "--output_dir", run},
+                 {"BATON_INSTANCE_ID=i-\xFE"}, tmp_.Sub("out.log"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("BATON_INSTANCE_ID: not valid UTF-8: byte 0xFE at offset 2"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(Env::Default()->FileExists(run));
 }
 
 TEST_F(HostileInputCliTest, RunRefusesAJobThatIsNotUtf8) {

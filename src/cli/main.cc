@@ -13,8 +13,9 @@ int ReportError(const Status& status) {
 
 namespace {
 
-// Every argument is text that may end up in a JSON document (a checkpoint's saved arguments, a
-// log line), so bytes that are not UTF-8 are refused here, naming the flag, before any work.
+// Every argument (and every BATON_* variable) is text that may end up in a JSON document (a
+// checkpoint's saved arguments, a log line), so bytes that are not UTF-8 are refused here, naming
+// the flag, before any work.
 Status CheckArgumentsAreUtf8(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -39,6 +40,12 @@ Status CheckArgumentsAreUtf8(int argc, char** argv) {
       break;
     }
     return CheckUtf8(arg, what);
+  }
+  // Baton's environment variables too: BATON_INSTANCE_ID, for one, becomes the lease holder.
+  for (const EnvVarInfo& v : kEnvVars) {
+    if (std::optional<std::string> value = GetEnvVar(v.var)) {
+      BATON_RETURN_IF_ERROR(CheckUtf8(*value, v.name));
+    }
   }
   return Status::Ok();
 }
