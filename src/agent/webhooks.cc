@@ -8,11 +8,12 @@
 namespace baton {
 
 std::string WebhookBody(const std::string& format, const std::string& text, const Json& facts) {
-  if (format == "dingtalk") return Json{{"msgtype", "text"}, {"text", {{"content", text}}}}.dump();
-  if (format == "slack") return Json{{"text", text}}.dump();
+  if (format == "dingtalk")
+    return DumpJson(Json{{"msgtype", "text"}, {"text", {{"content", text}}}});
+  if (format == "slack") return DumpJson(Json{{"text", text}});
   Json j = facts;
   j["text"] = text;
-  return j.dump();
+  return DumpJson(j);
 }
 
 void PostWebhooks(const JobSpec& job, const std::string& store_url, const std::string& instance,

@@ -3,9 +3,10 @@
 namespace baton {
 namespace {
 
-// Converts a byte offset into "line:column" (1-based) for error messages.
-std::string LineColumn(std::string_view text, size_t offset) {
-  size_t line = 1, col = 1;
+// Converts a byte offset into "line:column" (1-based; the text's first line is `first_line`) for
+// error messages.
+std::string LineColumn(std::string_view text, size_t offset, size_t first_line) {
+  size_t line = first_line, col = 1;
   for (size_t i = 0; i < offset && i < text.size(); ++i) {
     if (text[i] == '\n') {
       ++line;
@@ -16,6 +17,103 @@ std::string LineColumn(std::string_view text, size_t offset) {
   }
   return fmt::format("{}:{}", line, col);
 }
+
+// nlohmann's message starts with "[json.exception.parse_error.101] parse error at ..."; the rest
+// is what a user needs.
+std::string NlohmannMessage(std::string what) {
+  size_t pos = what.find("] ");
+  return pos == std::string::npos ? what : what.substr(pos + 2);
+}
+
+// Builds the document from nlohmann's SAX events, as its own DOM parser does, and also refuses
+// a key given twice in one object (nlohmann keeps the last) and nesting deeper than
+// kMaxJsonDepth. Its containers are the stack's: a child is only ever added to the innermost open
+// one, so the pointers held stay valid.
+class DomBuilder {
+ public:
+  explicit DomBuilder(Json* root) : root_(root) {}
+
+  bool null() { return Add(nullptr) != nullptr; }
+  bool boolean(bool v) { return Add(v) != nullptr; }
+  bool number_integer(Json::number_integer_t v) { return Add(v) != nullptr; }
+  bool number_unsigned(Json::number_unsigned_t v) { return Add(v) != nullptr; }
+  bool number_float(Json::number_float_t v, const Json::string_t&) { return Add(v) != nullptr; }
+  bool string(Json::string_t& v) { return Add(std::move(v)) != nullptr; }
+  bool binary(Json::binary_t& v) {  // never from JSON text; for the SAX interface's sake
+    Json j = Json::binary({});
+    j.get_binary() = std::move(v);
+    return Add(std::move(j)) != nullptr;
+  }
+  bool start_object(size_t) { return Open(Json::object()); }
+  bool start_array(size_t) { return Open(Json::array()); }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+  bool key(Json::string_t& k) {
+    if (stack_.back()->contains(k)) {
+      refusal_ = fmt::format("{}key '{}' is given twice", PathPrefix(), k);
+      return false;
+    }
+    key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    error_offset_ = position > 0 ? position - 1 : 0;
+    error_message_ = NlohmannMessage(e.what());
+    return false;
+  }
+
+  const std::string& refusal() const { return refusal_; }  // a duplicate key or too deep
+  size_t error_offset() const { return error_offset_; }
+  const std::string& error_message() const { return error_message_; }
+
+ private:
+  Json* Add(Json v) {
+    if (stack_.empty()) {
+      *root_ = std::move(v);
+      return root_;
+    }
+    Json& parent = *stack_.back();
+    if (parent.is_object()) return &(parent[key_] = std::move(v));
+    parent.push_back(std::move(v));
+    return &parent.back();
+  }
+  bool Open(Json v) {
+    if (stack_.size() >= kMaxJsonDepth) {
+      refusal_ = fmt::format("{}nested deeper than {} levels", PathPrefix(), kMaxJsonDepth);
+      return false;
+    }
+    Json* at = Add(std::move(v));
+    keys_.push_back(key_);
+    stack_.push_back(at);
+    return true;
+  }
+  bool Close() {
+    stack_.pop_back();
+    key_ = keys_.back();
+    keys_.pop_back();
+    return true;
+  }
+  // "a.b[2]: " for the innermost open container (and "" at the top), for refusals.
+  std::string PathPrefix() const {
+    std::string path;
+    for (size_t i = 1; i < stack_.size(); ++i) {
+      const Json& parent = *stack_[i - 1];
+      if (parent.is_object()) {
+        path += (path.empty() ? "" : ".") + keys_[i];
+      } else {
+        path += fmt::format("[{}]", parent.size() - 1);
+      }
+    }
+    return path.empty() ? path : path + ": ";
+  }
+
+  Json* root_;
+  std::vector<Json*> stack_;       // the open containers, outermost first
+  std::vector<std::string> keys_;  // keys_[i]: the key stack_[i] has in stack_[i - 1]
+  std::string key_;                // the current key of the innermost open object
+  std::string refusal_, error_message_;
+  size_t error_offset_ = 0;
+};
 
 Result<const Json*> Member(const Json& obj, std::string_view key, std::string_view source) {
   if (!obj.is_object()) return InvalidArgument("{}: expected a JSON object", source);
@@ -31,16 +129,24 @@ Status WrongType(std::string_view source, std::string_view key, std::string_view
 
 }  // namespace
 
-Result<Json> ParseJson(std::string_view text, std::string_view source) {
+Result<Json> ParseJson(std::string_view text, std::string_view source, size_t first_line) {
+  Json root;
+  DomBuilder builder(&root);
+  bool ok = false;
   try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...".
-    size_t pos = what.find("] ");
-    if (pos != std::string::npos) what = what.substr(pos + 2);
-    return InvalidArgument("{}:{}: invalid JSON: {}", source, LineColumn(text, e.byte - 1), what);
+    ok = Json::sax_parse(text.begin(), text.end(), &builder);
+  } catch (const Json::exception& e) {  // the builder refuses by returning false; this is a guard
+    return InvalidArgument("{}: invalid JSON: {}", source, NlohmannMessage(e.what()));
   }
+  if (ok) return root;
+  if (!builder.refusal().empty()) return InvalidArgument("{}: {}", source, builder.refusal());
+  return InvalidArgument("{}:{}: invalid JSON: {}", source,
+                         LineColumn(text, builder.error_offset(), first_line),
+                         builder.error_message());
+}
+
+std::string DumpJson(const Json& j, int indent) {
+  return j.dump(indent, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
 }
 
 Result<Json> ReadJsonFile(Env* env, const std::string& path) {

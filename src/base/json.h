@@ -11,9 +11,22 @@ namespace baton {
 
 using Json = nlohmann::json;
 
-// Parses `text`; on error the message is "<source>:<line>:<column>: <what>".
-Result<Json> ParseJson(std::string_view text, std::string_view source);
+// Objects nested deeper than this are refused (no document Baton reads comes close).
+inline constexpr size_t kMaxJsonDepth = 512;
+
+// Parses `text`; on error the message is "<source>:<line>:<column>: <what>" (`first_line` is the
+// line number of the text's first line, for a row of a larger file). Besides what is not JSON it
+// refuses, as clear errors and never as exceptions: invalid UTF-8 in strings, numbers beyond a
+// double's range (1e99999), a key given twice in one object ("<source>: a.b: key 'c' is given
+// twice"), and nesting deeper than kMaxJsonDepth.
+Result<Json> ParseJson(std::string_view text, std::string_view source, size_t first_line = 1);
 Result<Json> ReadJsonFile(Env* env, const std::string& path);
+
+// The one way Baton serialises JSON (`indent` as Json::dump's: -1 is one line). It never throws:
+// bytes in strings that are not UTF-8 (which Baton refuses where text enters, so only a bug lets
+// one through) are written as U+FFFD, so that no checkpoint, log line or heartbeat is ever lost to
+// nlohmann's type_error 316.
+std::string DumpJson(const Json& j, int indent = -1);
 
 // Typed access to an object member. A missing key or wrong type gives an error naming
 // `source` and the key, e.g. "model/config.json: key 'hidden_size': expected integer, got string".

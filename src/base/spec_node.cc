@@ -1,10 +1,15 @@
 #include "base/spec_node.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "base/utf8.h"
 
 namespace baton {
 namespace {
@@ -34,6 +39,114 @@ std::optional<double> ToDouble(const std::string& s) {
   return v;
 }
 
+// A refusal found while scanning the document's events: where and what.
+struct ScanRefusal {
+  YAML::Mark mark;
+  std::string what;
+};
+
+// Walks a document's parse events before it is loaded, and refuses what Baton's documents never
+// need and an attacker could use: anchors and aliases (a 600-byte "billion laughs" document
+// expands to gigabytes in any walk that follows aliases), keys given twice in one mapping
+// (yaml-cpp keeps both, and readers would see only one), and more than kMaxDocumentNodes nodes.
+// The events do not expand aliases, so the scan takes time and memory linear in the text.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  explicit DocumentScan(std::string root_path) : root_path_(std::move(root_path)) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Begin(mark, anchor, nullptr);
+    End();
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    throw ScanRefusal{mark, "YAML aliases (*name) are not supported: write the value out"};
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Begin(mark, anchor, &value);
+    End();
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Begin(mark, anchor, nullptr);
+    Open(mark, false);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Begin(mark, anchor, nullptr);
+    Open(mark, true);
+  }
+  void OnMapEnd() override { Close(); }
+  void OnAnchor(const YAML::Mark& mark, const std::string& name) override {
+    throw ScanRefusal{mark, fmt::format("YAML anchors (&{}) are not supported", name)};
+  }
+
+ private:
+  struct Frame {
+    bool map = false;
+    bool at_key = true;                // a mapping's next node is a key
+    std::map<std::string, int> lines;  // the keys given so far, with their 0-based lines
+    std::string key;                   // the current key
+    size_t index = 0;                  // a list's current item
+    std::string path;
+  };
+
+  void Begin(const YAML::Mark& mark, YAML::anchor_t anchor, const std::string* scalar) {
+    if (++nodes_ > SpecNode::kMaxDocumentNodes) {
+      throw ScanRefusal{
+          mark, fmt::format("the document has more than {} nodes", SpecNode::kMaxDocumentNodes)};
+    }
+    if (anchor != YAML::NullAnchor)
+      throw ScanRefusal{mark, "YAML anchors (&name) are not supported"};
+    if (stack_.empty() || !stack_.back().map || !stack_.back().at_key) return;
+    Frame& map = stack_.back();
+    if (scalar == nullptr) {  // a mapping, a list or null as a key
+      map.key = "?";
+      return;
+    }
+    std::string path = map.path.empty() ? *scalar : fmt::format("{}.{}", map.path, *scalar);
+    auto [it, fresh] = map.lines.emplace(*scalar, mark.line);
+    if (!fresh) {
+      throw ScanRefusal{
+          mark, fmt::format("{}: the key is given twice (first on line {})", path, it->second + 1)};
+    }
+    map.key = *scalar;
+  }
+  // After a whole node: a mapping's key is followed by its value, a value by the next key.
+  void End() {
+    if (stack_.empty()) return;
+    Frame& top = stack_.back();
+    if (top.map) {
+      top.at_key = !top.at_key;
+    } else {
+      ++top.index;
+    }
+  }
+  void Open(const YAML::Mark&, bool map) {
+    Frame frame;
+    frame.map = map;
+    if (stack_.empty()) {
+      frame.path = root_path_;
+    } else if (const Frame& parent = stack_.back(); parent.map) {
+      frame.path = parent.path.empty() ? parent.key : fmt::format("{}.{}", parent.path, parent.key);
+    } else {
+      frame.path = fmt::format("{}[{}]", parent.path, parent.index);
+    }
+    stack_.push_back(std::move(frame));
+  }
+  void Close() {
+    stack_.pop_back();
+    End();
+  }
+
+  std::string root_path_;
+  std::vector<Frame> stack_;
+  size_t nodes_ = 0;
+};
+
 }  // namespace
 
 SpecNode::SpecNode() : source_(std::make_shared<const std::string>()) {}
@@ -41,6 +154,30 @@ SpecNode::SpecNode() : source_(std::make_shared<const std::string>()) {}
 Result<SpecNode> SpecNode::Parse(std::string_view text, const std::string& source,
                                  const std::string& path) {
   auto shared_source = std::make_shared<const std::string>(source);
+  if (text.size() > kMaxDocumentBytes) {
+    return InvalidArgument("{}: the document is {} bytes, over the limit of {} bytes", source,
+                           text.size(), kMaxDocumentBytes);
+  }
+  if (std::optional<size_t> bad = FindInvalidUtf8(text)) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < *bad; ++i) {
+      col = text[i] == '\n' ? 1 : col + 1;
+      line += text[i] == '\n';
+    }
+    return InvalidArgument("{}:{}:{}: not valid UTF-8 (byte offset {})", source, line, col, *bad);
+  }
+  try {
+    std::string copy(text);
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    DocumentScan scan(path);
+    parser.HandleNextDocument(scan);
+  } catch (const ScanRefusal& r) {
+    return InvalidArgument("{}:{}:{}: {}", source, r.mark.line + 1, r.mark.column + 1, r.what);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("{}:{}:{}: not valid YAML: {}", source, e.mark.line + 1,
+                           e.mark.column + 1, e.msg);
+  }
   try {
     auto root = std::make_shared<const YAML::Node>(YAML::Load(std::string(text)));
     SpecNode top(nullptr, shared_source, path, 0, 0);

@@ -34,8 +34,14 @@ class SpecNode {
  public:
   SpecNode();  // absent, with no source
 
+  // Limits on a document Parse accepts (a job file is a few KB).
+  static constexpr size_t kMaxDocumentBytes = 1 << 20;
+  static constexpr size_t kMaxDocumentNodes = 100000;
+
   // Parses a YAML (or JSON) document. `source` names it in errors ("jobs/demo.yaml"); `path` is
   // the key path of its root: "" for a whole file, "fleet" for a fleet section given alone.
+  // Refused, with the place: text that is not UTF-8, anchors and aliases, a key given twice in
+  // one mapping, and documents over kMaxDocumentBytes or kMaxDocumentNodes.
   static Result<SpecNode> Parse(std::string_view text, const std::string& source,
                                 const std::string& path = "");
 

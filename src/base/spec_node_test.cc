@@ -92,9 +92,58 @@ TEST(SpecNode, CheckKeysNamesTheUnknownOrRepeatedKeyAtItsPlace) {
             "notice_minutes)");
   EXPECT_EQ(Doc().Get("fleet").Get("flags").CheckKeys({}).message(),
             "jobs/demo.yaml:10:10: fleet.flags: expected a mapping of keys, got a list");
-  Result<SpecNode> twice = SpecNode::Parse("a: 1\nb: 2\na: 3\n", "t.yaml");
-  ASSERT_TRUE(twice.ok());
-  EXPECT_EQ(twice->CheckKeys({"a", "b"}).message(), "t.yaml:3:1: a: the key is given twice");
+}
+
+TEST(SpecNode, ParseRefusesAKeyGivenTwiceInAnyMapping) {
+  EXPECT_EQ(SpecNode::Parse("a: 1\nb: 2\na: 3\n", "t.yaml").status().message(),
+            "t.yaml:3:1: a: the key is given twice (first on line 1)");
+  EXPECT_EQ(SpecNode::Parse("train:\n  lora_rank: 8\n  seed: 1\n  lora_rank: 16\n", "job.yaml")
+                .status()
+                .message(),
+            "job.yaml:4:3: train.lora_rank: the key is given twice (first on line 2)");
+  EXPECT_EQ(SpecNode::Parse("offers:\n  - {a: 1}\n  - {a: 1, a: 2}\n", "f.yaml", "fleet")
+                .status()
+                .message(),
+            "f.yaml:3:12: fleet.offers[1].a: the key is given twice (first on line 3)");
+  // The same key in different mappings, and a key after a nested mapping, are fine.
+  EXPECT_TRUE(SpecNode::Parse("a: {k: 1}\nb: {k: 2}\nl: [{k: 1}, {k: 2}]\nk: 3\n", "t").ok());
+}
+
+TEST(SpecNode, ParseRefusesAnchorsAndAliases) {
+  // "Billion laughs": nine levels of nine aliases; expanded, 9^9 strings.
+  std::string bomb =
+      "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    bomb += fmt::format("{0}: &{0} [*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1}]\n", c, prev);
+  }
+  Result<SpecNode> r = SpecNode::Parse(bomb, "bomb.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("bomb.yaml:1:", 0), 0u) << r.status().message();
+  EXPECT_NE(r.status().message().find("anchors (&a) are not supported"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(SpecNode::Parse("a: 1\nb: *x\n", "t.yaml").ok());  // an alias without an anchor
+  EXPECT_FALSE(SpecNode::Parse("base: &b {x: 1}\nc:\n  <<: *b\n", "t.yaml").ok());
+}
+
+TEST(SpecNode, ParseBoundsTheDocument) {
+  std::string many = "l: [";
+  for (size_t i = 0; i < SpecNode::kMaxDocumentNodes; ++i) many += "0,";
+  many += "0]\n";
+  Result<SpecNode> r = SpecNode::Parse(many, "big.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("more than 100000 nodes"), std::string::npos)
+      << r.status().message();
+  std::string huge = "a: \"" + std::string(SpecNode::kMaxDocumentBytes, 'x') + "\"\n";
+  EXPECT_NE(SpecNode::Parse(huge, "huge.yaml").status().message().find("over the limit of"),
+            std::string::npos);
+}
+
+TEST(SpecNode, ParseRefusesTextThatIsNotUtf8) {
+  EXPECT_EQ(
+      SpecNode::Parse("name: x\ntrain:\n  system: \"sys\xFE\"\n", "job.yaml").status().message(),
+      "job.yaml:3:15: not valid UTF-8 (byte offset 29)");
+  EXPECT_TRUE(SpecNode::Parse("model_name: [小巴, Baton]\n", "job.yaml").ok());
 }
 
 TEST(SpecNode, Durations) {

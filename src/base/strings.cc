@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/utf8.h"
+
 namespace baton {
 namespace {
 
@@ -105,7 +107,8 @@ Status ValidatePathSegment(std::string_view name, std::string_view what) {
     return InvalidArgument("{} '{}': no '/', '\\' or control characters (it becomes a path)", what,
                            Printable(name));
   }
-  return Status::Ok();
+  // It is also written into the run's JSON documents (heartbeats, the lease).
+  return CheckUtf8(name, what);
 }
 
 std::string RedactUrl(std::string_view url) {

@@ -63,9 +63,9 @@ TEST(ValidatePathSegmentTest, OneSegmentThatCannotClimbOut) {
   for (const char* good : {"self-cognition-demo", "run 1", "小巴", "a.b", "..a", "i-0abc:spot"}) {
     EXPECT_TRUE(ValidatePathSegment(good, "name").ok()) << good;
   }
-  for (const std::string& bad :
-       std::vector<std::string>{"", ".", "..", "../../victim", "a/b", "a\\b", "x\ny", "tab\there",
-                                std::string("nul\0x", 5), std::string(201, 'a'), "del\x7f"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", ".", "..", "../../victim", "a/b", "a\\b", "x\ny", "tab\there",
+           std::string("nul\0x", 5), std::string(201, 'a'), "del\x7f", "i-\xFE", "\xE5\xB0"}) {
     Status s = ValidatePathSegment(bad, "job name");
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("job name"), std::string::npos) << s.message();

@@ -62,7 +62,7 @@ Status InitModel(const InitModelFlags& f) {
               {"do_sample", false},
               {"max_new_tokens", 512}};
   BATON_RETURN_IF_ERROR(
-      env->WriteFileAtomic(JoinPath(f.out, "generation_config.json"), gen.dump(2)));
+      env->WriteFileAtomic(JoinPath(f.out, "generation_config.json"), DumpJson(gen, 2)));
   Json tc = {{"tokenizer_class", "Qwen2Tokenizer"},
              {"chat_template", kChatMLJinja},
              {"eos_token", "<|im_end|>"},
@@ -74,7 +74,8 @@ Status InitModel(const InitModelFlags& f) {
              {"errors", "replace"},
              {"split_special_tokens", false},
              {"model_max_length", config.max_position_embeddings}};
-  BATON_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(f.out, "tokenizer_config.json"), tc.dump(2)));
+  BATON_RETURN_IF_ERROR(
+      env->WriteFileAtomic(JoinPath(f.out, "tokenizer_config.json"), DumpJson(tc, 2)));
   BATON_RETURN_IF_ERROR(env->CopyFile(f.tokenizer, JoinPath(f.out, "tokenizer.json")));
   std::fprintf(stderr, "init-model: wrote %s\n", f.out.c_str());
   return Status::Ok();

@@ -110,7 +110,7 @@ Status MakeWorkFolder(Env* env, const std::string& work_dir, const std::string& 
   BATON_RETURN_IF_ERROR(env->CreateDirs(work_dir));
   if (!ours) return Status::Ok();
   Json mark = {{"format", "baton-run-work"}, {"version", 1}, {"run", run}};
-  return env->WriteFileAtomic(JoinPath(work_dir, kWorkMarker), mark.dump(2) + "\n");
+  return env->WriteFileAtomic(JoinPath(work_dir, kWorkMarker), DumpJson(mark, 2) + "\n");
 }
 
 // "<store>/checkpoint-<step>": the COMPLETE marker's last checkpoint, else the newest valid one.
@@ -285,7 +285,7 @@ int RunJob(const RunFlags& flags) {
   std::fputs(fleet::ReportTable(*report).c_str(), stdout);
   std::string json_path = JoinPath(work_dir, "report.json");
   std::string csv_path = JoinPath(work_dir, "report.csv");
-  Status s = env->WriteFileAtomic(json_path, fleet::ReportJson(*report).dump(2) + "\n");
+  Status s = env->WriteFileAtomic(json_path, DumpJson(fleet::ReportJson(*report), 2) + "\n");
   if (s.ok()) s = env->WriteFileAtomic(csv_path, fleet::ReportCsv({*report}));
   if (!s.ok()) return ReportError(s);
   std::printf("report: %s, %s\nfinal adapter: %s (real time %.0f s)\n", json_path.c_str(),

@@ -143,7 +143,7 @@ int RunSim(const SimFlags& flags) {
   if (flags.format == "table") {
     std::fputs(table.c_str(), stdout);
   } else if (flags.format == "json") {
-    std::fputs((Json{{"scenarios", json}}.dump(2) + "\n").c_str(), stdout);
+    std::fputs((DumpJson(Json{{"scenarios", json}}, 2) + "\n").c_str(), stdout);
   } else {
     std::fputs(fleet::ReportCsv(all_runs).c_str(), stdout);
   }

@@ -46,7 +46,7 @@ RpcParams& RpcParams::SetJson(std::string_view name, const Json& value) {
   } else if (value.is_string()) {
     Set(name, value.get<std::string>());
   } else {
-    Set(name, value.dump());  // numbers and booleans: 5, 0.5, true
+    Set(name, DumpJson(value));  // numbers and booleans: 5, 0.5, true
   }
   return *this;
 }

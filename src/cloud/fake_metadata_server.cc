@@ -2,15 +2,13 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <utility>
 
+#include "base/json.h"
 #include "cloud/metadata_time.h"
 
 namespace baton {
 namespace {
-
-using Json = nlohmann::json;
 
 constexpr char kAwsTtlHeader[] = "X-aws-ec2-metadata-token-ttl-seconds";
 constexpr char kAwsTokenHeader[] = "X-aws-ec2-metadata-token";
@@ -41,7 +39,7 @@ HttpServerResponse HtmlError(int status) {
 }
 
 HttpServerResponse AzureError(std::string message) {
-  return HttpServerResponse::Json(400, Json{{"error", std::move(message)}}.dump());
+  return HttpServerResponse::Json(400, DumpJson(Json{{"error", std::move(message)}}));
 }
 
 // A strictly positive decimal integer, or -1.
@@ -115,7 +113,7 @@ void FakeMetadataServer::AddRoutes() {
       return HttpServerResponse::Json(400, R"({"error":"need count=N and status=100..599 or 0"})");
     }
     FailNextRequests(static_cast<int>(count), static_cast<int>(status));
-    return HttpServerResponse::Json(200, Json{{"failing", count}, {"status", status}}.dump());
+    return HttpServerResponse::Json(200, DumpJson(Json{{"failing", count}, {"status", status}}));
   });
   http_.Route("GET", "/__baton/stats", [this](const HttpServerRequest&) { return Stats(); });
 
@@ -248,13 +246,12 @@ HttpServerResponse FakeMetadataServer::AlibabaRoleKeys(const HttpServerRequest& 
   // shared/notes/cloud-apis.md section 6: the SDKs refuse an answer whose Code is not Success.
   return HttpServerResponse::Text(
       200,
-      Json{{"AccessKeyId", ram_role_->access_key_id},
-           {"AccessKeySecret", ram_role_->access_key_secret},
-           {"SecurityToken", ram_role_->security_token},
-           {"Expiration", FormatRfc3339(ram_role_->expiration_unix_s * 1000)},
-           {"LastUpdated", FormatRfc3339(ram_role_updated_unix_ms_)},
-           {"Code", "Success"}}
-          .dump(),
+      DumpJson(Json{{"AccessKeyId", ram_role_->access_key_id},
+                    {"AccessKeySecret", ram_role_->access_key_secret},
+                    {"SecurityToken", ram_role_->security_token},
+                    {"Expiration", FormatRfc3339(ram_role_->expiration_unix_s * 1000)},
+                    {"LastUpdated", FormatRfc3339(ram_role_updated_unix_ms_)},
+                    {"Code", "Success"}}),
       "text/plain");
 }
 
@@ -264,7 +261,7 @@ HttpServerResponse FakeMetadataServer::AwsInstanceAction(const HttpServerRequest
   const auto& s = termination_[Index(Cloud::kAws)];
   if (!s) return HtmlError(404);
   return HttpServerResponse::Text(
-      200, Json{{"action", s->aws_action}, {"time", FormatRfc3339(s->deadline_unix_ms)}}.dump());
+      200, DumpJson(Json{{"action", s->aws_action}, {"time", FormatRfc3339(s->deadline_unix_ms)}}));
 }
 
 HttpServerResponse FakeMetadataServer::AwsRebalance(const HttpServerRequest& r) {
@@ -273,7 +270,7 @@ HttpServerResponse FakeMetadataServer::AwsRebalance(const HttpServerRequest& r) 
   const auto& s = rebalance_[Index(Cloud::kAws)];
   if (!s) return HtmlError(404);
   return HttpServerResponse::Text(200,
-                                  Json{{"noticeTime", FormatRfc3339(s->issued_unix_ms)}}.dump());
+                                  DumpJson(Json{{"noticeTime", FormatRfc3339(s->issued_unix_ms)}}));
 }
 
 HttpServerResponse FakeMetadataServer::Gcp(const HttpServerRequest& r) {
@@ -320,7 +317,7 @@ HttpServerResponse FakeMetadataServer::AzureEvents(const HttpServerRequest& r) {
                           {"DurationInSeconds", -1}});
   }
   return HttpServerResponse::Json(
-      200, Json{{"DocumentIncarnation", azure_incarnation_}, {"Events", events}}.dump());
+      200, DumpJson(Json{{"DocumentIncarnation", azure_incarnation_}, {"Events", events}}));
 }
 
 HttpServerResponse FakeMetadataServer::AzureName(const HttpServerRequest& r) {
@@ -333,12 +330,12 @@ HttpServerResponse FakeMetadataServer::AzureName(const HttpServerRequest& r) {
         "information refer to aka.ms/azureimds");
   }
   if (r.Query("format") == "text") return HttpServerResponse::Text(200, options_.instance_name);
-  return HttpServerResponse::Json(200, Json(options_.instance_name).dump());
+  return HttpServerResponse::Json(200, DumpJson(Json(options_.instance_name)));
 }
 
 HttpServerResponse FakeMetadataServer::ControlNotice(const HttpServerRequest& r) {
   auto bad = [](const std::string& message) {
-    return HttpServerResponse::Json(400, Json{{"error", message}}.dump());
+    return HttpServerResponse::Json(400, DumpJson(Json{{"error", message}}));
   };
   std::optional<Cloud> cloud;
   std::string cloud_name = r.HasQuery("cloud") ? r.Query("cloud") : "all";
@@ -378,14 +375,14 @@ HttpServerResponse FakeMetadataServer::ControlNotice(const HttpServerRequest& r)
                              {"deadline", FormatRfc3339(deadline)},
                              {"deadline_unix_ms", deadline}});
   }
-  return HttpServerResponse::Json(200, Json{{"scheduled", scheduled}}.dump());
+  return HttpServerResponse::Json(200, DumpJson(Json{{"scheduled", scheduled}}));
 }
 
 HttpServerResponse FakeMetadataServer::Stats() {
   Json counters = Json::object();
   for (const auto& [key, n] : http_.Counters()) counters[key] = n;
   return HttpServerResponse::Json(
-      200, Json{{"requests", http_.request_count()}, {"counters", counters}}.dump());
+      200, DumpJson(Json{{"requests", http_.request_count()}, {"counters", counters}}));
 }
 
 }  // namespace baton

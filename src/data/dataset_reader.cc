@@ -13,36 +13,35 @@ bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-// nlohmann's message starts with "[json.exception.parse_error.101] "; the rest is what a user
-// needs.
-std::string ParseErrorText(const Json::parse_error& e) {
-  std::string what = e.what();
-  size_t pos = what.find("] ");
-  return pos == std::string::npos ? what : what.substr(pos + 2);
+Status RowTooLong(std::string_view name, size_t line) {
+  return InvalidArgument("{}:{}: the row is longer than {} bytes, Baton's limit for one row", name,
+                         line, kMaxDatasetRowBytes);
 }
 
 Result<std::vector<Conversation>> ParseJsonl(std::string_view text, std::string_view name) {
   std::vector<Conversation> rows;
   size_t line_no = 0, pos = 0;
   while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
+    // Looks for the line's end only as far as the limit: the rest of an over-long line is never
+    // read (the text may be a mapped file).
+    size_t end = text.substr(pos, kMaxDatasetRowBytes + 1).find('\n');
     ++line_no;
+    if (end == std::string_view::npos) {
+      if (text.size() - pos > kMaxDatasetRowBytes) return RowTooLong(name, line_no);
+      end = text.size() - pos;
+    }
+    std::string_view line = text.substr(pos, end);
+    pos += end + 1;
     if (IsBlank(line)) continue;
     std::string where = fmt::format("{}:{}", name, line_no);
-    Json row;
-    try {
-      row = Json::parse(line.begin(), line.end());
-    } catch (const Json::parse_error& e) {
+    Result<Json> row = ParseJson(line, name, line_no);
+    if (!row.ok()) {
       bool pretty_json = line_no == 1 && EndsWith(name, ".json") && IsBlank(line.substr(1));
-      return InvalidArgument("{}:{}: invalid JSON: {}{}", where, e.byte, ParseErrorText(e),
-                             pretty_json ? " (a .json file must hold an array of rows, or one "
-                                           "row per line)"
-                                         : "");
+      if (!pretty_json) return row.status();
+      return InvalidArgument("{} (a .json file must hold an array of rows, or one row per line)",
+                             row.status().message());
     }
-    BATON_ASSIGN_OR_RETURN(Conversation conv, ConversationFromRow(row, where));
+    BATON_ASSIGN_OR_RETURN(Conversation conv, ConversationFromRow(*row, where));
     rows.push_back(std::move(conv));
   }
   return rows;
@@ -74,36 +73,46 @@ size_t SkipValue(std::string_view text, size_t pos) {
   return pos;
 }
 
-// The 1-based line on which each element of the top-level array starts; nlohmann does not keep
-// positions, so a light scan of the (already validated) text finds them.
-std::vector<size_t> ElementLines(std::string_view text) {
-  std::vector<size_t> lines;
+// Where each element of the top-level array starts (its 1-based line) and how many bytes it
+// spans; nlohmann does not keep positions, so a light scan of the text finds them. It runs before
+// the text is parsed, so that no over-long row is parsed; on text that is not JSON its answer
+// does not matter, as the parse that follows reports the error.
+struct Element {
+  size_t line;
+  size_t bytes;
+};
+std::vector<Element> ScanElements(std::string_view text) {
+  std::vector<Element> elements;
   size_t pos = text.find('[');
-  if (pos == std::string_view::npos) return lines;
+  if (pos == std::string_view::npos) return elements;
   size_t line = 1, counted_to = 0;
   ++pos;
   while (pos < text.size()) {
     pos = text.find_first_not_of(" \t\r\n", pos);
     if (pos == std::string_view::npos || text[pos] == ']') break;
     for (; counted_to < pos; ++counted_to) line += text[counted_to] == '\n';
-    lines.push_back(line);
+    size_t start = pos;
     pos = SkipValue(text, pos);
+    elements.push_back({line, pos - start});
     if (pos < text.size() && text[pos] == ',') ++pos;
   }
-  return lines;
+  return elements;
 }
 
 Result<std::vector<Conversation>> ParseJsonArray(std::string_view text, std::string_view name) {
+  std::vector<Element> elements = ScanElements(text);
+  for (const Element& e : elements) {
+    if (e.bytes > kMaxDatasetRowBytes) return RowTooLong(name, e.line);
+  }
   BATON_ASSIGN_OR_RETURN(Json doc, ParseJson(text, name));
   if (!doc.is_array()) {
     return InvalidArgument("{}:1: expected a JSON array of rows (or one row per line), got {}",
                            name, doc.type_name());
   }
-  std::vector<size_t> lines = ElementLines(text);
   std::vector<Conversation> rows;
   rows.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
-    size_t line = i < lines.size() ? lines[i] : 1;
+    size_t line = i < elements.size() ? elements[i].line : 1;
     BATON_ASSIGN_OR_RETURN(
         Conversation conv,
         ConversationFromRow(doc[i], fmt::format("{}:{}: row {}", name, line, i)));
@@ -121,7 +130,10 @@ Result<DatasetFormat> FormatOf(const std::string& path) {
 
 Result<std::vector<Conversation>> ReadDatasetFile(Env* env, const std::string& path) {
   BATON_ASSIGN_OR_RETURN(DatasetFormat format, FormatOf(path));
-  BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  // Mapped, so that a file with an over-long row costs no memory (only the limit's worth of it
+  // is ever read).
+  BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, env->MapFile(path));
+  std::string_view text(reinterpret_cast<const char*>(file->data()), file->size());
   return ParseDatasetText(text, path, format);
 }
 

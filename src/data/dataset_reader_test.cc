@@ -1,8 +1,10 @@
 #include "data/dataset_reader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "data_test_util.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -104,6 +106,59 @@ TEST(DatasetFiles, ParseTextEdgeCases) {
       "1}]",
       "x.json", DatasetFormat::kJson);
   EXPECT_TRUE(FailsWith(rows.status(), {"x.json:3: row 1"}));
+}
+
+TEST(DatasetFiles, ARowOverTheLimitIsRefusedWithFileAndLine) {
+  testing::ScopedTempDir tmp;
+  Env* env = Env::Default();
+  std::string ok_row = R"({"query": "q", "response": "r"})";
+  // A row one byte over the limit (it would parse as JSON), after a good row.
+  std::string big =
+      R"({"query": ")" + std::string(kMaxDatasetRowBytes + 1 - 30, 'x') + R"(", "response": "r"})";
+  ASSERT_EQ(big.size(), kMaxDatasetRowBytes + 1);
+  std::string jsonl = tmp.Sub("big.jsonl");
+  ASSERT_TRUE(env->WriteFileAtomic(jsonl, ok_row + "\n" + big + "\n" + ok_row + "\n").ok());
+  EXPECT_TRUE(FailsWith(ReadDatasetPath(env, jsonl).status(),
+                        {jsonl + ":2: the row is longer than 8388608 bytes"}));
+  // The same row in a JSON array.
+  std::string json = tmp.Sub("big.json");
+  ASSERT_TRUE(env->WriteFileAtomic(json, "[\n" + ok_row + ",\n" + big + "\n]\n").ok());
+  EXPECT_TRUE(FailsWith(ReadDatasetPath(env, json).status(),
+                        {json + ":3: the row is longer than 8388608 bytes"}));
+  // One byte less is read.
+  std::string fits = big.substr(0, 12) + big.substr(13);
+  ASSERT_TRUE(env->WriteFileAtomic(jsonl, ok_row + "\n" + fits).ok());
+  Result<std::vector<Conversation>> rows = ReadDatasetPath(env, jsonl);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->size(), 2u);
+}
+
+TEST(DatasetFiles, AnOverLongLineIsNotReadWhole) {
+  // A 64 GiB sparse file whose first line never ends: reading it whole would fail or take
+  // minutes; the reader stops after the limit.
+  testing::ScopedTempDir tmp;
+  std::string path = tmp.Sub("endless.jsonl");
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, "{\"query\": \"").ok());
+  ASSERT_EQ(truncate(path.c_str(), int64_t{64} << 30), 0);
+  EXPECT_TRUE(FailsWith(ReadDatasetPath(Env::Default(), path).status(),
+                        {path + ":1: the row is longer than"}));
+}
+
+TEST(DatasetFiles, RowsWithKeysGivenTwiceOrHugeNumbersAreErrors) {
+  EXPECT_TRUE(FailsWith(ParseDatasetText("{\"query\": \"a\", \"query\": \"b\", \"response\": "
+                                         "\"r\"}\n",
+                                         "d.jsonl", DatasetFormat::kJsonl)
+                            .status(),
+                        {"d.jsonl", "key 'query' is given twice"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("{\"query\": \"a\", \"response\": \"r\"}\n{\"query\": "
+                                         "1e99999}\n",
+                                         "d.jsonl", DatasetFormat::kJsonl)
+                            .status(),
+                        {"d.jsonl:2:", "number overflow"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("{\"query\": \"a\xFE\", \"response\": \"r\"}\n", "d.jsonl",
+                                         DatasetFormat::kJsonl)
+                            .status(),
+                        {"d.jsonl:1:", "UTF-8"}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "data/dataset_reader.h"
+#include "data/sampling.h"
 #include "data/self_cognition.h"
 
 namespace baton {
@@ -52,6 +53,11 @@ Result<DatasetSpec> ResolveOne(Env* env, const std::string& value) {
       if (ec != std::errc() || end != count.data() + count.size() || n <= 0) {
         return InvalidArgument(
             "--dataset '{}': '#{}' is not a positive row count (the form is PATH#N)", value, count);
+      }
+      if (n > kMaxSampleRows) {
+        return InvalidArgument(
+            "--dataset '{}': '#{}' is over the limit of {} rows Baton samples from one dataset",
+            value, count, kMaxSampleRows);
       }
       spec.sample = n;
     }

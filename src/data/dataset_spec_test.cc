@@ -60,6 +60,9 @@ TEST(DatasetSpecs, Errors) {
   EXPECT_TRUE(FailsWith(ParseDatasetSpecs(env, {a + "#0"}).status(), {"#0", "positive"}));
   EXPECT_TRUE(FailsWith(ParseDatasetSpecs(env, {a + "#ten"}).status(), {"#ten"}));
   EXPECT_TRUE(FailsWith(ParseDatasetSpecs(env, {a + "#-3"}).status(), {"#-3"}));
+  // An absurd count is refused before anything is read or allocated.
+  EXPECT_TRUE(FailsWith(ParseDatasetSpecs(env, {"self-cognition#100000000"}).status(),
+                        {"--dataset 'self-cognition#100000000'", "over the limit of 10000000"}));
   Status missing = ParseDatasetSpecs(env, {"/no/such/data.jsonl#5"}).status();
   EXPECT_TRUE(FailsWith(missing, {"/no/such/data.jsonl", "no such file"}));
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);

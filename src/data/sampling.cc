@@ -22,6 +22,12 @@ Result<SplitIndices> SplitAndSample(int64_t len, std::optional<int64_t> sample, 
     return InvalidArgument("--split_dataset_ratio {} is outside [0, 1)", ratio);
   }
   int64_t n = sample.value_or(len);
+  if (sample && (n > kMaxSampleRows || n > kMaxSampleRepeat * len)) {
+    return InvalidArgument(
+        "#{} asks for more rows than Baton samples from a dataset of {} rows (at most {} times "
+        "its rows, and at most {} rows)",
+        n, len, kMaxSampleRepeat, kMaxSampleRows);
+  }
   SplitIndices out;
   if (ratio == 0) {
     out.train = SampleIndices(len, n, rng);

@@ -13,6 +13,13 @@
 
 namespace baton {
 
+// Limits on N of `name#N`: every sampled row becomes a tokenised example in memory, so an absurd
+// N (ds#100000000) must be refused before anything is allocated. At most kMaxSampleRows rows,
+// and at most kMaxSampleRepeat times the rows the dataset has (ms-swift's recipes repeat a small
+// dataset a few times, self-cognition#500 of its 108 rows).
+inline constexpr int64_t kMaxSampleRows = 10'000'000;
+inline constexpr int64_t kMaxSampleRepeat = 100;
+
 // Row indices for N rows of a dataset of `len` rows (ms-swift's sample_dataset): the whole
 // dataset N / len times in order, then N % len rows drawn without replacement in random order.
 // So N < len is a random sample, N == len the dataset as it is, N > len whole copies plus a
@@ -28,7 +35,7 @@ struct SplitIndices {
 // [0, 1): with r > 0, max(floor(min(len, N) * r), 1) rows are set aside for validation by a
 // seeded shuffle (the first rows of a random permutation, as datasets' train_test_split), and N
 // minus that many are sampled from the rest by SampleIndices; with r == 0 all N are training
-// rows. An error when no training row would be left.
+// rows. An error when no training row would be left, or N is over the limits above.
 Result<SplitIndices> SplitAndSample(int64_t len, std::optional<int64_t> sample, double ratio,
                                     DataRng* rng);
 

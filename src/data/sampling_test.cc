@@ -112,5 +112,15 @@ TEST(DatasetEpochOrder, RngBelowIsUniformEnough) {
   for (int c : hist) EXPECT_NEAR(c, 10000, 500);
 }
 
+TEST(Sampling, RefusesCountsOverTheLimits) {
+  DataRng rng(1);
+  EXPECT_TRUE(SplitAndSample(10, 10 * kMaxSampleRepeat, 0.0, &rng).ok());
+  EXPECT_TRUE(testing::FailsWith(SplitAndSample(10, 10 * kMaxSampleRepeat + 1, 0.0, &rng).status(),
+                                 {"#1001", "dataset of 10 rows", "at most 100 times"}));
+  EXPECT_TRUE(
+      testing::FailsWith(SplitAndSample(kMaxSampleRows, kMaxSampleRows + 1, 0.1, &rng).status(),
+                         {"at most 10000000"}));
+}
+
 }  // namespace
 }  // namespace baton

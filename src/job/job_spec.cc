@@ -7,6 +7,15 @@
 #include "store/store.h"
 
 namespace baton {
+namespace {
+
+Status CheckJobFileSize(uint64_t size, const std::string& shown) {
+  if (size <= SpecNode::kMaxDocumentBytes) return Status::Ok();
+  return InvalidArgument("{}: the job file is {} bytes, over the limit of {} bytes", shown, size,
+                         SpecNode::kMaxDocumentBytes);
+}
+
+}  // namespace
 
 Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
   BATON_ASSIGN_OR_RETURN(SpecNode root, SpecNode::Parse(text, source));
@@ -110,11 +119,17 @@ Result<JobSpec> LoadJobSpec(const std::string& path_or_url, Env* env) {
     if (!split) return InvalidArgument("{}: names a bucket, not a job file", shown);
     BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                            OpenStore(split->first, OpenMode::kMustExist, env));
+    // The size first: a job file in a bucket must not make every agent read gigabytes.
+    Result<uint64_t> size = store->Head(split->second);
+    if (!size.ok()) return size.status().WithContext(shown);
+    BATON_RETURN_IF_ERROR(CheckJobFileSize(*size, shown));
     Result<std::string> got = store->Get(split->second);
     if (!got.ok()) return got.status().WithContext(shown);
     text = std::move(*got);
   } else {
     std::string path = path_or_url.starts_with("file://") ? path_or_url.substr(7) : path_or_url;
+    Result<uint64_t> size = env->FileSize(path);
+    if (size.ok()) BATON_RETURN_IF_ERROR(CheckJobFileSize(*size, shown));
     BATON_ASSIGN_OR_RETURN(text, env->ReadFile(path));
   }
   return ParseJobSpec(text, shown);

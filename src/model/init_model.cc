@@ -131,9 +131,9 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
     }
     index["metadata"]["total_size"] = total;
     BATON_RETURN_IF_ERROR(
-        env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), index.dump(2)));
+        env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), DumpJson(index, 2)));
   }
-  return env->WriteFileAtomic(JoinPath(dir, "config.json"), c.ToJson().dump(2));
+  return env->WriteFileAtomic(JoinPath(dir, "config.json"), DumpJson(c.ToJson(), 2));
 }
 
 }  // namespace baton

@@ -30,7 +30,7 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   };
   if (present("peft_type") && j["peft_type"] != "LORA") {
     return Unimplemented("{}: peft_type {} is not supported (only LORA)", source,
-                         j["peft_type"].dump());
+                         DumpJson(j["peft_type"]));
   }
   BATON_ASSIGN_OR_RETURN(c.r, JsonInt(j, "r", source));
   BATON_ASSIGN_OR_RETURN(c.alpha, JsonNumber(j, "lora_alpha", source));
@@ -338,7 +338,7 @@ Result<std::string> LoraAdapter::SerializeWeights() const {
   return SerializeSafetensors(tensors, {{"format", "pt"}});
 }
 
-std::string LoraAdapter::SerializeConfig() const { return config_.ToJson().dump(2); }
+std::string LoraAdapter::SerializeConfig() const { return DumpJson(config_.ToJson(), 2); }
 
 Status LoraAdapter::Save(Env* env, const std::string& dir) const {
   BATON_RETURN_IF_ERROR(env->CreateDirs(dir));

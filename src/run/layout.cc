@@ -215,7 +215,7 @@ std::string CompleteMarker::Serialize() const {
   j["last_model_checkpoint"] = OrNull(last_model_checkpoint);
   j["best_model_checkpoint"] = OrNull(best_model_checkpoint);
   if (external) j["external"] = true;
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Result<CompleteMarker> CompleteMarker::Parse(std::string_view text, const std::string& source) {
@@ -289,7 +289,7 @@ std::string Heartbeat::Serialize() const {
   if (tokens_per_second) j["tokens_per_second"] = *tokens_per_second;
   j["last_checkpoint"] = last_checkpoint;
   if (stop_to_checkpoint_seconds) j["stop_to_checkpoint_seconds"] = *stop_to_checkpoint_seconds;
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Result<Heartbeat> Heartbeat::Parse(std::string_view text, const std::string& source) {
@@ -346,7 +346,7 @@ std::string SerializeRequest(const char* format, const T& r, Json j = Json::obje
   doc["instance"] = r.instance;
   doc["reason"] = r.reason;
   doc["unix_ms"] = r.unix_ms;
-  return doc.dump(2) + "\n";
+  return DumpJson(doc, 2) + "\n";
 }
 
 template <typename T>
@@ -442,7 +442,7 @@ std::string FleetLedger::Serialize() const {
   for (const auto& [k, v] : resources) res[k] = v;
   j["resources"] = res;
   j["stopped_reason"] = stopped_reason;
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Result<FleetLedger> FleetLedger::Parse(std::string_view text, const std::string& source) {

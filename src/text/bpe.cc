@@ -32,7 +32,7 @@ Result<BpeModel> BpeModel::FromJson(const Json& model, std::string_view source) 
   for (const auto& [token, id] : vocab_it->items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
       return InvalidArgument("{}: key 'model.vocab': token '{}' has a bad id {}", source, token,
-                             id.dump());
+                             DumpJson(id));
     }
     int32_t i = id.get<int32_t>();
     m.vocab_.emplace(token, i);
@@ -94,7 +94,7 @@ Result<BpeModel> BpeModel::FromJson(const Json& model, std::string_view source) 
       return InvalidArgument(
           "{}: key 'model.merges[{}]': expected \"a b\" or [\"a\", \"b\"], "
           "got {}",
-          source, rank, merge.dump());
+          source, rank, DumpJson(merge));
     }
     const int32_t* ia = m.Find(a);
     const int32_t* ib = m.Find(b);

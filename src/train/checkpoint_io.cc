@@ -223,7 +223,7 @@ Result<std::vector<std::pair<std::string, std::string>>> SerializeCheckpoint(
       std::string opt_bytes,
       SerializeSafetensors(opt, {{"step", std::to_string(trainable.optimizer->step())}}));
   files.emplace_back(kOptimizerFile, std::move(opt_bytes));
-  files.emplace_back(kTrainerStateFile, state.ToJson().dump(2));
+  files.emplace_back(kTrainerStateFile, DumpJson(state.ToJson(), 2));
   return files;
 }
 

@@ -51,7 +51,7 @@ Status RunLog::Open(Store* store, int64_t step, std::function<Status()> fence) {
 }
 
 Status RunLog::Append(const Json& line) {
-  std::string s = line.dump() + "\n";
+  std::string s = DumpJson(line) + "\n";
   if (appends_) {
     if (fence_) BATON_RETURN_IF_ERROR(fence_());
     return store_->Append(kRunLogName, s).WithContext("the run's log");

@@ -1,6 +1,10 @@
 #include "train/train_args.h"
 
 #include <cmath>
+#include <string_view>
+#include <type_traits>
+
+#include "base/utf8.h"
 
 namespace baton {
 
@@ -12,6 +16,21 @@ Json TrainArgs::ToJson() const {
 }
 
 Status TrainArgs::Validate() const {
+  // Every string is saved in each checkpoint's JSON: refuse what is not UTF-8 before any work.
+  Status utf8 = Status::Ok();
+  TrainArgs copy = *this;
+  copy.VisitFields([&](const char* key, const auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    auto check = [&](std::string_view value) {
+      if (utf8.ok()) utf8 = CheckUtf8(value, fmt::format("--{}", key));
+    };
+    if constexpr (std::is_same_v<T, std::string>) {
+      check(field);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      for (const std::string& v : field) check(v);
+    }
+  });
+  BATON_RETURN_IF_ERROR(utf8);
   auto positive = [](const char* flag, double v) -> Status {
     if (v > 0) return Status::Ok();
     return InvalidArgument("--{} must be positive, got {}", flag, v);
@@ -74,7 +93,7 @@ std::vector<std::string> TrainArgs::TrajectoryDifferences(const Json& saved) con
     for (const char* f : kFree) free = free || key == f;
     if (free || !saved.contains(key) || saved[key] == value) continue;
     diffs.push_back(
-        fmt::format("--{}: checkpoint {} vs now {}", key, saved[key].dump(), value.dump()));
+        fmt::format("--{}: checkpoint {} vs now {}", key, DumpJson(saved[key]), DumpJson(value)));
   }
   return diffs;
 }

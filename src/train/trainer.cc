@@ -180,7 +180,7 @@ Status Trainer::Setup() {
       std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
   if (adapter_->entries().empty()) {
     return InvalidArgument("--target_modules {} matches no module of this model",
-                           Json(args_.target_modules).dump());
+                           DumpJson(Json(args_.target_modules)));
   }
   BATON_RETURN_IF_ERROR(adapter_->InitLikePeft(args_.seed));
   grads_ = std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
@@ -352,7 +352,7 @@ Status Trainer::LogTrainLine(double lr) {
                {"train_speed(iter/s)", std::round(speed * 1e6) / 1e6}};
   state_.log_loss_sum = state_.log_grad_norm_sum = 0;
   state_.log_steps = 0;
-  Print(line.dump());
+  Print(DumpJson(line));
   return log_.Append(line);
 }
 
@@ -383,7 +383,7 @@ Status Trainer::Finish() {
   complete.last_model_checkpoint = CheckpointDir(state_.global_step);
   if (state_.best_step) complete.best_model_checkpoint = CheckpointDir(*state_.best_step);
   BATON_RETURN_IF_ERROR(WriteCompleteMarker(store_.get(), complete));
-  Print(final_line.dump());
+  Print(DumpJson(final_line));
   if (Status s = lease_->Release(); !s.ok())
     Print("warning: releasing the run lease: " + s.ToString());
   return Status::Ok();
@@ -478,7 +478,7 @@ Status Trainer::EvaluateAndLog() {
       {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
       {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_},
       {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)}};
-  Print(line.dump());
+  Print(DumpJson(line));
   return log_.Append(line);
 }
 

@@ -1,0 +1,77 @@
+#include "base/json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace baton {
+namespace {
+
+TEST(ParseJson, ParsesDocuments) {
+  Result<Json> j = ParseJson(R"({"a": [1, 2.5, "x", null, true, {"b": {}}], "c": -3})", "d.json");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(*j, Json::parse(R"({"a": [1, 2.5, "x", null, true, {"b": {}}], "c": -3})"));
+  EXPECT_EQ(*ParseJson("7", "d.json"), Json(7));
+  // The same key in different objects is fine.
+  EXPECT_TRUE(ParseJson(R"({"a": {"k": 1}, "b": {"k": 2}, "k": [{"k": 1}, {"k": 2}]})", "d").ok());
+}
+
+TEST(ParseJson, NumberOutOfRangeIsAnErrorWithItsPlace) {
+  // nlohmann throws out_of_range 406 here, not parse_error.
+  Result<Json> j = ParseJson("{\n  \"lr\": 1e99999\n}", "cfg.json");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message().rfind("cfg.json:2:", 0), 0u) << j.status().message();
+  EXPECT_NE(j.status().message().find("number overflow"), std::string::npos);
+  EXPECT_FALSE(ParseJson("[-1e400]", "x").ok());
+}
+
+TEST(ParseJson, SyntaxErrorsNameLineAndColumn) {
+  Result<Json> j = ParseJson("{\n  \"a\": 1,\n  \"b\" 2\n}", "cfg.json");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message().rfind("cfg.json:3:", 0), 0u) << j.status().message();
+  // A row of a larger file: its line number is given.
+  j = ParseJson("{\"a\": tru}", "rows.jsonl", 7);
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message().rfind("rows.jsonl:7:", 0), 0u) << j.status().message();
+}
+
+TEST(ParseJson, InvalidUtf8InAStringIsAnError) {
+  Result<Json> j = ParseJson("{\"system\": \"sys\xFE\"}", "row.json");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message().rfind("row.json:1:", 0), 0u) << j.status().message();
+  EXPECT_NE(j.status().message().find("UTF-8"), std::string::npos) << j.status().message();
+}
+
+TEST(ParseJson, DuplicateKeysAreRefusedWithTheirPath) {
+  EXPECT_EQ(ParseJson(R"({"a": 1, "a": 2})", "d.json").status().message(),
+            "d.json: key 'a' is given twice");
+  EXPECT_EQ(ParseJson(R"({"m": {"v": {"x": 1, "y": 2, "x": 3}}})", "t.json").status().message(),
+            "t.json: m.v: key 'x' is given twice");
+  EXPECT_EQ(ParseJson(R"({"l": [{"k": 1}, {"k": 1, "k": 2}]})", "t.json").status().message(),
+            "t.json: l[1]: key 'k' is given twice");
+}
+
+TEST(ParseJson, DeepNestingIsRefused) {
+  std::string ok(kMaxJsonDepth, '[');
+  ok += std::string(kMaxJsonDepth, ']');
+  EXPECT_TRUE(ParseJson(ok, "d").ok());
+  std::string deep(kMaxJsonDepth + 1, '[');
+  deep += std::string(kMaxJsonDepth + 1, ']');
+  Result<Json> j = ParseJson(deep, "deep.json");
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find("nested deeper than"), std::string::npos);
+}
+
+TEST(DumpJson, NeverThrowsOnInvalidUtf8) {
+  Json j = {{"system", std::string("sys\xFE")}, {"n", 1}};
+  EXPECT_THROW((void)j.dump(), Json::type_error);  // what DumpJson exists to avoid
+  std::string s;
+  ASSERT_NO_THROW(s = DumpJson(j));
+  EXPECT_EQ(s, "{\"n\":1,\"system\":\"sys\xEF\xBF\xBD\"}");
+  EXPECT_EQ(DumpJson(Json{{"a", 1}}, 2), "{\n  \"a\": 1\n}");
+  // What it writes parses back.
+  EXPECT_TRUE(ParseJson(s, "dumped").ok());
+}
+
+}  // namespace
+}  // namespace baton
