@@ -389,6 +389,7 @@ void LocalProvider::Preempt(Proc& p, bool notice, double now, const std::string&
                       FormatHours(now), p.info.id, why, options_.cloud, FormatHours(p.kill_at)));
     KillPoint("local_fleet.after_notice");
   } else {
+    if (p.killed) return;  // an event a restarted controller replays: killed then, billed to then
     Print(fmt::format("local fleet: t={} {}: {}: reclaimed without notice (SIGKILL)",
                       FormatHours(now), p.info.id, why));
     Kill(p, now, why + ", no notice");
