@@ -274,6 +274,7 @@ TEST(RunLayoutTest, FleetLedgerRoundTripAndChecks) {
   a.ended_unix_ms = 9000;
   a.end_reason = "preempted";
   a.notice_unix_ms = 5000;
+  a.delete_unix_ms = 8500;
   LedgerInstance b;
   b.id = "i-b";
   b.offer = "t@z/on-demand";
@@ -294,6 +295,13 @@ TEST(RunLayoutTest, FleetLedgerRoundTripAndChecks) {
   ASSERT_EQ((*back)->instances.size(), 2u);
   EXPECT_TRUE((*back)->instances[1].handoff);
   EXPECT_EQ((*back)->instances[0].end_reason, "preempted");
+  EXPECT_EQ((*back)->instances[0].delete_unix_ms, 8500);
+  // A ledger from before delete_unix_ms was appended reads as never deleted.
+  Json old = Json::parse(l.Serialize());
+  old["instances"][0].erase("delete_unix_ms");
+  Result<FleetLedger> older = FleetLedger::Parse(old.dump(), "old");
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  EXPECT_EQ(older->instances[0].delete_unix_ms, 0);
   // An instance id that would escape its key, a wrong format, a torn document: Corruption.
   std::string bad = l.Serialize();
   bad.replace(bad.find("\"i-a\""), 5, "\"../x\"");

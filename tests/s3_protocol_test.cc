@@ -6,14 +6,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
+#include "base/strings.h"
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt_test_util.h"
 #include "fake_s3_server.h"
 #include "job/job_spec.h"
 #include "loopback.h"
 #include "run/layout.h"
+#include "store/cache.h"
 #include "store/cloud_credentials.h"
 #include "store/store.h"
 #include "test_util.h"
@@ -587,6 +590,44 @@ TEST_F(S3ProtocolTest, CheckpointGcAgainstAServerThatIgnoresPrefixDeletesOnlyGar
 
 // A job read from a store may hold webhook tokens: it is parsed from memory, never left in the
 // cache (where it used to land world-readable).
+// The cache keeps a URL's secrets (here a password in the endpoint) off the disk: the entry's
+// folder is named by a digest and its record shows the URL redacted; it still finds its entry.
+TEST_F(S3ProtocolTest, TheCacheWritesNoSecretOfAUrl) {
+  constexpr char kPassword[] = "url-pass-0123";
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("model/config.json", "{}").ok());
+  ASSERT_TRUE(store->Put("model/w.bin", testing::Blob(1000, 3)).ok());
+  std::string endpoint = server_.endpoint();
+  endpoint.insert(endpoint.find("://") + 3, std::string("cacheuser:") + kPassword + "@");
+  const std::string url = "s3://bkt/run/model?endpoint=" + endpoint + "&retries=3&backoff_ms=1";
+  testing::ScopedTempDir tmp;
+  std::string printed;
+  CacheOptions o;
+  o.cache_dir = tmp.Sub("cache");
+  o.print = [&](const std::string& s) { printed += s + "\n"; };
+  Result<std::string> dir = FetchToCache(url, o);
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  EXPECT_EQ(*Env::Default()->ReadFile(JoinPath(*dir, "w.bin")), testing::Blob(1000, 3));
+  ASSERT_TRUE(FetchToCache(url, o).ok());
+  EXPECT_NE(printed.find("using the cached copy"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find(kPassword), std::string::npos) << printed;
+  int records = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(o.cache_dir)) {
+    const std::string path = e.path().string();
+    EXPECT_EQ(path.find(kPassword), std::string::npos) << path;
+    if (!e.is_regular_file()) continue;
+    Result<std::string> text = Env::Default()->ReadFile(path);
+    ASSERT_TRUE(text.ok());
+    EXPECT_EQ(text->find(kPassword), std::string::npos) << path << ":\n" << *text;
+    if (e.path().filename() == "entry.json") {
+      ++records;
+      EXPECT_NE(text->find(RedactUrl(url)), std::string::npos) << *text;
+    }
+  }
+  EXPECT_EQ(records, 1);
+}
+
 TEST_F(S3ProtocolTest, AJobFromAStoreIsNeverCopiedToDisk) {
   testing::ScopedTempDir cache;
   env_.Set(EnvVarName(EnvVar::kCacheDir), cache.path());

@@ -26,6 +26,7 @@ set(BATON_TEST_LABEL_RULES
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
   "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|infer_cli|radosgw_s3|train_chaos|train_chaos_s3)$"
                                                                "slow"
+  "^e2e\\.fleet_restart$"                                        "slow"
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"

@@ -21,6 +21,8 @@ constexpr double kListingLagSeconds = 120;
 // An instance whose agent never heartbeats, or falls silent, is broken: delete and relaunch.
 constexpr double kNoHeartbeatSeconds = 30 * 60;
 constexpr double kSilentSeconds = 10 * 60;
+// Alibaba releases a spot instance 5 minutes after its reclaim notice (shared/notes/cloud-apis.md).
+constexpr double kReclaimNoticeSeconds = 5 * 60;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -181,17 +183,47 @@ Status AliyunProvider::Load() {
     if (l.billed_cost >= 0) t.billed_at = at(l.ended_unix_ms);  // final: not asked again
     t.stop_at = at(l.stop_unix_ms);
     t.noticed = l.notice_unix_ms > 0;
+    t.notice_at = at(l.notice_unix_ms);
+    t.delete_at = at(l.delete_unix_ms);
     if (l.ended_unix_ms > 0) {
       t.info.state = InstanceState::kEnded;
       Result<EndReason> reason = ParseEndReason(l.end_reason);
       if (!reason.ok()) return reason.status().WithContext(where);
       t.info.end_reason = *reason;
-    } else if (t.stop_at >= 0 || t.noticed) {
+    } else if (t.stop_at >= 0 || t.noticed || t.delete_at >= 0) {
       t.info.state = InstanceState::kStopping;
     }
     instances_.push_back(std::move(t));
   }
+  if (options_.read_only) return Status::Ok();
+  // A stop the last controller saved may not have reached the bucket: ask again (the request is
+  // the same document; an agent that already obeyed it has exited). Deletions are asked again by
+  // the first Refresh, for the instances the cloud still lists.
+  for (Tracked& t : instances_) {
+    if (t.info.state == InstanceState::kEnded || t.stop_at < 0 || t.delete_at >= 0) continue;
+    BATON_RETURN_IF_ERROR(WriteStop(t, "the fleet asked it to stop (again, after a restart)"));
+  }
   return Status::Ok();
+}
+
+Status AliyunProvider::WriteStop(const Tracked& t, const std::string& reason) {
+  StopRequest request;
+  request.instance = t.info.id;
+  request.reason = reason;
+  request.unix_ms = UnixMs(t.stop_at);
+  return WriteStopRequest(store_, request);
+}
+
+double AliyunProvider::EndTime(const Tracked& t, double now) const {
+  double end = now;
+  // Deleted by a controller: released then, also when it is only seen gone after a restart.
+  if (t.delete_at >= 0) end = std::min(end, t.delete_at);
+  // Gone while no controller watched (this one never saw it listed): a reclaim releases it at
+  // the end of its notice.
+  if (!t.seen && t.noticed && t.notice_at >= 0) {
+    end = std::min(end, t.notice_at + kReclaimNoticeSeconds);
+  }
+  return std::max(end, t.info.launched_at);
 }
 
 Status AliyunProvider::SaveLedger() {
@@ -206,7 +238,10 @@ Status AliyunProvider::SaveLedger() {
     l.launched_unix_ms = ms(t.info.launched_at);
     l.running_unix_ms = ms(t.info.running_at);
     l.stop_unix_ms = ms(t.stop_at);
-    l.notice_unix_ms = t.noticed ? std::max<int64_t>(1, l.launched_unix_ms) : 0;
+    l.notice_unix_ms = !t.noticed         ? 0
+                       : t.notice_at >= 0 ? ms(t.notice_at)
+                                          : std::max<int64_t>(1, l.launched_unix_ms);
+    l.delete_unix_ms = ms(t.delete_at);
     l.ended_unix_ms = t.info.state == InstanceState::kEnded ? ms(t.info.ended_at) : 0;
     l.end_reason = t.info.state == InstanceState::kEnded ? EndReasonName(t.info.end_reason) : "";
     l.detail = t.info.detail;
@@ -350,6 +385,12 @@ Result<std::string> AliyunProvider::Launch(int offer, bool handoff) {
 
 Status AliyunProvider::DeleteInstance(Tracked& t, const std::string& why) {
   if (options_.read_only) return Status::Ok();
+  if (t.delete_at < 0) {
+    // Saved before it is asked: a controller that dies in between asks again after a restart,
+    // and bills the instance to here, never counts it as gone without notice.
+    t.delete_at = Now();
+    BATON_RETURN_IF_ERROR(SaveLedger());
+  }
   RpcParams p;
   p.Set("InstanceId", t.info.id).Set("Force", true);
   AliyunError error;
@@ -365,7 +406,7 @@ Status AliyunProvider::DeleteInstance(Tracked& t, const std::string& why) {
 void AliyunProvider::End(Tracked& t, EndReason reason, const std::string& detail) {
   t.info.state = InstanceState::kEnded;
   t.info.end_reason = reason;
-  t.info.ended_at = Now();
+  t.info.ended_at = EndTime(t, Now());
   if (!detail.empty()) t.info.detail = detail;
   changed_ = true;
   if (!options_.read_only) {
@@ -386,15 +427,12 @@ Status AliyunProvider::Stop(const std::string& id) {
     End(*t, EndReason::kStopped, "stopped while booting");
     return SaveLedger();
   }
-  StopRequest request;
-  request.instance = id;
-  request.reason = scale_to_zero_ ? "the fleet scales to zero" : "the fleet moves the run";
-  request.unix_ms = UnixMs(now);
-  BATON_RETURN_IF_ERROR(WriteStopRequest(store_, request));
+  // Saved before the request is written: a restarted controller writes it again (Load).
   t->stop_at = now;
   t->info.state = InstanceState::kStopping;
   changed_ = true;
-  return SaveLedger();
+  BATON_RETURN_IF_ERROR(SaveLedger());
+  return WriteStop(*t, scale_to_zero_ ? "the fleet scales to zero" : "the fleet moves the run");
 }
 
 Status AliyunProvider::SetDesiredCapacity(int n) {
@@ -468,10 +506,15 @@ Status AliyunProvider::Refresh() {
     if (t.info.state == InstanceState::kEnded) continue;
     auto it = listed.find(t.info.id);
     const bool found = it != listed.end();
+    if (found && t.delete_at >= 0 && !t.deleted && !options_.read_only) {
+      // The last controller asked for the deletion and may have died before the cloud heard.
+      BATON_RETURN_IF_ERROR(DeleteInstance(t, "asked again after a controller restart"));
+    }
     if (found) {
       t.seen = true;
       if (HasRecyclingLock(it->second) && !t.noticed) {
         t.noticed = true;
+        t.notice_at = now;
         t.info.state = InstanceState::kStopping;
         t.info.detail = "reclaim notice (Recycling)";
         changed_ = true;
@@ -502,7 +545,7 @@ Status AliyunProvider::Refresh() {
     }
     if (!found) {
       if (!t.seen && now - t.info.launched_at < kListingLagSeconds) continue;
-      if (t.deleted) {
+      if (t.deleted || t.delete_at >= 0) {
         End(t, EndReason::kStopped, "");
       } else if (t.noticed) {
         End(t, EndReason::kKilled, "released after the reclaim notice, before it checkpointed");

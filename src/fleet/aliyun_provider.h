@@ -17,10 +17,11 @@
 //            instance is deleted (DeleteInstance, Force) once its agent's heartbeat is final, or
 //            when stop_grace has passed.
 //   Bill     spot time at the offer's price, or (spot_bill: price_history) at the market's from
-//            DescribeSpotPriceHistory; fleet/ledger.json in the run's bucket: every instance's launch and release times and
-//            its offer; the cloud forgets released instances, the ledger does not. A restarted
-//            controller reads it and adopts the run's tagged instances (also ones launched just
-//            before a crash, before the ledger was written), so nothing is launched twice.
+//            DescribeSpotPriceHistory; fleet/ledger.json in the run's bucket: every instance's
+//            launch and release times and its offer; the cloud forgets released instances, the
+//            ledger does not. A restarted controller reads it and adopts the run's tagged instances
+//            (also ones launched just before a crash, before the ledger was written), so nothing is
+//            launched twice.
 // API pages followed: shared/notes/cloud-apis.md 2.1 and 2.3 (RunInstances, DescribeInstances,
 // OperationLocks, ClientToken), and DeleteInstance (ECS API reference, Instances/DeleteInstance:
 // InstanceId, Force).
@@ -97,10 +98,13 @@ class AliyunProvider : public Provider {
   struct Tracked {
     Instance info;
     AgentTrack track;
-    bool seen = false;     // DescribeInstances has listed it
-    bool deleted = false;  // we asked for DeleteInstance
-    bool noticed = false;  // Recycling seen
-    double stop_at = -1;   // the fleet asked it to stop (provider time)
+    bool seen = false;      // DescribeInstances has listed it
+    bool deleted = false;   // we asked for DeleteInstance
+    bool noticed = false;   // Recycling seen
+    double notice_at = -1;  // when (provider time)
+    // Saved in the ledger before they are acted on, so a restarted controller redoes them:
+    double stop_at = -1;    // the fleet asked it to stop (provider time)
+    double delete_at = -1;  // the fleet asked for DeleteInstance (provider time)
     double billed_at = -1;  // when info.billed_cost was last computed (provider time)
   };
   AliyunProvider(FleetSpec spec, AliyunClient* client, Store* store, AliyunProviderOptions options);
@@ -111,6 +115,10 @@ class AliyunProvider : public Provider {
   void RefreshBills();
   Result<double> SpotCostFromHistory(const Offer& offer, double from, double to);
   Status SaveLedger();
+  Status WriteStop(const Tracked& t, const std::string& reason);
+  // When `t` stopped costing: `now`, or earlier when it was deleted, or reclaimed after a notice,
+  // while no controller watched.
+  double EndTime(const Tracked& t, double now) const;
   Result<std::string> RunInstance(int offer, bool handoff);
   Status DeleteInstance(Tracked& t, const std::string& why);
   void End(Tracked& t, EndReason reason, const std::string& detail);
@@ -131,9 +139,9 @@ class AliyunProvider : public Provider {
   std::map<int, bool> in_stock_;
   bool stock_warned_ = false;
   bool bill_warned_ = false;
-  bool scale_to_zero_ = false;               // desired capacity 0: nothing new, stop the rest
-  RunEndWatch end_watch_;                    // COMPLETE and the scale-to-zero request
-  bool changed_ = false;                     // the last Refresh saw a change
+  bool scale_to_zero_ = false;  // desired capacity 0: nothing new, stop the rest
+  RunEndWatch end_watch_;       // COMPLETE and the scale-to-zero request
+  bool changed_ = false;        // the last Refresh saw a change
 };
 
 }  // namespace baton::fleet

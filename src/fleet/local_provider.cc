@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/env.h"
+#include "base/kill_point.h"
 #include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
 #include "cloud/preemption.h"
@@ -25,6 +26,23 @@ namespace baton::fleet {
 namespace {
 
 constexpr char kStateFile[] = "local-fleet.json";
+constexpr char kPidFile[] = "agent.pid";  // in an instance's folder, written by its child
+
+// In a forked child before exec (async-signal-safe calls only): its pid into `path`, atomically.
+void WritePidFile(const char* tmp, const char* path) {
+  char digits[24];
+  int n = 0;
+  for (long v = static_cast<long>(getpid()); v > 0 && n < 23; v /= 10) {
+    digits[n++] = static_cast<char>('0' + v % 10);
+  }
+  char text[24];
+  for (int i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  bool ok = write(fd, text, n) == n;
+  close(fd);
+  if (ok) rename(tmp, path);
+}
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -49,6 +67,17 @@ Result<EndReason> ParseEndReason(const std::string& s) {
   return Corruption("unknown end reason '{}'", s);
 }
 
+// Whether process `pid` is gone: no such process, or a zombie that a parent other than this
+// process has yet to reap (an agent whose controller died).
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  Result<std::string> stat = Env::Default()->ReadFile(fmt::format("/proc/{}/stat", pid));
+  if (!stat.ok()) return false;
+  // "pid (comm) S ...": the state follows the last ')'.
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
+}
+
 // The last non-empty line of a log file, for a failed agent's message.
 std::string LastLine(const std::string& path) {
   Result<std::string> text = Env::Default()->ReadFile(path);
@@ -65,13 +94,18 @@ struct LocalProvider::Proc {
   Instance info;
   pid_t pid = -1;
   int metadata_port = 0;
-  double boot_done_at = 0;                    // simulated time the agent process starts
-  double kill_at = INFINITY;                  // end of a notice window
-  bool noticed = false;                       // got a preemption notice
-  bool stop_sent = false;                     // the controller asked it to stop
-  bool killed = false;                        // SIGKILLed by the provider
-  bool adopted = false;                       // started by an earlier controller: not our child
-  AgentTrack track;  // what its heartbeats said
+  double boot_done_at = 0;    // simulated time the agent process starts
+  double kill_at = INFINITY;  // end of a notice window
+  // The actions below are saved before they are done, so that a controller that dies in
+  // between finds them in the state file and does them again (LocalProvider::Redo).
+  bool spawning = false;      // fork() was called (its child writes agent.pid)
+  bool noticed = false;       // got a preemption notice
+  bool stop_sent = false;     // the controller asked it to stop
+  bool killed = false;        // SIGKILLed by the provider
+  double killed_at = -1;      // when (simulated time; -1: before this was kept)
+  bool adopted = false;       // started by an earlier controller: not our child
+  double seen_alive_at = -1;  // this controller last saw the process (not saved)
+  AgentTrack track;           // what its heartbeats said
   std::unique_ptr<FakeMetadataServer> metadata;
   std::string dir;
 
@@ -94,7 +128,9 @@ struct LocalProvider::Proc {
                 {"kill_at", std::isfinite(kill_at) ? Json(kill_at) : Json(nullptr)},
                 {"noticed", noticed},
                 {"stop_sent", stop_sent},
-                {"killed", killed}};
+                {"killed", killed},
+                {"killed_at", killed_at},
+                {"spawning", spawning}};
   }
 };
 
@@ -178,6 +214,8 @@ Status LocalProvider::Load() {
       p->noticed = r.at("noticed").get<bool>();
       p->stop_sent = r.at("stop_sent").get<bool>();
       p->killed = r.at("killed").get<bool>();
+      p->killed_at = r.value("killed_at", -1.0);  // appended to version 1
+      p->spawning = r.value("spawning", false);   // appended to version 1
       p->dir = JoinPath(JoinPath(options_.work_dir, "instances"), p->info.id);
       if (p->info.offer < 0 || p->info.offer >= static_cast<int>(spec_.offers.size())) {
         return Corruption("{}: instance {} names offer {}, the job has {}", path, p->info.id,
@@ -191,6 +229,7 @@ Status LocalProvider::Load() {
         mo.instance_name = p->info.id;
         Result<std::unique_ptr<FakeMetadataServer>> server = FakeMetadataServer::Start(mo);
         if (server.ok()) p->metadata = std::move(*server);
+        if (p->pid <= 0 && p->spawning) AdoptSpawned(*p);
         p->adopted = p->pid > 0;
         Print(fmt::format("local fleet: adopted {} ({}, pid {})", p->info.id,
                           InstanceStateName(p->info.state), p->pid));
@@ -199,6 +238,10 @@ Status LocalProvider::Load() {
     }
   } catch (const Json::exception& e) {
     return Corruption("{}: {}", path, e.what());
+  }
+  // What the last controller saved before doing it may not have been done: do it again.
+  for (auto& p : procs_) {
+    if (p->alive()) Redo(*p);
   }
   return Status::Ok();
 }
@@ -251,17 +294,42 @@ Result<std::string> LocalProvider::Launch(int offer, bool handoff) {
   return id;
 }
 
+void LocalProvider::AdoptSpawned(Proc& p) {
+  // The last controller forked the agent but died before it saved the pid: the child wrote it
+  // (before exec), unless it had not run yet; then it is given a moment.
+  const std::string path = JoinPath(p.dir, kPidFile);
+  Env* env = Env::Default();
+  for (int i = 0; i < 20 && !env->FileExists(path); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Result<std::string> text = env->ReadFile(path);
+  pid_t pid = 0;
+  if (text.ok()) pid = static_cast<pid_t>(std::atoll(text->c_str()));
+  if (pid > 0) {
+    p.pid = pid;
+    p.info.state = InstanceState::kLoading;
+  } else {
+    p.spawning = false;  // fork() never made it: spawn it again
+  }
+}
+
 Status LocalProvider::Spawn(Proc& p) {
   const Offer& o = spec_.offers[p.info.offer];
   std::string log = JoinPath(p.dir, "agent.log");
   std::string cache = JoinPath(p.dir, "cache");
   std::string metadata_url = p.metadata ? p.metadata->url() : "";
+  const std::string pid_file = JoinPath(p.dir, kPidFile);
+  const std::string pid_tmp = pid_file + ".tmp";
+  (void)Env::Default()->DeleteFile(pid_file);
+  p.spawning = true;
+  Save();  // before fork(): a restarted controller looks for the child's pid file
   pid_t pid = fork();
   if (pid < 0) return IoError("fork: {}", std::strerror(errno));
   if (pid == 0) {
     // Its own process group: a Ctrl-C on the terminal reaches the controller, which stops the
     // instances itself, and a SIGKILL reaches the agent and anything it started.
     setpgid(0, 0);
+    WritePidFile(pid_tmp.c_str(), pid_file.c_str());
     if (chdir(p.dir.c_str()) != 0) _exit(126);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -295,6 +363,7 @@ Status LocalProvider::Stop(const std::string& id) {
     } else if (!p->stop_sent) {
       p->stop_sent = true;
       p->info.state = InstanceState::kStopping;
+      Save();  // before the signal: a restarted controller sends it again
       kill(-p->pid, SIGTERM);
     }
     Save();
@@ -313,20 +382,63 @@ void LocalProvider::Preempt(Proc& p, bool notice, double now, const std::string&
     p.noticed = true;
     p.kill_at = now + spec_.overheads.notice;
     p.info.state = InstanceState::kStopping;
-    int64_t deadline =
-        UnixMs() + static_cast<int64_t>(spec_.overheads.notice / spec_.time_scale * 1000.0);
-    Result<Cloud> cloud = ParseCloud(options_.cloud);
-    if (p.metadata && cloud.ok())
-      p.metadata->ScheduleNotice(*cloud, NoticeKind::kTermination, deadline);
     p.info.detail = why + fmt::format(", notice of {:.0f} s", spec_.overheads.notice);
+    Save();  // before the notice goes out: a restarted controller delivers it again
+    DeliverNotice(p);
     Print(fmt::format("local fleet: t={} {}: {}: preemption notice ({}), SIGKILL at t={}",
                       FormatHours(now), p.info.id, why, options_.cloud, FormatHours(p.kill_at)));
+    KillPoint("local_fleet.after_notice");
   } else {
-    p.killed = true;
-    p.info.detail = why + ", no notice";
-    kill(-p.pid, SIGKILL);
+    if (p.killed) return;  // an event a restarted controller replays: killed then, billed to then
     Print(fmt::format("local fleet: t={} {}: {}: reclaimed without notice (SIGKILL)",
                       FormatHours(now), p.info.id, why));
+    Kill(p, now, why + ", no notice");
+  }
+}
+
+void LocalProvider::Kill(Proc& p, double now, const std::string& detail) {
+  p.killed = true;
+  p.killed_at = now;
+  p.info.detail = detail;
+  Save();  // before the signal: a restarted controller bills it to here, and kills it again
+  kill(-p.pid, SIGKILL);
+}
+
+void LocalProvider::DeliverNotice(Proc& p) {
+  // The notice's deadline in real time: the end of its window, however late this is.
+  const int64_t deadline =
+      start_unix_ms_ + static_cast<int64_t>(std::llround(p.kill_at / spec_.time_scale * 1000.0));
+  Result<Cloud> cloud = ParseCloud(options_.cloud);
+  if (p.metadata && cloud.ok()) {
+    p.metadata->ScheduleNotice(*cloud, NoticeKind::kTermination, deadline);
+  } else if (p.pid > 0) {
+    // No metadata server to tell it (its port was taken after a restart): SIGTERM means the
+    // same to the agent.
+    kill(-p.pid, SIGTERM);
+  }
+}
+
+void LocalProvider::Redo(Proc& p) {
+  if (p.pid <= 0 || ProcessGone(p.pid)) return;  // Poll ends it
+  if (p.killed) {
+    Print(fmt::format("local fleet: {}: killing it again (the last controller's SIGKILL)",
+                      p.info.id));
+    kill(-p.pid, SIGKILL);
+  } else if (p.noticed) {
+    // Its metadata server died with the last controller: the agent may never have seen the
+    // notice. Had the window run out meanwhile, it gets a whole one from now (the instance ran,
+    // and is billed, all along).
+    const double now = Now();
+    if (p.kill_at <= now) {
+      p.kill_at = now + spec_.overheads.notice;
+      Save();
+    }
+    Print(fmt::format("local fleet: {}: delivering its preemption notice again (SIGKILL at t={})",
+                      p.info.id, FormatHours(p.kill_at)));
+    DeliverNotice(p);
+  } else if (p.stop_sent) {
+    Print(fmt::format("local fleet: {}: asking it again to stop (SIGTERM)", p.info.id));
+    kill(-p.pid, SIGTERM);
   }
 }
 
@@ -363,10 +475,28 @@ void LocalProvider::ApplyMarket(double now, bool* changed) {
   market_t_ = now;
 }
 
+double LocalProvider::TimeOfUnixMs(int64_t unix_ms) const {
+  return static_cast<double>(unix_ms - start_unix_ms_) / 1000.0 * spec_.time_scale;
+}
+
+double LocalProvider::EndTime(const Proc& p, double now) const {
+  double end = now;
+  const Heartbeat* last = p.track.last ? &*p.track.last : nullptr;
+  if (last && last->updated_unix_ms > 0 && (p.track.Final() || p.seen_alive_at < 0)) {
+    // The agent writes its final heartbeat as it exits; one that ended while no controller
+    // watched was last alive at its last heartbeat (a period at most before it ended).
+    end = TimeOfUnixMs(last->updated_unix_ms);
+  }
+  if (p.killed && p.killed_at >= 0) end = std::min(end, p.killed_at);
+  return std::clamp(end, p.info.launched_at, std::max(now, p.info.launched_at));
+}
+
 void LocalProvider::End(Proc& p, EndReason reason, double now, const std::string& detail) {
   p.info.state = InstanceState::kEnded;
   p.info.end_reason = reason;
-  p.info.ended_at = now;
+  // Billed to when it really ended, which is earlier than `now` when it ended while no
+  // controller watched (this one was restarted after it).
+  p.info.ended_at = EndTime(p, now);
   if (!detail.empty()) p.info.detail = detail;
   p.metadata.reset();
   Print(fmt::format("local fleet: t={} {} ended: {}{}", FormatHours(now), p.info.id,
@@ -419,39 +549,36 @@ bool LocalProvider::Poll() {
       }
       continue;
     }
-    if (now >= p->kill_at && !p->killed) {
-      p->killed = true;
-      kill(-p->pid, SIGKILL);
-      p->info.detail += ", the notice window ran out";
-      changed = true;
-    }
-    if (p->adopted) {
-      // Started by an earlier controller: our child only if that was this process (then it
-      // must be reaped, or it stays a zombie); otherwise gone when kill(pid, 0) says so.
-      int status = 0;
-      bool reaped = waitpid(p->pid, &status, WNOHANG) == p->pid;
-      if (reaped || (kill(p->pid, 0) != 0 && errno == ESRCH)) {
-        PollHeartbeat(*p, now, &changed);
-        EndReason r = p->track.state == AgentState::kComplete  ? EndReason::kCompleted
-                      : p->killed                                  ? EndReason::kKilled
-                      : p->noticed                                 ? EndReason::kPreempted
-                      : p->track.state == AgentState::kStopped ? EndReason::kStopped
-                                                                   : EndReason::kFailed;
-        End(*p, r, now, "");
-        changed = true;
-      } else {
-        PollHeartbeat(*p, now, &changed);
-      }
-      continue;
-    }
+    // Whether it ended comes first: an agent that exited on its notice while no controller
+    // watched was preempted, not killed when the window ran out.
     int status = 0;
-    pid_t r = waitpid(p->pid, &status, WNOHANG);
-    if (r == p->pid) {
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      // Our child (also one adopted from an earlier controller in this same process).
       Reap(*p, status, now);
       changed = true;
-    } else {
-      PollHeartbeat(*p, now, &changed);
+      continue;
     }
+    if (p->adopted && ProcessGone(p->pid)) {
+      // Started by an earlier controller that was another process: its last heartbeat says how
+      // it ended.
+      PollHeartbeat(*p, now, &changed);
+      EndReason r =
+          p->track.state == AgentState::kComplete ? EndReason::kCompleted
+          : p->track.Final() && p->noticed        ? EndReason::kPreempted
+          : p->track.state == AgentState::kStopped || p->track.state == AgentState::kFenced
+              ? EndReason::kStopped
+          : p->killed ? EndReason::kKilled
+                      : EndReason::kFailed;
+      End(*p, r, now, r == EndReason::kFailed ? "gone without a final heartbeat" : "");
+      changed = true;
+      continue;
+    }
+    p->seen_alive_at = now;
+    if (now >= p->kill_at && !p->killed) {
+      Kill(*p, now, p->info.detail + ", the notice window ran out");
+      changed = true;
+    }
+    PollHeartbeat(*p, now, &changed);
   }
   if (changed) Save();
   return changed;
@@ -475,7 +602,8 @@ RunProgress LocalProvider::TrackedProgress() const {
 
 RunProgress LocalProvider::Progress() {
   RunProgress r = TrackedProgress();
-  end_watch_.Read(store_.get(), [this](const std::string& s) { Print("local fleet: " + s); }, &r);
+  end_watch_.Read(
+      store_.get(), [this](const std::string& s) { Print("local fleet: " + s); }, &r);
   return r;
 }
 
@@ -498,6 +626,10 @@ double LocalProvider::Advance(double until) {
 }
 
 void LocalProvider::Shutdown(double grace_s) {
+  for (auto& p : procs_) {
+    if (p->alive() && p->pid > 0) p->stop_sent = true;
+  }
+  Save();  // before the signals, as every stop
   for (auto& p : procs_) {
     if (p->alive() && p->pid > 0) kill(-p->pid, SIGTERM);
   }

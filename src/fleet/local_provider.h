@@ -11,7 +11,12 @@
 // Its state (the instances, their pids and metadata ports, when the run began, the progress
 // reports that moved the market) is kept in <work_dir>/local-fleet.json, so a restarted
 // controller finds the instances of the old one, still running, bills them from when they were
-// launched, and sees the market as the old one left it.
+// launched, and sees the market as the old one left it. It is the local fleet's ledger: every
+// action on an instance (a notice, a stop, a kill, a fork) is saved before it is done, and a
+// restarted controller does again those that the instance shows no sign of (a notice is put on
+// the restarted metadata server again), so no restart turns a notice into a kill. Each instance
+// is billed from its launch to its real end: its agent's final heartbeat or the provider's
+// SIGKILL, also when it ended while no controller watched.
 #pragma once
 
 #include <sys/types.h>
@@ -77,9 +82,22 @@ class LocalProvider : public Provider {
   bool Poll();  // true when anything changed
   void ApplyMarket(double now, bool* changed);
   void Preempt(Proc& p, bool notice, double now, const std::string& why);
+  // Sends SIGKILL, saved first (with when) so that a restarted controller bills it to then.
+  void Kill(Proc& p, double now, const std::string& detail);
+  // Puts the preemption notice on the instance's metadata server (SIGTERM without one).
+  void DeliverNotice(Proc& p);
+  // After a restart: does again what the last controller saved as done (a notice, a stop, a
+  // kill), since it may have died before doing it.
+  void Redo(Proc& p);
+  void AdoptSpawned(Proc& p);
   Status Spawn(Proc& p);
   void Reap(Proc& p, int wait_status, double now);
+  // Ends it, billed to EndTime.
   void End(Proc& p, EndReason reason, double now, const std::string& detail);
+  // When it really ended, `now` at the latest: the agent's final heartbeat or the provider's
+  // SIGKILL; for one that ended while no controller watched, its last heartbeat.
+  double EndTime(const Proc& p, double now) const;
+  double TimeOfUnixMs(int64_t unix_ms) const;
   void PollHeartbeat(Proc& p, double now, bool* changed);
   RunProgress TrackedProgress() const;  // from the heartbeats only
   void Print(const std::string& line) const;

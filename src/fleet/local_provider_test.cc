@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "fleet/report.h"
+#include "run/layout.h"
 #include "test_util.h"
 
 namespace baton::fleet {
@@ -16,23 +18,23 @@ namespace {
 Env* env = Env::Default();
 
 // A fake agent: heartbeats every 0.1 s with a growing step; SIGTERM -> "stopped", exit 0. It also
-// exits 0
-// ("stopped") when its fake metadata server reports an Alibaba termination time.
-constexpr char kAgent[] = R"(#!/bin/bash
+// exits 0 ("stopped") when its fake metadata server reports an Alibaba termination time, unless
+// the test made it deaf to notices ($STORE/deaf exists).
+constexpr char kAgent[] = R"sh(#!/bin/bash
 store="$STORE"; id="${!ID_VAR}"; step=0; state=training
 mkdir -p "$store/agents"
-beat() { printf '{"format":"baton-heartbeat","version":1,"instance":"%s","state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":0}' \
-  "$id" "$1" "$step" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
+beat() { printf '{"format":"baton-heartbeat","version":1,"instance":"%s","state":"%s","global_step":%d,"max_steps":1000,"resumed_step":0,"updated_unix_ms":%s}' \
+  "$id" "$1" "$step" "$(date +%s%3N)" >"$store/agents/$id.json.tmp" && mv "$store/agents/$id.json.tmp" "$store/agents/$id.json"; }
 trap 'beat stopped; exit 0' TERM
 beat loading
 while true; do
   step=$((step + 1)); beat training
-  if curl -sf "${!METADATA_VAR}/latest/meta-data/instance/spot/termination-time" >/dev/null; then
+  if [ ! -e "$store/deaf" ] && curl -sf "${!METADATA_VAR}/latest/meta-data/instance/spot/termination-time" >/dev/null; then
     beat stopped; exit 0
   fi
   sleep 0.1
 done
-)";
+)sh";
 
 class LocalProviderTest : public ::testing::Test {
  protected:
@@ -167,6 +169,70 @@ TEST_F(LocalProviderTest, StepKeyedOutageFollowsTheHeartbeatsAndSurvivesARestart
   ASSERT_TRUE((*p)->Stop(od).ok());
   ASSERT_TRUE(AdvanceUntil(
       p->get(), [&] { return (*p)->Instances()[1].state == InstanceState::kEnded; }, 600));
+}
+
+// The controller dies right after it gave an instance a preemption notice, before the agent
+// read it (the agent is deaf to notices until the restart): the restarted controller delivers
+// the notice again, so the instance checkpoints and is preempted, not killed at the end of the
+// window as one without notice.
+TEST_F(LocalProviderTest, ANoticeTheDeadControllerSentIsDeliveredAgain) {
+  Json market = {{"kind", "scripted"},
+                 {"events", {{{"at_step", 5}, {"zone", "z1"}, {"event", "reclaim"}}}}};
+  ASSERT_TRUE(env->WriteFileAtomic(tmp_.Sub("store/deaf"), "").ok());
+  {
+    auto p = Open(market);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ASSERT_TRUE((*p)->Launch(0, false).ok());
+    ASSERT_TRUE(AdvanceUntil(
+        p->get(), [&] { return Only(p->get()).state == InstanceState::kStopping; }, 600));
+    EXPECT_NE(Only(p->get()).detail.find("notice"), std::string::npos) << Only(p->get()).detail;
+  }  // the controller dies with its metadata servers; the agent never saw the notice
+  auto p = Open(market);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(env->DeleteFile(tmp_.Sub("store/deaf")).ok());
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return Only(p->get()).state == InstanceState::kEnded; }, 600));
+  Instance i = Only(p->get());
+  EXPECT_EQ(i.end_reason, EndReason::kPreempted) << i.detail;
+  EXPECT_EQ(i.detail.find("ran out"), std::string::npos) << i.detail;
+}
+
+// The controller asks an instance to stop and dies; the instance checkpoints and exits while no
+// controller watches, and the controller comes back a simulated minute and more later: the
+// instance is billed to its real end (its final heartbeat), not to the restart.
+TEST_F(LocalProviderTest, AnInstanceThatEndedWhileNoControllerWatchedIsBilledToItsEnd) {
+  std::string id;
+  {
+    auto p = Open(Json{{"kind", "always"}});
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    auto r = (*p)->Launch(1, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    id = *r;
+    ASSERT_TRUE(AdvanceUntil(
+        p->get(), [&] { return Only(p->get()).state == InstanceState::kRunning; }, 600));
+    ASSERT_TRUE((*p)->Stop(id).ok());
+  }  // the controller dies right after the stop
+  const std::string hb = tmp_.Sub("store/agents/" + id + ".json");
+  for (int i = 0; i < 200; ++i) {  // the agent's final heartbeat: it exits
+    Result<std::string> text = env->ReadFile(hb);
+    if (text.ok() && text->find("\"stopped\"") != std::string::npos) break;
+    env->SleepMicros(50000);
+  }
+  Result<std::optional<Heartbeat>> last = ReadHeartbeat(OpenStore(tmp_.Sub("store"))->get(), id);
+  ASSERT_TRUE(last.ok() && *last && (*last)->state == AgentState::kStopped);
+  env->SleepMicros(1500000);  // 90 simulated seconds with no controller
+  auto p = Open(Json{{"kind", "always"}});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const double restarted = (*p)->Now();
+  ASSERT_TRUE(AdvanceUntil(
+      p->get(), [&] { return Only(p->get()).state == InstanceState::kEnded; }, 600));
+  Instance i = Only(p->get());
+  EXPECT_EQ(i.end_reason, EndReason::kStopped);
+  EXPECT_LT(i.ended_at, restarted - 60) << "billed beyond its end, to the restart";
+  EXPECT_GE(i.ended_at, i.launched_at);
+  FleetReport report = BuildReport(spec_, (*p)->Instances(), (*p)->Progress(), (*p)->Now());
+  ASSERT_EQ(report.ledger.size(), 1u);
+  EXPECT_NEAR(report.ledger[0].seconds, i.ended_at - i.launched_at, 1e-9);
 }
 
 }  // namespace

@@ -435,7 +435,8 @@ std::string FleetLedger::Serialize() const {
                         {"ended_unix_ms", i.ended_unix_ms},
                         {"end_reason", i.end_reason},
                         {"detail", i.detail},
-                        {"billed_cost", i.billed_cost}});
+                        {"billed_cost", i.billed_cost},
+                        {"delete_unix_ms", i.delete_unix_ms}});
   }
   j["instances"] = list;
   Json res = Json::object();
@@ -472,6 +473,9 @@ Result<FleetLedger> FleetLedger::Parse(std::string_view text, const std::string&
       BATON_ASSIGN_OR_RETURN(i.detail, JsonString(e, "detail", source));
       if (e.contains("billed_cost")) {
         BATON_ASSIGN_OR_RETURN(i.billed_cost, JsonNumber(e, "billed_cost", source));
+      }
+      if (e.contains("delete_unix_ms")) {  // appended to version 1
+        BATON_ASSIGN_OR_RETURN(i.delete_unix_ms, JsonInt(e, "delete_unix_ms", source));
       }
       l.instances.push_back(std::move(i));
     }

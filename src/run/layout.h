@@ -199,7 +199,8 @@ struct LedgerInstance {
   int64_t ended_unix_ms = 0;    // released (0: alive)
   std::string end_reason;       // fleet::EndReasonName, "" while alive
   std::string detail;
-  double billed_cost = -1;  // from the cloud's spot price history once ended; -1: offer price
+  double billed_cost = -1;     // from the cloud's spot price history once ended; -1: offer price
+  int64_t delete_unix_ms = 0;  // the fleet asked the cloud to delete it (0: never); saved first
 };
 
 struct FleetLedger {

@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/process_contract.h"
 #include "base/strings.h"
+#include "store/sigv4.h"
 #include "store/store.h"
 
 namespace baton {
@@ -58,6 +59,8 @@ std::string BaseNameOf(std::string_view url) {
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
   size_t slash = url.rfind('/');
   std::string name(slash == std::string_view::npos ? url : url.substr(slash + 1));
+  // A bare bucket's authority may carry "user:pass@": the host only.
+  if (size_t at = name.rfind('@'); at != std::string::npos) name = name.substr(at + 1);
   // The name becomes a folder of the cache: one that could climb out of it, or hide a newline,
   // is replaced.
   if (!ValidatePathSegment(name, "cache entry").ok()) name = "object";
@@ -153,9 +156,10 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
   if (!env->FileExists(path)) return out;
   BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
   Json j = Json::parse(text, nullptr, false);
-  // A cache record we cannot read is no reason to fail: everything is downloaded again.
-  if (j.is_discarded() || !j.is_object() || j.value("url", "") != url || !j.contains("files") ||
-      !j["files"].is_object()) {
+  // A cache record we cannot read is no reason to fail: everything is downloaded again. The
+  // record names its URL by digest (and shows it redacted), never with the URL's secrets.
+  if (j.is_discarded() || !j.is_object() || j.value("url_sha256", "") != Sha256Hex(url) ||
+      !j.contains("files") || !j["files"].is_object()) {
     return out;
   }
   for (auto& [key, v] : j["files"].items()) {
@@ -170,7 +174,11 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
 
 Status WriteEntry(Env* env, const std::string& path, const std::string& url,
                   const std::map<std::string, CachedFile>& files) {
-  Json j = {{"format", "baton-cache"}, {"version", 1}, {"url", url}, {"files", Json::object()}};
+  Json j = {{"format", "baton-cache"},
+            {"version", 1},
+            {"url", RedactUrl(url)},
+            {"url_sha256", Sha256Hex(url)},
+            {"files", Json::object()}};
   for (const auto& [key, f] : files) {
     j["files"][key] = {{"size", f.size}, {"etag", f.etag}, {"xxh3_64", f.xxh3}};
   }
@@ -178,6 +186,11 @@ Status WriteEntry(Env* env, const std::string& path, const std::string& url,
 }
 
 }  // namespace
+
+std::string CacheEntryDir(const std::string& cache_dir, std::string_view url) {
+  // A one-way digest: a fast 64-bit hash of a URL that holds a password could be searched.
+  return JoinPath(cache_dir, Sha256Hex(url).substr(0, 32));
+}
 
 bool IsRemoteUrl(std::string_view s) { return s.starts_with("s3://") || s.starts_with("oss://"); }
 
@@ -216,8 +229,7 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   }
 
   std::string cache = options.cache_dir.empty() ? DefaultCacheDir() : options.cache_dir;
-  std::string entry_dir =
-      JoinPath(cache, fmt::format("{:016x}", XXH3_64bits(url.data(), url.size())));
+  std::string entry_dir = CacheEntryDir(cache, url);
   std::string root = JoinPath(entry_dir, BaseNameOf(url));
   std::string record_path = JoinPath(entry_dir, "entry.json");
   BATON_RETURN_IF_ERROR(env->CreateDirs(entry_dir));

@@ -1,14 +1,21 @@
 #include "store/file_store.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <set>
 
 namespace baton {
 namespace {
@@ -45,6 +52,37 @@ std::string ContentTag(std::string_view data) {
   return fmt::format("{:016x}", XXH3_64bits(data.data(), data.size()));
 }
 
+// The path with every symbolic link resolved; nullopt when it does not exist (or is a dangling
+// link).
+std::optional<std::string> RealPath(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return std::nullopt;
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+bool IsSymlink(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+bool Under(const std::string& path, const std::string& root) {
+  return path == root || (path.starts_with(root) && (root == "/" || path[root.size()] == '/'));
+}
+
+// Once per path and process: a walk runs on every poll.
+void WarnSkippedLink(const std::string& path, const std::string& why) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!warned.insert(path).second) return;
+  std::fprintf(stderr,
+               "baton: warning: %s is a symbolic link %s: skipped (a folder store never "
+               "follows a link to a folder, nor one out of its root)\n",
+               path.c_str(), why.c_str());
+}
+
 }  // namespace
 
 FileStore::FileStore(Env* env, std::string root) : env_(env), root_(std::move(root)) {}
@@ -57,9 +95,36 @@ std::string FileStore::PathOf(std::string_view key) const {
   return path;
 }
 
+Status FileStore::CheckInside(const std::string& path) const {
+  std::optional<std::string> real_root = RealPath(root_);
+  if (!real_root) return Status::Ok();  // no root yet: nothing to lead out of it
+  // The deepest part of the path that exists, with its links resolved, must lie in the root.
+  std::string p = path;
+  for (;;) {
+    if (std::optional<std::string> real = RealPath(p)) {
+      if (Under(*real, *real_root)) return Status::Ok();
+      return FailedPrecondition(
+          "{}: leads out of the store's folder {} through a symbolic link (to {}): refused", path,
+          root_, *real);
+    }
+    if (p.size() <= root_.size() || p.find('/') == std::string::npos) return Status::Ok();
+    p = ParentOf(p);
+  }
+}
+
+Status FileStore::CheckObjectPath(const std::string& path) const {
+  BATON_RETURN_IF_ERROR(CheckInside(path));
+  // One inside the root that names a folder is listed by no walk: not an object either.
+  if (IsSymlink(path) && env_->IsDirectory(path)) {
+    return FailedPrecondition("{}: a symbolic link to a folder, not an object: refused", path);
+  }
+  return Status::Ok();
+}
+
 Status FileStore::Put(const std::string& key, std::string_view data) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(CheckObjectPath(path));
   // A concurrent Delete may prune the folder between CreateDirs and the write; try again then.
   Status s;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -73,6 +138,7 @@ Status FileStore::Put(const std::string& key, std::string_view data) {
 Status FileStore::Append(const std::string& key, std::string_view data) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(CheckObjectPath(path));
   BATON_RETURN_IF_ERROR(env_->CreateDirs(ParentOf(path)));
   return env_->AppendToFile(path, data);
 }
@@ -80,6 +146,7 @@ Status FileStore::Append(const std::string& key, std::string_view data) {
 Result<std::string> FileStore::Get(const std::string& key) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(CheckObjectPath(path));
   if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
   return env_->ReadFile(path);
 }
@@ -87,6 +154,7 @@ Result<std::string> FileStore::Get(const std::string& key) {
 Result<std::string> FileStore::GetRange(const std::string& key, uint64_t offset, uint64_t len) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(CheckObjectPath(path));
   if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
   return env_->ReadFileRange(path, offset, len);
 }
@@ -94,12 +162,12 @@ Result<std::string> FileStore::GetRange(const std::string& key, uint64_t offset,
 Result<uint64_t> FileStore::Head(const std::string& key) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
+  BATON_RETURN_IF_ERROR(CheckObjectPath(path));
   if (env_->IsDirectory(path)) return NotFound("{}: no such object", path);
   return env_->FileSize(path);
 }
 
-Status FileStore::WalkDir(const std::string& dir_key, const std::string& prefix,
-                          std::vector<std::string>* keys, std::vector<std::string>* dirs) {
+Status FileStore::WalkDir(const std::string& dir_key, const std::string& prefix, Walked* out) {
   std::string dir_path = dir_key.empty() ? root_ : PathOf(dir_key);
   Result<std::vector<std::string>> names = env_->ListDir(dir_path);
   if (!names.ok()) {
@@ -112,28 +180,57 @@ Status FileStore::WalkDir(const std::string& dir_key, const std::string& prefix,
     // Prune subtrees that cannot hold a key with this prefix.
     size_t common = std::min(key.size(), prefix.size());
     if (key.compare(0, common, prefix, 0, common) != 0) continue;
-    if (env_->IsDirectory(PathOf(key))) {
-      BATON_RETURN_IF_ERROR(WalkDir(key + "/", prefix, keys, dirs));
-      if ((key + "/").starts_with(prefix)) dirs->push_back(PathOf(key));
+    const std::string path = PathOf(key);
+    if (IsSymlink(path)) {
+      // Never walked into, and never an object when it leads out of the root or to a folder:
+      // deleting the prefix unlinks the link itself.
+      if (key.starts_with(prefix)) out->links.push_back(path);
+      if (env_->IsDirectory(path)) {
+        WarnSkippedLink(path, "to a folder");
+        continue;
+      }
+      if (!CheckInside(path).ok()) {
+        WarnSkippedLink(path, "out of the store's folder");
+        continue;
+      }
+      if (key.starts_with(prefix)) out->keys.push_back(key);
+      continue;
+    }
+    if (env_->IsDirectory(path)) {
+      BATON_RETURN_IF_ERROR(WalkDir(key + "/", prefix, out));
+      if ((key + "/").starts_with(prefix)) out->dirs.push_back(path);
     } else if (key.starts_with(prefix)) {
-      keys->push_back(key);
+      out->keys.push_back(key);
     }
   }
   return Status::Ok();
 }
 
-Status FileStore::Walk(const std::string& prefix, std::vector<std::string>* keys,
-                       std::vector<std::string>* dirs) {
+Status FileStore::Walk(const std::string& prefix, Walked* out) {
   if (!prefix.empty()) BATON_RETURN_IF_ERROR(ValidateKey(prefix, "prefix"));
   size_t slash = prefix.find_last_of('/');
   std::string dir_key = slash == std::string::npos ? "" : prefix.substr(0, slash + 1);
+  if (!dir_key.empty()) {
+    // The folder the walk starts in is reached through no link: "checkpoint-9/" where
+    // checkpoint-9 is a link is the link (deleted as one), never what it leads to.
+    std::string p = PathOf(dir_key);
+    while (p.size() > root_.size()) {
+      if (IsSymlink(p)) {
+        if (p == PathOf(dir_key) && dir_key.starts_with(prefix)) out->links.push_back(p);
+        WarnSkippedLink(p, "on the way to " + PathOf(dir_key));
+        return Status::Ok();
+      }
+      p = ParentOf(p);
+    }
+  }
   if (!env_->IsDirectory(dir_key.empty() ? root_ : PathOf(dir_key))) return Status::Ok();
-  return WalkDir(dir_key, prefix, keys, dirs);
+  return WalkDir(dir_key, prefix, out);
 }
 
 Result<std::vector<std::string>> FileStore::List(const std::string& prefix) {
-  std::vector<std::string> keys, dirs;
-  BATON_RETURN_IF_ERROR(Walk(prefix, &keys, &dirs));
+  Walked walked;
+  BATON_RETURN_IF_ERROR(Walk(prefix, &walked));
+  std::vector<std::string>& keys = walked.keys;
   std::erase_if(keys, [](const std::string& key) {
     size_t slash = key.find_last_of('/');
     return IsTempFileName(slash == std::string::npos ? key : key.substr(slash + 1));
@@ -153,7 +250,9 @@ void FileStore::PruneEmptyDirs(std::string dir) {
 Status FileStore::Delete(const std::string& key) {
   BATON_RETURN_IF_ERROR(ValidateObjectKey(key));
   std::string path = PathOf(key);
-  if (env_->IsDirectory(path)) return Status::Ok();
+  // The object's folder must be in the root; the object itself may be a link (unlinked).
+  BATON_RETURN_IF_ERROR(CheckInside(ParentOf(path)));
+  if (env_->IsDirectory(path) && !IsSymlink(path)) return Status::Ok();
   Status s = env_->DeleteFile(path);
   if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   PruneEmptyDirs(ParentOf(path));
@@ -161,11 +260,18 @@ Status FileStore::Delete(const std::string& key) {
 }
 
 Status FileStore::DeletePrefix(const std::string& prefix) {
-  std::vector<std::string> keys, dirs;
-  BATON_RETURN_IF_ERROR(Walk(prefix, &keys, &dirs));
+  Walked walked;
+  BATON_RETURN_IF_ERROR(Walk(prefix, &walked));
+  std::vector<std::string>& keys = walked.keys;
+  std::vector<std::string>& dirs = walked.dirs;
   std::sort(keys.begin(), keys.end());
   for (const std::string& key : keys) {
     Status s = env_->DeleteFile(PathOf(key));
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  }
+  // Links are unlinked (unlink never follows one), whatever they lead to.
+  for (const std::string& link : walked.links) {
+    Status s = env_->DeleteFile(link);
     if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   }
   // Deepest folders first (WalkDir adds a folder after its contents), then the parents that the
@@ -174,7 +280,7 @@ Status FileStore::DeletePrefix(const std::string& prefix) {
     Status s = env_->DeleteDir(dir);
     if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   }
-  if (!keys.empty() || !dirs.empty()) {
+  if (!keys.empty() || !dirs.empty() || !walked.links.empty()) {
     size_t slash = prefix.find_last_of('/');
     if (slash != std::string::npos) PruneEmptyDirs(PathOf(prefix.substr(0, slash)));
   }
@@ -185,6 +291,9 @@ Status FileStore::RenamePrefix(const std::string& from, const std::string& to) {
   BATON_RETURN_IF_ERROR(ValidateFolderKey(from));
   BATON_RETURN_IF_ERROR(ValidateFolderKey(to));
   std::string src = PathOf(from), dst = PathOf(to);
+  BATON_RETURN_IF_ERROR(CheckInside(src));
+  BATON_RETURN_IF_ERROR(CheckInside(dst));
+  if (IsSymlink(src)) return FailedPrecondition("{}: a symbolic link, not a folder: refused", src);
   if (!env_->IsDirectory(src)) return NotFound("{}: no such folder", src);
   BATON_RETURN_IF_ERROR(env_->CreateDirs(ParentOf(dst)));
   if (!env_->FileExists(dst)) {

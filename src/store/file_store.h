@@ -1,7 +1,10 @@
 // FileStore: a Store over a local folder, or over an ossfs/s3fs mount that looks like one.
 // Key "a/b/c" is the file ROOT/a/b/c. Put goes through Env::WriteFileAtomic (temp file, fsync,
 // rename, fsync of the folder), so objects are never torn; folders are created on Put and pruned
-// when their last object is deleted, as an object store would show it.
+// when their last object is deleted, as an object store would show it. Symbolic links are never
+// followed out of the root nor walked into as folders: such a link is skipped by listings (with a
+// warning naming it), refused by reads and writes, and unlinked, never recursed through, by a
+// deletion of its prefix (gc of a `checkpoint-9 -> /home/user` deletes the link only).
 #pragma once
 
 #include <string>
@@ -43,12 +46,21 @@ class FileStore : public Store {
 
  private:
   std::string PathOf(std::string_view key) const;
-  // Every file (as a key) and folder (as a path) below the folder part of `prefix` whose key
-  // starts with `prefix`, including temp files.
-  Status Walk(const std::string& prefix, std::vector<std::string>* keys,
-              std::vector<std::string>* dirs);
-  Status WalkDir(const std::string& dir_key, const std::string& prefix,
-                 std::vector<std::string>* keys, std::vector<std::string>* dirs);
+  // FailedPrecondition when `path` (which need not exist) leads out of the root through a
+  // symbolic link: its deepest existing part, links resolved, must lie in the root.
+  Status CheckInside(const std::string& path) const;
+  // CheckInside, and not a link to a folder: what reading or writing an object needs.
+  Status CheckObjectPath(const std::string& path) const;
+  struct Walked {
+    std::vector<std::string> keys;   // files, as keys (including temp files)
+    std::vector<std::string> dirs;   // folders, as paths, each after its contents
+    std::vector<std::string> links;  // symbolic links under the prefix, as paths: never followed
+  };
+  // Everything below the folder part of `prefix` whose key starts with `prefix`. A symbolic link
+  // is never walked into: one to a folder or out of the root is skipped (with a warning naming
+  // it) and listed in `links` only, so that deleting the prefix unlinks it.
+  Status Walk(const std::string& prefix, Walked* out);
+  Status WalkDir(const std::string& dir_key, const std::string& prefix, Walked* out);
   // Removes `dir` and then its parents while they are empty, stopping at the root.
   void PruneEmptyDirs(std::string dir);
 

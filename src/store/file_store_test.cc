@@ -1,7 +1,9 @@
 #include "store/file_store.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include "ckpt/checkpoint_manager.h"
 #include "store/store.h"
 #include "test_util.h"
 
@@ -9,6 +11,11 @@ namespace baton {
 namespace {
 
 Env* env = Env::Default();
+
+bool IsSymlinkAt(const std::string& path) {
+  char buf[16];
+  return ::readlink(path.c_str(), buf, sizeof(buf)) >= 0;
+}
 
 // The real Env on a filesystem that cannot exchange paths, like a FUSE mount.
 class NoExchangeEnv : public ForwardingEnv {
@@ -118,6 +125,69 @@ TEST_F(StoreFileTest, RenamePrefixWithoutExchangeMovesTheOldFolderAside) {
   ASSERT_TRUE(store.RenamePrefix("r/new/", "r/final/").ok());
   EXPECT_EQ(*store.List("r/"), (std::vector<std::string>{"r/final/a"}));
   EXPECT_EQ(*store.Get("r/final/a"), "new");
+}
+
+// A bucket folder where `checkpoint-9 -> <a folder outside the store>` (and a link to a file
+// outside): nothing lists, reads, writes or deletes through the links; deleting the prefix
+// unlinks the link only.
+TEST_F(StoreFileTest, SymlinksOutOfTheRootAreNeverFollowed) {
+  testing::ScopedTempDir outside;
+  const std::string home = outside.path();
+  ASSERT_TRUE(env->WriteFileAtomic(JoinPath(home, "precious.txt"), "mine").ok());
+  ASSERT_TRUE(env->WriteFileAtomic(JoinPath(home, "adapter_model.safetensors"), "mine too").ok());
+  ASSERT_TRUE(env->WriteFileAtomic(JoinPath(home, "MANIFEST.json"), "{}").ok());
+  ASSERT_TRUE(store_.Put("checkpoint-5/a.bin", "ours").ok());
+  ASSERT_EQ(::symlink(home.c_str(), (dir_ + "/checkpoint-9").c_str()), 0);
+  ASSERT_EQ(::symlink((home + "/precious.txt").c_str(), (dir_ + "/notes.txt").c_str()), 0);
+  ASSERT_TRUE(env->CreateDirs(dir_ + "/agents").ok());
+  ASSERT_EQ(::symlink(home.c_str(), (dir_ + "/agents/linked").c_str()), 0);
+
+  EXPECT_EQ(List(""), std::vector<std::string>{"checkpoint-5/a.bin"});
+  EXPECT_EQ(List("checkpoint-9/"), std::vector<std::string>{});
+  EXPECT_EQ(List("agents/"), std::vector<std::string>{});
+  for (const char* key : {"checkpoint-9/precious.txt", "notes.txt", "agents/linked/precious.txt"}) {
+    Result<std::string> got = store_.Get(key);
+    ASSERT_FALSE(got.ok()) << key;
+    EXPECT_NE(got.status().message().find("symbolic link"), std::string::npos)
+        << got.status().ToString();
+    EXPECT_FALSE(store_.Head(key).ok()) << key;
+  }
+  Status put = store_.Put("checkpoint-9/new.bin", "x");
+  EXPECT_FALSE(put.ok());
+  EXPECT_FALSE(env->FileExists(JoinPath(home, "new.bin")));
+  EXPECT_FALSE(store_.Append("agents/linked/log.txt", "x").ok());
+  EXPECT_FALSE(store_.Delete("checkpoint-9/precious.txt").ok());
+  EXPECT_FALSE(store_.RenamePrefix("checkpoint-9/", "checkpoint-10/").ok());
+
+  // gc through the checkpoint manager, as `baton ckpt gc` runs it: the link is no checkpoint.
+  CheckpointManager manager(&store_, "");
+  ASSERT_TRUE(manager.DeleteInvalid(100).ok());
+  EXPECT_TRUE(env->FileExists(JoinPath(home, "precious.txt")));
+  EXPECT_TRUE(env->FileExists(JoinPath(home, "adapter_model.safetensors")));
+
+  // Deleting the prefix (or the whole run) unlinks the links and keeps what they led to.
+  ASSERT_TRUE(store_.DeletePrefix("checkpoint-9/").ok());
+  EXPECT_FALSE(IsSymlinkAt(dir_ + "/checkpoint-9"));
+  ASSERT_TRUE(store_.DeletePrefix("").ok());
+  EXPECT_FALSE(IsSymlinkAt(dir_ + "/notes.txt"));
+  EXPECT_FALSE(IsSymlinkAt(dir_ + "/agents/linked"));
+  EXPECT_EQ(*env->ReadFile(JoinPath(home, "precious.txt")), "mine");
+  EXPECT_EQ(*env->ReadFile(JoinPath(home, "adapter_model.safetensors")), "mine too");
+  EXPECT_TRUE(env->FileExists(JoinPath(home, "MANIFEST.json")));
+}
+
+// Links that stay inside the root: one to a file is an object; one to a folder is not walked
+// (its objects are listed once, where they are), and deleting it unlinks it.
+TEST_F(StoreFileTest, SymlinksInsideTheRoot) {
+  ASSERT_TRUE(store_.Put("real/a.bin", "a").ok());
+  ASSERT_EQ(::symlink((dir_ + "/real/a.bin").c_str(), (dir_ + "/alias.bin").c_str()), 0);
+  ASSERT_EQ(::symlink((dir_ + "/real").c_str(), (dir_ + "/linked").c_str()), 0);
+  EXPECT_EQ(List(""), (std::vector<std::string>{"alias.bin", "real/a.bin"}));
+  EXPECT_EQ(Get("alias.bin"), "a");
+  EXPECT_FALSE(store_.Get("linked").ok());
+  ASSERT_TRUE(store_.DeletePrefix("linked/").ok());
+  EXPECT_FALSE(IsSymlinkAt(dir_ + "/linked"));
+  EXPECT_EQ(Get("real/a.bin"), "a");
 }
 
 TEST(StoreOpenTest, Urls) {

@@ -190,6 +190,8 @@ class S3ObjectStore : public Store {
     size_t scheme = ep.find("://");
     scheme_ = ep.substr(0, scheme);
     host_ = ep.substr(scheme + 3);
+    // "user:pass@" in an endpoint means nothing to a signed request: never sent, nor signed.
+    if (size_t at = host_.rfind('@'); at != std::string::npos) host_ = host_.substr(at + 1);
   }
 
   std::string Url() const override {
@@ -608,8 +610,8 @@ class S3ObjectStore : public Store {
         continue;
       }
       if (st == 404 && code == "NoSuchBucket") {
-        return NotFound("{}: bucket '{}' does not exist at {} ({})", where, o_.bucket, o_.endpoint,
-                        detail);
+        return NotFound("{}: bucket '{}' does not exist at {} ({})", where, o_.bucket,
+                        RedactUrl(o_.endpoint), detail);
       }
       if (st == 404) return NotFound("{}: no such object ({})", where, detail);
       if (st == 412 || (st == 409 && code == "ConditionalRequestConflict")) {
@@ -629,7 +631,7 @@ class S3ObjectStore : public Store {
       return IoError("{}: {} failed ({})", where, method, detail);
     }
     return Unavailable("{}: giving up after {} attempts at {}: {}", where, std::max(1, o_.retries),
-                       o_.endpoint, last.message());
+                       RedactUrl(o_.endpoint), last.message());
   }
 
   S3Options o_;

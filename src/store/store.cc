@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include "base/strings.h"
 #include "store/file_store.h"
 #include "store/s3_store.h"
 
@@ -80,8 +81,8 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url, OpenMode mode, En
   if (url.starts_with("file://")) {
     path = url.substr(7);
   } else if (size_t scheme = url.find("://"); scheme != std::string_view::npos) {
-    return InvalidArgument("{}: unknown store scheme '{}' (expected file://, s3:// or oss://)", url,
-                           url.substr(0, scheme));
+    return InvalidArgument("{}: unknown store scheme '{}' (expected file://, s3:// or oss://)",
+                           RedactUrl(url), url.substr(0, scheme));
   }
   if (path.empty()) return InvalidArgument("'{}': empty store path", url);
   std::string root(path);

