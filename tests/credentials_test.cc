@@ -171,7 +171,11 @@ TEST_F(CredentialsChainTest, ErrorsNeverShowSecrets) {
             token,
         "{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"" + secret + "\", \"Token\": \"" +
             token + "\", \"Expiration\": \"soon\"}",
-        "{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"" + secret + "\" \"Token\": 1}"}) {
+        "{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"" + secret + "\" \"Token\": 1}",
+        // A number out of double range used to escape as an exception and abort (issue 15).
+        "{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"" + secret + "\", \"Token\": \"" +
+            token + "\", \"Expiration\": 1e99999}",
+        "[1e99999]"}) {
     answer = body;
     CredentialsProvider p(CredentialsProvider::Cloud::kAws);
     auto bad = p.Get();

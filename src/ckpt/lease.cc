@@ -35,7 +35,7 @@ std::string LeaseRecord::ToJson() const {
             {"acquired_at", UtcTime(acquired_unix_ms)},
             {"renewed_unix_ms", renewed_unix_ms},
             {"released", released}};
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Result<LeaseRecord> LeaseRecord::Parse(std::string_view text, const std::string& source) {

@@ -48,7 +48,7 @@ std::string SerializeManifest(const Manifest& manifest) {
   j["step"] = manifest.step;
   j["files"] = std::move(files);
   j["created_unix_ms"] = manifest.created_unix_ms;
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 Result<Manifest> ParseManifest(std::string_view text, std::string_view source) {

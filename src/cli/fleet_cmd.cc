@@ -21,6 +21,7 @@
 #include <string>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "cli/agent_job.h"
 #include "cli/commands.h"
 #include "cloud/aliyun_api.h"
@@ -569,11 +570,11 @@ int Up(const FleetFlags& flags) {
   const std::string local_root =
       f->store_url.starts_with("file://") ? f->store_url.substr(7) : f->store_url;
   Status put = IsRemoteUrl(f->store_url)
-                   ? (*store)->Put(kFleetJobKey, doc->dump(2) + "\n")
+                   ? (*store)->Put(kFleetJobKey, DumpJson(*doc, 2) + "\n")
                    : Env::Default()->CreateDirs(JoinPath(local_root, "fleet"));
   if (put.ok() && !IsRemoteUrl(f->store_url)) {
     put = Env::Default()->WritePrivateFileAtomic(JoinPath(local_root, kFleetJobKey),
-                                                 doc->dump(2) + "\n");
+                                                 DumpJson(*doc, 2) + "\n");
   }
   if (!put.ok()) return ReportError(put.WithContext("uploading the agents' job"));
   if (f->spec.provider == "aliyun-ess") return EssUpCmd(*f, client.get(), store->get());

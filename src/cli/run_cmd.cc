@@ -21,6 +21,7 @@
 #include <string>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "ckpt/checkpoint_manager.h"
 #include "cli/agent_job.h"
@@ -220,7 +221,7 @@ int RunJob(const RunFlags& flags) {
   if (Status s = MakeWorkFolder(env, work_dir, job->name); !s.ok()) return ReportError(s);
   std::string agent_job = JoinPath(work_dir, "job.yaml");
   // The copy may hold webhook tokens: the owner's only.
-  if (Status s = env->WritePrivateFileAtomic(agent_job, doc->dump(2) + "\n"); !s.ok()) {
+  if (Status s = env->WritePrivateFileAtomic(agent_job, DumpJson(*doc, 2) + "\n"); !s.ok()) {
     return ReportError(s);
   }
 

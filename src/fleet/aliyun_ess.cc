@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/json.h"
 #include "fleet/aliyun_provider.h"
 
 namespace baton::fleet {
@@ -104,7 +105,7 @@ Status SetConfigurationParams(const FleetSpec& spec, const EssUpOptions& o, RpcP
   Json tags = Json::object();
   tags[kAliyunRunTag] = o.run;
   for (const auto& [k, v] : a.tags) tags[k] = v;
-  p->Set("Tags", tags.dump());
+  p->Set("Tags", DumpJson(tags));
   return Status::Ok();
 }
 

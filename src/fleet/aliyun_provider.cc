@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "base/json.h"
 #include "cloud/agent_service.h"
 #include "cloud/aliyun_signer.h"
 #include "cloud/metadata_time.h"
@@ -358,7 +359,7 @@ Result<std::string> AliyunProvider::RunInstance(int offer, bool handoff) {
   Json ids = AliyunList(*answer, "InstanceIdSets", "InstanceIdSet");
   if (ids.size() != 1 || !ids[0].is_string()) {
     return Internal("ECS RunInstances answered {} instance ids, want 1: {}", ids.size(),
-                    answer->dump());
+                    DumpJson(*answer));
   }
   std::string id = ids[0].get<std::string>();
   BATON_RETURN_IF_ERROR(ValidateInstanceId(id));
@@ -600,7 +601,7 @@ Result<double> AliyunProvider::SpotCostFromHistory(const Offer& offer, double fr
         return Corruption(
             "ECS DescribeSpotPriceHistory: a price point without Timestamp or "
             "SpotPrice: {}",
-            p.dump());
+            DumpJson(p));
       }
       points.emplace_back(*at, price->get<double>());
     }

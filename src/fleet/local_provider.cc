@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "base/kill_point.h"
 #include "base/process_contract.h"
 #include "cloud/fake_metadata_server.h"
@@ -255,8 +256,8 @@ void LocalProvider::Save() {
             {"start_unix_ms", start_unix_ms_}, {"time_scale", spec_.time_scale},
             {"market_t", market_t_},           {"instances", list},
             {"market_progress", reports}};
-  Status s =
-      Env::Default()->WriteFileAtomic(JoinPath(options_.work_dir, kStateFile), j.dump(2) + "\n");
+  Status s = Env::Default()->WriteFileAtomic(JoinPath(options_.work_dir, kStateFile),
+                                             DumpJson(j, 2) + "\n");
   if (!s.ok()) Print("local fleet: warning: saving its state: " + s.ToString());
 }
 

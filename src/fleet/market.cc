@@ -9,6 +9,7 @@
 #include <set>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "fleet/market_script.h"
 #include "fleet/market_timeline.h"
 
@@ -297,7 +298,7 @@ Result<Trace> ReadTrace(const std::string& text, const std::string& path) {
   for (size_t i = 0; i < data.size(); ++i) {
     const Json& v = data[i];
     if (!v.is_number() || v.get<double>() < 0) {
-      return InvalidArgument("{}: data[{}]: expected a count, got {}", path, i, v.dump());
+      return InvalidArgument("{}: data[{}]: expected a count, got {}", path, i, DumpJson(v));
     }
     trace.up.push_back(v.get<double>() > 0);
   }

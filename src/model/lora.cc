@@ -5,6 +5,8 @@
 #include <cstring>
 #include <regex>
 
+#include "base/json.h"
+
 namespace baton {
 namespace {
 
@@ -74,7 +76,7 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   auto layer_index = [&](const Json& x) -> Result<int64_t> {
     if (!x.is_number_integer() || x.get<int64_t>() < 0) {
       return InvalidArgument("{}: key 'layers_to_transform': {} is not a layer index", source,
-                             x.dump());
+                             DumpJson(x));
     }
     return x.get<int64_t>();
   };
@@ -95,7 +97,7 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
     for (auto& [k, v] : j["rank_pattern"].items()) {
       if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
         return InvalidArgument("{}: key 'rank_pattern': '{}' is {}, want a positive integer",
-                               source, k, v.dump());
+                               source, k, DumpJson(v));
       }
       c.rank_pattern[k] = v.get<int64_t>();
     }
@@ -105,7 +107,7 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
     for (auto& [k, v] : j["alpha_pattern"].items()) {
       if (!v.is_number()) {
         return InvalidArgument("{}: key 'alpha_pattern': '{}' is {}, want a number", source, k,
-                               v.dump());
+                               DumpJson(v));
       }
       c.alpha_pattern[k] = v.get<double>();
     }

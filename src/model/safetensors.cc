@@ -98,7 +98,7 @@ Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
     if (name == "__metadata__") {
       if (!v.is_object()) return Corruption("{}: __metadata__ is not an object", path);
       for (auto& [k, mv] : v.items()) {
-        f.metadata_[k] = mv.is_string() ? mv.get<std::string>() : mv.dump();
+        f.metadata_[k] = mv.is_string() ? mv.get<std::string>() : DumpJson(mv);
       }
       continue;
     }
@@ -123,19 +123,19 @@ Result<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<MappedFile> file,
     for (const Json& d : *shape) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t{INT64_MAX}) {
         return Corruption("{}: shape {} holds {} (want integers in [0, 2^63))", where,
-                          shape->dump(), d.dump());
+                          DumpJson(*shape), DumpJson(d));
       }
       uint64_t dim = d.get<uint64_t>();
       e.shape.push_back(static_cast<int64_t>(dim));
       if (want != 0 && dim > std::numeric_limits<uint64_t>::max() / want) {
-        return Corruption("{}: shape {} of {} overflows a 64-bit byte count", where, shape->dump(),
-                          dtype_name);
+        return Corruption("{}: shape {} of {} overflows a 64-bit byte count", where,
+                          DumpJson(*shape), dtype_name);
       }
       want *= dim;
     }
     const Json& off = *offsets;
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
-      return Corruption("{}: bad data_offsets {} (want two integers >= 0)", where, off.dump());
+      return Corruption("{}: bad data_offsets {} (want two integers >= 0)", where, DumpJson(off));
     }
     uint64_t b = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (end < b || end - b != want) {
@@ -219,7 +219,7 @@ Result<std::string> SerializeSafetensors(const std::vector<std::pair<std::string
                         {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
-  std::string h = header.dump();
+  std::string h = DumpJson(header);
   // Pad with spaces so tensor data starts 8-byte aligned, as the reference writer does.
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');
   std::string out;

@@ -182,7 +182,7 @@ Status WriteEntry(Env* env, const std::string& path, const std::string& url,
   for (const auto& [key, f] : files) {
     j["files"][key] = {{"size", f.size}, {"etag", f.etag}, {"xxh3_64", f.xxh3}};
   }
-  return env->WriteFileAtomic(path, j.dump(2) + "\n");
+  return env->WriteFileAtomic(path, DumpJson(j, 2) + "\n");
 }
 
 }  // namespace

@@ -29,12 +29,11 @@ Result<CredentialsProvider::Loaded> ParseRoleCredentials(const std::string& body
                                                          const std::string& where,
                                                          const char* secret_key,
                                                          const char* token_key) {
-  Json j;
-  try {
-    j = Json::parse(body);
-  } catch (const Json::parse_error&) {
-    return InvalidArgument("{}: the metadata service's answer ({} bytes) is not valid JSON", where,
-                           body.size());
+  // allow_exceptions=false: no exception of any kind (a number out of range included) escapes.
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidArgument("{}: the metadata service's answer ({} bytes) is not a JSON object",
+                           where, body.size());
   }
   CredentialsProvider::Loaded l;
   BATON_ASSIGN_OR_RETURN(l.keys.access_key_id, JsonString(j, "AccessKeyId", where));

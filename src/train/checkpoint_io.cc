@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/json.h"
 #include "model/safetensors.h"
 #include "run/layout.h"
 
@@ -37,12 +38,12 @@ Status CheckConfigIsTheJobs(const LoraConfig& saved, const LoraConfig& job,
     Json got = found == theirs.end() ? Json(nullptr) : *found;
     if (got != value) {
       return Corruption("{}: '{}' is {}, but the job's LoRA settings give {}", source, key,
-                        got.dump(), value.dump());
+                        DumpJson(got), DumpJson(value));
     }
   }
   if (theirs.contains("layers_to_transform") && !mine.contains("layers_to_transform")) {
     return Corruption("{}: 'layers_to_transform' is {}, but the job adapts every layer", source,
-                      theirs["layers_to_transform"].dump());
+                      DumpJson(theirs["layers_to_transform"]));
   }
   return Status::Ok();
 }
@@ -53,13 +54,13 @@ Status CheckArgsMatchConfig(const Json& args, const LoraConfig& config, const st
   const std::string source = JoinPath(where, kTrainerStateFile);
   auto rank = args.find("lora_rank");
   if (rank != args.end() && !(rank->is_number_integer() && rank->get<int64_t>() == config.r)) {
-    return Corruption("{}: args.lora_rank is {}, but {} says r = {}", source, rank->dump(),
+    return Corruption("{}: args.lora_rank is {}, but {} says r = {}", source, DumpJson(*rank),
                       kAdapterConfigFile, config.r);
   }
   auto alpha = args.find("lora_alpha");
   if (alpha != args.end() && !(alpha->is_number() && alpha->get<double>() == config.alpha)) {
     return Corruption("{}: args.lora_alpha is {}, but {} says lora_alpha = {}", source,
-                      alpha->dump(), kAdapterConfigFile, config.alpha);
+                      DumpJson(*alpha), kAdapterConfigFile, config.alpha);
   }
   return Status::Ok();
 }
