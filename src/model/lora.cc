@@ -27,8 +27,11 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   }
   BATON_ASSIGN_OR_RETURN(c.r, JsonInt(j, "r", source));
   BATON_ASSIGN_OR_RETURN(c.alpha, JsonNumber(j, "lora_alpha", source));
-  if (j.contains("lora_dropout") && j["lora_dropout"].is_number()) {
-    c.dropout = j["lora_dropout"].get<double>();
+  if (j.contains("lora_dropout") && !j["lora_dropout"].is_null()) {
+    BATON_ASSIGN_OR_RETURN(c.dropout, JsonNumber(j, "lora_dropout", source));
+    if (c.dropout < 0 || c.dropout >= 1) {
+      return InvalidArgument("{}: key 'lora_dropout' must be in [0, 1), got {}", source, c.dropout);
+    }
   }
   if (j.contains("use_rslora") && j["use_rslora"].is_boolean()) c.use_rslora = j["use_rslora"];
   if (c.r <= 0) return InvalidArgument("{}: key 'r' must be positive", source);
@@ -59,19 +62,39 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   } else {
     return InvalidArgument("{}: key 'target_modules': expected a list or a string", source);
   }
+  // Every number through the checked readers: a string or 1e30 here is an error, not a throw
+  // or a wrapped integer.
+  auto item = [&](const char* key, const std::string& at, auto read) {
+    auto v = read();
+    if (!v.ok()) v = InvalidArgument("{}: key '{}'{}: {}", source, key, at, v.status().message());
+    return v;
+  };
   if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null()) {
     const Json& l = j["layers_to_transform"];
-    if (l.is_number_integer()) {
-      c.layers_to_transform.push_back(l.get<int64_t>());
-    } else if (l.is_array()) {
-      for (const Json& x : l) c.layers_to_transform.push_back(x.get<int64_t>());
+    std::vector<const Json*> items;
+    if (l.is_array()) {
+      for (const Json& x : l) items.push_back(&x);
+    } else {
+      items.push_back(&l);
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string at = l.is_array() ? fmt::format("[{}]", i) : "";
+      BATON_ASSIGN_OR_RETURN(int64_t layer,
+                             item("layers_to_transform", at, [&] { return JsonAsInt(*items[i]); }));
+      c.layers_to_transform.push_back(layer);
     }
   }
   if (j.contains("rank_pattern") && j["rank_pattern"].is_object()) {
-    for (auto& [k, v] : j["rank_pattern"].items()) c.rank_pattern[k] = v.get<int64_t>();
+    for (auto& [k, v] : j["rank_pattern"].items()) {
+      BATON_ASSIGN_OR_RETURN(c.rank_pattern[k], item("rank_pattern", fmt::format("['{}']", k),
+                                                     [&] { return JsonAsInt(v); }));
+    }
   }
   if (j.contains("alpha_pattern") && j["alpha_pattern"].is_object()) {
-    for (auto& [k, v] : j["alpha_pattern"].items()) c.alpha_pattern[k] = v.get<double>();
+    for (auto& [k, v] : j["alpha_pattern"].items()) {
+      BATON_ASSIGN_OR_RETURN(c.alpha_pattern[k], item("alpha_pattern", fmt::format("['{}']", k),
+                                                      [&] { return JsonAsNumber(v); }));
+    }
   }
   return c;
 }
@@ -130,6 +153,49 @@ bool LoraConfig::Targets(int layer, LinearKind kind) const {
     }
   }
   return false;
+}
+
+Status LoraConfig::CheckFits(const ModelConfig& model, const std::string& source,
+                             const std::string& rank_source) const {
+  if (!std::isfinite(alpha) || alpha <= 0) {
+    return InvalidArgument("{}: lora_alpha must be a positive finite number, got {}", source,
+                           alpha);
+  }
+  for (const auto& [key, a] : alpha_pattern) {
+    if (!std::isfinite(a) || a <= 0) {
+      return InvalidArgument("{}: alpha_pattern['{}'] must be a positive finite number, got {}",
+                             source, key, a);
+    }
+  }
+  for (int64_t layer : layers_to_transform) {
+    if (layer < 0 || layer >= model.num_hidden_layers) {
+      return InvalidArgument(
+          "{}: layers_to_transform names layer {}, but the model has layers "
+          "0..{}",
+          source, layer, model.num_hidden_layers - 1);
+    }
+  }
+  double total = 0;
+  for (int l = 0; l < model.num_hidden_layers; ++l) {
+    for (LinearKind k : kAllLinearKinds) {
+      if (!Targets(l, k)) continue;
+      auto [out, in] = LinearShape(model, k);
+      int64_t rank = RankFor(l, k);
+      if (rank < 1 || rank > std::min(in, out)) {
+        bool patterned = rank != r;
+        return InvalidArgument(
+            "{}: rank {} for {} must be in [1, {}] (min(in {}, out {}) of that module){}",
+            patterned ? source : rank_source, rank, LinearModulePath(l, k), std::min(in, out), in,
+            out, patterned ? " (from rank_pattern)" : "");
+      }
+      total += static_cast<double>(rank) * static_cast<double>(in + out);
+    }
+  }
+  if (total > kMaxParameters) {
+    return InvalidArgument("{}: the adapter would have {:.3g} parameters; the most is {:.3g}",
+                           rank_source, total, kMaxParameters);
+  }
+  return Status::Ok();
 }
 
 int64_t LoraConfig::RankFor(int layer, LinearKind kind) const {
@@ -249,6 +315,7 @@ Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const Mo
   if (!env->FileExists(weights_path)) {
     return NotFound("{}: no {} (only the safetensors format is supported)", dir, kPeftWeightsFile);
   }
+  BATON_RETURN_IF_ERROR(config.CheckFits(model, config_path, config_path + ": key 'r'"));
   BATON_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(env, weights_path));
   LoraAdapter ad = Create(model, config);
   std::map<std::string, Tensor*> wanted;
