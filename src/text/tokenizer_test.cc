@@ -224,4 +224,3 @@ TEST(TokenizerErrorsTest, IdsAreBoundedAndMustFitTheModel) {
 
 }  // namespace
 }  // namespace baton
-
