@@ -23,6 +23,19 @@ Json TrainerState::ToJson() const {
   return j;
 }
 
+namespace {
+
+// The seed is a uint64, the one field beyond int64's range (JsonInt refuses it there).
+Result<uint64_t> ReadSeed(const Json& j, const std::string& source) {
+  auto it = j.find("seed");
+  if (it != j.end() && it->is_number_unsigned()) return it->get<uint64_t>();
+  BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
+  if (seed < 0) return InvalidArgument("{}: key 'seed' must not be negative, got {}", source, seed);
+  return static_cast<uint64_t>(seed);
+}
+
+}  // namespace
+
 Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& source) {
   if (!j.is_object() || !j.contains("format") || j["format"] != "baton-trainer-state") {
     return Corruption("{}: not a baton trainer state", source);
@@ -40,8 +53,7 @@ Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& so
   BATON_ASSIGN_OR_RETURN(s.log_loss_sum, JsonNumber(j, "log_loss_sum", source));
   BATON_ASSIGN_OR_RETURN(s.log_grad_norm_sum, JsonNumber(j, "log_grad_norm_sum", source));
   BATON_ASSIGN_OR_RETURN(s.log_steps, JsonInt(j, "log_steps", source));
-  BATON_ASSIGN_OR_RETURN(int64_t seed, JsonInt(j, "seed", source));
-  s.seed = static_cast<uint64_t>(seed);
+  BATON_ASSIGN_OR_RETURN(s.seed, ReadSeed(j, source));
   BATON_ASSIGN_OR_RETURN(s.num_train_examples, JsonInt(j, "num_train_examples", source));
   // Appended fields: absent in older files, then the defaults; present, checked like the rest.
   if (j.contains("trained_tokens")) {
