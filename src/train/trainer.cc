@@ -51,6 +51,9 @@ std::string Duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
+// A non-finite value as a message shows it: "nan" (never "-nan"), "inf" or "-inf".
+std::string NonFiniteText(double v) { return std::isnan(v) ? "nan" : fmt::format("{}", v); }
+
 // " (first: <PEFT name>)" of the first A or B matrix of `adapter` that holds a nan or an inf,
 // for messages; "" if none does.
 Result<std::string> FirstNonFiniteTensor(const LoraAdapter& adapter, Backend* backend) {
@@ -352,7 +355,7 @@ Result<double> Trainer::Evaluate() {
   }
   double mean = tokens > 0 ? loss / static_cast<double>(tokens) : 0.0;
   if (!std::isfinite(mean)) {
-    return NonFinite(state_.global_step, fmt::format("the eval loss is {}", mean));
+    return NonFinite(state_.global_step, fmt::format("the eval loss is {}", NonFiniteText(mean)));
   }
   return mean;
 }
@@ -491,8 +494,8 @@ Status Trainer::ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t t
                          model_->ForwardBackward(b.tokens, b.labels, b.mask, grad_scale,
                                                  args_.gradient_checkpointing, grads_.get()));
   if (!std::isfinite(s.loss)) {
-    return NonFinite(step + 1,
-                     fmt::format("the loss of micro-batch {} of {} is {}", k + 1, w.count, s.loss));
+    return NonFinite(step + 1, fmt::format("the loss of micro-batch {} of {} is {}", k + 1, w.count,
+                                           NonFiniteText(s.loss)));
   }
   state_.window_loss_sum += s.loss;
   state_.trained_tokens += b.input_tokens;
@@ -507,7 +510,7 @@ Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
   double norm = std::sqrt(sq);
   if (!std::isfinite(norm)) {
     BATON_ASSIGN_OR_RETURN(std::string name, FirstNonFiniteTensor(*grads_, backend_.get()));
-    return NonFinite(step + 1, fmt::format("the gradient norm is {}{}", norm, name));
+    return NonFinite(step + 1, fmt::format("the gradient norm is {}{}", NonFiniteText(norm), name));
   }
   if (args_.max_grad_norm > 0) {
     double coef = args_.max_grad_norm / (norm + 1e-6);
