@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every other parse error (a flag out of range, unknown or
+    // missing) is a usage error, with the contract's code rather than CLI11's own (105, 106...).
+    return app.exit(e) == 0 ? 0 : baton::kExitUsage;
   }
   return action ? action() : 0;
 }

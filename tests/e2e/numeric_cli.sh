@@ -27,8 +27,8 @@ i=0
 while IFS='|' read -r flag value want; do
   i=$((i + 1))
   out=$(timeout 60 "$BATON" train --model "$T/m" "${ARGS[@]}" --output_dir "$T/bad$i" "$flag" "$value" 2>&1); rc=$?
-  [ $rc -ne 0 ] || fail "$flag $value: accepted (exit 0): $out"
   [ $rc -ne 124 ] || fail "$flag $value: did not fail fast"
+  [ $rc -eq 2 ] || fail "$flag $value: exit $rc, want 2 (usage): $out"
   grep -q -- "$want" <<<"$out" || fail "$flag $value: the error does not say '$want': $out"
   no_output "$T/bad$i"
 done <<'EOF'
