@@ -175,7 +175,7 @@ TEST_F(CredentialsChainTest, ErrorsNeverShowSecrets) {
         // A number out of double range used to escape as an exception and abort (issue 15).
         "{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"" + secret + "\", \"Token\": \"" +
             token + "\", \"Expiration\": 1e99999}",
-        "[1e99999]"}) {
+        std::string("[1e99999]")}) {
     answer = body;
     CredentialsProvider p(CredentialsProvider::Cloud::kAws);
     auto bad = p.Get();

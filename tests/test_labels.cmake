@@ -24,9 +24,8 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3)$"            "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
-  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|infer_cli|radosgw_s3|train_chaos|train_chaos_s3)$"
+  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|fleet_restart|infer_cli|numeric_cli|radosgw_s3|train_chaos|train_chaos_s3)$"
                                                                "slow"
-  "^e2e\\.fleet_restart$"                                        "slow"
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"

@@ -1,5 +1,8 @@
 #include "base/json.h"
 
+#include <cmath>
+#include <limits>
+
 namespace baton {
 namespace {
 
@@ -156,31 +159,48 @@ Result<Json> ReadJsonFile(Env* env, const std::string& path) {
 
 Result<int64_t> JsonInt(const Json& obj, std::string_view key, std::string_view source) {
   BATON_ASSIGN_OR_RETURN(const Json* v, Member(obj, key, source));
-  // Unsigned values from 2^63 on, and floats out of range, would wrap or be undefined in
-  // get<int64_t>(): they are refused, not turned negative.
-  if (v->is_number_unsigned()) {
-    if (v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      return InvalidArgument("{}: key '{}': {} is out of the 64-bit integer range", source, key,
-                             v->dump());
-    }
-    return static_cast<int64_t>(v->get<uint64_t>());
-  }
-  if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_number_float()) {
-    double d = v->get<double>();
-    // [-2^63, 2^63): the doubles that convert to int64 exactly when they are whole.
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
-        d == static_cast<double>(static_cast<int64_t>(d))) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return WrongType(source, key, "an integer", *v);
+  Result<int64_t> i = JsonAsInt(*v);
+  if (!i.ok()) return InvalidArgument("{}: key '{}': {}", source, key, i.status().message());
+  return i;
 }
 
 Result<double> JsonNumber(const Json& obj, std::string_view key, std::string_view source) {
   BATON_ASSIGN_OR_RETURN(const Json* v, Member(obj, key, source));
-  if (v->is_number()) return v->get<double>();
-  return WrongType(source, key, "a number", *v);
+  Result<double> d = JsonAsNumber(*v);
+  if (!d.ok()) return InvalidArgument("{}: key '{}': {}", source, key, d.status().message());
+  return d;
+}
+
+Result<int64_t> JsonAsInt(const Json& v) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return InvalidArgument("{} is out of range (at most {})", u,
+                             std::numeric_limits<int64_t>::max());
+    }
+    return static_cast<int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    // 2.0 is the integer 2 (some writers print whole numbers so); 2.5, 1e30 and inf are not.
+    double d = v.get<double>();
+    if (!std::isfinite(d) || d != std::floor(d)) {
+      return InvalidArgument("expected an integer, got {}", d);
+    }
+    if (d < -kMaxExactInt || d > kMaxExactInt) {
+      return InvalidArgument("{} is out of range (at most {:.0f} in magnitude)", d, kMaxExactInt);
+    }
+    return static_cast<int64_t>(d);
+  }
+  return InvalidArgument("expected an integer, got {}", v.type_name());
+}
+
+Result<double> JsonAsNumber(const Json& v) {
+  if (!v.is_number()) return InvalidArgument("expected a number, got {}", v.type_name());
+  double d = v.get<double>();
+  // JSON has no NaN or infinity, but a literal beyond double's range (1e999) parses as inf.
+  if (!std::isfinite(d)) return InvalidArgument("expected a finite number, got {}", d);
+  return d;
 }
 
 Result<std::string> JsonString(const Json& obj, std::string_view key, std::string_view source) {

@@ -146,6 +146,19 @@ class DocumentScan : public YAML::EventHandler {
   std::vector<Frame> stack_;
   size_t nodes_ = 0;
 };
+// A scalar that names a value beyond the finite numbers: YAML's .nan/.inf spellings, strtod's
+// nan/inf/infinity, and literals that overflow double (1e999).
+bool IsNonFinite(const std::string& s) {
+  std::string t = s;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) t = t.substr(1);
+  if (t == ".nan" || t == ".NaN" || t == ".NAN" || t == ".inf" || t == ".Inf" || t == ".INF") {
+    return true;
+  }
+  if (t.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  return *end == '\0' && !std::isfinite(v);
+}
 
 }  // namespace
 
@@ -280,8 +293,10 @@ Result<std::string> SpecNode::AsString() const {
 
 Result<double> SpecNode::AsNumber() const {
   if (!IsScalar()) return Error(fmt::format("expected a number, got {}", TypeName()));
-  std::optional<double> v = ToDouble(node_->Scalar());
-  if (!v) return Error(fmt::format("expected a number, got '{}'", node_->Scalar()));
+  const std::string& s = node_->Scalar();
+  if (IsNonFinite(s)) return Error(fmt::format("expected a finite number, got '{}'", s));
+  std::optional<double> v = ToDouble(s);
+  if (!v) return Error(fmt::format("expected a number, got '{}'", s));
   return *v;
 }
 
@@ -297,9 +312,17 @@ Result<int64_t> SpecNode::AsInt() const {
   if (!IsScalar()) return Error(fmt::format("expected an integer, got {}", TypeName()));
   const std::string& s = node_->Scalar();
   if (std::optional<int64_t> v = ToInt(s)) return *v;
-  // 2.0 is the integer 2 (JSON writers may print whole numbers so).
+  // 2.0 is the integer 2 (JSON writers may print whole numbers so); beyond 2^53 a double no
+  // longer holds every integer, so 1e30 is refused rather than rounded.
   std::optional<double> d = ToDouble(s);
-  if (d && *d == std::floor(*d) && std::fabs(*d) < 9.2e18) return static_cast<int64_t>(*d);
+  bool whole = d && *d == std::floor(*d);
+  if (whole && std::fabs(*d) <= kMaxExactInt) return static_cast<int64_t>(*d);
+  // Digits that strtoll could not hold (ERANGE), or a whole number beyond 2^53.
+  bool digits = s.find_first_not_of("+-0123456789") == std::string::npos;
+  if (whole || digits) {
+    return Error(fmt::format("{} is out of range for an integer (at most {})", s,
+                             std::numeric_limits<int64_t>::max()));
+  }
   return Error(fmt::format("expected an integer, got '{}'", s));
 }
 
@@ -347,6 +370,10 @@ Result<std::optional<double>> SpecNode::Duration(std::string_view stem) const {
     if (out) return v.Error(fmt::format("give the duration once (also given as {})", given));
     BATON_ASSIGN_OR_RETURN(double d, v.AsNumber());
     if (d < 0) return v.Error("must not be negative");
+    if (d * u.seconds > kMaxDurationSeconds) {
+      return v.Error(fmt::format("{} is too long (at most {} years)", d,
+                                 kMaxDurationSeconds / (365.0 * 86400)));
+    }
     out = d * u.seconds;
     given = key;
   }

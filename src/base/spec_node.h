@@ -77,9 +77,11 @@ class SpecNode {
 
   // This node's value, or an error that names the type expected and what was given.
   Result<std::string> AsString() const;
-  Result<double> AsNumber() const;                     // finite
-  Result<bool> AsBool() const;                         // true/false (also True/False, yes/no)
-  Result<int64_t> AsInt() const;                       // also a number with no fraction ("2.0")
+  // Numbers are finite: nan, inf, .nan, .inf and literals beyond double's range are errors.
+  Result<double> AsNumber() const;
+  Result<bool> AsBool() const;  // true/false (also True/False, yes/no)
+  // An integer in int64's range, also a whole number up to 2^53 ("2.0"; not "2.5" or "1e30").
+  Result<int64_t> AsInt() const;
   Result<std::vector<std::string>> AsStrings() const;  // a list of strings, or one string
 
   // The same, into a field of the type it has (TrainArgs::VisitFields).
@@ -92,7 +94,8 @@ class SpecNode {
     BATON_ASSIGN_OR_RETURN(int64_t v, AsInt());
     if (std::cmp_less(v, std::numeric_limits<Int>::min()) ||
         std::cmp_greater(v, std::numeric_limits<Int>::max())) {
-      return Error(fmt::format("{} is out of range", v));
+      return Error(fmt::format("{} is out of range ({}..{})", v, std::numeric_limits<Int>::min(),
+                               std::numeric_limits<Int>::max()));
     }
     *out = static_cast<Int>(v);
     return Status::Ok();
@@ -105,7 +108,9 @@ class SpecNode {
   Result<int64_t> Int(std::string_view key, int64_t fallback) const;
 
   // A duration given as `<stem>_hours`, `<stem>_minutes` or `<stem>_seconds` (at most one of
-  // them), in seconds; nullopt when none is given. Negative values are errors.
+  // them), in seconds; nullopt when none is given. Negative values and ones over
+  // kMaxDurationSeconds (100 years) are errors.
+  static constexpr double kMaxDurationSeconds = 100.0 * 365 * 86400;
   Result<std::optional<double>> Duration(std::string_view stem) const;
   // The key a duration was given as (for errors), or `<stem>_hours` when none is given.
   std::string DurationKey(std::string_view stem) const;

@@ -84,6 +84,46 @@ TEST(SpecNode, ReadsScalarsAsTheTypeAskedFor) {
   EXPECT_FALSE(negative->Get("big").AsInt().ok());
 }
 
+// Issue 15: a job with `learning_rate: inf` or `max_steps: 1e30` trained garbage. Numbers are
+// finite in every spelling, integers whole and in range; errors name the file, place and key.
+TEST(SpecNode, NumbersAreFiniteAndIntegersInRange) {
+  Result<SpecNode> doc = SpecNode::Parse(
+      "a: inf\nb: .nan\nc: -.inf\nd: 1e999\ne: nan\nf: .Inf\ng: \"inf\"\nok: 2.5e-3\n"
+      "big: 1e30\nhuge: 99999999999999999999\nfrac: 2.5\nwhole: 2.0\nlimit: 9007199254740992\n"
+      "neg: -1\n",
+      "t.yaml", "train");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  for (const char* key : {"a", "b", "c", "d", "e", "f", "g"}) {
+    Result<double> v = doc->Number(key, 0);
+    ASSERT_FALSE(v.ok()) << key << " read as " << *v;
+    EXPECT_NE(v.status().message().find(fmt::format("train.{}: expected a finite number", key)),
+              std::string::npos)
+        << v.status().message();
+    double field = 1;
+    EXPECT_FALSE(doc->Get(key).Read(&field).ok()) << key;
+    EXPECT_EQ(field, 1) << key;
+  }
+  EXPECT_EQ(*doc->Number("ok", 0), 2.5e-3);
+  EXPECT_EQ(doc->Int("big", 0).status().message(),
+            "t.yaml:9:6: train.big: 1e30 is out of range for an integer (at most "
+            "9223372036854775807)");
+  EXPECT_NE(doc->Int("huge", 0).status().message().find("train.huge: 99999999999999999999 is out "
+                                                        "of range"),
+            std::string::npos);
+  EXPECT_EQ(doc->Int("frac", 0).status().message(),
+            "t.yaml:11:7: train.frac: expected an integer, got '2.5'");
+  EXPECT_FALSE(doc->Int("a", 0).ok());
+  EXPECT_EQ(*doc->Int("whole", 0), 2);
+  EXPECT_EQ(*doc->Int("limit", 0), 9007199254740992);
+  // Into a narrower field: the field's own range.
+  int32_t i32 = 0;
+  EXPECT_EQ(doc->Get("limit").Read(&i32).message(),
+            "t.yaml:13:8: train.limit: 9007199254740992 is out of range (-2147483648..2147483647)");
+  uint64_t seed = 7;
+  EXPECT_FALSE(doc->Get("neg").Read(&seed).ok());
+  EXPECT_EQ(seed, 7u);
+}
+
 TEST(SpecNode, CheckKeysNamesTheUnknownOrRepeatedKeyAtItsPlace) {
   SpecNode overheads = Doc().Get("fleet").Get("overheads");
   EXPECT_TRUE(overheads.CheckKeys({"boot_minutes"}).ok());
@@ -158,6 +198,12 @@ TEST(SpecNode, Durations) {
             "d.yaml:3:12: market.b_seconds: give the duration once (also given as b_hours)");
   EXPECT_EQ(m->Duration("c").status().message(),
             "d.yaml:4:10: market.c_hours: must not be negative");
+  // A duration must stay a number of seconds that time arithmetic can hold.
+  Result<SpecNode> long_ones = SpecNode::Parse("a_hours: 1e300\nb_hours: 876000\n", "d.yaml");
+  ASSERT_TRUE(long_ones.ok());
+  EXPECT_EQ(long_ones->Duration("a").status().message(),
+            "d.yaml:1:10: a_hours: 1e+300 is too long (at most 100 years)");
+  EXPECT_EQ(**long_ones->Duration("b"), 876000.0 * 3600);
   std::set<std::string> known;
   SpecNode::AddDurationKeys("at", &known);
   EXPECT_EQ(known, (std::set<std::string>{"at_hours", "at_minutes", "at_seconds"}));

@@ -48,7 +48,9 @@ std::string SerializeManifest(const Manifest& manifest) {
   j["step"] = manifest.step;
   j["files"] = std::move(files);
   j["created_unix_ms"] = manifest.created_unix_ms;
-  return DumpJson(j, 2) + "\n";
+  // As DumpJson (which takes a Json, whose keys are sorted): the replace handler never throws.
+  return j.dump(2, ' ', /*ensure_ascii=*/false, nlohmann::ordered_json::error_handler_t::replace) +
+         "\n";
 }
 
 Result<Manifest> ParseManifest(std::string_view text, std::string_view source) {

@@ -198,7 +198,8 @@ void AddCkptCommand(CLI::App& root, Action& action) {
   CLI::App* verify = cmd->add_subcommand(
       "verify", "Re-check every file's digest; exit 1 if any checkpoint is not valid");
   verify->add_option("url", args->url, "run folder or file:// URL")->required();
-  verify->add_option("--step", args->step, "check only this checkpoint");
+  verify->add_option("--step", args->step, "check only this checkpoint")
+      ->check(CLI::NonNegativeNumber);
   verify->callback([&action, args] { action = [args] { return RunVerify(*args); }; });
 
   CLI::App* gc = cmd->add_subcommand(
@@ -217,7 +218,7 @@ void AddCkptCommand(CLI::App& root, Action& action) {
       "Test helper: commit local files as checkpoint --step (through the trainer's code)");
   commit->group("");  // hidden from --help
   commit->add_option("url", args->url, "run folder or file:// URL")->required();
-  commit->add_option("--step", args->step, "step")->required();
+  commit->add_option("--step", args->step, "step")->required()->check(CLI::NonNegativeNumber);
   commit->add_option("files", args->files, "files (stored under their base names)")->required();
   commit->callback([&action, args] { action = [args] { return RunCommit(*args); }; });
 }

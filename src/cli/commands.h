@@ -23,6 +23,11 @@ void AddRunCommand(CLI::App& root, Action& action);
 void AddSimCommand(CLI::App& root, Action& action);
 void AddFleetCommand(CLI::App& root, Action& action);
 
+// Adds to every integer and floating-point flag of `app` and its subcommands a check of the
+// text as typed: decimal integers within range (no octal 010, no saturation), finite numbers
+// (no nan, inf or 1e999). Each command then checks its flags' ranges.
+void CheckNumericFlags(CLI::App* app);
+
 // Prints "baton: error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);
 

@@ -52,6 +52,8 @@ class Chat {
     }
     std::string tok_path = JoinPath(f.model, "tokenizer.json");
     BATON_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromFile(env, tok_path));
+    BATON_RETURN_IF_ERROR(tok.CheckFitsModel(chat->model_->config().vocab_size, tok_path,
+                                             JoinPath(f.model, "config.json")));
     chat->tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
     if (!f.template_name.empty()) {
       BATON_ASSIGN_OR_RETURN(chat->template_, ParseChatTemplateKind(f.template_name));
@@ -73,6 +75,8 @@ class Chat {
     if (f.repetition_penalty) g.repetition_penalty = *f.repetition_penalty;
     if (f.max_new_tokens) g.max_new_tokens = *f.max_new_tokens;
     g.seed = f.seed;
+    // The file's values were checked as it was read; what is left to fail came from a flag.
+    BATON_RETURN_IF_ERROR(g.Validate([](const char* key) { return fmt::format("--{}", key); }));
     for (int32_t id : ChatStopTokenIds(chat->template_, *chat->tokenizer_)) {
       g.stop_ids.push_back(id);
     }

@@ -99,6 +99,7 @@ void AddInitModelCommand(CLI::App& root, Action& action) {
   cmd->add_option("--seed", f->seed, "random seed")->capture_default_str();
   cmd->add_option("--max_shard_size_mb", f->max_shard_size_mb,
                   "split weights into shards of at most this size")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
   cmd->callback([&action, f] {
     action = [f] {

@@ -21,7 +21,8 @@ void AddParityCommand(CLI::App& root, Action& action) {
   cmd->add_option("--adapter,--adapters", *adapter, "PEFT LoRA adapter folder");
   cmd->add_option("--reference", opts->reference_path, "reference .safetensors")->required();
   cmd->add_option("--tolerance", opts->logits_tolerance,
-                  "relative tolerance for logits, loss and gradients (default 1e-4, f32)");
+                  "relative tolerance for logits, loss and gradients (default 1e-4, f32)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--device", *device, "cpu (default), cuda or auto")->capture_default_str();
   cmd->add_option("--torch_dtype", *dtype, "float32 (default) or bfloat16 (CUDA)")
       ->capture_default_str();

@@ -309,6 +309,7 @@ void AddRunCommand(CLI::App& root, Action& action) {
                 "delete the run's checkpoints, logs and markers and the work folder first (start "
                 "over); other objects in the store stay");
   cmd->add_option("--max_minutes", flags->max_minutes, "give up after this much real time")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 1e6))
       ->capture_default_str();
   cmd->callback([&action, flags] { action = [flags] { return RunJob(*flags); }; });
 }

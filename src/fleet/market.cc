@@ -10,6 +10,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
+#include "base/spec_node.h"
 #include "fleet/market_script.h"
 #include "fleet/market_timeline.h"
 
@@ -283,13 +284,15 @@ Status ReadRandom(const SpecNode& m, Builder* b) {
 
 Result<Trace> ReadTrace(const std::string& text, const std::string& path) {
   BATON_ASSIGN_OR_RETURN(Json j, ParseJson(text, path));
-  if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object() ||
-      !j["metadata"].contains("gap_seconds") || !j["metadata"]["gap_seconds"].is_number() ||
-      j["metadata"]["gap_seconds"].get<double>() <= 0) {
-    return InvalidArgument("{}: expected metadata.gap_seconds, a positive number", path);
+  // Through the checked reader: 1e999 parses as inf, which a `> 0` check lets through.
+  Result<double> gap = j.is_object() && j.contains("metadata") && j["metadata"].is_object()
+                           ? JsonNumber(j["metadata"], "gap_seconds", path)
+                           : Result<double>(InvalidArgument("no metadata"));
+  if (!gap.ok() || *gap <= 0 || *gap > SpecNode::kMaxDurationSeconds) {
+    return InvalidArgument("{}: expected metadata.gap_seconds, a positive number of seconds", path);
   }
   Trace trace;
-  trace.gap = j["metadata"]["gap_seconds"].get<double>();
+  trace.gap = *gap;
   if (!j.contains("data") || !j["data"].is_array() || j["data"].empty()) {
     return InvalidArgument("{}: expected data, a non-empty list of counts per tick", path);
   }
@@ -297,7 +300,7 @@ Result<Trace> ReadTrace(const std::string& text, const std::string& path) {
   trace.up.reserve(data.size());
   for (size_t i = 0; i < data.size(); ++i) {
     const Json& v = data[i];
-    if (!v.is_number() || v.get<double>() < 0) {
+    if (!JsonAsNumber(v).ok() || v.get<double>() < 0) {
       return InvalidArgument("{}: data[{}]: expected a count, got {}", path, i, DumpJson(v));
     }
     trace.up.push_back(v.get<double>() > 0);

@@ -10,6 +10,10 @@
 namespace baton::fleet {
 namespace {
 
+// Bounds far above any real fleet, so that costs and simulated times stay finite numbers.
+constexpr double kMaxPricePerHour = 1e6;
+constexpr double kMaxTimeScale = 1e6;
+
 constexpr PolicyKind kPolicies[] = {PolicyKind::kSpotFirst, PolicyKind::kSpotOnly,
                                     PolicyKind::kOnDemand, PolicyKind::kDeadline};
 
@@ -52,14 +56,21 @@ Status ParseOffer(const SpecNode& f, std::vector<Offer>* out) {
   for (const char* key : {"spot", "on_demand"}) {
     if (!f.Has(key)) continue;
     BATON_ASSIGN_OR_RETURN(double price, f.Number(key, 0));
-    if (price <= 0) return f.Error(key, "must be a positive price");
+    if (price <= 0 || price > kMaxPricePerHour) {
+      return f.Error(
+          key, fmt::format("must be a positive price per hour (at most {:g})", kMaxPricePerHour));
+    }
     Billing billing = std::string(key) == "spot" ? Billing::kSpot : Billing::kOnDemand;
     for (const std::string& zone : zones) out->push_back(Offer{type, zone, billing, price});
   }
   if (f.Has("spot_price_limit")) {
     if (!f.Has("spot")) return f.Error("spot_price_limit", "is for a spot offer: give `spot` too");
     BATON_ASSIGN_OR_RETURN(double limit, f.Number("spot_price_limit", 0));
-    if (limit <= 0) return f.Error("spot_price_limit", "must be a positive price per hour");
+    if (limit <= 0 || limit > kMaxPricePerHour) {
+      return f.Error("spot_price_limit", fmt::format("must be a positive price per hour (at most "
+                                                     "{:g})",
+                                                     kMaxPricePerHour));
+    }
     for (Offer& o : *out) {
       if (o.instance_type == type && o.billing == Billing::kSpot) o.spot_price_limit = limit;
     }
@@ -123,7 +134,9 @@ Status ParseSimStarts(const SpecNode& f, std::vector<double>* out) {
     if (list.size() == 0) return list.Error("expected a non-empty list");
     for (size_t i = 0; i < list.size(); ++i) {
       Result<double> v = list.Item(i).AsNumber();
-      if (!v.ok() || *v < 0) return list.Item(i).Error("expected a non-negative number");
+      if (!v.ok() || *v < 0 || *v * unit > SpecNode::kMaxDurationSeconds) {
+        return list.Item(i).Error("expected a non-negative number of at most 100 years");
+      }
       out->push_back(*v * unit);
     }
   }
@@ -374,7 +387,9 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
                    "the sim provider needs the compute the job takes on one instance");
   }
   BATON_ASSIGN_OR_RETURN(spec.time_scale, f.Number("time_scale", 1));
-  if (spec.time_scale <= 0) return f.Error("time_scale", "must be positive");
+  if (spec.time_scale <= 0 || spec.time_scale > kMaxTimeScale) {
+    return f.Error("time_scale", fmt::format("must be positive and at most {:g}", kMaxTimeScale));
+  }
   BATON_RETURN_IF_ERROR(ParseOffers(f, &spec.offers));
   BATON_RETURN_IF_ERROR(ParseOverheads(f, &spec.overheads));
   spec.market = f.Get("market");

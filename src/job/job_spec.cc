@@ -57,7 +57,9 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
     BATON_ASSIGN_OR_RETURN(spec.metadata_url, agent.String("metadata_url", ""));
     BATON_ASSIGN_OR_RETURN(spec.heartbeat_seconds,
                            agent.Number("heartbeat_seconds", spec.heartbeat_seconds));
-    if (spec.heartbeat_seconds <= 0) return agent.Error("heartbeat_seconds", "must be positive");
+    if (spec.heartbeat_seconds <= 0 || spec.heartbeat_seconds > 86400) {
+      return agent.Error("heartbeat_seconds", "must be in (0, 86400]");
+    }
   }
   if (SpecNode hooks = root.Get("hooks"); hooks.present()) {
     BATON_RETURN_IF_ERROR(hooks.CheckKeys({"scale_to_zero", "webhooks"}));

@@ -1,6 +1,8 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <type_traits>
+#include <utility>
 
 namespace baton {
 namespace {
@@ -45,15 +47,19 @@ Result<std::vector<int64_t>> TokenIdList(const Json& v, const std::string& sourc
                                          const char* key) {
   std::vector<int64_t> ids;
   if (v.is_null()) return ids;
-  if (v.is_number_integer()) {
-    ids.push_back(v.get<int64_t>());
+  if (v.is_number()) {
+    Result<int64_t> id = JsonAsInt(v);
+    if (!id.ok()) return InvalidArgument("{}: key '{}': {}", source, key, id.status().message());
+    ids.push_back(*id);
     return ids;
   }
   if (v.is_array()) {
-    for (const Json& x : v) {
-      if (!x.is_number_integer())
-        return InvalidArgument("{}: key '{}': expected integers", source, key);
-      ids.push_back(x.get<int64_t>());
+    for (size_t i = 0; i < v.size(); ++i) {
+      Result<int64_t> id = JsonAsInt(v[i]);
+      if (!id.ok()) {
+        return InvalidArgument("{}: key '{}'[{}]: {}", source, key, i, id.status().message());
+      }
+      ids.push_back(*id);
     }
     return ids;
   }
@@ -155,37 +161,82 @@ Result<ModelConfig> ModelConfig::FromJson(const Json& j, const std::string& sour
   if (j.contains("eos_token_id")) {
     BATON_ASSIGN_OR_RETURN(c.eos_token_ids, TokenIdList(j["eos_token_id"], source, "eos_token_id"));
   }
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) {
-    c.bos_token_id = j["bos_token_id"].get<int64_t>();
-  }
-  if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer()) {
-    c.pad_token_id = j["pad_token_id"].get<int64_t>();
+  for (auto [key, out] :
+       {std::pair{"bos_token_id", &c.bos_token_id}, std::pair{"pad_token_id", &c.pad_token_id}}) {
+    if (j.contains(key) && !j[key].is_null()) {
+      BATON_ASSIGN_OR_RETURN(*out, JsonInt(j, key, source));
+      if (**out < 0) out->reset();  // some converted checkpoints say -1 for "none"
+    }
   }
   BATON_RETURN_IF_ERROR(c.Validate(source));
   return c;
 }
 
 Status ModelConfig::Validate(const std::string& source) const {
-  auto positive = [&](const char* key, int64_t v) -> Status {
-    if (v > 0) return Status::Ok();
-    return InvalidArgument("{}: key '{}' must be positive, got {}", source, key, v);
+  auto size = [&](const char* key, int64_t v, int64_t max) -> Status {
+    if (v > 0 && v <= max) return Status::Ok();
+    return InvalidArgument("{}: key '{}' must be in [1, {}], got {}", source, key, max, v);
   };
-  BATON_RETURN_IF_ERROR(positive("vocab_size", vocab_size));
-  BATON_RETURN_IF_ERROR(positive("hidden_size", hidden_size));
-  BATON_RETURN_IF_ERROR(positive("intermediate_size", intermediate_size));
-  BATON_RETURN_IF_ERROR(positive("num_hidden_layers", num_hidden_layers));
-  BATON_RETURN_IF_ERROR(positive("num_attention_heads", num_attention_heads));
-  BATON_RETURN_IF_ERROR(positive("num_key_value_heads", num_key_value_heads));
-  BATON_RETURN_IF_ERROR(positive("head_dim", head_dim));
+  BATON_RETURN_IF_ERROR(size("vocab_size", vocab_size, kMaxVocabSize));
+  BATON_RETURN_IF_ERROR(size("hidden_size", hidden_size, kMaxHiddenSize));
+  BATON_RETURN_IF_ERROR(size("intermediate_size", intermediate_size, kMaxIntermediateSize));
+  BATON_RETURN_IF_ERROR(size("num_hidden_layers", num_hidden_layers, kMaxLayers));
+  BATON_RETURN_IF_ERROR(size("num_attention_heads", num_attention_heads, kMaxHeads));
+  BATON_RETURN_IF_ERROR(size("num_key_value_heads", num_key_value_heads, kMaxHeads));
+  BATON_RETURN_IF_ERROR(size("head_dim", head_dim, kMaxHeadDim));
+  BATON_RETURN_IF_ERROR(size("max_position_embeddings", max_position_embeddings, kMaxPositions));
   if (num_attention_heads % num_key_value_heads != 0) {
     return InvalidArgument("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
                            source, num_attention_heads, num_key_value_heads);
   }
   if (head_dim % 2 != 0)
     return InvalidArgument("{}: head_dim {} must be even for RoPE", source, head_dim);
-  if (rms_norm_eps <= 0) return InvalidArgument("{}: key 'rms_norm_eps' must be positive", source);
-  if (rope_theta <= 0) return InvalidArgument("{}: key 'rope_theta' must be positive", source);
+  auto positive = [&](const char* key, double v) -> Status {
+    if (std::isfinite(v) && v > 0) return Status::Ok();
+    return InvalidArgument("{}: key '{}' must be a positive finite number, got {}", source, key, v);
+  };
+  BATON_RETURN_IF_ERROR(positive("rms_norm_eps", rms_norm_eps));
+  if (rms_norm_eps >= 1) {
+    return InvalidArgument("{}: key 'rms_norm_eps' must be below 1, got {}", source, rms_norm_eps);
+  }
+  BATON_RETURN_IF_ERROR(positive("rope_theta", rope_theta));
+  if (rope_type != "default") {
+    BATON_RETURN_IF_ERROR(positive("rope_parameters.factor", rope_factor));
+  }
+  if (rope_type == "llama3") {
+    BATON_RETURN_IF_ERROR(positive("rope_parameters.low_freq_factor", rope_low_freq_factor));
+    BATON_RETURN_IF_ERROR(positive("rope_parameters.high_freq_factor", rope_high_freq_factor));
+    BATON_RETURN_IF_ERROR(size("rope_parameters.original_max_position_embeddings",
+                               rope_original_max_position_embeddings, kMaxPositions));
+  }
+  // Each size is bounded, their products are not: the whole model must stay a model.
+  if (double n = ParameterCount(); n > kMaxParameters) {
+    return InvalidArgument(
+        "{}: the sizes (hidden_size {}, intermediate_size {}, num_hidden_layers {}, vocab_size "
+        "{}) make {:.3g} parameters; the most is {:.3g}",
+        source, hidden_size, intermediate_size, num_hidden_layers, vocab_size, n, kMaxParameters);
+  }
+  auto token = [&](const char* key, int64_t id) -> Status {
+    if (id >= 0 && id < vocab_size) return Status::Ok();
+    return InvalidArgument("{}: key '{}': token id {} is not in the vocabulary (vocab_size {})",
+                           source, key, id, vocab_size);
+  };
+  for (int64_t id : eos_token_ids) BATON_RETURN_IF_ERROR(token("eos_token_id", id));
+  if (bos_token_id) BATON_RETURN_IF_ERROR(token("bos_token_id", *bos_token_id));
+  if (pad_token_id) BATON_RETURN_IF_ERROR(token("pad_token_id", *pad_token_id));
   return Status::Ok();
+}
+
+double ModelConfig::ParameterCount() const {
+  // In double: the terms are bounded, so nothing here overflows before the check above.
+  double h = static_cast<double>(hidden_size), d = static_cast<double>(head_dim);
+  double q = static_cast<double>(num_attention_heads) * d;
+  double kv = static_cast<double>(num_key_value_heads) * d;
+  double attention = h * q + 2 * h * kv + q * h + q + 2 * kv + h;  // with the biases
+  double mlp = 3 * h * static_cast<double>(intermediate_size);
+  double layer = attention + mlp + 2 * h;
+  double embed = static_cast<double>(vocab_size) * h;
+  return embed * (tie_word_embeddings ? 1 : 2) + static_cast<double>(num_hidden_layers) * layer + h;
 }
 
 Result<ModelConfig> ModelConfig::Load(Env* env, const std::string& dir) {
@@ -201,6 +252,7 @@ Result<ModelConfig> ModelConfig::Load(Env* env, const std::string& dir) {
     if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) {
       BATON_ASSIGN_OR_RETURN(c.eos_token_ids,
                              TokenIdList(g["eos_token_id"], gen_path, "eos_token_id"));
+      BATON_RETURN_IF_ERROR(c.Validate(gen_path));  // the ids must be in the vocabulary
     }
   }
   return c;

@@ -16,6 +16,18 @@ namespace baton {
 enum class Architecture { kQwen2, kLlama };
 
 struct ModelConfig {
+  // Upper bounds Validate() enforces (far above any released model), so that a broken or
+  // hostile config.json fails before anything is sized by it: a count of 10^6 layers or a
+  // vocabulary of 10^12 would otherwise be allocated or looped over.
+  static constexpr int64_t kMaxVocabSize = 1 << 24;
+  static constexpr int64_t kMaxHiddenSize = 1 << 16;
+  static constexpr int64_t kMaxIntermediateSize = 1 << 18;
+  static constexpr int64_t kMaxLayers = 1024;
+  static constexpr int64_t kMaxHeads = 1024;
+  static constexpr int64_t kMaxHeadDim = 1024;
+  static constexpr int64_t kMaxPositions = 1 << 24;
+  static constexpr double kMaxParameters = 2e12;  // the whole model, embeddings included
+
   Architecture arch = Architecture::kQwen2;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
@@ -62,7 +74,12 @@ struct ModelConfig {
   static Result<ModelConfig> Load(Env* env, const std::string& dir);
   // A config.json that both transformers 5 and older releases read.
   Json ToJson() const;
+  // Every field in its range (sizes positive and within the bounds above, the parameter count
+  // too; eps, theta and RoPE factors finite and positive; token ids within the vocabulary).
+  // Errors name `source` and the key.
   Status Validate(const std::string& source) const;
+  // Parameters of the whole model (embeddings, every layer, norms, the head unless tied).
+  double ParameterCount() const;
   std::string ArchitectureName() const;
   std::string Summary() const;  // one line for logs
   bool operator==(const ModelConfig& other) const;

@@ -17,22 +17,53 @@ Result<GenerationOptions> GenerationOptions::FromModelDir(Env* env, const std::s
   std::string path = JoinPath(dir, "generation_config.json");
   if (!env->FileExists(path)) return o;
   BATON_ASSIGN_OR_RETURN(Json g, ReadJsonFile(env, path));
-  bool do_sample = g.value("do_sample", false);
+  if (!g.is_object()) return InvalidArgument("{}: expected a JSON object", path);
+  auto given = [&](const char* key) { return g.contains(key) && !g[key].is_null(); };
+  // Checked readers: a string or 1e999 is an error here, not a throw or an inf.
+  auto number = [&](const char* key, float* out) -> Status {
+    if (!given(key)) return Status::Ok();
+    BATON_ASSIGN_OR_RETURN(double v, JsonNumber(g, key, path));
+    *out = static_cast<float>(v);
+    return Status::Ok();
+  };
+  auto integer = [&](const char* key, int64_t* out) -> Status {
+    if (!given(key)) return Status::Ok();
+    BATON_ASSIGN_OR_RETURN(*out, JsonInt(g, key, path));
+    return Status::Ok();
+  };
+  bool do_sample = false;
+  if (given("do_sample")) {
+    BATON_ASSIGN_OR_RETURN(do_sample, JsonBool(g, "do_sample", path));
+  }
   if (do_sample) {
-    o.temperature = g.contains("temperature") && g["temperature"].is_number()
-                        ? g["temperature"].get<float>()
-                        : 1.0f;
-    o.top_k =
-        g.contains("top_k") && g["top_k"].is_number_integer() ? g["top_k"].get<int64_t>() : 50;
-    o.top_p = g.contains("top_p") && g["top_p"].is_number() ? g["top_p"].get<float>() : 1.0f;
+    o.temperature = 1.0f;
+    o.top_k = 50;
+    BATON_RETURN_IF_ERROR(number("temperature", &o.temperature));
+    BATON_RETURN_IF_ERROR(integer("top_k", &o.top_k));
+    BATON_RETURN_IF_ERROR(number("top_p", &o.top_p));
   }
-  if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number()) {
-    o.repetition_penalty = g["repetition_penalty"].get<float>();
-  }
-  if (g.contains("max_new_tokens") && g["max_new_tokens"].is_number_integer()) {
-    o.max_new_tokens = g["max_new_tokens"].get<int64_t>();
-  }
+  BATON_RETURN_IF_ERROR(number("repetition_penalty", &o.repetition_penalty));
+  BATON_RETURN_IF_ERROR(integer("max_new_tokens", &o.max_new_tokens));
+  BATON_RETURN_IF_ERROR(
+      o.Validate([&](const char* key) { return fmt::format("{}: key '{}'", path, key); }));
   return o;
+}
+
+Status GenerationOptions::Validate(const std::function<std::string(const char* key)>& where) const {
+  auto fail = [&](const char* key, double v, const char* range) {
+    return InvalidArgument("{} must be {}, got {}", where(key), range, v);
+  };
+  // float values: a double beyond float's range became inf when it was stored.
+  if (!std::isfinite(temperature) || temperature < 0)
+    return fail("temperature", temperature, ">= 0");
+  if (!std::isfinite(top_p) || top_p <= 0 || top_p > 1) return fail("top_p", top_p, "in (0, 1]");
+  if (!std::isfinite(repetition_penalty) || repetition_penalty <= 0) {
+    return fail("repetition_penalty", repetition_penalty, "positive");
+  }
+  if (top_k < 0) return fail("top_k", static_cast<double>(top_k), ">= 0 (0: off)");
+  if (max_new_tokens < 1)
+    return fail("max_new_tokens", static_cast<double>(max_new_tokens), ">= 1");
+  return Status::Ok();
 }
 
 Sampler::Sampler(const GenerationOptions& options) : options_(options), rng_(options.seed) {}

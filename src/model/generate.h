@@ -24,6 +24,10 @@ struct GenerationOptions {
   // Reads do_sample/temperature/top_k/top_p/repetition_penalty/eos_token_id from a model
   // folder's generation_config.json when present (do_sample false -> greedy).
   static Result<GenerationOptions> FromModelDir(Env* env, const std::string& dir);
+  // An error unless max_new_tokens >= 1, temperature >= 0, top_k >= 0, top_p in (0, 1] and
+  // repetition_penalty > 0, every one finite; `where(key)` names a key's origin in the message
+  // ("--top_p", "model/generation_config.json: key 'top_p'").
+  Status Validate(const std::function<std::string(const char* key)>& where) const;
 };
 
 // Picks the next token from one row of logits, applying the HF processors in HF's order:

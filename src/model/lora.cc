@@ -38,6 +38,9 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   BATON_ASSIGN_OR_RETURN(c.alpha, JsonNumber(j, "lora_alpha", source));
   if (present("lora_dropout")) {
     BATON_ASSIGN_OR_RETURN(c.dropout, JsonNumber(j, "lora_dropout", source));
+    if (c.dropout < 0 || c.dropout >= 1) {
+      return InvalidArgument("{}: key 'lora_dropout' must be in [0, 1), got {}", source, c.dropout);
+    }
   }
   if (present("use_rslora")) {
     BATON_ASSIGN_OR_RETURN(c.use_rslora, JsonBool(j, "use_rslora", source));
@@ -73,12 +76,15 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   } else {
     return InvalidArgument("{}: key 'target_modules': expected a list or a string", source);
   }
+  // Every number through the checked readers (JsonAsInt): a string, 2.5 or 1e30 here is an
+  // error, not a throw or a wrapped integer.
   auto layer_index = [&](const Json& x) -> Result<int64_t> {
-    if (!x.is_number_integer() || x.get<int64_t>() < 0) {
+    Result<int64_t> i = JsonAsInt(x);
+    if (!i.ok() || *i < 0) {
       return InvalidArgument("{}: key 'layers_to_transform': {} is not a layer index", source,
                              DumpJson(x));
     }
-    return x.get<int64_t>();
+    return i;
   };
   if (present("layers_to_transform")) {
     const Json& l = j["layers_to_transform"];
@@ -95,21 +101,23 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   if (present("rank_pattern")) {
     if (!j["rank_pattern"].is_object()) return wrong("rank_pattern", "an object");
     for (auto& [k, v] : j["rank_pattern"].items()) {
-      if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
+      Result<int64_t> rank = JsonAsInt(v);
+      if (!rank.ok() || *rank <= 0) {
         return InvalidArgument("{}: key 'rank_pattern': '{}' is {}, want a positive integer",
                                source, k, DumpJson(v));
       }
-      c.rank_pattern[k] = v.get<int64_t>();
+      c.rank_pattern[k] = *rank;
     }
   }
   if (present("alpha_pattern")) {
     if (!j["alpha_pattern"].is_object()) return wrong("alpha_pattern", "an object");
     for (auto& [k, v] : j["alpha_pattern"].items()) {
-      if (!v.is_number()) {
+      Result<double> alpha = JsonAsNumber(v);
+      if (!alpha.ok()) {
         return InvalidArgument("{}: key 'alpha_pattern': '{}' is {}, want a number", source, k,
                                DumpJson(v));
       }
-      c.alpha_pattern[k] = v.get<double>();
+      c.alpha_pattern[k] = *alpha;
     }
   }
   return c;
@@ -169,6 +177,49 @@ bool LoraConfig::Targets(int layer, LinearKind kind) const {
     }
   }
   return false;
+}
+
+Status LoraConfig::CheckFits(const ModelConfig& model, const std::string& source,
+                             const std::string& rank_source) const {
+  if (!std::isfinite(alpha) || alpha <= 0) {
+    return InvalidArgument("{}: lora_alpha must be a positive finite number, got {}", source,
+                           alpha);
+  }
+  for (const auto& [key, a] : alpha_pattern) {
+    if (!std::isfinite(a) || a <= 0) {
+      return InvalidArgument("{}: alpha_pattern['{}'] must be a positive finite number, got {}",
+                             source, key, a);
+    }
+  }
+  for (int64_t layer : layers_to_transform) {
+    if (layer < 0 || layer >= model.num_hidden_layers) {
+      return InvalidArgument(
+          "{}: layers_to_transform names layer {}, but the model has layers "
+          "0..{}",
+          source, layer, model.num_hidden_layers - 1);
+    }
+  }
+  double total = 0;
+  for (int l = 0; l < model.num_hidden_layers; ++l) {
+    for (LinearKind k : kAllLinearKinds) {
+      if (!Targets(l, k)) continue;
+      auto [out, in] = LinearShape(model, k);
+      int64_t rank = RankFor(l, k);
+      if (rank < 1 || rank > std::min(in, out)) {
+        bool patterned = rank != r;
+        return InvalidArgument(
+            "{}: rank {} for {} must be in [1, {}] (min(in {}, out {}) of that module){}",
+            patterned ? source : rank_source, rank, LinearModulePath(l, k), std::min(in, out), in,
+            out, patterned ? " (from rank_pattern)" : "");
+      }
+      total += static_cast<double>(rank) * static_cast<double>(in + out);
+    }
+  }
+  if (total > kMaxParameters) {
+    return InvalidArgument("{}: the adapter would have {:.3g} parameters; the most is {:.3g}",
+                           rank_source, total, kMaxParameters);
+  }
+  return Status::Ok();
 }
 
 int64_t LoraConfig::RankFor(int layer, LinearKind kind) const {
@@ -288,6 +339,7 @@ Result<LoraAdapter> LoraAdapter::Load(Env* env, const std::string& dir, const Mo
   if (!env->FileExists(weights_path)) {
     return NotFound("{}: no {} (only the safetensors format is supported)", dir, kPeftWeightsFile);
   }
+  BATON_RETURN_IF_ERROR(config.CheckFits(model, config_path, config_path + ": key 'r'"));
   BATON_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(env, weights_path));
   LoraAdapter ad = Create(model, config);
   std::map<std::string, Tensor*> wanted;

@@ -28,6 +28,14 @@ struct LoraConfig {
   std::map<std::string, double> alpha_pattern;
 
   static Result<LoraConfig> FromJson(const Json& j, const std::string& source);
+  // Checks this config against `model` before anything is allocated: every adapted module's
+  // rank is in [1, min(in, out)] (a larger rank adds parameters and no expressiveness), alphas
+  // are finite and positive, layers_to_transform names layers of the model, and the adapter
+  // has at most kMaxParameters. Errors start with `rank_source` for the rank ("--lora_rank" or
+  // "adapter_config.json: key 'r'") and `source` for the rest.
+  Status CheckFits(const ModelConfig& model, const std::string& source,
+                   const std::string& rank_source) const;
+  static constexpr double kMaxParameters = 1e10;
   Json ToJson() const;  // keys that old PEFT versions know, nothing else
   bool Targets(int layer, LinearKind kind) const;
   int64_t RankFor(int layer, LinearKind kind) const;

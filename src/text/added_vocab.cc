@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/config.h"
 #include "text/unicode.h"
 
 namespace baton {
@@ -34,7 +35,10 @@ Result<AddedVocabulary> AddedVocabulary::FromJson(const Json& added_tokens,
     AddedToken tok;
     BATON_ASSIGN_OR_RETURN(int64_t id, JsonInt(t, "id", where));
     BATON_ASSIGN_OR_RETURN(tok.content, JsonString(t, "content", where));
-    if (id < 0 || id > INT32_MAX) return InvalidArgument("{}: bad id {}", where, id);
+    if (id < 0 || id >= ModelConfig::kMaxVocabSize) {
+      return InvalidArgument("{}: bad id {} (ids are 0..{})", where, id,
+                             ModelConfig::kMaxVocabSize - 1);
+    }
     if (tok.content.empty()) return InvalidArgument("{}: empty content", where);
     tok.id = static_cast<int32_t>(id);
     auto flag = [&](const char* key, bool dflt) {

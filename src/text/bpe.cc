@@ -3,6 +3,7 @@
 #include <mutex>
 #include <queue>
 
+#include "model/config.h"
 #include "text/byte_level.h"
 
 namespace baton {
@@ -30,9 +31,11 @@ Result<BpeModel> BpeModel::FromJson(const Json& model, std::string_view source) 
   m.vocab_.reserve(vocab_it->size());
   int32_t max_id = -1;
   for (const auto& [token, id] : vocab_it->items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      return InvalidArgument("{}: key 'model.vocab': token '{}' has a bad id {}", source, token,
-                             DumpJson(id));
+    // Ids index a table, so one huge id would size it: at most ModelConfig::kMaxVocabSize.
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+        id.get<int64_t>() >= ModelConfig::kMaxVocabSize) {
+      return InvalidArgument("{}: key 'model.vocab': token '{}' has a bad id {} (ids are 0..{})",
+                             source, token, DumpJson(id), ModelConfig::kMaxVocabSize - 1);
     }
     int32_t i = id.get<int32_t>();
     m.vocab_.emplace(token, i);

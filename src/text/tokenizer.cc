@@ -123,6 +123,24 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool parse_special
   return ids;
 }
 
+Status Tokenizer::CheckFitsModel(int64_t model_vocab_size, std::string_view source,
+                                 std::string_view model_source) const {
+  // Ids past the model's rows can only come from the file's largest ids: find the largest.
+  int64_t largest = static_cast<int64_t>(model_.id_to_token().size()) - 1;
+  std::string what = "model.vocab";
+  for (const AddedToken& t : added_.tokens()) {
+    if (t.id > largest) {
+      largest = t.id;
+      what = fmt::format("added token '{}'", t.content);
+    }
+  }
+  if (largest < model_vocab_size) return Status::Ok();
+  return InvalidArgument(
+      "{}: {} has token id {}, beyond the model's vocab_size {} ({}): the tokenizer does not "
+      "belong to this model",
+      source, what, largest, model_vocab_size, model_source);
+}
+
 std::string_view Tokenizer::TokenBytes(int32_t id) const {
   if (id < 0 || id >= vocab_size()) return {};
   return id_to_bytes_[id];

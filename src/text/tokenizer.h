@@ -49,6 +49,11 @@ class Tokenizer {
   std::string IdToToken(int32_t id) const;
   // Max id + 1 over the vocabulary and the added tokens.
   int32_t vocab_size() const { return static_cast<int32_t>(id_to_bytes_.size()); }
+  // An error unless every token id (vocab and added tokens) is below `model_vocab_size`, the
+  // rows of the model's embedding: a larger id would index past them. `model_source` names
+  // the model's config.json in the message; `source` this tokenizer.json.
+  Status CheckFitsModel(int64_t model_vocab_size, std::string_view source,
+                        std::string_view model_source) const;
   bool IsSpecial(int32_t id) const;
 
  private:

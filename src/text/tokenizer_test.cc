@@ -199,5 +199,28 @@ TEST(TokenizerErrorsTest, MergeNotInVocab) {
   EXPECT_NE(e.find("model.merges[0]"), std::string::npos) << e;
 }
 
+// Issue 15: a token id sizes the id table, so one absurd id (here 2^31 - 1, which used to pass)
+// ran out of memory; ids are bounded, and a tokenizer whose ids pass the model's vocabulary is
+// refused where a model meets it.
+TEST(TokenizerErrorsTest, IdsAreBoundedAndMustFitTheModel) {
+  Json j = TinyJson();
+  j["model"]["vocab"]["ab"] = 2147483647;
+  std::string e = LoadError("vocab_id.json", j);
+  EXPECT_NE(e.find("vocab_id.json: key 'model.vocab': token 'ab' has a bad id 2147483647 (ids are "
+                   "0..16777215)"),
+            std::string::npos)
+      << e;
+  j = TinyJson();
+  j["added_tokens"][0]["id"] = 1000000000;
+  e = LoadError("added_id.json", j);
+  EXPECT_NE(e.find("added_id.json: added_tokens[0]: bad id 1000000000"), std::string::npos) << e;
+
+  Tokenizer tok = LoadTiny("tiny_pair_merges.json");  // ids 0..21, the largest an added token
+  EXPECT_TRUE(tok.CheckFitsModel(22, "t.json", "m/config.json").ok());
+  EXPECT_EQ(tok.CheckFitsModel(21, "t.json", "m/config.json").message(),
+            "t.json: added token '<tool>' has token id 21, beyond the model's vocab_size 21 "
+            "(m/config.json): the tokenizer does not belong to this model");
+}
+
 }  // namespace
 }  // namespace baton

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "base/utf8.h"
 
@@ -31,9 +32,27 @@ Status TrainArgs::Validate() const {
     }
   });
   BATON_RETURN_IF_ERROR(utf8);
+  // Every number first: finite (nan and inf pass `> 0` and `< 1` checks in surprising ways).
+  Status finite;
+  copy.VisitFields([&](const char* key, const auto& field) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(field)>>) {
+      if (finite.ok() && !std::isfinite(field)) {
+        finite = InvalidArgument("--{} must be a finite number, got {}", key, field);
+      }
+    }
+  });
+  BATON_RETURN_IF_ERROR(finite);
+  auto in_range = [](const char* flag, double v, double lo, double hi) -> Status {
+    if (v >= lo && v <= hi) return Status::Ok();
+    return InvalidArgument("--{} must be in [{}, {}], got {}", flag, lo, hi, v);
+  };
   auto positive = [](const char* flag, double v) -> Status {
     if (v > 0) return Status::Ok();
     return InvalidArgument("--{} must be positive, got {}", flag, v);
+  };
+  auto count = [&](const char* flag, int64_t v, int64_t hi) -> Status {
+    if (v >= 1 && v <= hi) return Status::Ok();
+    return InvalidArgument("--{} must be in [1, {}], got {}", flag, hi, v);
   };
   if (model.empty()) return InvalidArgument("--model is required");
   if (dataset.empty()) return InvalidArgument("--dataset is required");
@@ -47,30 +66,62 @@ Status TrainArgs::Validate() const {
   if (device != "auto" && device != "cpu" && device != "cuda") {
     return InvalidArgument("--device {}: expected auto, cpu or cuda", device);
   }
-  if (max_steps <= 0) BATON_RETURN_IF_ERROR(positive("num_train_epochs", num_train_epochs));
-  BATON_RETURN_IF_ERROR(positive("per_device_train_batch_size", per_device_train_batch_size));
-  BATON_RETURN_IF_ERROR(positive("per_device_eval_batch_size", per_device_eval_batch_size));
-  if (gradient_accumulation_steps < 0) {
-    return InvalidArgument("--gradient_accumulation_steps must be >= 1");
+  if (max_steps <= 0) {
+    BATON_RETURN_IF_ERROR(positive("num_train_epochs", num_train_epochs));
+    BATON_RETURN_IF_ERROR(in_range("num_train_epochs", num_train_epochs, 0, kMaxEpochs));
+  } else {
+    BATON_RETURN_IF_ERROR(count("max_steps", max_steps, kMaxSteps));
+  }
+  BATON_RETURN_IF_ERROR(
+      count("per_device_train_batch_size", per_device_train_batch_size, kMaxBatchSize));
+  BATON_RETURN_IF_ERROR(
+      count("per_device_eval_batch_size", per_device_eval_batch_size, kMaxBatchSize));
+  if (gradient_accumulation_steps != 0) {
+    BATON_RETURN_IF_ERROR(count("gradient_accumulation_steps", gradient_accumulation_steps,
+                                kMaxGradientAccumulation));
   }
   BATON_RETURN_IF_ERROR(positive("learning_rate", learning_rate));
-  BATON_RETURN_IF_ERROR(positive("lora_rank", static_cast<double>(lora_rank)));
+  BATON_RETURN_IF_ERROR(count("lora_rank", lora_rank, kMaxLoraRank));
   BATON_RETURN_IF_ERROR(positive("lora_alpha", lora_alpha));
-  BATON_RETURN_IF_ERROR(positive("max_length", static_cast<double>(max_length)));
-  BATON_RETURN_IF_ERROR(positive("eval_steps", static_cast<double>(eval_steps)));
-  BATON_RETURN_IF_ERROR(positive("save_steps", static_cast<double>(save_steps)));
-  BATON_RETURN_IF_ERROR(positive("logging_steps", static_cast<double>(logging_steps)));
-  if (lora_dropout < 0 || lora_dropout >= 1)
-    return InvalidArgument("--lora_dropout must be in [0, 1)");
-  if (warmup_ratio < 0 || warmup_ratio > 1)
-    return InvalidArgument("--warmup_ratio must be in [0, 1]");
-  if (split_dataset_ratio < 0 || split_dataset_ratio >= 1) {
-    return InvalidArgument("--split_dataset_ratio must be in [0, 1)");
+  BATON_RETURN_IF_ERROR(count("max_length", max_length, kMaxLength));
+  BATON_RETURN_IF_ERROR(count("eval_steps", eval_steps, kMaxSteps));
+  BATON_RETURN_IF_ERROR(count("save_steps", save_steps, kMaxSteps));
+  BATON_RETURN_IF_ERROR(count("logging_steps", logging_steps, kMaxSteps));
+  if (save_total_limit < 0) {
+    return InvalidArgument("--save_total_limit must be >= 0 (0 keeps all), got {}",
+                           save_total_limit);
   }
-  if (max_grad_norm < 0)
-    return InvalidArgument("--max_grad_norm must be >= 0 (0 disables clipping)");
-  if (weight_decay < 0) return InvalidArgument("--weight_decay must be >= 0");
+  if (lora_dropout < 0 || lora_dropout >= 1) {
+    return InvalidArgument("--lora_dropout must be in [0, 1), got {}", lora_dropout);
+  }
+  BATON_RETURN_IF_ERROR(in_range("warmup_ratio", warmup_ratio, 0, 1));
+  if (split_dataset_ratio < 0 || split_dataset_ratio >= 1) {
+    return InvalidArgument("--split_dataset_ratio must be in [0, 1), got {}", split_dataset_ratio);
+  }
+  if (max_grad_norm < 0) {
+    return InvalidArgument("--max_grad_norm must be >= 0 (0 disables clipping), got {}",
+                           max_grad_norm);
+  }
+  if (weight_decay < 0) return InvalidArgument("--weight_decay must be >= 0, got {}", weight_decay);
+  for (const auto& [flag, beta] :
+       {std::pair{"adam_beta1", adam_beta1}, {"adam_beta2", adam_beta2}}) {
+    if (beta < 0 || beta >= 1) return InvalidArgument("--{} must be in [0, 1), got {}", flag, beta);
+  }
+  BATON_RETURN_IF_ERROR(positive("adam_epsilon", adam_epsilon));
   return Status::Ok();
+}
+
+Result<int64_t> TrainArgs::TotalSteps(int64_t steps_per_epoch) const {
+  if (max_steps > 0) return max_steps;
+  // Ceil in double, checked before it becomes an integer: epochs x steps may be beyond int64.
+  double steps = std::ceil(num_train_epochs * static_cast<double>(steps_per_epoch));
+  if (!(steps >= 1 && steps <= static_cast<double>(kMaxSteps))) {
+    return InvalidArgument(
+        "--num_train_epochs {} x {} steps per epoch gives {} steps; the most is {} (or give "
+        "--max_steps)",
+        num_train_epochs, steps_per_epoch, steps, kMaxSteps);
+  }
+  return static_cast<int64_t>(steps);
 }
 
 int64_t TrainArgs::EffectiveGradientAccumulation() const {

@@ -7,10 +7,21 @@
 #include <vector>
 
 #include "base/json.h"
+#include "base/status.h"
 
 namespace baton {
 
 struct TrainArgs {
+  // Upper bounds Validate() enforces, far above any real run, so that a typo (`--max_steps 1e30`,
+  // `--lora_rank 1000000000`) fails before anything is sized by it. The rank is also checked
+  // against the model: at most min(in, out) features of every adapted module.
+  static constexpr int64_t kMaxSteps = 1'000'000'000;
+  static constexpr double kMaxEpochs = 1'000'000;
+  static constexpr int64_t kMaxBatchSize = 1 << 20;
+  static constexpr int64_t kMaxGradientAccumulation = 1 << 20;
+  static constexpr int64_t kMaxLoraRank = 1 << 16;
+  static constexpr int64_t kMaxLength = 1 << 24;
+
   std::string model;
   std::vector<std::string> dataset;
   std::string output_dir = "output";
@@ -93,8 +104,11 @@ struct TrainArgs {
   }
 
   Json ToJson() const;
-  // Range and consistency checks; errors name the flag.
+  // Range and consistency checks; errors name the flag. Every number is finite.
   Status Validate() const;
+  // The run's optimizer steps: --max_steps, or ceil(--num_train_epochs x steps_per_epoch),
+  // which must be within [1, kMaxSteps].
+  Result<int64_t> TotalSteps(int64_t steps_per_epoch) const;
   int64_t EffectiveGradientAccumulation() const;
   // Flags whose change would alter the training trajectory, with old and new values.
   std::vector<std::string> TrajectoryDifferences(const Json& saved) const;

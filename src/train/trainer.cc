@@ -51,6 +51,23 @@ std::string Duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
+// A non-finite value as a message shows it: "nan" (never "-nan"), "inf" or "-inf".
+std::string NonFiniteText(double v) { return std::isnan(v) ? "nan" : fmt::format("{}", v); }
+
+// " (first: <PEFT name>)" of the first A or B matrix of `adapter` that holds a nan or an inf,
+// for messages; "" if none does.
+Result<std::string> FirstNonFiniteTensor(const LoraAdapter& adapter, Backend* backend) {
+  for (const LoraEntry& e : adapter.entries()) {
+    for (bool is_a : {true, false}) {
+      BATON_ASSIGN_OR_RETURN(double sq, backend->SumSquares(is_a ? e.a : e.b));
+      if (!std::isfinite(sq)) {
+        return fmt::format(" (first: {})", LoraAdapter::TensorName(e.layer, e.kind, is_a));
+      }
+    }
+  }
+  return std::string();
+}
+
 class Trainer {
  public:
   Trainer(const TrainArgs& args, const TrainerHooks& hooks, Env* env)
@@ -84,6 +101,13 @@ class Trainer {
   // Waits for the background commit; its error, if it failed.
   Status WaitUpload();
   Result<double> Evaluate();
+  // Training that reached nan or inf must stop, never be checkpointed or marked complete: the
+  // error names the step and the quantity, and says the newest checkpoint is untouched.
+  // `step` counts from 1, as the log's global_step does.
+  Status NonFinite(int64_t step, const std::string& what) const;
+  // NonFinite() unless the LoRA weights, the AdamW moments and the accumulated gradients are
+  // all finite (one pass over each: the trainable state is small next to the model).
+  Status CheckStateFinite(int64_t step);
   // The steps of the loop, in order.
   int64_t StepTargets(const BatchPlan::Window& w);  // labelled tokens of the whole step
   Status ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t targets);  // micro-batch k
@@ -140,8 +164,10 @@ Status Trainer::Setup() {
   BATON_ASSIGN_OR_RETURN(TrainInputs inputs, ResolveTrainInputs(args_, cache, env_));
   const std::string& model_dir = inputs.model_dir;
   BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, model_dir, backend_.get()));
-  BATON_ASSIGN_OR_RETURN(Tokenizer tok,
-                         Tokenizer::FromFile(env_, JoinPath(model_dir, "tokenizer.json")));
+  const std::string tokenizer_path = JoinPath(model_dir, "tokenizer.json");
+  BATON_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromFile(env_, tokenizer_path));
+  BATON_RETURN_IF_ERROR(tok.CheckFitsModel(model_->config().vocab_size, tokenizer_path,
+                                           JoinPath(model_dir, "config.json")));
   tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
   ChatTemplateKind kind;
   ChatRenderOptions render;
@@ -176,6 +202,7 @@ Status Trainer::Setup() {
   lc.dropout = args_.lora_dropout;
   lc.use_rslora = args_.use_rslora;
   lc.target_modules = args_.target_modules;
+  BATON_RETURN_IF_ERROR(lc.CheckFits(model_->config(), "--lora_alpha", "--lora_rank"));
   adapter_ =
       std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
   if (adapter_->entries().empty()) {
@@ -197,10 +224,7 @@ Status Trainer::Setup() {
   int64_t n = static_cast<int64_t>(data_.train.size());
   plan_ = std::make_unique<BatchPlan>(n, args_.per_device_train_batch_size, ga_, args_.seed);
   steps_per_epoch_ = plan_->steps_per_epoch();
-  state_.max_steps = args_.max_steps > 0
-                         ? args_.max_steps
-                         : static_cast<int64_t>(std::ceil(args_.num_train_epochs *
-                                                          static_cast<double>(steps_per_epoch_)));
+  BATON_ASSIGN_OR_RETURN(state_.max_steps, args_.TotalSteps(steps_per_epoch_));
   warmup_steps_ = WarmupSteps(args_.warmup_ratio, state_.max_steps);
   state_.seed = args_.seed;
   state_.num_train_examples = n;
@@ -278,6 +302,8 @@ Status Trainer::Resume() {
 
 Status Trainer::SaveCheckpoint() {
   BATON_RETURN_IF_ERROR(WaitUpload());
+  // The last guard before anything is written: a checkpoint of nan/inf would be resumed from.
+  BATON_RETURN_IF_ERROR(CheckStateFinite(state_.global_step + (state_.micro_step > 0 ? 1 : 0)));
   state_.train_seconds =
       seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   BATON_ASSIGN_OR_RETURN(auto files, SerializeCheckpoint(Trainable(), state_));
@@ -333,7 +359,44 @@ Result<double> Trainer::Evaluate() {
     loss += s.loss;
     tokens += s.tokens;
   }
-  return tokens > 0 ? loss / static_cast<double>(tokens) : 0.0;
+  double mean = tokens > 0 ? loss / static_cast<double>(tokens) : 0.0;
+  if (!std::isfinite(mean)) {
+    return NonFinite(state_.global_step, fmt::format("the eval loss is {}", NonFiniteText(mean)));
+  }
+  return mean;
+}
+
+Status Trainer::NonFinite(int64_t step, const std::string& what) const {
+  std::string kept = last_saved_step_ >= 0 ? fmt::format("the newest checkpoint stays {}",
+                                                         CheckpointDir(last_saved_step_))
+                                           : "no checkpoint was written";
+  return Status(StatusCode::kFailedPrecondition,
+                fmt::format("step {}: {}: training diverged; stopped without saving this state "
+                            "({}); lower --learning_rate or check the data",
+                            step, what, kept));
+}
+
+Status Trainer::CheckStateFinite(int64_t step) {
+  struct Part {
+    const char* what;
+    const Tensor& tensor;
+    const LoraAdapter* adapter;  // names the tensor; null for the AdamW moments
+  };
+  const Part parts[] = {
+      {"the LoRA weights", adapter_->params(), adapter_.get()},
+      {"the accumulated gradients", grads_->params(), grads_.get()},
+      {"the AdamW first moment (exp_avg)", optimizer_->exp_avg(), nullptr},
+      {"the AdamW second moment (exp_avg_sq)", optimizer_->exp_avg_sq(), nullptr}};
+  for (const Part& p : parts) {
+    BATON_ASSIGN_OR_RETURN(double sq, backend_->SumSquares(p.tensor));
+    if (std::isfinite(sq)) continue;
+    std::string name;
+    if (p.adapter) {
+      BATON_ASSIGN_OR_RETURN(name, FirstNonFiniteTensor(*p.adapter, backend_.get()));
+    }
+    return NonFinite(step, fmt::format("{} hold nan or inf{}", p.what, name));
+  }
+  return Status::Ok();
 }
 
 Status Trainer::LogTrainLine(double lr) {
@@ -436,6 +499,10 @@ Status Trainer::ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t t
   BATON_ASSIGN_OR_RETURN(Transformer::LossSum s,
                          model_->ForwardBackward(b.tokens, b.labels, b.mask, grad_scale,
                                                  args_.gradient_checkpointing, grads_.get()));
+  if (!std::isfinite(s.loss)) {
+    return NonFinite(step + 1, fmt::format("the loss of micro-batch {} of {} is {}", k + 1, w.count,
+                                           NonFiniteText(s.loss)));
+  }
   state_.window_loss_sum += s.loss;
   state_.trained_tokens += b.input_tokens;
   state_.micro_step = k + 1;
@@ -447,6 +514,10 @@ Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
   Tensor& g = grads_->params();
   BATON_ASSIGN_OR_RETURN(double sq, backend_->SumSquares(g));
   double norm = std::sqrt(sq);
+  if (!std::isfinite(norm)) {
+    BATON_ASSIGN_OR_RETURN(std::string name, FirstNonFiniteTensor(*grads_, backend_.get()));
+    return NonFinite(step + 1, fmt::format("the gradient norm is {}{}", NonFiniteText(norm), name));
+  }
   if (args_.max_grad_norm > 0) {
     double coef = args_.max_grad_norm / (norm + 1e-6);
     if (coef < 1.0) BATON_RETURN_IF_ERROR(backend_->Scale(g, static_cast<float>(coef)));
@@ -454,6 +525,8 @@ Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
   double lr = LearningRateAt(schedule_, args_.learning_rate, step, warmup_steps_, state_.max_steps);
   BATON_RETURN_IF_ERROR(optimizer_->Step(adapter_->params(), g, lr));
   BATON_RETURN_IF_ERROR(backend_->Zero(g));
+  // Finite gradients can still overflow the update (a huge --learning_rate).
+  BATON_RETURN_IF_ERROR(CheckStateFinite(step + 1));
   state_.log_loss_sum +=
       state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
   state_.log_grad_norm_sum += norm;

@@ -41,9 +41,11 @@ grep -q "$T/nope" <<<"$out" || fail "missing model error does not name the folde
 "$BATON" infer --model "$T/tiny" --query hi --no_such_flag 1 >/dev/null 2>&1 && fail "unknown flag accepted"
 out=$("$BATON" infer --model "$T/tiny" --query hi --template vicuna 2>&1) && fail "bad template accepted"
 grep -qi "vicuna" <<<"$out" || fail "bad template error: $out"
-# A tokenizer whose ids exceed the model's vocabulary: clear error, not a crash.
+# A tokenizer whose ids exceed the model's vocabulary: refused when the model meets it, naming
+# both files, not a crash.
 mkdir -p "$T/small" && cp "$SRC/tests/data/golden/qwen2/model/"* "$T/small/" && cp "$T/tiny/tokenizer"* "$T/small/"
 out=$("$BATON" infer --model "$T/small" --query "hello world" 2>&1); rc=$?
 [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "out-of-vocabulary ids: exit $rc: $out"
-grep -q "outside the vocabulary" <<<"$out" || fail "out-of-vocabulary error: $out"
+grep -q "small/tokenizer.json: .* beyond the model's vocab_size 1024 (.*small/config.json)" <<<"$out" \
+  || fail "out-of-vocabulary error: $out"
 echo "e2e infer: all checks passed"
