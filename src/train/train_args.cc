@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "base/utf8.h"
+#include "data/row_mapping.h"
 
 namespace baton {
 
@@ -64,6 +65,9 @@ Status TrainArgs::Validate() const {
     return InvalidArgument("--lora_dropout must be in [0, 1)");
   if (warmup_ratio < 0 || warmup_ratio > 1)
     return InvalidArgument("--warmup_ratio must be in [0, 1]");
+  if (Result<std::map<std::string, std::string>> c = ParseColumnsFlag(columns); !c.ok()) {
+    return c.status();
+  }
   if (split_dataset_ratio < 0 || split_dataset_ratio >= 1) {
     return InvalidArgument("--split_dataset_ratio must be in [0, 1)");
   }
