@@ -234,7 +234,10 @@ Result<std::vector<Conversation>> ParseDatasetText(std::string_view text, std::s
   } else {
     BATON_ASSIGN_OR_RETURN(rows, ParseJsonl(text, name, mapping));
   }
-  if (rows.empty()) return InvalidArgument("{}: no rows (an empty array)", name);
+  if (rows.empty()) {
+    bool csv = format == DatasetFormat::kCsv || format == DatasetFormat::kTsv;
+    return InvalidArgument("{}: no rows ({})", name, csv ? "a header only" : "an empty array");
+  }
   return rows;
 }
 

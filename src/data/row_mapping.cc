@@ -105,7 +105,12 @@ Result<Json> MapRowColumns(const Json& in, const RowMapping& mapping, std::strin
   Json row = Json::object();
   for (auto& [k, v] : in.items()) {
     auto it = mapping.columns.find(k);
-    row[it == mapping.columns.end() ? k : it->second] = v;
+    const std::string& name = it == mapping.columns.end() ? k : it->second;
+    if (row.contains(name)) {  // HF rename_columns refuses a name twice, too
+      return InvalidArgument("{}: --columns makes two columns named '{}' (the row's columns: {})",
+                             where, name, ColumnList(in));
+    }
+    row[name] = v;
   }
   Json out = Json::object();
   if (row.contains("tag")) out["tag"] = row["tag"];
@@ -172,6 +177,13 @@ Result<Json> MapRowColumns(const Json& in, const RowMapping& mapping, std::strin
   }
   if (!response_col) return NoQueryResponse(row, where, alpaca ? "output" : "response");
   out["response"] = row[*response_col];
+  for (auto [key, column] : {std::pair{"query", query_col}, std::pair{"response", response_col}}) {
+    const Json& v = out[key];
+    if (column && v.is_string() && v.get_ref<const std::string&>().empty()) {
+      if (*column == key) return InvalidArgument("{}: key '{}' is empty", where, key);
+      return InvalidArgument("{}: column '{}' (the {}) is empty", where, *column, key);
+    }
+  }
   if (row.contains("history")) {
     Json history = row["history"];
     if (history.is_string() && !history.get_ref<const std::string&>().empty()) {

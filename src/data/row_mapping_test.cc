@@ -67,6 +67,8 @@ TEST(RowMapping, ColumnsFlagRenamesFirst) {
   EXPECT_TRUE(FailsWith(ParseColumnsFlag("[1]").status(), {"--columns: expected a JSON object"}));
   EXPECT_TRUE(FailsWith(ParseColumnsFlag(R"({"a": 3})").status(), {"--columns: key 'a'"}));
   EXPECT_TRUE(FailsWith(ParseColumnsFlag("{").status(), {"--columns"}));
+  EXPECT_TRUE(FailsWith(Csv("ask,query,r\nq,q2,r\n", {*columns, DatasetRule::kNone}).status(),
+                        {"d.csv:2: record 1: --columns makes two columns named 'query'"}));
 }
 
 TEST(RowMapping, UnusableOrAmbiguousColumnsAreClearErrors) {
@@ -75,6 +77,11 @@ TEST(RowMapping, UnusableOrAmbiguousColumnsAreClearErrors) {
   EXPECT_TRUE(FailsWith(
       Csv("query,answer,output\nq,a,o\n").status(),
       {"d.csv:2: record 1: columns 'answer', 'output' could each be the response", "--columns"}));
+  EXPECT_TRUE(FailsWith(Csv("instruction,input,output\na,b,\n").status(),
+                        {"d.csv:2: record 1: column 'output' (the response) is empty"}));
+  EXPECT_TRUE(FailsWith(Csv("instruction,output\n,x\n").status(),
+                        {"d.csv:2: record 1: column 'instruction' (the query) is empty"}));
+  EXPECT_TRUE(FailsWith(Csv("q,r\n").status(), {"d.csv: no rows (a header only)"}));
   // Plain text rows are {"text"}: a response with no query.
   EXPECT_TRUE(FailsWith(ParseDatasetText("one line\n", "d.txt", DatasetFormat::kText).status(),
                         {"d.txt:1: no 'query' column (the row's columns: 'text')"}));
