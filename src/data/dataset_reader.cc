@@ -223,6 +223,14 @@ Result<std::vector<Conversation>> ParseDatasetText(std::string_view text, std::s
   if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return InvalidArgument("{}: empty file, no rows", name);
+  // A dataset repository cloned without Git LFS (ms-swift's docs suggest `git clone`) holds
+  // pointers in place of its data files.
+  if (text.starts_with("version https://git-lfs.github.com/spec/")) {
+    return InvalidArgument(
+        "{}: a Git LFS pointer, not the data: fetch the file itself (`git lfs pull` in the "
+        "clone, or `modelscope download --dataset`)",
+        name);
+  }
   std::vector<Conversation> rows;
   if (format == DatasetFormat::kCsv || format == DatasetFormat::kTsv) {
     char delimiter = format == DatasetFormat::kCsv ? ',' : '\t';

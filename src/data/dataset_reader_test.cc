@@ -76,6 +76,11 @@ TEST(DatasetFiles, ErrorsNameFileAndLine) {
   // Plain text rows are {"text": line}: a response with no query until --columns says otherwise.
   EXPECT_TRUE(FailsWith(Read("folder/notes.txt").status(), {"notes.txt:1:", "no 'query' column"}));
   EXPECT_TRUE(FailsWith(Read("README.md").status(), {"README.md: unsupported dataset file type"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("version https://git-lfs.github.com/spec/v1\noid "
+                                         "sha256:ab\nsize 12\n",
+                                         "train.csv", DatasetFormat::kCsv)
+                            .status(),
+                        {"train.csv: a Git LFS pointer, not the data", "git lfs pull"}));
   Status missing = Read("no_such_file.jsonl").status();
   EXPECT_TRUE(FailsWith(missing, {"no_such_file.jsonl", "no such file"}));
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
