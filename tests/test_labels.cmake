@@ -21,6 +21,7 @@ set(BATON_TEST_LABEL_RULES
                                                                "e2e"
   "(^|/)AliyunEssTest\\."                                      "e2e"
   "(^|/)(HostileInputCliTest|HostileDataCliTest)\\."          "e2e"
+  "(^|/)SwiftDatasetCliTest\\."                               "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3)$"            "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.

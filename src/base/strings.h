@@ -13,6 +13,9 @@ namespace baton {
 // put in (so `to` may contain `from`). An empty `from` changes nothing.
 void ReplaceAll(std::string* s, std::string_view from, std::string_view to);
 
+// `s` with ASCII letters lower-cased (other bytes, UTF-8 included, as they are).
+std::string AsciiLower(std::string_view s);
+
 // `s` as one word of a POSIX shell command line: single-quoted, a ' inside as '\''.
 // ShellQuote("a b's") == "'a b'\\''s'"; ShellQuote("") == "''".
 std::string ShellQuote(std::string_view s);

@@ -11,7 +11,9 @@ namespace {
 const std::map<std::string, std::string>& FlagHelp() {
   static const std::map<std::string, std::string> help = {
       {"model", "Hugging Face model folder"},
-      {"dataset", "datasets: PATH[#N] (JSON/JSONL file or folder) or self-cognition[#N]"},
+      {"dataset",
+       "datasets: PATH[#N] (JSON/JSONL/CSV/TSV/TXT file or folder) or self-cognition[#N]"},
+      {"columns", "JSON object renaming dataset columns, e.g. '{\"prompt_text\": \"query\"}'"},
       {"output_dir", "run folder: checkpoints, logging.jsonl; reused to resume"},
       {"num_train_epochs", "epochs (ignored when --max_steps > 0)"},
       {"gradient_accumulation_steps", "micro-batches per optimizer step (default ceil(16/batch))"},

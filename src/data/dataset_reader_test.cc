@@ -50,14 +50,14 @@ TEST(DatasetFiles, FolderConcatenatesJsonFilesSorted) {
   EXPECT_EQ((*rows)[0].messages[0].content, "a1");
   EXPECT_EQ((*rows)[1].messages[0].content, "a2");
   EXPECT_EQ((*rows)[2].messages[0].content, "b1");
-  EXPECT_TRUE(FailsWith(Read("empty_folder").status(), {"empty_folder", "no .json or .jsonl"}));
+  EXPECT_TRUE(FailsWith(Read("empty_folder").status(), {"empty_folder", "no data files"}));
 }
 
 TEST(DatasetFiles, ErrorsNameFileAndLine) {
   EXPECT_TRUE(FailsWith(Read("bad_json.jsonl").status(), {"bad_json.jsonl:3:", "invalid JSON"}));
   EXPECT_TRUE(FailsWith(Read("unknown_shape.jsonl").status(),
-                        {"unknown_shape.jsonl:2: row has neither 'messages', 'conversations', "
-                         "'instruction' nor 'query'"}));
+                        {"unknown_shape.jsonl:2: no 'query' column (the row's columns: 'bar', "
+                         "'foo')"}));
   EXPECT_TRUE(
       FailsWith(Read("missing_field.jsonl").status(), {"missing_field.jsonl:3:", "'output'"}));
   EXPECT_TRUE(FailsWith(Read("empty_field.jsonl").status(),
@@ -73,7 +73,14 @@ TEST(DatasetFiles, ErrorsNameFileAndLine) {
                         {"bad_row_in_array.json:4: row 2", "'response'"}));
   EXPECT_TRUE(FailsWith(Read("not_array.json").status(),
                         {"not_array.json:1:", "must hold an array of rows"}));
-  EXPECT_TRUE(FailsWith(Read("folder/notes.txt").status(), {"notes.txt", ".json and .jsonl"}));
+  // Plain text rows are {"text": line}: a response with no query until --columns says otherwise.
+  EXPECT_TRUE(FailsWith(Read("folder/notes.txt").status(), {"notes.txt:1:", "no 'query' column"}));
+  EXPECT_TRUE(FailsWith(Read("README.md").status(), {"README.md: unsupported dataset file type"}));
+  EXPECT_TRUE(FailsWith(ParseDatasetText("version https://git-lfs.github.com/spec/v1\noid "
+                                         "sha256:ab\nsize 12\n",
+                                         "train.csv", DatasetFormat::kCsv)
+                            .status(),
+                        {"train.csv: a Git LFS pointer, not the data", "git lfs pull"}));
   Status missing = Read("no_such_file.jsonl").status();
   EXPECT_TRUE(FailsWith(missing, {"no_such_file.jsonl", "no such file"}));
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);

@@ -64,8 +64,14 @@ Result<DatasetSpec> ResolveOne(Env* env, const std::string& value) {
   }
   if (Exists(env, base)) {
     spec.path = base;
-    std::string stem = Stem(base);
-    spec.self_cognition = stem == "self_cognition" || stem == kSelfCognitionName;
+    spec.folder = env->IsDirectory(base);
+    if (spec.folder) {
+      spec.rule = RuleForFolder(base);
+      spec.self_cognition = spec.rule == DatasetRule::kSelfCognition;
+    } else {
+      std::string stem = Stem(base);
+      spec.self_cognition = stem == "self_cognition" || stem == kSelfCognitionName;
+    }
     return spec;
   }
   if (IsSelfCognitionName(base)) {
@@ -80,8 +86,8 @@ Result<DatasetSpec> ResolveOne(Env* env, const std::string& value) {
         value);
   }
   return NotFound(
-      "--dataset '{}': no such file or folder '{}' (Baton reads local .json/.jsonl files and "
-      "folders of them; the built-in dataset is 'self-cognition')",
+      "--dataset '{}': no such file or folder '{}' (Baton reads local .json/.jsonl/.csv/.tsv/.txt "
+      "files and folders of them; the built-in dataset is 'self-cognition')",
       value, base);
 }
 
@@ -113,12 +119,23 @@ Result<std::vector<DatasetSpec>> ParseDatasetSpecs(Env* env, const std::vector<s
   return specs;
 }
 
-Result<std::vector<Conversation>> LoadDatasetRows(Env* env, const DatasetSpec& spec) {
+Result<std::vector<Conversation>> LoadDatasetRows(
+    Env* env, const DatasetSpec& spec, const std::map<std::string, std::string>& columns) {
+  RowMapping mapping{columns, spec.rule};
   if (spec.builtin == kSelfCognitionName) {
-    return ParseDatasetText(EmbeddedSelfCognitionJsonl(), kSelfCognitionName,
-                            DatasetFormat::kJsonl);
+    return ParseDatasetText(EmbeddedSelfCognitionJsonl(), kSelfCognitionName, DatasetFormat::kJsonl,
+                            mapping);
   }
-  return ReadDatasetPath(env, spec.path);
+  return ReadDatasetPath(env, spec.path, mapping);
+}
+
+std::optional<std::string> FolderRuleNotice(const DatasetSpec& spec) {
+  if (!spec.folder || spec.rule != DatasetRule::kNone) return std::nullopt;
+  return fmt::format(
+      "dataset {}: no ms-swift dataset rule applies to a folder of this name (only a folder "
+      "named self-cognition gets {{{{NAME}}}}/{{{{AUTHOR}}}} filled in, and one named "
+      "alpaca-gpt4-data-zh its leading '输入：' cut); its rows are read as they are",
+      spec.path);
 }
 
 }  // namespace baton

@@ -88,3 +88,44 @@ TEST(DatasetSpecs, LoadsBuiltinAndPaths) {
 
 }  // namespace
 }  // namespace baton
+
+namespace baton {
+namespace {
+
+TEST(DatasetSpecs, FolderRulesGoByTheFolderName) {
+  testing::ScopedTempDir tmp;
+  Env* env = Env::Default();
+  std::string csv = "instruction,input,output\n翻译,输入：你好,Hello\n";
+  for (const char* name : {"alpaca-gpt4-data-zh", "alpaca-copy"}) {
+    ASSERT_TRUE(env->CreateDirs(tmp.Sub(name)).ok());
+    ASSERT_TRUE(env->WriteFileAtomic(tmp.Sub(name) + "/train.csv", csv).ok());
+  }
+  auto specs =
+      ParseDatasetSpecs(env, {tmp.Sub("alpaca-gpt4-data-zh") + "#1", tmp.Sub("alpaca-copy")});
+  ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+  EXPECT_EQ((*specs)[0].rule, DatasetRule::kAlpacaZh);
+  EXPECT_FALSE(FolderRuleNotice((*specs)[0]).has_value());
+  auto zh = LoadDatasetRows(env, (*specs)[0]);
+  ASSERT_TRUE(zh.ok()) << zh.status().ToString();
+  EXPECT_EQ((*zh)[0].messages[0].content, "翻译\n你好");
+  EXPECT_EQ((*specs)[1].rule, DatasetRule::kNone);
+  auto copy = LoadDatasetRows(env, (*specs)[1]);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ((*copy)[0].messages[0].content, "翻译\n输入：你好");
+  std::optional<std::string> notice = FolderRuleNotice((*specs)[1]);
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_NE(notice->find(tmp.Sub("alpaca-copy") + ": no ms-swift dataset rule applies"),
+            std::string::npos);
+  // A folder named self_cognition is not ms-swift's self-cognition (only the file stem is).
+  ASSERT_TRUE(env->CreateDirs(tmp.Sub("self_cognition")).ok());
+  auto sc = ParseDatasetSpecs(env, {tmp.Sub("self_cognition")});
+  ASSERT_TRUE(sc.ok());
+  EXPECT_FALSE((*sc)[0].self_cognition);
+  // Files get no folder rule and no notice.
+  auto file = ParseDatasetSpecs(env, {tmp.Sub("alpaca-gpt4-data-zh/train.csv")});
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(FolderRuleNotice((*file)[0]).has_value());
+}
+
+}  // namespace
+}  // namespace baton

@@ -89,7 +89,11 @@ Result<PreparedData> PrepareDatasets(Env* env, const DataOptions& options,
   std::vector<RowRef> train_refs, val_refs;
   for (size_t d = 0; d < specs.size(); ++d) {
     const DatasetSpec& spec = specs[d];
-    BATON_ASSIGN_OR_RETURN(std::vector<Conversation> ds, LoadDatasetRows(env, spec));
+    if (std::optional<std::string> notice = FolderRuleNotice(spec)) {
+      data.summary.notices.push_back(std::move(*notice));
+    }
+    BATON_ASSIGN_OR_RETURN(std::vector<Conversation> ds,
+                           LoadDatasetRows(env, spec, options.columns));
     if (spec.self_cognition) {
       BATON_RETURN_IF_ERROR(FillSelfCognition(options.model_name, options.model_author, &ds));
     }

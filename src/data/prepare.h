@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ namespace baton {
 struct DataOptions {
   std::vector<std::string> datasets;                  // --dataset: PATH[#N] or self-cognition[#N]
   std::vector<std::string> model_name, model_author;  // Chinese then English value
+  std::map<std::string, std::string> columns;         // --columns: column renames
   // --system: replaces the template's default system prompt; rows with their own keep it.
   // An empty string means no system prompt.
   std::optional<std::string> system;
@@ -52,6 +54,8 @@ struct SplitSummary {
 
 struct DataSummary {
   std::vector<DatasetSummary> datasets;
+  // Lines to show once at start: folders no ms-swift dataset rule applies to (FolderRuleNotice).
+  std::vector<std::string> notices;
   SplitSummary train, val;
   // Lines for a log: one per dataset, then train and validation totals.
   std::string ToString() const;

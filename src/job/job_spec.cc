@@ -1,6 +1,7 @@
 #include "job/job_spec.h"
 
 #include <set>
+#include <type_traits>
 
 #include "base/strings.h"
 #include "store/cache.h"
@@ -40,7 +41,15 @@ Result<JobSpec> ParseJobSpec(std::string_view text, const std::string& source) {
     BATON_RETURN_IF_ERROR(train.CheckKeys(known));
     Status s;
     spec.train.VisitFields([&](const char* key, auto& field) {
-      if (s.ok() && known.count(key) && train.Has(key)) s = train.Get(key).Read(&field);
+      if (!s.ok() || !known.count(key) || !train.Has(key)) return;
+      // `columns` is a JSON object on the command line; a YAML mapping says the same here.
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+        if (std::string_view(key) == "columns" && train.Get(key).IsMap()) {
+          field = DumpJson(train.Get(key).ToJson());
+          return;
+        }
+      }
+      s = train.Get(key).Read(&field);
     });
     BATON_RETURN_IF_ERROR(s);
     spec.train.system_given = train.Has("system");

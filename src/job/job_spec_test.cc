@@ -20,6 +20,7 @@ train:
   model_author: [巴顿团队, Baton Team]
   target_modules: all-linear
   seed: 7
+  columns: {ask: query, reply: response}
 agent:
   cloud: aws
   metadata_url: http://127.0.0.1:8999
@@ -51,6 +52,7 @@ TEST(JobSpec, ParsesEverySection) {
   EXPECT_EQ(spec->train.model_name, (std::vector<std::string>{"小巴", "Baton"}));
   EXPECT_EQ(spec->train.target_modules, (std::vector<std::string>{"all-linear"}));
   EXPECT_EQ(spec->train.seed, 7u);
+  EXPECT_EQ(spec->train.columns, R"({"ask":"query","reply":"response"})");
   EXPECT_EQ(spec->train.save_steps, 500);  // untouched flags keep ms-swift's defaults
   EXPECT_EQ(spec->cloud, "aws");
   EXPECT_EQ(spec->metadata_url, "http://127.0.0.1:8999");
@@ -61,7 +63,7 @@ TEST(JobSpec, ParsesEverySection) {
   EXPECT_EQ(spec->webhooks[1].format, "generic");
   // The fleet section keeps its place in the file (fleet::ParseFleetSpec reads it).
   EXPECT_EQ(spec->fleet.path(), "fleet");
-  EXPECT_EQ(spec->fleet.Get("offers").Item(0).Get("spot").Where(), "jobs/demo.yaml:29:60");
+  EXPECT_EQ(spec->fleet.Get("offers").Item(0).Get("spot").Where(), "jobs/demo.yaml:30:60");
   EXPECT_EQ(*spec->fleet.Int("capacity", 0), 1);
   EXPECT_EQ(*spec->fleet.Get("offers").Item(0).Number("spot", 0), 3.5);
   EXPECT_EQ(*spec->fleet.Get("offers").Item(0).String("zone", ""), "cn-hangzhou-h");

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/utf8.h"
+#include "data/row_mapping.h"
 
 namespace baton {
 
@@ -87,6 +88,9 @@ Status TrainArgs::Validate() const {
   BATON_RETURN_IF_ERROR(count("eval_steps", eval_steps, kMaxSteps));
   BATON_RETURN_IF_ERROR(count("save_steps", save_steps, kMaxSteps));
   BATON_RETURN_IF_ERROR(count("logging_steps", logging_steps, kMaxSteps));
+  if (Result<std::map<std::string, std::string>> c = ParseColumnsFlag(columns); !c.ok()) {
+    return c.status();
+  }
   if (save_total_limit < 0) {
     return InvalidArgument("--save_total_limit must be >= 0 (0 keeps all), got {}",
                            save_total_limit);

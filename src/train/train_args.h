@@ -54,6 +54,9 @@ struct TrainArgs {
   bool system_given = false;
   std::vector<std::string> model_name;    // two values: Chinese, English
   std::vector<std::string> model_author;  // two values: Chinese, English
+  // --columns: a JSON object renaming dataset columns, e.g. {"prompt_text": "query"} (ms-swift's
+  // --columns); empty: none.
+  std::string columns;
   double split_dataset_ratio = 0.0;
   int64_t eval_steps = 500;
   int64_t save_steps = 500;
@@ -95,6 +98,7 @@ struct TrainArgs {
     v("system", system);
     v("model_name", model_name);
     v("model_author", model_author);
+    v("columns", columns);
     v("split_dataset_ratio", split_dataset_ratio);
     v("eval_steps", eval_steps);
     v("save_steps", save_steps);

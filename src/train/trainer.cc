@@ -12,6 +12,7 @@
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/lease.h"
 #include "data/prepare.h"
+#include "data/row_mapping.h"
 #include "kernels/backend_factory.h"
 #include "model/transformer.h"
 #include "run/layout.h"
@@ -184,6 +185,7 @@ Status Trainer::Setup() {
   dopt.datasets = inputs.datasets;
   dopt.model_name = args_.model_name;
   dopt.model_author = args_.model_author;
+  BATON_ASSIGN_OR_RETURN(dopt.columns, ParseColumnsFlag(args_.columns));
   if (args_.system_given) dopt.system = args_.system;
   dopt.max_length = args_.max_length;
   BATON_ASSIGN_OR_RETURN(dopt.truncation_strategy,
@@ -191,6 +193,7 @@ Status Trainer::Setup() {
   dopt.split_dataset_ratio = args_.split_dataset_ratio;
   dopt.seed = args_.seed;
   BATON_ASSIGN_OR_RETURN(data_, PrepareDatasets(env_, dopt, *tokenizer_, kind, render));
+  for (const std::string& notice : data_.summary.notices) Print(notice);
   std::string summary = data_.summary.ToString();
   while (!summary.empty() && summary.back() == '\n') summary.pop_back();
   Print(summary);
