@@ -13,9 +13,11 @@
 #   .devbundle/gpu_check.sh device [STEP...]
 #                                      on the GPU machine: run STEPs (default: all, in order)
 #
-# Steps (name, time limit in s): ops 150, parity 90, train 150, racecheck 150, synccheck 120,
-# bench-0.5b 90, bench-1.5b 120, bench-7b 180. The whole run stops before GPU_CHECK_BUDGET_S
-# (default 540, inside the device tool's 600 s) and each step gets at most what is left.
+# Steps (name, time limit in s): ops 150, parity 90, load 60, train 150, racecheck 150,
+# synccheck 120, bench-0.5b 90, bench-1.5b 120, bench-7b 180, load-7b 150 (writes a 15 GB bf16
+# model to the machine's disk, then loads it onto the GPU: model_load_bench). The whole run
+# stops before GPU_CHECK_BUDGET_S (default 540, inside the device tool's 600 s) and each step
+# gets at most what is left; name the steps to run a subset.
 # Environment (build): BUILD_DIR (build-cuda), CUDA_ARCHS (90a), JOBS (2), DEVICE_BUNDLE.
 set -euo pipefail
 
@@ -24,9 +26,9 @@ script=$(readlink -f "${BASH_SOURCE[0]}")
 # --- the GPU side ----------------------------------------------------------------------------
 # GPU tests read their files from the bundle (BATON_TEST_SOURCE_DIR) and fail where they would
 # skip for want of a GPU (BATON_GPU_REQUIRED); the names are src/base/process_contract.h's.
-declare -A kLimit=([ops]=150 [parity]=90 [train]=150 [racecheck]=150 [synccheck]=120
-                   [bench-0.5b]=90 [bench-1.5b]=120 [bench-7b]=180)
-kSteps=(ops parity train racecheck synccheck bench-0.5b bench-1.5b bench-7b)
+declare -A kLimit=([ops]=150 [parity]=90 [load]=60 [train]=150 [racecheck]=150 [synccheck]=120
+                   [bench-0.5b]=90 [bench-1.5b]=120 [bench-7b]=180 [load-7b]=150)
+kSteps=(ops parity load train racecheck synccheck bench-0.5b bench-1.5b bench-7b load-7b)
 kAttentionBf16='Dtypes/CudaOps.Attention*/BF16'  # the bf16 (tensor-core) attention tests
 
 device_main() {
@@ -91,7 +93,7 @@ device_main() {
     echo "overall: $([ $failed = 0 ] && echo PASS || echo FAIL)"
     echo "logs: logs.tar.gz (per step: <step>.log, gtest XML <step>.xml; nvidia-smi.log)"
     for s in "${steps[@]}"; do
-      if [[ $s == bench-* ]] && [ -f "$logs/$s.log" ]; then
+      if [[ $s == bench-* || $s == load-7b ]] && [ -f "$logs/$s.log" ]; then
         printf '\n## %s\n' "$s"
         tail -n 25 "$logs/$s.log"
       fi
@@ -125,6 +127,7 @@ run_step() {
   case $step in
     ops) "${t[@]}" "$bundle/run" "${tests[@]}" --gtest_filter='Dtypes/CudaOps.*' --gtest_output="xml:$logs/$step.xml" ;;
     parity) "${t[@]}" "$bundle/run" "${tests[@]}" --gtest_filter='CudaParity.*' --gtest_output="xml:$logs/$step.xml" ;;
+    load) "${t[@]}" "$bundle/run" "${tests[@]}" --gtest_filter='CudaLoad.*' --gtest_output="xml:$logs/$step.xml" ;;
     train) "${t[@]}" "$bundle/run" "${tests[@]}" --gtest_filter='CudaTrain.*' --gtest_output="xml:$logs/$step.xml" ;;
     racecheck | synccheck)
       local cs
@@ -136,6 +139,7 @@ run_step() {
     bench-0.5b) "${t[@]}" "$bundle/run" cuda_train_bench --preset qwen2.5-0.5b ;;
     bench-1.5b) "${t[@]}" "$bundle/run" cuda_train_bench --preset qwen2.5-1.5b ;;
     bench-7b) "${t[@]}" "$bundle/run" cuda_train_bench --preset qwen2-7b ;;
+    load-7b) "${t[@]}" "$bundle/run" model_load_bench --preset qwen2-7b --device cuda ;;
   esac
 }
 
@@ -162,7 +166,7 @@ judge_step() {
         return
       fi
       ;;
-    bench-*)
+    bench-* | load-7b)
       if [ "$rc" = 0 ]; then echo "PASS"; else echo "FAIL exit status $rc: $(tail -n 1 "$log")"; fi
       return
       ;;
@@ -214,12 +218,13 @@ build_main() {
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_CUDA=ON \
     -DBATON_BUILD_TESTS=ON -DBATON_BUILD_BENCH=ON -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" \
     "${launcher[@]}" >/dev/null
-  ninja -C "$build_dir" -j"${JOBS:-2}" baton_gpu_tests cuda_train_bench
+  ninja -C "$build_dir" -j"${JOBS:-2}" baton_gpu_tests cuda_train_bench model_load_bench
 
   # Staged, then packed: OpenBLAS and the tokenizer alone would take most of the 64 MiB the
   # device tool carries (the working tree included); compressed, the whole is about half.
   stage=$(mktemp -d)
-  "$bundler" "$stage" "$build_dir/baton_gpu_tests" "$build_dir/cuda_train_bench" | sed 's/^/staged /'
+  "$bundler" "$stage" "$build_dir/baton_gpu_tests" "$build_dir/cuda_train_bench" \
+    "$build_dir/model_load_bench" | sed 's/^/staged /'
   for f in "${kTestFiles[@]}"; do
     mkdir -p "$stage/src/$(dirname "$f")"
     cp -rL "$f" "$stage/src/$f"

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "model/init_model.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
+#include "model/weights.h"
+#include "staging_device.h"
 #include "test_util.h"
 
 namespace baton {
@@ -225,6 +228,98 @@ TEST(ModelLoad, Bf16AndF16WeightsMatchTheirF32Rounding) {
     ASSERT_TRUE(WriteSafetensors(env, dir + "_f32/model.safetensors", f32).ok());
     EXPECT_EQ(MaxDiff(Logits(dir), Logits(dir + "_f32")), 0.0);
   }
+}
+
+// Counts MappedFile::Release calls (bytes asked for) on every file it maps.
+class ReleaseCountingEnv : public ForwardingEnv {
+ public:
+  ReleaseCountingEnv() = default;
+  Result<std::shared_ptr<MappedFile>> MapFile(const std::string& path) override {
+    BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, ForwardingEnv::MapFile(path));
+    return std::shared_ptr<MappedFile>(std::make_shared<Counting>(std::move(f), &released));
+  }
+  uint64_t released = 0;
+
+ private:
+  struct Counting : MappedFile {
+    Counting(std::shared_ptr<MappedFile> f, uint64_t* n) : f(std::move(f)), n(n) {}
+    const uint8_t* data() const override { return f->data(); }
+    size_t size() const override { return f->size(); }
+    void Release(size_t offset, size_t len) const override {
+      *n += len;
+      f->Release(offset, len);
+    }
+    std::shared_ptr<MappedFile> f;
+    uint64_t* n;
+  };
+};
+
+// A bf16 model loaded for a device goes there tensor by tensor in the device's dtypes with the
+// file's own bytes (no f32 round trip on the host), and each tensor's file pages are released
+// once it is there (issue 19: a 7B model must load on a 30 GiB host).
+TEST(ModelLoad, Bf16WeightsStreamToTheDeviceAsTheyAre) {
+  ScopedTempDir tmp;
+  ModelConfig c = *ModelConfig::Load(env, GoldenDir("qwen2/model"));
+  InitModelOptions o;
+  o.dtype = DType::kBF16;
+  ASSERT_TRUE(WriteRandomModel(env, c, o, tmp.path()).ok());
+  ReleaseCountingEnv counting;
+  WeightSet set = *WeightSet::Open(&counting, tmp.path());
+  StagingDevice device;
+  auto w = LoadWeights(c, set, &device);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+
+  SafetensorsFile file = *SafetensorsFile::Open(env, tmp.Sub("model.safetensors"));
+  uint64_t file_tensor_bytes = 0;
+  int64_t listed = 0;
+  ForEachWeight(c, *w, [&](const std::string& name, const Shape& shape, Tensor& t) {
+    ++listed;
+    Tensor stored = *file.Get(name);
+    file_tensor_bytes += stored.nbytes();
+    ASSERT_EQ(t.device(), Device::kCuda) << name;
+    ASSERT_EQ(t.shape(), shape) << name;
+    if (shape.size() == 2) {  // matrices keep the file's bf16 bits
+      ASSERT_EQ(t.dtype(), DType::kBF16) << name;
+      EXPECT_EQ(std::memcmp(t.raw(), stored.raw(), stored.nbytes()), 0) << name;
+    } else {  // vectors (norms, biases) are f32 on every device
+      ASSERT_EQ(t.dtype(), DType::kF32) << name;
+      Tensor want = stored.ToF32();
+      EXPECT_EQ(std::memcmp(t.raw(), want.raw(), want.nbytes()), 0) << name;
+    }
+  });
+  EXPECT_EQ(device.tensors(), listed);
+  EXPECT_EQ(counting.released, file_tensor_bytes);  // every tensor's pages, once
+  if (c.tie_word_embeddings) EXPECT_EQ(w->lm_head.raw(), w->embed.raw());
+}
+
+// On the CPU (f32) nothing is released: f32 files are used in place, mapped.
+TEST(ModelLoad, CpuLoadKeepsF32FilesMapped) {
+  ScopedTempDir tmp;
+  ModelConfig c = *ModelConfig::Load(env, GoldenDir("qwen2/model"));
+  ASSERT_TRUE(WriteRandomModel(env, c, {}, tmp.path()).ok());
+  ReleaseCountingEnv counting;
+  WeightSet set = *WeightSet::Open(&counting, tmp.path());
+  auto backend = MakeCpuBackend();
+  auto w = LoadWeights(c, set, backend.get());
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(counting.released, 0u);
+  EXPECT_EQ(w->final_norm.dtype(), DType::kF32);
+}
+
+// Released pages of a file mapping read back as the file's bytes.
+TEST(MappedFile, ReleasedPagesReadBackFromTheFile) {
+  ScopedTempDir tmp;
+  std::string bytes(3 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  ASSERT_TRUE(env->WriteFileAtomic(tmp.Sub("f"), bytes).ok());
+  auto f = env->MapFile(tmp.Sub("f"));
+  ASSERT_TRUE(f.ok());
+  const uint8_t* d = (*f)->data();
+  EXPECT_EQ(std::memcmp(d, bytes.data(), bytes.size()), 0);
+  (*f)->Release(1000, 2 << 20);          // an unaligned range: the whole pages inside it
+  (*f)->Release(0, bytes.size() + 100);  // past the end: clipped
+  (*f)->Release(bytes.size() + 5, 10);   // outside: nothing
+  EXPECT_EQ(std::memcmp(d, bytes.data(), bytes.size()), 0);
 }
 
 TEST(DType, ConversionsRoundCorrectly) {

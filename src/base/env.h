@@ -17,6 +17,11 @@ class MappedFile {
   virtual ~MappedFile() = default;
   virtual const uint8_t* data() const = 0;
   virtual size_t size() const = 0;
+  // Tells the system that bytes [offset, offset + len) will not be read again soon, so their
+  // pages may leave this process's memory (they are read back from the file if they are read
+  // again). A model load calls it after each tensor went to the GPU, so peak host memory stays
+  // at about one tensor rather than the whole file. The default does nothing.
+  virtual void Release(size_t offset, size_t len) const {}
 };
 
 class Env {

@@ -49,6 +49,17 @@ class PosixMappedFile : public MappedFile {
   }
   const uint8_t* data() const override { return static_cast<const uint8_t*>(data_); }
   size_t size() const override { return size_; }
+  // madvise(2) MADV_DONTNEED on the whole pages inside the range: for a private read-only file
+  // mapping the pages are dropped from the process and read back from the file on next access.
+  void Release(size_t offset, size_t len) const override {
+    if (offset >= size_ || len == 0) return;
+    len = std::min(len, size_ - offset);
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(data_) + offset;
+    const uintptr_t first = (begin + page - 1) / page * page;
+    const uintptr_t last = (begin + len) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
 
  private:
   void* data_;

@@ -1,12 +1,14 @@
 // baton infer --model DIR [--adapters DIR] [--query Q | interactive] [--stream true] ...
 // ms-swift's `swift infer` flag names. Interactive mode keeps the conversation; `clear` resets
-// it and `exit` (or end of input) leaves.
+// it and `exit` (or end of input) leaves. `--device auto` generates on the GPU when this build
+// has CUDA and one is visible (weights and the KV cache on the device), else on the CPU.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 
 #include "cli/commands.h"
+#include "kernels/backend_factory.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/generate.h"
 #include "store/cache.h"
@@ -28,6 +30,8 @@ struct InferFlags {
   std::optional<float> temperature, top_p, repetition_penalty;
   std::optional<int64_t> top_k, max_new_tokens;
   uint64_t seed = 42;
+  std::string device = "auto";
+  std::string torch_dtype = "float32";
 };
 
 class Chat {
@@ -41,12 +45,15 @@ class Chat {
       BATON_ASSIGN_OR_RETURN(f.adapters, FetchToCache(f.adapters, {}, env));
     }
     chat->flags_ = f;
-    chat->backend_ = MakeCpuBackend(CpuBackendOptionsFromEnv());
+    BATON_ASSIGN_OR_RETURN(chat->backend_, MakeBackend(f.device, f.torch_dtype));
     auto t0 = std::chrono::steady_clock::now();
     BATON_ASSIGN_OR_RETURN(chat->model_, Transformer::Load(env, f.model, chat->backend_.get()));
     if (!f.adapters.empty()) {
       BATON_ASSIGN_OR_RETURN(LoraAdapter a,
                              LoraAdapter::Load(env, f.adapters, chat->model_->config()));
+      if (chat->backend_->device() != Device::kCpu) {
+        BATON_ASSIGN_OR_RETURN(a, a.ToBackend(chat->backend_.get()));
+      }
       chat->adapter_ = std::make_unique<LoraAdapter>(std::move(a));
       chat->model_->SetAdapter(chat->adapter_.get());
     }
@@ -188,6 +195,12 @@ void AddInferCommand(CLI::App& root, Action& action) {
   cmd->add_option("--repetition_penalty", f->repetition_penalty, "HF repetition penalty (1 = off)");
   cmd->add_option("--max_new_tokens", f->max_new_tokens, "most tokens per answer");
   cmd->add_option("--seed", f->seed, "sampling seed")->capture_default_str();
+  cmd->add_option("--device", f->device,
+                  "auto (the GPU when this build has CUDA and one is visible), cpu or cuda")
+      ->capture_default_str();
+  cmd->add_option("--torch_dtype", f->torch_dtype,
+                  "activations: float32, or bfloat16 (GPU only; halves the KV cache)")
+      ->capture_default_str();
   cmd->add_option("--verbose", f->verbose, "print load time and tokens/s to stderr (true/false)");
   cmd->callback([&action, f, cmd] {
     f->system_given = cmd->count("--system") > 0;

@@ -86,13 +86,29 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
   BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
   ModelConfig c = config;
   c.dtype = options.dtype;
-  // Group tensors into shards in file order, each shard under max_shard_bytes when possible.
-  std::vector<std::vector<std::pair<std::string, Tensor>>> shards(1);
+  // Plan the shards from the shapes first (in file order, each under max_shard_bytes when
+  // possible), then make and write one shard at a time: host memory peaks at one shard, so a
+  // 7B model (15 GB in bf16) is written on a machine with less memory than that.
+  struct Planned {
+    std::string name;
+    Shape shape;
+  };
+  std::vector<std::vector<Planned>> shards(1);
   uint64_t shard_bytes = 0;
   ModelWeights w;
   ForEachWeight(c, w, [&](const std::string& name, const Shape& shape, Tensor&) {
-    Tensor t = Tensor::Empty(shape, DType::kF32);
-    bool is_norm = shape.size() == 1 && name.find("norm") != std::string::npos;
+    uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(options.dtype);
+    if (shard_bytes > 0 && shard_bytes + bytes > options.max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shard_bytes += bytes;
+    shards.back().push_back({name, shape});
+  });
+  auto make = [&](const Planned& p) {
+    Tensor t = Tensor::Empty(p.shape, DType::kF32);
+    const std::string& name = p.name;
+    bool is_norm = p.shape.size() == 1 && name.find("norm") != std::string::npos;
     bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
     if (is_norm) {
       for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = 1.0f;
@@ -106,29 +122,24 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
       FillNormal(t.f32(), t.numel(), is_embed ? embed_std : options.init_std,
                  HashName(name, options.seed));
     }
-    if (options.dtype != DType::kF32) t = t.ConvertTo(options.dtype);
-    if (shard_bytes > 0 && shard_bytes + t.nbytes() > options.max_shard_bytes) {
-      shards.emplace_back();
-      shard_bytes = 0;
-    }
-    shard_bytes += t.nbytes();
-    shards.back().emplace_back(name, std::move(t));
-  });
+    return options.dtype != DType::kF32 ? t.ConvertTo(options.dtype) : t;
+  };
   std::map<std::string, std::string> meta = {{"format", "pt"}};
-  if (shards.size() == 1) {
-    BATON_RETURN_IF_ERROR(
-        WriteSafetensors(env, JoinPath(dir, "model.safetensors"), shards[0], meta));
-  } else {
-    Json index;
-    uint64_t total = 0;
-    for (size_t s = 0; s < shards.size(); ++s) {
-      std::string file = fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size());
-      BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, file), shards[s], meta));
-      for (const auto& [name, t] : shards[s]) {
-        index["weight_map"][name] = file;
-        total += t.nbytes();
-      }
+  Json index;
+  uint64_t total = 0;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (const Planned& p : shards[s]) {
+      tensors.emplace_back(p.name, make(p));
+      total += tensors.back().second.nbytes();
     }
+    std::string file = shards.size() == 1 ? std::string("model.safetensors")
+                                          : fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1,
+                                                        shards.size());
+    BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, file), tensors, meta));
+    for (const auto& [name, t] : tensors) index["weight_map"][name] = file;
+  }
+  if (shards.size() > 1) {
     index["metadata"]["total_size"] = total;
     BATON_RETURN_IF_ERROR(
         env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), DumpJson(index, 2)));

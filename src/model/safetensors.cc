@@ -187,6 +187,11 @@ Result<Tensor> SafetensorsFile::Get(const std::string& name) const {
   return Tensor::Wrap(ptr, e.shape, e.dtype, file_);
 }
 
+void SafetensorsFile::Release(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it != entries_.end()) file_->Release(it->second.begin, it->second.end - it->second.begin);
+}
+
 Result<Shape> SafetensorsFile::GetShape(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) return NotFound("{}: no tensor '{}'", path_, name);
@@ -285,6 +290,11 @@ Result<Tensor> WeightSet::Get(const std::string& name) const {
   auto it = where_.find(name);
   if (it == where_.end()) return NotFound("{}: missing tensor '{}'", Describe(), name);
   return files_[it->second].Get(name);
+}
+
+void WeightSet::Release(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it != where_.end()) files_[it->second].Release(name);
 }
 
 std::vector<std::string> WeightSet::Names() const {

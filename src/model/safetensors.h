@@ -26,6 +26,9 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // The tensor as stored (dtype of the file), sharing the file mapping: no copy.
   Result<Tensor> Get(const std::string& name) const;
+  // Lets the pages of tensor `name` leave memory (MappedFile::Release): call it once the
+  // tensor's bytes were copied elsewhere. Tensors from Get() stay valid (pages read back).
+  void Release(const std::string& name) const;
   Result<Shape> GetShape(const std::string& name) const;
   Result<DType> GetDType(const std::string& name) const;
 
@@ -58,6 +61,7 @@ class WeightSet {
   bool Has(const std::string& name) const { return where_.count(name) > 0; }
   // Error names the tensor and the file it was expected in.
   Result<Tensor> Get(const std::string& name) const;
+  void Release(const std::string& name) const;  // SafetensorsFile::Release
   std::vector<std::string> Names() const;
   std::string Describe() const;  // "model/model.safetensors" or "model/ (3 shards)"
 

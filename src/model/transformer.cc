@@ -23,7 +23,7 @@ Result<std::unique_ptr<Transformer>> Transformer::Load(Env* env, const std::stri
   if (!env->IsDirectory(dir)) return NotFound("model folder '{}' does not exist", dir);
   BATON_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::Load(env, dir));
   BATON_ASSIGN_OR_RETURN(WeightSet set, WeightSet::Open(env, dir));
-  BATON_ASSIGN_OR_RETURN(ModelWeights weights, LoadWeights(config, set));
+  BATON_ASSIGN_OR_RETURN(ModelWeights weights, LoadWeights(config, set, backend));
   return Create(std::move(config), std::move(weights), backend);
 }
 

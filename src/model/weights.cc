@@ -69,7 +69,9 @@ void ForEachWeight(const ModelConfig& c, ModelWeights& w,
   if (!c.tie_word_embeddings) fn("lm_head.weight", {c.vocab_size, c.hidden_size}, w.lm_head);
 }
 
-Result<ModelWeights> LoadWeights(const ModelConfig& c, const WeightSet& set) {
+Result<ModelWeights> LoadWeights(const ModelConfig& c, const WeightSet& set, Backend* backend) {
+  const bool host_f32 = backend == nullptr || (backend->device() == Device::kCpu &&
+                                               backend->weight_dtype() == DType::kF32);
   ModelWeights w;
   Status status;
   ForEachWeight(c, w, [&](const std::string& name, const Shape& shape, Tensor& slot) {
@@ -89,7 +91,20 @@ Result<ModelWeights> LoadWeights(const ModelConfig& c, const WeightSet& set) {
                                set.Describe(), name, ShapeString(t->shape()), ShapeString(shape));
       return;
     }
-    slot = t->dtype() == DType::kF32 ? *t : t->ToF32();
+    if (host_f32) {
+      slot = t->dtype() == DType::kF32 ? *t : t->ToF32();
+      return;
+    }
+    Result<Tensor> placed =
+        backend->Upload(*t, t->rank() == 2 ? backend->weight_dtype() : DType::kF32);
+    if (!placed.ok()) {
+      status =
+          placed.status().WithContext(fmt::format("loading '{}' from {}", name, set.Describe()));
+      return;
+    }
+    slot = std::move(placed).value();
+    // The bytes are on the device (Copy returns once the host memory may be reused).
+    set.Release(name);
   });
   BATON_RETURN_IF_ERROR(status);
   if (c.tie_word_embeddings) w.lm_head = w.embed;

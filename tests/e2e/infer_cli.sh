@@ -25,6 +25,22 @@ cmp -s "$T/a" "$T/b" || fail "streamed and plain greedy answers differ: [$(cat "
 grep -q "decode .* tok/s" "$T/err2" || fail "--verbose printed no tokens/s: $(cat "$T/err2")"
 echo "answer: $(cat "$T/a")"; cat "$T/err2"
 
+# --device: cpu gives the default's answer here (auto is the CPU without a visible GPU); cuda
+# without a usable GPU and bfloat16 on the CPU are clear errors, not a silent CPU run.
+if [ "$("$BATON" infer --model "$T/tiny" --query hi --device cuda --max_new_tokens 1 --stream false >/dev/null 2>&1; echo $?)" = 0 ]; then
+  echo "a GPU is usable here: --device cuda answered (the GPU tests check it)"
+else
+  "$BATON" infer --model "$T/tiny" --query "Who are you?" --temperature 0 --max_new_tokens 12 \
+    --stream false --device cpu >"$T/c" 2>"$T/errc" || fail "infer --device cpu: $(cat "$T/errc")"
+  cmp -s "$T/a" "$T/c" || fail "--device cpu answered differently from the default on a machine without a GPU"
+  out=$("$BATON" infer --model "$T/tiny" --query hi --device cuda 2>&1) && fail "--device cuda without a GPU was accepted"
+  grep -qiE "without CUDA|GPU|cuda" <<<"$out" || fail "--device cuda without a GPU: unclear error: $out"
+  out=$("$BATON" infer --model "$T/tiny" --query hi --torch_dtype bfloat16 --device cpu 2>&1) && fail "bfloat16 on the CPU was accepted"
+  grep -q "bfloat16 computes on the GPU only" <<<"$out" || fail "bfloat16 on the CPU: $out"
+fi
+out=$("$BATON" infer --model "$T/tiny" --query hi --device tpu 2>&1) && fail "--device tpu accepted"
+grep -q "tpu" <<<"$out" || fail "--device tpu: the error does not name it: $out"
+
 # Sampling with a seed repeats; another seed (very likely) differs.
 "$BATON" infer --model "$T/tiny" --query hi --temperature 1 --seed 7 --max_new_tokens 16 --stream false >"$T/s1" 2>/dev/null
 "$BATON" infer --model "$T/tiny" --query hi --temperature 1 --seed 7 --max_new_tokens 16 --stream false >"$T/s2" 2>/dev/null
