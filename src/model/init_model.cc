@@ -86,9 +86,9 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
   BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
   ModelConfig c = config;
   c.dtype = options.dtype;
-  // Group tensors into shards in file order, each shard under max_shard_bytes when possible.
-  std::vector<std::vector<std::pair<std::string, Tensor>>> shards(1);
-  uint64_t shard_bytes = 0;
+  // Every tensor in file order, then grouped into shards under max_shard_bytes when possible.
+  std::map<std::string, Tensor> tensors;
+  std::vector<std::pair<std::string, uint64_t>> sizes;
   ModelWeights w;
   ForEachWeight(c, w, [&](const std::string& name, const Shape& shape, Tensor&) {
     Tensor t = Tensor::Empty(shape, DType::kF32);
@@ -107,32 +107,12 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
                  HashName(name, options.seed));
     }
     if (options.dtype != DType::kF32) t = t.ConvertTo(options.dtype);
-    if (shard_bytes > 0 && shard_bytes + t.nbytes() > options.max_shard_bytes) {
-      shards.emplace_back();
-      shard_bytes = 0;
-    }
-    shard_bytes += t.nbytes();
-    shards.back().emplace_back(name, std::move(t));
+    sizes.emplace_back(name, t.nbytes());
+    tensors.emplace(name, std::move(t));
   });
-  std::map<std::string, std::string> meta = {{"format", "pt"}};
-  if (shards.size() == 1) {
-    BATON_RETURN_IF_ERROR(
-        WriteSafetensors(env, JoinPath(dir, "model.safetensors"), shards[0], meta));
-  } else {
-    Json index;
-    uint64_t total = 0;
-    for (size_t s = 0; s < shards.size(); ++s) {
-      std::string file = fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size());
-      BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, file), shards[s], meta));
-      for (const auto& [name, t] : shards[s]) {
-        index["weight_map"][name] = file;
-        total += t.nbytes();
-      }
-    }
-    index["metadata"]["total_size"] = total;
-    BATON_RETURN_IF_ERROR(
-        env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), index.dump(2)));
-  }
+  BATON_RETURN_IF_ERROR(WriteModelShards(
+      env, dir, PlanShards(sizes, options.max_shard_bytes),
+      [&](const std::string& name) -> Result<Tensor> { return tensors.at(name); }));
   return env->WriteFileAtomic(JoinPath(dir, "config.json"), c.ToJson().dump(2));
 }
 
