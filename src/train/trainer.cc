@@ -403,7 +403,7 @@ Status Trainer::Finish() {
       {"train_tokens_per_second", state_.trained_tokens / std::max(elapsed, 1e-9)},
       {"train_loss", steps > 0 ? state_.total_loss_sum / static_cast<double>(steps) : 0.0},
       {"epoch", static_cast<double>(steps) / static_cast<double>(steps_per_epoch_)}};
-  AddProgress(summary, true);
+  AddProgress(summary, false);
   BATON_RETURN_IF_ERROR(lease_->Check());
   BATON_RETURN_IF_ERROR(log_.Append(summary));
   Print(summary.dump());
