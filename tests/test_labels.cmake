@@ -23,7 +23,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3)$"  "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
-  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|infer_cli|radosgw_s3|train_chaos|train_chaos_s3)$"
+  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|infer_cli|radosgw_s3|train_chaos|train_chaos_s3|swift_interop|swift_infer_s3)$"
                                                                "slow"
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"

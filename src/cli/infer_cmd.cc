@@ -193,11 +193,14 @@ void AddInferCommand(CLI::App& root, Action& action) {
                   "Hugging Face model folder or store URL (default: the adapter's args.json)");
   cmd->add_option("--infer_backend", f->infer_backend, "pt (Baton's engine; vllm etc. are not)")
       ->capture_default_str();
-  cmd->add_option("--adapters", f->adapters, "PEFT LoRA adapter folder (e.g. a checkpoint)");
+  cmd->add_option("--adapters", f->adapters,
+                  "PEFT LoRA adapter folder or store URL (a checkpoint)");
   cmd->add_option("--system", f->system, "system prompt");
   cmd->add_option("--query", f->query, "answer this one message and exit (else interactive)");
-  cmd->add_option("--template", f->template_name,
-                  "chat template: chatml (qwen), deepseek_r1, llama3 (default: from the model)");
+  cmd->add_option(
+      "--template", f->template_name,
+      "chat template: chatml (qwen), qwen2_5, deepseek_r1, llama3 (default: the adapter's "
+      "args.json, else from the model)");
   cmd->add_option("--stream", f->stream, "print tokens as they come (true/false)")
       ->capture_default_str();
   cmd->add_option("--temperature", f->temperature, "0 = greedy (default: generation_config.json)");
