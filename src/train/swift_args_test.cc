@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "test_util.h"
 
 namespace baton {
@@ -84,6 +86,48 @@ TEST(SwiftArgsTest, ReadsAnAdapterFoldersArgsJson) {
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("args.json"), std::string::npos);
   EXPECT_NE(got.status().message().find("'model'"), std::string::npos);
+}
+
+// PEFT <= 0.13 rejects any key its LoraConfig does not have (TypeError) and ms-swift 3.x allows
+// PEFT 0.11+: adapter_config.json keeps to the fields PEFT 0.10's LoraConfig and PeftConfig have
+// (peft v0.10.0 src/peft/tuners/lora/config.py, src/peft/config.py).
+TEST(SwiftArgsTest, AdapterConfigKeepsToPeft010Keys) {
+  const std::set<std::string> peft_010 = {"peft_type",
+                                          "auto_mapping",
+                                          "base_model_name_or_path",
+                                          "revision",
+                                          "task_type",
+                                          "inference_mode",
+                                          "r",
+                                          "target_modules",
+                                          "lora_alpha",
+                                          "lora_dropout",
+                                          "fan_in_fan_out",
+                                          "bias",
+                                          "modules_to_save",
+                                          "init_lora_weights",
+                                          "layers_to_transform",
+                                          "layers_pattern",
+                                          "rank_pattern",
+                                          "alpha_pattern",
+                                          "megatron_config",
+                                          "megatron_core",
+                                          "loftq_config",
+                                          "use_rslora",
+                                          "use_dora",
+                                          "layer_replication"};
+  LoraConfig c;
+  c.target_modules = {"all-linear"};
+  c.layers_to_transform = {0};
+  c.rank_pattern = {{"q_proj", 4}};
+  c.base_model_name_or_path = "/models/qwen";
+  Json j = c.ToJson();
+  for (auto& [key, value] : j.items()) EXPECT_TRUE(peft_010.contains(key)) << key;
+  EXPECT_EQ(j["base_model_name_or_path"], "/models/qwen");
+  EXPECT_TRUE(j["target_modules"].is_array());  // old PEFT does not know "all-linear"
+  Result<LoraConfig> back = LoraConfig::FromJson(j, "adapter_config.json");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->base_model_name_or_path, "/models/qwen");
 }
 
 }  // namespace
