@@ -125,6 +125,22 @@ TEST_F(BackwardOps, CrossEntropy) {
   EXPECT_FALSE(cpu->CrossEntropy(logits, Tensor::FromI32({7, 0, 0}, {3}), 1, d).ok());
 }
 
+// token_acc's numerator: labelled rows whose first largest logit is the label, counted before
+// the in-place gradient overwrites the logits.
+TEST_F(BackwardOps, CrossEntropyCountsArgmaxHits) {
+  Tensor logits = Tensor::FromF32({0, 3, 1, /**/ 9, 0, 0, /**/ 2, 5, 5, /**/ 7, 1, 1}, {4, 3});
+  // Row 0: argmax 1 == label (hit). Row 1: ignored. Row 2: a tie of 1 and 2, label 2: the first
+  // maximum is 1 (a miss, as torch.argmax). Row 3: argmax 0, label 1 (a miss).
+  Tensor labels = Tensor::FromI32({1, -100, 2, 1}, {4});
+  int64_t hits = -1;
+  ASSERT_TRUE(cpu->CrossEntropy(logits, labels, 1.0f, logits, &hits).ok());
+  EXPECT_EQ(hits, 1);
+  Tensor again = Tensor::FromF32({0, 3, 1, 9, 0, 0, 2, 5, 5, 7, 1, 1}, {4, 3});
+  ASSERT_TRUE(
+      cpu->CrossEntropy(again, Tensor::FromI32({1, 0, 1, 0}, {4}), 1.0f, again, &hits).ok());
+  EXPECT_EQ(hits, 4);
+}
+
 class ModelBackward : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -13,6 +13,7 @@ namespace baton::cli {
 using Action = std::function<int()>;
 
 void AddInferCommand(CLI::App& root, Action& action);
+void AddExportCommand(CLI::App& root, Action& action);
 void AddParityCommand(CLI::App& root, Action& action);
 void AddInitModelCommand(CLI::App& root, Action& action);
 void AddTrainCommand(CLI::App& root, Action& action);

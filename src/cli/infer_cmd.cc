@@ -1,4 +1,4 @@
-// baton infer --model DIR [--adapters DIR] [--query Q | interactive] [--stream true] ...
+// baton infer [--model DIR] [--adapters DIR] [--query Q | interactive] [--stream true] ...
 // ms-swift's `swift infer` flag names. Interactive mode keeps the conversation; `clear` resets
 // it and `exit` (or end of input) leaves. `--device auto` generates on the GPU when this build
 // has CUDA and one is visible (weights and the KV cache on the device), else on the CPU.
@@ -7,11 +7,12 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/adapter_source.h"
 #include "cli/commands.h"
 #include "kernels/backend_factory.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/generate.h"
-#include "store/cache.h"
+#include "run/layout.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -25,6 +26,8 @@ struct InferFlags {
   bool system_given = false;
   std::string query;
   std::string template_name;
+  bool template_from_args = false;  // taken from the adapter's args.json
+  std::string infer_backend = "pt";
   bool stream = true;
   bool verbose = false;
   std::optional<float> temperature, top_p, repetition_penalty;
@@ -39,10 +42,22 @@ class Chat {
   static Result<std::unique_ptr<Chat>> Create(InferFlags f) {
     auto chat = std::make_unique<Chat>();
     Env* env = Env::Default();
-    // Store URLs (s3://, oss://) are fetched into the local cache once.
-    BATON_ASSIGN_OR_RETURN(f.model, FetchToCache(f.model, {}, env));
-    if (!f.adapters.empty()) {
-      BATON_ASSIGN_OR_RETURN(f.adapters, FetchToCache(f.adapters, {}, env));
+    if (f.infer_backend != "pt") {
+      return InvalidArgument("--infer_backend {}: not supported (only pt, Baton's own engine)",
+                             f.infer_backend);
+    }
+    // Store URLs are fetched into the cache; an adapter's args.json names the model, template
+    // and system prompt the flags leave out, as `swift infer --adapters` reads them.
+    BATON_ASSIGN_OR_RETURN(ModelAndAdapter where, ResolveModelAndAdapter(f.model, f.adapters, env));
+    f.model = where.model_dir;
+    f.adapters = where.adapter_dir;
+    if (where.args && f.template_name.empty() && where.args->template_name) {
+      f.template_name = *where.args->template_name;
+      f.template_from_args = true;
+    }
+    if (where.args && !f.system_given && where.args->system) {
+      f.system = *where.args->system;
+      f.system_given = true;
     }
     chat->flags_ = f;
     BATON_ASSIGN_OR_RETURN(chat->backend_, MakeBackend(f.device, f.torch_dtype));
@@ -63,11 +78,15 @@ class Chat {
                                              JoinPath(f.model, "config.json")));
     chat->tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
     if (!f.template_name.empty()) {
-      BATON_ASSIGN_OR_RETURN(chat->template_, ParseChatTemplateKind(f.template_name));
-      // A flag-chosen ChatML template behaves as ms-swift's default qwen template.
-      if (chat->template_ == ChatTemplateKind::kChatML) {
-        chat->render_.default_system = "You are a helpful assistant.";
+      // ms-swift's template names; chatml chosen by flag behaves as ms-swift's qwen template.
+      bool flag_chatml = f.template_name == "chatml" && !f.template_from_args;
+      Result<SwiftTemplate> t = ParseSwiftTemplate(flag_chatml ? "qwen" : f.template_name);
+      if (!t.ok()) {
+        return t.status().WithContext(f.template_from_args ? JoinPath(f.adapters, kSwiftArgsFile)
+                                                           : std::string("--template"));
       }
+      chat->template_ = t->kind;
+      chat->render_.default_system = t->default_system;
     } else {
       BATON_ASSIGN_OR_RETURN(DetectedChatTemplate d, DetectChatTemplateInDir(env, f.model));
       chat->template_ = d.kind;
@@ -181,12 +200,18 @@ int RunInfer(const InferFlags& f) {
 void AddInferCommand(CLI::App& root, Action& action) {
   auto f = std::make_shared<InferFlags>();
   CLI::App* cmd = root.add_subcommand("infer", "Chat with a model (and optional LoRA adapter)");
-  cmd->add_option("--model", f->model, "Hugging Face model folder")->required();
-  cmd->add_option("--adapters", f->adapters, "PEFT LoRA adapter folder (e.g. a checkpoint)");
+  cmd->add_option("--model", f->model,
+                  "Hugging Face model folder or store URL (default: the adapter's args.json)");
+  cmd->add_option("--infer_backend", f->infer_backend, "pt (Baton's engine; vllm etc. are not)")
+      ->capture_default_str();
+  cmd->add_option("--adapters", f->adapters,
+                  "PEFT LoRA adapter folder or store URL (a checkpoint)");
   cmd->add_option("--system", f->system, "system prompt");
   cmd->add_option("--query", f->query, "answer this one message and exit (else interactive)");
-  cmd->add_option("--template", f->template_name,
-                  "chat template: chatml (qwen), deepseek_r1, llama3 (default: from the model)");
+  cmd->add_option(
+      "--template", f->template_name,
+      "chat template: chatml (qwen), qwen2_5, deepseek_r1, llama3 (default: the adapter's "
+      "args.json, else from the model)");
   cmd->add_option("--stream", f->stream, "print tokens as they come (true/false)")
       ->capture_default_str();
   cmd->add_option("--temperature", f->temperature, "0 = greedy (default: generation_config.json)");

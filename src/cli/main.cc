@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "baton 0.1.0");
   baton::cli::Action action;
   baton::cli::AddInferCommand(app, action);
+  baton::cli::AddExportCommand(app, action);
   baton::cli::AddParityCommand(app, action);
   baton::cli::AddInitModelCommand(app, action);
   baton::cli::AddTrainCommand(app, action);

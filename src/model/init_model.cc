@@ -86,29 +86,20 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
   BATON_RETURN_IF_ERROR(env->CreateDirs(dir));
   ModelConfig c = config;
   c.dtype = options.dtype;
-  // Plan the shards from the shapes first (in file order, each under max_shard_bytes when
-  // possible), then make and write one shard at a time: host memory peaks at one shard, so a
+  // Plan the shards from the shapes (in file order, each under max_shard_bytes when possible),
+  // then make each tensor only when its shard is written: host memory peaks at one shard, so a
   // 7B model (15 GB in bf16) is written on a machine with less memory than that.
-  struct Planned {
-    std::string name;
-    Shape shape;
-  };
-  std::vector<std::vector<Planned>> shards(1);
-  uint64_t shard_bytes = 0;
+  std::map<std::string, Shape> shapes;
+  std::vector<std::pair<std::string, uint64_t>> sizes;
   ModelWeights w;
   ForEachWeight(c, w, [&](const std::string& name, const Shape& shape, Tensor&) {
-    uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(options.dtype);
-    if (shard_bytes > 0 && shard_bytes + bytes > options.max_shard_bytes) {
-      shards.emplace_back();
-      shard_bytes = 0;
-    }
-    shard_bytes += bytes;
-    shards.back().push_back({name, shape});
+    shapes[name] = shape;
+    sizes.emplace_back(name, static_cast<uint64_t>(NumElements(shape)) * DTypeSize(options.dtype));
   });
-  auto make = [&](const Planned& p) {
-    Tensor t = Tensor::Empty(p.shape, DType::kF32);
-    const std::string& name = p.name;
-    bool is_norm = p.shape.size() == 1 && name.find("norm") != std::string::npos;
+  auto make = [&](const std::string& name) -> Result<Tensor> {
+    const Shape& shape = shapes.at(name);
+    Tensor t = Tensor::Empty(shape, DType::kF32);
+    bool is_norm = shape.size() == 1 && name.find("norm") != std::string::npos;
     bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
     if (is_norm) {
       for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = 1.0f;
@@ -124,26 +115,8 @@ Status WriteRandomModel(Env* env, const ModelConfig& config, const InitModelOpti
     }
     return options.dtype != DType::kF32 ? t.ConvertTo(options.dtype) : t;
   };
-  std::map<std::string, std::string> meta = {{"format", "pt"}};
-  Json index;
-  uint64_t total = 0;
-  for (size_t s = 0; s < shards.size(); ++s) {
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    for (const Planned& p : shards[s]) {
-      tensors.emplace_back(p.name, make(p));
-      total += tensors.back().second.nbytes();
-    }
-    std::string file = shards.size() == 1 ? std::string("model.safetensors")
-                                          : fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1,
-                                                        shards.size());
-    BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, file), tensors, meta));
-    for (const auto& [name, t] : tensors) index["weight_map"][name] = file;
-  }
-  if (shards.size() > 1) {
-    index["metadata"]["total_size"] = total;
-    BATON_RETURN_IF_ERROR(
-        env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), DumpJson(index, 2)));
-  }
+  BATON_RETURN_IF_ERROR(
+      WriteModelShards(env, dir, PlanShards(sizes, options.max_shard_bytes), make));
   return env->WriteFileAtomic(JoinPath(dir, "config.json"), DumpJson(c.ToJson(), 2));
 }
 

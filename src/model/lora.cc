@@ -59,6 +59,10 @@ Result<LoraConfig> LoraConfig::FromJson(const Json& j, const std::string& source
   if (present("modules_to_save") && !j["modules_to_save"].empty()) {
     return Unimplemented("{}: modules_to_save is not supported", source);
   }
+  if (present("base_model_name_or_path")) {
+    BATON_ASSIGN_OR_RETURN(c.base_model_name_or_path,
+                           JsonString(j, "base_model_name_or_path", source));
+  }
   if (!j.contains("target_modules")) return NotFound("{}: missing key 'target_modules'", source);
   const Json& t = j["target_modules"];
   if (t.is_string()) {
@@ -136,7 +140,8 @@ Json LoraConfig::ToJson() const {
   j["inference_mode"] = true;
   j["init_lora_weights"] = true;
   j["modules_to_save"] = nullptr;
-  j["base_model_name_or_path"] = nullptr;
+  j["base_model_name_or_path"] =
+      base_model_name_or_path ? Json(*base_model_name_or_path) : Json(nullptr);
   if (target_regex) {
     j["target_modules"] = *target_regex;
   } else if (target_modules.size() == 1 && target_modules[0] == "all-linear") {

@@ -26,6 +26,10 @@ struct LoraConfig {
   std::vector<int64_t> layers_to_transform;  // empty: all layers
   std::map<std::string, int64_t> rank_pattern;
   std::map<std::string, double> alpha_pattern;
+  // PEFT's base_model_name_or_path: the base model as the user named it (path, hub id or store
+  // URL), so that PEFT and ms-swift find it from the adapter alone. Not part of the adapter's
+  // shape: a resume on another machine may name the same model by another path.
+  std::optional<std::string> base_model_name_or_path;
 
   static Result<LoraConfig> FromJson(const Json& j, const std::string& source);
   // Checks this config against `model` before anything is allocated: every adapted module's

@@ -245,6 +245,53 @@ Status WriteSafetensors(Env* env, const std::string& path,
   return env->WriteFileAtomic(path, *bytes);
 }
 
+std::vector<std::vector<std::string>> PlanShards(
+    const std::vector<std::pair<std::string, uint64_t>>& sizes, uint64_t max_shard_bytes) {
+  std::vector<std::vector<std::string>> shards(1);
+  uint64_t shard_bytes = 0;
+  for (const auto& [name, bytes] : sizes) {
+    if (shard_bytes > 0 && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shard_bytes += bytes;
+    shards.back().push_back(name);
+  }
+  return shards;
+}
+
+Status WriteModelShards(Env* env, const std::string& dir,
+                        const std::vector<std::vector<std::string>>& shards,
+                        const std::function<Result<Tensor>(const std::string&)>& get,
+                        const std::function<void(const std::string&)>& progress) {
+  // save_pretrained marks its files as PyTorch's.
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  Json index;
+  uint64_t total = 0;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    std::string file = shards.size() == 1 ? std::string("model.safetensors")
+                                          : fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1,
+                                                        shards.size());
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    uint64_t bytes = 0;
+    for (const std::string& name : shards[s]) {
+      BATON_ASSIGN_OR_RETURN(Tensor t, get(name));
+      bytes += t.nbytes();
+      index["weight_map"][name] = file;
+      tensors.emplace_back(name, std::move(t));
+    }
+    total += bytes;
+    if (progress) {
+      progress(fmt::format("writing {} ({} tensors, {:.1f} MB)", JoinPath(dir, file),
+                           tensors.size(), static_cast<double>(bytes) / 1e6));
+    }
+    BATON_RETURN_IF_ERROR(WriteSafetensors(env, JoinPath(dir, file), tensors, meta));
+  }
+  if (shards.size() == 1) return Status::Ok();
+  index["metadata"]["total_size"] = total;
+  return env->WriteFileAtomic(JoinPath(dir, "model.safetensors.index.json"), DumpJson(index, 2));
+}
+
 Result<WeightSet> WeightSet::Open(Env* env, const std::string& dir) {
   WeightSet w;
   w.dir_ = dir;

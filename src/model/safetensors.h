@@ -4,6 +4,7 @@
 // byte count, offsets inside the file, no overlaps) before any tensor is handed out.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,20 @@ Result<std::string> SerializeSafetensors(const std::vector<std::pair<std::string
 Status WriteSafetensors(Env* env, const std::string& path,
                         const std::vector<std::pair<std::string, Tensor>>& tensors,
                         const std::map<std::string, std::string>& metadata = {});
+
+// A model folder's weights as Hugging Face's save_pretrained writes them, one shard in memory at
+// a time: `shards` lists the tensor names of each file; `get` makes each tensor (CPU, any dtype)
+// when its shard is written. One shard is `model.safetensors`; several are
+// `model-00001-of-0000N.safetensors` ... plus `model.safetensors.index.json` ({"metadata":
+// {"total_size"}, "weight_map": {name: file}}). `progress`, when set, hears of each file.
+Status WriteModelShards(Env* env, const std::string& dir,
+                        const std::vector<std::vector<std::string>>& shards,
+                        const std::function<Result<Tensor>(const std::string&)>& get,
+                        const std::function<void(const std::string&)>& progress = {});
+// Groups tensors (name, bytes), in order, into shards of at most `max_shard_bytes` each (a
+// tensor larger than that gets a shard of its own), as save_pretrained's max_shard_size does.
+std::vector<std::vector<std::string>> PlanShards(
+    const std::vector<std::pair<std::string, uint64_t>>& sizes, uint64_t max_shard_bytes);
 
 // A model folder's weights: `model.safetensors`, or shards listed by
 // `model.safetensors.index.json` ({"weight_map": {name: shard file}}).

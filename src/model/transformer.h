@@ -76,14 +76,16 @@ class Transformer {
   Result<Tensor> Forward(const Tensor& tokens, const Tensor& mask);
 
   // Training step half: runs tokens[B,T] forward, computes the causal-LM cross-entropy against
-  // labels[B,T] (i32, unshifted as in HF: position t predicts labels[t+1]; kIgnoreLabel is ignored),
-  // and ADDS the gradient of grad_scale * (summed loss) for every LoRA tensor into `grads`
-  // (an adapter with the same layout as the one set with SetAdapter). Returns the summed loss
-  // and the number of labelled tokens. With `recompute`, each layer's activations are rebuilt
-  // during the backward pass from its input alone (gradient checkpointing).
+  // labels[B,T] (i32, unshifted as in HF: position t predicts labels[t+1]; kIgnoreLabel is
+  // ignored), and ADDS the gradient of grad_scale * (summed loss) for every LoRA tensor into
+  // `grads` (an adapter with the same layout as the one set with SetAdapter). Returns the summed
+  // loss and the number of labelled tokens (and of those predicted right). With `recompute`, each
+  // layer's activations are rebuilt during the backward pass from its input alone (gradient
+  // checkpointing).
   struct LossSum {
     double loss = 0;
     int64_t tokens = 0;
+    int64_t correct = 0;  // labelled tokens whose argmax logit is the label (token_acc)
   };
   // With `grads` null only the loss is computed (evaluation): nothing is kept for a backward.
   Result<LossSum> ForwardBackward(const Tensor& tokens, const Tensor& labels, const Tensor& mask,

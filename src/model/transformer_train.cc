@@ -82,9 +82,11 @@ Result<Transformer::LossSum> Transformer::ForwardBackward(const Tensor& tokens,
     Tensor rows = normed.Slice(r0, r1);
     Tensor logits = logits_block.Slice(0, r1 - r0);
     BATON_RETURN_IF_ERROR(backend_->MatMulNT(rows, weights_.lm_head, logits));
-    BATON_ASSIGN_OR_RETURN(
-        double loss, backend_->CrossEntropy(logits, targets.Slice(r0, r1), grad_scale, logits));
+    int64_t correct = 0;
+    BATON_ASSIGN_OR_RETURN(double loss, backend_->CrossEntropy(logits, targets.Slice(r0, r1),
+                                                               grad_scale, logits, &correct));
     sum.loss += loss;
+    sum.correct += correct;
     if (!backward) continue;
     Tensor d_rows = d_normed.Slice(r0, r1);
     BATON_RETURN_IF_ERROR(backend_->Gemm(false, false, logits, weights_.lm_head, d_rows));

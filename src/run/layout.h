@@ -9,6 +9,8 @@
 //         adapter_config.json                  PEFT's adapter config
 //         optimizer.safetensors                AdamW moments (+ a partial gradient accumulation)
 //         trainer_state.json                   where training stands (train/trainer_state.h)
+//         args.json                            ms-swift's run arguments (train/swift_args.h);
+//                                              absent in checkpoints of older Baton versions
 //         MANIFEST.json                        sizes and digests, written last (ckpt/manifest.h)
 //   <run>/checkpoint-<step>.partial-<nonce>/  a leftover of an interrupted commit (only these
 //                                             and exact checkpoint-<step> folders are Baton's:
@@ -47,6 +49,9 @@ inline constexpr const char* kAdapterWeightsFile = kPeftWeightsFile;  // a PEFT 
 inline constexpr const char* kAdapterConfigFile = kPeftConfigFile;
 inline constexpr char kOptimizerFile[] = "optimizer.safetensors";
 inline constexpr char kTrainerStateFile[] = "trainer_state.json";
+// ms-swift's args.json: `swift infer/export --adapters checkpoint-N` read the base model and the
+// template from it. Optional: checkpoints written before it existed stay valid.
+inline constexpr char kSwiftArgsFile[] = "args.json";
 inline constexpr std::string_view kManifestName = "MANIFEST.json";
 
 // Objects of the run's folder.

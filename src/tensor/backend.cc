@@ -290,7 +290,7 @@ Status Backend::SiluMulBackward(const Tensor& gate, const Tensor& up, const Tens
 }
 
 Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                                     Tensor& dlogits) {
+                                     Tensor& dlogits, int64_t* correct) {
   BATON_RETURN_IF_ERROR(CheckTensors("CrossEntropy", {&logits, &labels, &dlogits}));
   bool ok = SameDType({&logits, &dlogits}) && logits.rank() == 2 && labels.dtype() == DType::kI32 &&
             labels.numel() == logits.dim(0) && dlogits.shape() == logits.shape();
@@ -306,7 +306,8 @@ Result<double> Backend::CrossEntropy(const Tensor& logits, const Tensor& labels,
       }
     }
   }
-  double loss = DoCrossEntropy(logits, labels, grad_scale, dlogits);
+  if (correct) *correct = 0;
+  double loss = DoCrossEntropy(logits, labels, grad_scale, dlogits, correct);
   BATON_RETURN_IF_ERROR(DeviceError());
   return loss;
 }

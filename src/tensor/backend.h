@@ -101,9 +101,11 @@ class Backend {
                          Tensor& dup);
   // Cross-entropy of logits[N,V] against labels[N] (i32; kIgnoreLabel = ignored). Returns the
   // summed loss (double) and writes dlogits[N,V] = grad_scale * (softmax - onehot) on labelled
-  // rows, 0 on ignored ones. `dlogits` may be `logits` itself (in place).
+  // rows, 0 on ignored ones. `dlogits` may be `logits` itself (in place). With `correct`, also
+  // counts the labelled rows whose first largest logit is the label (argmax == label: the
+  // numerator of ms-swift's token_acc), read before dlogits overwrites them.
   Result<double> CrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                              Tensor& dlogits);
+                              Tensor& dlogits, int64_t* correct = nullptr);
 
   // --- Optimizer ops on flat f32 vectors (LoRA parameters and gradients). ---
   // sum(x^2), in a fixed order.
@@ -153,7 +155,7 @@ class Backend {
   virtual void DoSiluMulBackward(const Tensor& gate, const Tensor& up, const Tensor& dout,
                                  Tensor& dgate, Tensor& dup) = 0;
   virtual double DoCrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                                Tensor& dlogits) = 0;
+                                Tensor& dlogits, int64_t* correct) = 0;
 };
 
 }  // namespace baton

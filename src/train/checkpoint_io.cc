@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "model/safetensors.h"
 #include "run/layout.h"
+#include "train/swift_args.h"
 
 namespace baton {
 namespace {
@@ -33,7 +34,9 @@ Status CheckConfigIsTheJobs(const LoraConfig& saved, const LoraConfig& job,
                             const std::string& source) {
   Json theirs = saved.ToJson(), mine = job.ToJson();
   for (auto& [key, value] : mine.items()) {
-    if (key == "lora_dropout") continue;
+    // Neither changes the adapter's shape: dropout only the trajectory, and the base model's
+    // name may be another path to the same model on a new machine.
+    if (key == "lora_dropout" || key == "base_model_name_or_path") continue;
     auto found = theirs.find(key);
     Json got = found == theirs.end() ? Json(nullptr) : *found;
     if (got != value) {
@@ -194,6 +197,10 @@ Status ValidateCheckpoint(const std::map<std::string, std::string>& files, const
     BATON_RETURN_IF_ERROR(CheckConfigIsTheJobs(*config, into->adapter->config(), config_source));
   }
   BATON_RETURN_IF_ERROR(CheckArgsMatchConfig(state->args, *config, where));
+  if (auto args_json = files.find(kSwiftArgsFile); args_json != files.end()) {
+    BATON_RETURN_IF_ERROR(
+        CheckSwiftArgs(args_json->second, *config, JoinPath(where, kSwiftArgsFile)));
+  }
   Result<SafetensorsFile> weights = SafetensorsFile::FromBytes(
       files.at(kAdapterWeightsFile), JoinPath(where, kAdapterWeightsFile));
   if (!weights.ok()) return AsCorruption(weights.status());
@@ -206,7 +213,7 @@ Status ValidateCheckpoint(const std::map<std::string, std::string>& files, const
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> SerializeCheckpoint(
-    const TrainableState& trainable, const TrainerState& state) {
+    const TrainableState& trainable, const TrainerState& state, const std::string& swift_args) {
   Backend* backend = trainable.backend;
   std::vector<std::pair<std::string, std::string>> files;
   BATON_ASSIGN_OR_RETURN(std::string weights, trainable.adapter->SerializeWeights());
@@ -225,6 +232,7 @@ Result<std::vector<std::pair<std::string, std::string>>> SerializeCheckpoint(
       SerializeSafetensors(opt, {{"step", std::to_string(trainable.optimizer->step())}}));
   files.emplace_back(kOptimizerFile, std::move(opt_bytes));
   files.emplace_back(kTrainerStateFile, DumpJson(state.ToJson(), 2));
+  if (!swift_args.empty()) files.emplace_back(kSwiftArgsFile, swift_args);
   return files;
 }
 

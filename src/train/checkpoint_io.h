@@ -25,9 +25,10 @@ struct TrainableState {
   Backend* backend = nullptr;
 };
 
-// The files of a checkpoint of `trainable` at `state` (downloads from the device).
+// The files of a checkpoint of `trainable` at `state` (downloads from the device), with
+// `swift_args` as args.json when it is not empty (train/swift_args.h MakeSwiftArgs).
 Result<std::vector<std::pair<std::string, std::string>>> SerializeCheckpoint(
-    const TrainableState& trainable, const TrainerState& state);
+    const TrainableState& trainable, const TrainerState& state, const std::string& swift_args = "");
 
 // The TrainerState of checkpoint files loaded by CheckpointManager::Load; `where` names the
 // checkpoint in errors ("runs/r1/checkpoint-4", "s3://bkt/r1/checkpoint-4").
@@ -39,7 +40,9 @@ Result<TrainerState> ReadCheckpointState(const std::map<std::string, std::string
 // state whose global_step is `step`; adapter_config.json is a LoRA config (and the r and alpha
 // the state's args record); adapter_model.safetensors holds 2-D F32 lora_A [r, in] / lora_B
 // [out, r] pairs of the config's rank; optimizer.safetensors records step `step` and holds F32
-// moments as long as the adapter, with accumulated gradients exactly when micro_step > 0.
+// moments as long as the adapter, with accumulated gradients exactly when micro_step > 0; and,
+// where the checkpoint has an args.json (older ones have none and stay valid), that it says the
+// same LoRA settings and base model as adapter_config.json (train/swift_args.h CheckSwiftArgs).
 // With `into`, also that the config is the job's LoRA config (dropout aside: it changes only the
 // trajectory) and that the adapter and optimizer have exactly the tensors and shapes of `into`.
 // Corruption naming the file ("<where>/<file>") and what disagrees.

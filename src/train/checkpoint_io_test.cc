@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "model/init_model.h"
 #include "model/safetensors.h"
 #include "run/layout.h"
+#include "train/swift_args.h"
 
 namespace baton {
 namespace {
@@ -224,6 +226,84 @@ TEST_F(CheckpointIoTest, ACheckpointThatDoesNotFitRestoresNothing) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::memcmp(before.raw(), adapter_->params().raw(), before.nbytes()), 0)
       << "a refused checkpoint changed the adapter";
+}
+
+// args.json (ms-swift's run arguments) is part of a checkpoint when present and must say what
+// adapter_config.json says; checkpoints written before it existed have none and stay valid.
+class CheckpointSwiftArgsTest : public CheckpointIoTest {
+ protected:
+  Files SavedWithArgs(const std::function<void(Json&)>& edit = {}) {
+    TrainArgs args;
+    args.model = "/models/tiny";
+    args.lora_rank = 4;
+    args.lora_alpha = 8;
+    args.target_modules = {"q_proj", "v_proj"};
+    Json j = *ParseJson(MakeSwiftArgs(args, {"qwen2_5", "qwen2_5"}), "args.json");
+    if (edit) edit(j);
+    auto files = SerializeCheckpoint(Trainable(), state_, j.dump(2));
+    EXPECT_TRUE(files.ok()) << files.status().ToString();
+    return Files(files->begin(), files->end());
+  }
+};
+
+TEST_F(CheckpointSwiftArgsTest, OldCheckpointsWithoutArgsJsonStayValid) {
+  Files old = Saved();
+  EXPECT_FALSE(old.contains(kSwiftArgsFile));
+  EXPECT_EQ(ErrorOf(old), "");
+  EXPECT_TRUE(ValidateCheckpoint(old, "run/checkpoint-6", 6).ok());
+}
+
+TEST_F(CheckpointSwiftArgsTest, ArgsJsonThatAgreesIsValid) {
+  Files files = SavedWithArgs();
+  ASSERT_TRUE(files.contains(kSwiftArgsFile));
+  EXPECT_EQ(ErrorOf(files), "");
+  EXPECT_TRUE(ValidateCheckpoint(files, "run/checkpoint-6", 6).ok());
+}
+
+TEST_F(CheckpointSwiftArgsTest, ArgsJsonThatDisagreesIsInvalid) {
+  struct Case {
+    std::function<void(Json&)> edit;
+    const char* want;
+  };
+  const Case cases[] = {
+      {[](Json& j) { j["lora_rank"] = 8; }, "'lora_rank' is 8"},
+      {[](Json& j) { j["lora_rank"] = "4"; }, "'lora_rank'"},
+      {[](Json& j) { j["lora_alpha"] = 16; }, "'lora_alpha' is 16"},
+      {[](Json& j) { j["use_rslora"] = true; }, "'use_rslora'"},
+      {[](Json& j) { j["target_modules"] = {"q_proj"}; }, "'target_modules'"},
+      {[](Json& j) { j["target_modules"] = {"all-linear"}; }, "'target_modules'"},
+      {[](Json& j) { j["train_type"] = "full"; }, "'train_type'"},
+      {[](Json& j) { j.erase("model"); }, "'model' is missing"},
+      {[](Json& j) { j["template"] = 3; }, "'template' is 3"},
+      {[](Json& j) { j = Json::array(); }, "not a JSON object"},
+  };
+  for (const Case& c : cases) {
+    std::string err = ErrorOf(SavedWithArgs(c.edit));
+    ExpectHas(err, "run/checkpoint-6/args.json");
+    ExpectHas(err, c.want);
+  }
+  Files torn = SavedWithArgs();
+  torn[kSwiftArgsFile].resize(torn[kSwiftArgsFile].size() / 2);
+  ExpectHas(ErrorOf(torn), "run/checkpoint-6/args.json");
+}
+
+TEST_F(CheckpointSwiftArgsTest, ArgsJsonModelMustBeTheAdaptersBaseModel) {
+  LoraConfig lc = adapter_->config();
+  lc.base_model_name_or_path = "/models/other";
+  *adapter_ = LoraAdapter::Create(model_, lc, backend_.get());
+  std::string err = ErrorOf(SavedWithArgs());
+  ExpectHas(err, "'model' is \"/models/tiny\"");
+  ExpectHas(err, "base_model_name_or_path");
+  // The job may name the same base model by another path (a resume on a new machine).
+  lc.base_model_name_or_path = "/models/tiny";
+  *adapter_ = LoraAdapter::Create(model_, lc, backend_.get());
+  Files files = SavedWithArgs();
+  LoraConfig job = lc;
+  job.base_model_name_or_path = "/mnt/cache/tiny";
+  LoraAdapter job_adapter = LoraAdapter::Create(model_, job, backend_.get());
+  TrainableState into = Trainable();
+  into.adapter = &job_adapter;
+  EXPECT_TRUE(ValidateCheckpoint(files, "run/checkpoint-6", 6, &into).ok());
 }
 
 }  // namespace

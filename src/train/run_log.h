@@ -1,4 +1,7 @@
-// logging.jsonl of a run (run/layout.h kRunLogName), in ms-swift's line shapes. On a store that
+// logging.jsonl of a run (run/layout.h kRunLogName), in ms-swift 3.x's line shapes (the trainer
+// writes them; docs/ms-swift.md lists every key): training lines, eval lines, the train summary
+// line (train_runtime, ...) and the final line (train_dataset, model_parameter_info, log_history,
+// ...), as swift/trainers/callback.py and swift/llm/train/sft.py write them. On a store that
 // can append (a local folder, an ossfs mount) every line goes to disk at once; on an object store
 // (which cannot append) the text is kept in memory and uploaded whole with every checkpoint and at
 // the end, so the stored log always reaches the newest checkpoint.
@@ -9,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/json.h"
 #include "base/status.h"
@@ -18,8 +22,20 @@ namespace baton {
 
 // Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
 // the final log reads as if the run had never been interrupted: torn last lines, lines of other
-// writers, lines past `step` and the final line are dropped.
+// writers, lines past `step`, the train summary line and the final line are dropped.
 std::string TrimLogText(const std::string& text, int64_t step);
+
+// The final line's log_history: HF Trainer's state.log_history, i.e. every training, eval and
+// summary line of `text` without the keys ms-swift's progress callback adds (global_step/
+// max_steps, percentage, elapsed_time, remaining_time, memory(GiB), train_speed(...)) and with
+// "step" added.
+Json LogHistory(const std::string& text);
+// ms-swift's stat_array string (swift/utils/np_utils.py): "mean±std, min=.., max=.., size=N",
+// six decimals, population std. "" for no values.
+std::string StatArray(const std::vector<int64_t>& values);
+// ms-swift's get_model_parameter_info (swift/utils/torch_utils.py): "PeftModelForCausalLM:
+// 7615.6165M Params (20.1851M Trainable [0.2651%]), 0.0001M Buffers."
+std::string ModelParameterInfo(int64_t params, int64_t trainable, int64_t buffers);
 
 class RunLog {
  public:
@@ -34,6 +50,8 @@ class RunLog {
   std::optional<std::string> Snapshot();
   // Uploads a snapshot (nothing for nullopt).
   Status Upload(const std::optional<std::string>& snapshot);
+  // Every line so far (read back from a store that appends).
+  Result<std::string> Text();
 
  private:
   Store* store_ = nullptr;

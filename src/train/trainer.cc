@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/strings.h"
 #include "ckpt/checkpoint_manager.h"
 #include "ckpt/lease.h"
 #include "data/prepare.h"
@@ -26,6 +27,7 @@
 #include "train/inputs.h"
 #include "train/run_log.h"
 #include "train/schedule.h"
+#include "train/swift_args.h"
 #include "train/trainer_state.h"
 
 namespace baton {
@@ -101,7 +103,15 @@ class Trainer {
                           const std::optional<std::string>& log_snapshot);
   // Waits for the background commit; its error, if it failed.
   Status WaitUpload();
-  Result<double> Evaluate();
+  struct EvalResult {
+    double loss = 0, token_acc = 0;
+    int64_t batches = 0;
+  };
+  Result<EvalResult> Evaluate();
+  // ms-swift's progress keys (swift/trainers/callback.py add_train_message) for `line`: step,
+  // percentage, elapsed and remaining time; with `speed`, memory and train speed too (before
+  // ms-swift 3.8 training lines alone carried those two).
+  void AddProgress(Json& line, bool speed);
   // Training that reached nan or inf must stop, never be checkpointed or marked complete: the
   // error names the step and the quantity, and says the newest checkpoint is untouched.
   // `step` counts from 1, as the log's global_step does.
@@ -146,6 +156,7 @@ class Trainer {
   Status upload_status_;
   PreparedData data_;
   TrainerState state_;
+  std::string swift_args_;  // args.json of every checkpoint
   LrSchedule schedule_ = LrSchedule::kCosine;
   std::unique_ptr<BatchPlan> plan_;
   int64_t ga_ = 1, steps_per_epoch_ = 0, warmup_steps_ = 0;
@@ -180,6 +191,7 @@ Status Trainer::Setup() {
     kind = d.kind;
     render.default_system = d.default_system;
   }
+  swift_args_ = MakeSwiftArgs(args_, SwiftNamesFor(kind, render.default_system));
   if (auto pad = tokenizer_->TokenToId("<|endoftext|>")) pad_id_ = *pad;
   DataOptions dopt;
   dopt.datasets = inputs.datasets;
@@ -206,6 +218,7 @@ Status Trainer::Setup() {
   lc.use_rslora = args_.use_rslora;
   lc.target_modules = args_.target_modules;
   BATON_RETURN_IF_ERROR(lc.CheckFits(model_->config(), "--lora_alpha", "--lora_rank"));
+  lc.base_model_name_or_path = RedactUrl(args_.model);
   adapter_ =
       std::make_unique<LoraAdapter>(LoraAdapter::Create(model_->config(), lc, backend_.get()));
   if (adapter_->entries().empty()) {
@@ -309,7 +322,7 @@ Status Trainer::SaveCheckpoint() {
   BATON_RETURN_IF_ERROR(CheckStateFinite(state_.global_step + (state_.micro_step > 0 ? 1 : 0)));
   state_.train_seconds =
       seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
-  BATON_ASSIGN_OR_RETURN(auto files, SerializeCheckpoint(Trainable(), state_));
+  BATON_ASSIGN_OR_RETURN(auto files, SerializeCheckpoint(Trainable(), state_, swift_args_));
   int64_t step = state_.global_step;
   std::optional<int64_t> best = state_.best_step;
   std::optional<std::string> log_snapshot = log_.Snapshot();
@@ -347,10 +360,10 @@ Status Trainer::WaitUpload() {
   return s;
 }
 
-Result<double> Trainer::Evaluate() {
+Result<Trainer::EvalResult> Trainer::Evaluate() {
   model_->SetLoraDropout(0.0f, 0);
   double loss = 0;
-  int64_t tokens = 0, bs = args_.per_device_eval_batch_size;
+  int64_t tokens = 0, correct = 0, batches = 0, bs = args_.per_device_eval_batch_size;
   int64_t n = static_cast<int64_t>(data_.val.size());
   for (int64_t i = 0; i < n; i += bs) {
     std::vector<int64_t> idx;
@@ -361,12 +374,19 @@ Result<double> Trainer::Evaluate() {
         model_->ForwardBackward(b.tokens, b.labels, b.mask, 1.0f, false, nullptr));
     loss += s.loss;
     tokens += s.tokens;
+    correct += s.correct;
+    ++batches;
   }
-  double mean = tokens > 0 ? loss / static_cast<double>(tokens) : 0.0;
-  if (!std::isfinite(mean)) {
-    return NonFinite(state_.global_step, fmt::format("the eval loss is {}", NonFiniteText(mean)));
+  EvalResult r;
+  r.batches = batches;
+  if (tokens > 0) {
+    r.loss = loss / static_cast<double>(tokens);
+    r.token_acc = static_cast<double>(correct) / static_cast<double>(tokens);
   }
-  return mean;
+  if (!std::isfinite(r.loss)) {
+    return NonFinite(state_.global_step, fmt::format("the eval loss is {}", NonFiniteText(r.loss)));
+  }
+  return r;
 }
 
 Status Trainer::NonFinite(int64_t step, const std::string& what) const {
@@ -402,21 +422,30 @@ Status Trainer::CheckStateFinite(int64_t step) {
   return Status::Ok();
 }
 
-Status Trainer::LogTrainLine(double lr) {
+void Trainer::AddProgress(Json& line, bool speed) {
   double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   int64_t s = state_.global_step, m = state_.max_steps;
-  double speed = s > 0 ? static_cast<double>(s) / std::max(elapsed, 1e-9) : 0;
-  Json line = {{"loss", state_.log_loss_sum / static_cast<double>(state_.log_steps)},
-               {"grad_norm", state_.log_grad_norm_sum / static_cast<double>(state_.log_steps)},
-               {"learning_rate", lr},
-               {"epoch", static_cast<double>(s) / static_cast<double>(steps_per_epoch_)},
-               {"global_step/max_steps", fmt::format("{}/{}", s, m)},
-               {"percentage", fmt::format("{:.2f}%", 100.0 * s / m)},
-               {"elapsed_time", Duration(elapsed)},
-               {"remaining_time", Duration(speed > 0 ? (m - s) / speed : 0)},
-               {"memory(GiB)", std::round(PeakMemoryGiB() * 100) / 100},
-               {"train_speed(iter/s)", std::round(speed * 1e6) / 1e6}};
-  state_.log_loss_sum = state_.log_grad_norm_sum = 0;
+  double rate = s > 0 ? static_cast<double>(s) / std::max(elapsed, 1e-9) : 0;
+  line["global_step/max_steps"] = fmt::format("{}/{}", s, m);
+  line["percentage"] = fmt::format("{:.2f}%", 100.0 * s / m);
+  line["elapsed_time"] = Duration(elapsed);
+  line["remaining_time"] = Duration(rate > 0 ? (m - s) / rate : 0);
+  if (!speed) return;
+  line["memory(GiB)"] = std::round(PeakMemoryGiB() * 100) / 100;
+  // ms-swift 3.0-3.12.4's key (the recipe's era); 3.12.5 turned it into train_speed(s/it).
+  line["train_speed(iter/s)"] = std::round(rate * 1e6) / 1e6;
+}
+
+Status Trainer::LogTrainLine(double lr) {
+  const double steps = static_cast<double>(state_.log_steps);
+  Json line = {
+      {"loss", state_.log_loss_sum / steps},
+      {"grad_norm", state_.log_grad_norm_sum / steps},
+      {"learning_rate", lr},
+      {"token_acc", state_.log_acc_sum / steps},
+      {"epoch", static_cast<double>(state_.global_step) / static_cast<double>(steps_per_epoch_)}};
+  AddProgress(line, true);
+  state_.log_loss_sum = state_.log_grad_norm_sum = state_.log_acc_sum = 0;
   state_.log_steps = 0;
   Print(DumpJson(line));
   return log_.Append(line);
@@ -427,20 +456,50 @@ Status Trainer::Finish() {
     BATON_RETURN_IF_ERROR(SaveCheckpoint());
   }
   BATON_RETURN_IF_ERROR(WaitUpload());
+  // HF Trainer's summary line (end of train()), then ms-swift's final line (sft.py
+  // _save_trainer_state), whose log_history is every line so far as HF keeps them.
   double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
-  Json final_line = {
+  const int64_t steps = state_.global_step;
+  const double samples = static_cast<double>(steps * args_.per_device_train_batch_size * ga_);
+  Json summary = {
       {"train_runtime", std::round(elapsed * 1000) / 1000},
-      {"train_steps_per_second", state_.global_step / std::max(elapsed, 1e-9)},
+      {"train_samples_per_second", samples / std::max(elapsed, 1e-9)},
+      {"train_steps_per_second", steps / std::max(elapsed, 1e-9)},
       {"train_tokens_per_second", state_.trained_tokens / std::max(elapsed, 1e-9)},
-      {"epoch", static_cast<double>(state_.global_step) / static_cast<double>(steps_per_epoch_)},
-      {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)},
-      {"last_model_checkpoint", CheckpointPath(state_.global_step)},
-      {"best_model_checkpoint",
-       state_.best_step ? Json(CheckpointPath(*state_.best_step)) : Json(nullptr)},
-      {"best_metric", state_.best_metric ? Json(*state_.best_metric) : Json(nullptr)},
-      {"global_step", state_.global_step},
-      {"attempts", state_.attempts},
-      {"memory", fmt::format("{:.2f}GiB", PeakMemoryGiB())}};
+      {"train_loss", steps > 0 ? state_.total_loss_sum / static_cast<double>(steps) : 0.0},
+      {"epoch", static_cast<double>(steps) / static_cast<double>(steps_per_epoch_)}};
+  AddProgress(summary, false);
+  BATON_RETURN_IF_ERROR(lease_->Check());
+  BATON_RETURN_IF_ERROR(log_.Append(summary));
+  Print(DumpJson(summary));
+  BATON_ASSIGN_OR_RETURN(std::string log_text, log_.Text());
+  auto lengths = [](const std::vector<TrainExample>& examples) {
+    std::vector<int64_t> out;
+    for (const TrainExample& e : examples) out.push_back(static_cast<int64_t>(e.input_ids.size()));
+    return out;
+  };
+  int64_t base_params = 0;
+  ModelWeights shapes;
+  ForEachWeight(model_->config(), shapes, [&](const std::string&, const Shape& shape, Tensor&) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    base_params += n;
+  });
+  const int64_t trainable = adapter_->params().numel();
+  Json final_line;
+  final_line["train_dataset"] = StatArray(lengths(data_.train));
+  if (!data_.val.empty()) final_line["val_dataset"] = StatArray(lengths(data_.val));
+  // HF's rotary embedding keeps inv_freq (head_dim / 2 values) as the model's one buffer.
+  final_line["model_parameter_info"] =
+      ModelParameterInfo(base_params + trainable, trainable, model_->config().head_dim / 2);
+  final_line["last_model_checkpoint"] = CheckpointPath(steps);
+  final_line["best_model_checkpoint"] =
+      state_.best_step ? Json(CheckpointPath(*state_.best_step)) : Json(nullptr);
+  final_line["best_metric"] = state_.best_metric ? Json(*state_.best_metric) : Json(nullptr);
+  final_line["global_step"] = steps;
+  final_line["log_history"] = LogHistory(log_text);
+  final_line["memory"] = std::round(PeakMemoryGiB() * 100) / 100;
+  final_line["attempts"] = state_.attempts;
   BATON_RETURN_IF_ERROR(lease_->Check());
   BATON_RETURN_IF_ERROR(log_.Append(final_line));
   BATON_RETURN_IF_ERROR(log_.Upload(log_.Snapshot()));
@@ -449,7 +508,7 @@ Status Trainer::Finish() {
   complete.last_model_checkpoint = CheckpointDir(state_.global_step);
   if (state_.best_step) complete.best_model_checkpoint = CheckpointDir(*state_.best_step);
   BATON_RETURN_IF_ERROR(WriteCompleteMarker(store_.get(), complete));
-  Print(DumpJson(final_line));
+  Print(fmt::format("training complete: {}", CheckpointPath(steps)));
   if (Status s = lease_->Release(); !s.ok())
     Print("warning: releasing the run lease: " + s.ToString());
   return Status::Ok();
@@ -507,6 +566,7 @@ Status Trainer::ForwardBackward(const BatchPlan::Window& w, int64_t k, int64_t t
                                            NonFiniteText(s.loss)));
   }
   state_.window_loss_sum += s.loss;
+  state_.window_correct += s.correct;
   state_.trained_tokens += b.input_tokens;
   state_.micro_step = k + 1;
   return Status::Ok();
@@ -530,11 +590,14 @@ Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
   BATON_RETURN_IF_ERROR(backend_->Zero(g));
   // Finite gradients can still overflow the update (a huge --learning_rate).
   BATON_RETURN_IF_ERROR(CheckStateFinite(step + 1));
-  state_.log_loss_sum +=
-      state_.window_loss_sum / static_cast<double>(std::max<int64_t>(1, targets));
+  const double step_targets = static_cast<double>(std::max<int64_t>(1, targets));
+  state_.log_loss_sum += state_.window_loss_sum / step_targets;
+  state_.total_loss_sum += state_.window_loss_sum / step_targets;
+  state_.log_acc_sum += static_cast<double>(state_.window_correct) / step_targets;
   state_.log_grad_norm_sum += norm;
   state_.log_steps += 1;
   state_.window_loss_sum = 0;
+  state_.window_correct = 0;
   state_.micro_step = 0;
   state_.global_step = step + 1;
   return lr;
@@ -542,18 +605,19 @@ Result<double> Trainer::OptimizerStep(int64_t step, int64_t targets) {
 
 Status Trainer::EvaluateAndLog() {
   auto t0 = Clock::now();
-  BATON_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
+  BATON_ASSIGN_OR_RETURN(EvalResult eval, Evaluate());
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!state_.best_metric || eval_loss < *state_.best_metric) {
-    state_.best_metric = eval_loss;
+  if (!state_.best_metric || eval.loss < *state_.best_metric) {
+    state_.best_metric = eval.loss;
     state_.best_step = state_.global_step;
   }
-  Json line = {
-      {"eval_loss", eval_loss},
-      {"eval_runtime", std::round(secs * 1000) / 1000},
-      {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
-      {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_},
-      {"global_step/max_steps", fmt::format("{}/{}", state_.global_step, state_.max_steps)}};
+  Json line = {{"eval_loss", eval.loss},
+               {"eval_token_acc", eval.token_acc},
+               {"eval_runtime", std::round(secs * 1000) / 1000},
+               {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
+               {"eval_steps_per_second", eval.batches / std::max(secs, 1e-9)},
+               {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_}};
+  AddProgress(line, false);
   Print(DumpJson(line));
   return log_.Append(line);
 }

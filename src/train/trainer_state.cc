@@ -20,7 +20,10 @@ Json TrainerState::ToJson() const {
             {"trained_tokens", trained_tokens},
             {"train_seconds", train_seconds},
             {"attempts", attempts},
-            {"args", args}};
+            {"args", args},
+            {"window_correct", window_correct},
+            {"log_acc_sum", log_acc_sum},
+            {"total_loss_sum", total_loss_sum}};
   j["best_metric"] = best_metric ? Json(*best_metric) : Json(nullptr);
   j["best_step"] = best_step ? Json(*best_step) : Json(nullptr);
   return j;
@@ -38,6 +41,7 @@ Status TrainerState::CheckRanges(const std::string& source) const {
   BATON_RETURN_IF_ERROR(at_least("num_train_examples", num_train_examples, 0));
   BATON_RETURN_IF_ERROR(at_least("trained_tokens", trained_tokens, 0));
   BATON_RETURN_IF_ERROR(at_least("attempts", attempts, 1));
+  BATON_RETURN_IF_ERROR(at_least("window_correct", window_correct, 0));
   if (best_step) {
     BATON_RETURN_IF_ERROR(at_least("best_step", *best_step, 0));
     if (*best_step > global_step) {
@@ -48,7 +52,9 @@ Status TrainerState::CheckRanges(const std::string& source) const {
   const std::pair<const char*, double> numbers[] = {{"window_loss_sum", window_loss_sum},
                                                     {"log_loss_sum", log_loss_sum},
                                                     {"log_grad_norm_sum", log_grad_norm_sum},
-                                                    {"train_seconds", train_seconds}};
+                                                    {"train_seconds", train_seconds},
+                                                    {"log_acc_sum", log_acc_sum},
+                                                    {"total_loss_sum", total_loss_sum}};
   for (const auto& [key, value] : numbers) {
     if (!std::isfinite(value)) return Corruption("{}: key '{}' is not finite", source, key);
   }
@@ -92,6 +98,15 @@ Result<TrainerState> TrainerState::FromJson(const Json& j, const std::string& so
   }
   if (j.contains("attempts")) {
     BATON_ASSIGN_OR_RETURN(s.attempts, JsonInt(j, "attempts", source));
+  }
+  if (j.contains("window_correct")) {
+    BATON_ASSIGN_OR_RETURN(s.window_correct, JsonInt(j, "window_correct", source));
+  }
+  if (j.contains("log_acc_sum")) {
+    BATON_ASSIGN_OR_RETURN(s.log_acc_sum, JsonNumber(j, "log_acc_sum", source));
+  }
+  if (j.contains("total_loss_sum")) {
+    BATON_ASSIGN_OR_RETURN(s.total_loss_sum, JsonNumber(j, "total_loss_sum", source));
   }
   // null (no eval yet) or absent: no best checkpoint.
   if (j.contains("best_metric") && !j["best_metric"].is_null()) {

@@ -28,6 +28,11 @@ struct TrainerState {
   double train_seconds = 0;    // summed over every attempt
   int64_t attempts = 1;        // how many processes have worked on this run
   Json args;                   // TrainArgs::ToJson() of the attempt that saved it
+  // Appended: token_acc's running counts (as the loss sums above) and the sum of every step's
+  // loss, for the summary line's train_loss. Absent in older files: 0.
+  int64_t window_correct = 0;  // right-predicted labelled tokens of those micro-batches
+  double log_acc_sum = 0;      // sum of per-step token accuracies since the last log line
+  double total_loss_sum = 0;   // sum of per-step mean losses over the run
 
   Json ToJson() const;
   // Every field checked for its type and range (counts >= 0, attempts >= 1, best_step within

@@ -32,6 +32,9 @@ TrainerState FullState() {
   s.train_seconds = 3600.25;
   s.attempts = 3;
   s.args = Json{{"learning_rate", 1e-4}, {"lora_rank", 8}, {"model", "Qwen/Qwen3-0.6B"}};
+  s.window_correct = 41;
+  s.log_acc_sum = 1.0 / 7.0;
+  s.total_loss_sum = 2.0 / 9.0;
   return s;
 }
 
@@ -58,6 +61,9 @@ void ExpectSameState(const TrainerState& a, const TrainerState& b) {
   EXPECT_EQ(a.num_train_examples, b.num_train_examples);
   EXPECT_EQ(a.trained_tokens, b.trained_tokens);
   EXPECT_EQ(a.train_seconds, b.train_seconds);
+  EXPECT_EQ(a.window_correct, b.window_correct);
+  EXPECT_EQ(a.log_acc_sum, b.log_acc_sum);
+  EXPECT_EQ(a.total_loss_sum, b.total_loss_sum);
   EXPECT_EQ(a.attempts, b.attempts);
   EXPECT_EQ(a.args, b.args);
 }
@@ -107,8 +113,9 @@ TEST(TrainerStateTest, DefaultsSurviveTheRoundTrip) {
 TEST(TrainerStateTest, OptionalFieldsMayBeAbsent) {
   // A file from before trained_tokens/train_seconds/attempts, with no best checkpoint and no args.
   Json j = FullState().ToJson();
-  for (const char* key :
-       {"trained_tokens", "train_seconds", "attempts", "best_metric", "best_step", "args"}) {
+  // Nor token_acc's counts and the loss total (added for ms-swift's log lines).
+  for (const char* key : {"trained_tokens", "train_seconds", "attempts", "best_metric", "best_step",
+                          "args", "window_correct", "log_acc_sum", "total_loss_sum"}) {
     j.erase(key);
   }
   Result<TrainerState> r = TrainerState::FromJson(j, kSource);
@@ -120,6 +127,9 @@ TEST(TrainerStateTest, OptionalFieldsMayBeAbsent) {
   EXPECT_FALSE(r->best_metric.has_value());
   EXPECT_FALSE(r->best_step.has_value());
   EXPECT_TRUE(r->args.is_null());
+  EXPECT_EQ(r->window_correct, 0);
+  EXPECT_EQ(r->log_acc_sum, 0.0);
+  EXPECT_EQ(r->total_loss_sum, 0.0);
 }
 
 TEST(TrainerStateTest, OptionalBestMayBePresentAlone) {
@@ -147,7 +157,8 @@ TEST(TrainerStateTest, EveryFieldOfTheWrongTypeIsNamed) {
   for (const char* key :
        {"version", "global_step", "max_steps", "micro_step", "window_loss_sum", "log_loss_sum",
         "log_grad_norm_sum", "log_steps", "seed", "num_train_examples", "trained_tokens",
-        "train_seconds", "attempts", "best_metric", "best_step"}) {
+        "train_seconds", "attempts", "best_metric", "best_step", "window_correct", "log_acc_sum",
+        "total_loss_sum"}) {
     Json j = FullState().ToJson();
     j[key] = "seven";
     EXPECT_TRUE(FailsWith(TrainerState::FromJson(j, kSource), StatusCode::kInvalidArgument,
@@ -170,7 +181,7 @@ TEST(TrainerStateTest, OutOfRangeValuesAreCorruptionNamingTheKey) {
       {"global_step", -1}, {"max_steps", -3},          {"micro_step", -1},
       {"log_steps", -1},   {"num_train_examples", -1}, {"trained_tokens", -5},
       {"attempts", 0},     {"best_step", -1},          {"best_step", 8},  // after global_step 7
-      {"seed", -1},        {"train_seconds", -1.0}};
+      {"seed", -1},        {"train_seconds", -1.0},    {"window_correct", -1}};
   for (const Case& c : cases) {
     Json j = FullState().ToJson();
     j[c.key] = c.value;

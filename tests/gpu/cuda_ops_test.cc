@@ -197,13 +197,21 @@ void CudaOps::CheckCrossEntropy(int64_t v) {
   Tensor lh = RandomHost({n, v}, 15, 8.0f);
   // Labels at both ends of a row (the last one in the last pack) and in the middle.
   Tensor labels = Tensor::FromI32({5, -100, static_cast<int32_t>(v - 1), 0, -100, 1234}, {n});
+  // Token accuracy: rows 2 and 3 have their label as the largest logit; row 5 has a tie between
+  // index 7 and its label 1234 (the first maximum, 7, is the argmax: a miss).
+  lh.f32()[2 * v + v - 1] = 100.0f;
+  lh.f32()[3 * v + 0] = 100.0f;
+  lh.f32()[5 * v + 7] = lh.f32()[5 * v + 1234] = 100.0f;
   auto logits = Place(*gpu_, lh, dt());
   Tensor want = Tensor::Empty({n, v}, DType::kF32);
-  Result<double> want_loss = cpu_->CrossEntropy(logits.cpu, labels, 0.25f, want);
-  Result<double> got_loss =
-      gpu_->CrossEntropy(logits.gpu, Up(labels, DType::kI32), 0.25f, logits.gpu);  // in place
+  int64_t want_hits = -1, got_hits = -1;
+  Result<double> want_loss = cpu_->CrossEntropy(logits.cpu, labels, 0.25f, want, &want_hits);
+  Result<double> got_loss = gpu_->CrossEntropy(logits.gpu, Up(labels, DType::kI32), 0.25f,
+                                               logits.gpu, &got_hits);  // in place
   ASSERT_TRUE(want_loss.ok() && got_loss.ok()) << got_loss.status().ToString();
   EXPECT_NEAR(*got_loss, *want_loss, 1e-4 * std::fabs(*want_loss));
+  EXPECT_EQ(want_hits, 2);
+  EXPECT_EQ(got_hits, want_hits);
   EXPECT_LT(RelativeError(*gpu_, logits.gpu, want), Tolerance(dt()));
 }
 

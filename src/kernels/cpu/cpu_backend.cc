@@ -270,7 +270,7 @@ class CpuBackend : public Backend {
   }
 
   double DoCrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                        Tensor& dlogits) override {
+                        Tensor& dlogits, int64_t* correct) override {
     int64_t n = logits.dim(0), v = logits.dim(1);
     const int32_t* l = labels.data<int32_t>();
     double total = 0;
@@ -282,7 +282,14 @@ class CpuBackend : public Backend {
         continue;
       }
       float m = row[0];
-      for (int64_t j = 1; j < v; ++j) m = std::max(m, row[j]);
+      int64_t argmax = 0;  // the first largest, as torch.argmax
+      for (int64_t j = 1; j < v; ++j) {
+        if (row[j] > m) {
+          m = row[j];
+          argmax = j;
+        }
+      }
+      if (correct && argmax == l[i]) ++*correct;
       float target = row[l[i]];  // read before g (which may alias row) is overwritten
       // One exp per logit, kept in g; the sum accumulates in double.
       double sum = 0;

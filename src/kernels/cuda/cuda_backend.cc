@@ -266,18 +266,27 @@ class CudaBackend : public Backend {
   }
 
   double DoCrossEntropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                        Tensor& dlogits) override {
+                        Tensor& dlogits, int64_t* correct) override {
     int64_t n = logits.dim(0);
     Tensor row_loss = NewTensor({n}, DType::kI64);  // doubles: 8 bytes each
+    Tensor row_hit = correct ? NewTensor({n}, DType::kI32) : Tensor();
     Record(
         cuda::CrossEntropy(ElemOf(logits.dtype()), logits.raw(), labels.data<int32_t>(), grad_scale,
-                           dlogits.raw(), row_loss.data<double>(), n, logits.dim(1), stream_),
+                           dlogits.raw(), row_loss.data<double>(),
+                           correct ? row_hit.data<int32_t>() : nullptr, n, logits.dim(1), stream_),
         "CrossEntropy");
     std::vector<double> host(static_cast<size_t>(n));
     Record(cudaMemcpyAsync(host.data(), row_loss.raw(), n * sizeof(double), cudaMemcpyDeviceToHost,
                            stream_),
            "loss to host");
+    std::vector<int32_t> hits(correct ? static_cast<size_t>(n) : 0);
+    if (correct) {
+      Record(cudaMemcpyAsync(hits.data(), row_hit.raw(), n * sizeof(int32_t),
+                             cudaMemcpyDeviceToHost, stream_),
+             "hits to host");
+    }
     Record(cudaStreamSynchronize(stream_), "CrossEntropy");
+    for (int32_t h : hits) *correct += h;
     double total = 0;  // rows in order, as the CPU sums them
     for (double l : host) total += l;
     return total;

@@ -298,7 +298,7 @@ struct FillUniformOp {
 template <typename T, bool kWide>
 __global__ void __launch_bounds__(kCeThreads)
     CrossEntropyKernel(const T* logits, const int32_t* labels, float grad_scale, T* dlogits,
-                       double* row_loss, int64_t n, int64_t v) {
+                       double* row_loss, int32_t* row_hit, int64_t n, int64_t v) {
   constexpr int kVec = VecOf<T>();
   __shared__ float max_scratch[kReduceSlots];
   __shared__ double sum_scratch[kReduceSlots];
@@ -312,6 +312,7 @@ __global__ void __launch_bounds__(kCeThreads)
       const float zeros[kVec] = {};
       for (int64_t j = first; j < v; j += step) StoreRowPack<kWide>(g, j, v, zeros);
       if (threadIdx.x == 0) row_loss[row] = 0.0;
+      if (threadIdx.x == 0 && row_hit != nullptr) row_hit[row] = 0;
       continue;
     }
     // Read before anyone writes the row (g may alias x): the reductions' barriers come between.
@@ -327,15 +328,23 @@ __global__ void __launch_bounds__(kCeThreads)
     }
     mx = BlockReduce(mx, MaxOp{}, -INFINITY, max_scratch);
     double sum = 0;
+    float neg_first = -INFINITY;  // -(index) of the first maximum this thread saw
     for (int64_t j = first; j < v; j += step) {
       float xv[kVec];
       const int valid = LoadRowPack<kWide>(x, j, v, xv);
 #pragma unroll
       for (int k = 0; k < kVec; ++k) {
-        if (k < valid) sum += static_cast<double>(kmath::ExpF(SubRn(xv[k], mx)));
+        if (k < valid) {
+          sum += static_cast<double>(kmath::ExpF(SubRn(xv[k], mx)));
+          if (xv[k] == mx) neg_first = fmaxf(neg_first, -static_cast<float>(j + k));
+        }
       }
     }
     sum = BlockReduce(sum, SumOp{}, 0.0, sum_scratch);
+    if (row_hit != nullptr) {  // the same for the whole block; indices < 2^24 are exact floats
+      neg_first = BlockReduce(neg_first, MaxOp{}, -INFINITY, max_scratch);
+      if (threadIdx.x == 0) row_hit[row] = -neg_first == static_cast<float>(label) ? 1 : 0;
+    }
     if (threadIdx.x == 0) {
       row_loss[row] = static_cast<double>(mx) + log(sum) - static_cast<double>(target);
     }
@@ -482,7 +491,7 @@ cudaError_t Dropout(Elem e, const void* x, float p, uint64_t seed, void* out, in
 }
 
 cudaError_t CrossEntropy(Elem e, const void* logits, const int32_t* labels, float grad_scale,
-                         void* dlogits, double* row_loss, int64_t n, int64_t v,
+                         void* dlogits, double* row_loss, int32_t* row_hit, int64_t n, int64_t v,
                          cudaStream_t stream) {
   if (n < 0 || v < 0) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
@@ -491,11 +500,11 @@ cudaError_t CrossEntropy(Elem e, const void* logits, const int32_t* labels, floa
     const T* px = static_cast<const T*>(logits);
     T* pg = static_cast<T*>(dlogits);
     if (RowsWide<T>(v, {logits, dlogits}, nullptr)) {
-      CrossEntropyKernel<T, true>
-          <<<RowGrid(n), kCeThreads, 0, stream>>>(px, labels, grad_scale, pg, row_loss, n, v);
+      CrossEntropyKernel<T, true><<<RowGrid(n), kCeThreads, 0, stream>>>(px, labels, grad_scale, pg,
+                                                                         row_loss, row_hit, n, v);
     } else {
-      CrossEntropyKernel<T, false>
-          <<<RowGrid(n), kCeThreads, 0, stream>>>(px, labels, grad_scale, pg, row_loss, n, v);
+      CrossEntropyKernel<T, false><<<RowGrid(n), kCeThreads, 0, stream>>>(
+          px, labels, grad_scale, pg, row_loss, row_hit, n, v);
     }
     return cudaGetLastError();
   });

@@ -47,9 +47,10 @@ cudaError_t Dropout(Elem e, const void* x, float p, uint64_t seed, void* out, in
                     cudaStream_t stream);
 // Cross-entropy of logits[n,v] against labels[n] (-100 = kIgnoreLabel ignored): row_loss[i] = logsumexp - target
 // (0 on ignored rows) and dlogits = grad_scale * (softmax - onehot) (0 on ignored rows).
-// `dlogits` may alias `logits`. One block per row.
+// `dlogits` may alias `logits`. One block per row. `row_hit` (may be null): 1 where the row's
+// first largest logit is its label, else 0 (0 on ignored rows).
 cudaError_t CrossEntropy(Elem e, const void* logits, const int32_t* labels, float grad_scale,
-                         void* dlogits, double* row_loss, int64_t n, int64_t v,
+                         void* dlogits, double* row_loss, int32_t* row_hit, int64_t n, int64_t v,
                          cudaStream_t stream);
 // dst (dst_e) = src (src_e), n elements (bf16 rounding to nearest even).
 cudaError_t Convert(Elem src_e, const void* src, Elem dst_e, void* dst, int64_t n,
