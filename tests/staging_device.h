@@ -91,7 +91,7 @@ class StagingDevice : public Backend {
   void DoSiluMulBackward(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&) override {
     Unsupported("SiluMulBackward");
   }
-  double DoCrossEntropy(const Tensor&, const Tensor&, float, Tensor&) override {
+  double DoCrossEntropy(const Tensor&, const Tensor&, float, Tensor&, int64_t*) override {
     return Unsupported("CrossEntropy"), 0.0;
   }
 
