@@ -71,7 +71,8 @@ Result<std::vector<Conversation>> ParseJsonl(std::string_view text, std::string_
   return rows;
 }
 
-// Skips one JSON value starting at text[pos] (the text is known to be valid JSON).
+// Skips one JSON value starting at text[pos]; on text that is not JSON it stops somewhere (at
+// worst where it started), and ScanElements stops too.
 size_t SkipValue(std::string_view text, size_t pos) {
   int depth = 0;
   bool in_string = false;
@@ -117,8 +118,13 @@ std::vector<Element> ScanElements(std::string_view text) {
     for (; counted_to < pos; ++counted_to) line += text[counted_to] == '\n';
     size_t start = pos;
     pos = SkipValue(text, pos);
+    // No progress (a byte that starts no value): the text is not JSON, the parse will say where.
+    // Found by fuzz_dataset: this loop used to push elements here until memory ran out.
+    if (pos <= start) break;
     elements.push_back({line, pos - start});
-    if (pos < text.size() && text[pos] == ',') ++pos;
+    pos = text.find_first_not_of(" \t\r\n", pos);
+    if (pos == std::string_view::npos || text[pos] != ',') break;  // ']' or not JSON
+    ++pos;
   }
   return elements;
 }

@@ -264,7 +264,8 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
       to_fetch += o.size;
     }
   }
-  for (const auto& [key, f] : recorded) {
+  for (const auto& entry : recorded) {
+    const std::string& key = entry.first;  // a plain name: clang 14 cannot capture a binding
     if (!kept.count(key) &&
         std::none_of(objects.begin(), objects.end(),
                      [&](const Store::ObjectInfo& o) { return o.key == key; })) {
