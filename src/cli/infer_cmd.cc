@@ -10,7 +10,6 @@
 #include "cli/adapter_source.h"
 #include "cli/commands.h"
 #include "kernels/backend_factory.h"
-#include "kernels/cpu/cpu_backend.h"
 #include "model/generate.h"
 #include "run/layout.h"
 #include "text/chat_template.h"

@@ -1,24 +1,17 @@
 #include "cloud/preemption.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <utility>
 
 #include "base/json.h"
 #include "base/process_contract.h"
+#include "base/strings.h"
 #include "cloud/metadata_time.h"
 #include "net/metadata_client.h"
 
 namespace baton {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -225,7 +218,7 @@ class AzureWatcher : public WatcherBase {
 }  // namespace
 
 Result<Cloud> ParseCloud(std::string_view name) {
-  std::string n = Lower(TrimSpace(name));
+  std::string n = AsciiLower(TrimSpace(name));
   if (n == "alibaba" || n == "aliyun") return Cloud::kAlibaba;
   if (n == "aws") return Cloud::kAws;
   if (n == "gcp") return Cloud::kGcp;
@@ -283,7 +276,7 @@ const char* NoticeKindName(NoticeKind kind) {
 }
 
 Result<NoticeKind> ParseNoticeKind(std::string_view name) {
-  std::string n = Lower(TrimSpace(name));
+  std::string n = AsciiLower(TrimSpace(name));
   if (n == "termination") return NoticeKind::kTermination;
   if (n == "rebalance") return NoticeKind::kRebalance;
   return InvalidArgument("unknown notice kind '{}' (expected termination or rebalance)", name);
