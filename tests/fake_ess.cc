@@ -878,13 +878,17 @@ const FakeEss::Member* FakeEss::ToRemove(const Group& g,
     const int64_t created = v ? v->created_ms : 0;
     return policy == "OldestInstance" ? created : -created;
   };
+  // `counted` is in launch order; instances launched within one millisecond tie on created_ms,
+  // and then launch order decides: the last one is the newest.
   std::vector<const Member*> candidates = counted;
+  bool newest = false;
   for (const std::string& policy : g.removal_policies) {
     int64_t best = key(policy, candidates.front());
     for (const Member* m : candidates) best = std::min(best, key(policy, m));
     std::erase_if(candidates, [&](const Member* m) { return key(policy, m) != best; });
+    newest = policy == "NewestInstance";
   }
-  return candidates.front();
+  return newest ? candidates.back() : candidates.front();
 }
 
 void FakeEss::KeepCapacity(Group* g) {
