@@ -215,4 +215,11 @@ Result<bool> JsonBool(const Json& obj, std::string_view key, std::string_view so
   return WrongType(source, key, "a boolean", *v);
 }
 
+std::string JsonStringOr(const Json& obj, std::string_view key, std::string_view fallback) {
+  if (!obj.is_object()) return std::string(fallback);
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return std::string(fallback);
+  return it->get<std::string>();
+}
+
 }  // namespace baton

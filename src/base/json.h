@@ -36,6 +36,12 @@ Result<double> JsonNumber(const Json& obj, std::string_view key, std::string_vie
 Result<std::string> JsonString(const Json& obj, std::string_view key, std::string_view source);
 Result<bool> JsonBool(const Json& obj, std::string_view key, std::string_view source);
 
+// For optional fields of answers from elsewhere (a cloud API, a cache record), where a missing
+// member and one of another type mean the same: the member `key` when `obj` is an object and the
+// member is a string, else `fallback`. Never throws, unlike nlohmann's value(), which throws
+// type_error 302 on `{"name": 1}` and 306 when `obj` is not an object.
+std::string JsonStringOr(const Json& obj, std::string_view key, std::string_view fallback = {});
+
 // The same checks on a value itself (a list item); the error says what is wrong, the caller
 // adds where. An integer is a JSON integer in int64's range or a whole float within 2^53
 // (2.0, not 2.5 or 1e30); a number is finite (a literal such as 1e999 parses as inf).

@@ -124,5 +124,16 @@ TEST(JsonReaders, NumbersAreFinite) {
   EXPECT_FALSE(JsonAsNumber(Json(kInf)).ok());
 }
 
+TEST(JsonReaders, StringOrFallsBackWithoutThrowing) {
+  Json j = Doc(R"({"a": "x", "n": 1, "o": {}, "z": null})");
+  EXPECT_EQ(JsonStringOr(j, "a"), "x");
+  EXPECT_EQ(JsonStringOr(j, "n"), "");  // nlohmann's j.value("n", "") throws type_error 302
+  EXPECT_EQ(JsonStringOr(j, "o", "d"), "d");
+  EXPECT_EQ(JsonStringOr(j, "z", "d"), "d");
+  EXPECT_EQ(JsonStringOr(j, "missing", "d"), "d");
+  EXPECT_EQ(JsonStringOr(Json::array({1}), "a", "d"), "d");  // value() throws 306 here
+  EXPECT_EQ(JsonStringOr(Json(3), "a"), "");
+}
+
 }  // namespace
 }  // namespace baton

@@ -97,7 +97,7 @@ Status Preflight(AliyunClient* client, const FleetJob& f) {
   std::string known;
   bool found = false;
   for (const Json& r : AliyunList(*regions, "Regions", "Region")) {
-    std::string id = r.value("RegionId", "");
+    std::string id = JsonStringOr(r, "RegionId");
     known += (known.empty() ? "" : ", ") + id;
     found = found || id == f.spec.aliyun.region;
   }
@@ -110,7 +110,8 @@ Status Preflight(AliyunClient* client, const FleetJob& f) {
   Result<Json> zones = client->Call(AliyunService::kEcs, "DescribeZones", q);
   if (!zones.ok()) return zones.status().WithContext("listing the region's zones");
   std::vector<std::string> ids;
-  for (const Json& z : AliyunList(*zones, "Zones", "Zone")) ids.push_back(z.value("ZoneId", ""));
+  for (const Json& z : AliyunList(*zones, "Zones", "Zone"))
+    ids.push_back(JsonStringOr(z, "ZoneId"));
   for (const fleet::Offer& o : f.spec.offers) {
     if (std::find(ids.begin(), ids.end(), o.zone) == ids.end()) {
       return f.job.fleet.Error("offers",

@@ -21,8 +21,8 @@ bool AgentTrack::Poll(Store* store, double now, Instance* info, bool* changed) {
     checkpoint_step = std::max(checkpoint_step, *s);
   }
   if (hb.state == AgentState::kTraining && step != info->last_work) {
-    if (rate_t0 < 0 && info->running_at >= 0 && info->start_work >= 0 &&
-        now > info->running_at && step > info->start_work) {
+    if (rate_t0 < 0 && info->running_at >= 0 && info->start_work >= 0 && now > info->running_at &&
+        step > info->start_work) {
       // A provider that re-opened the run (a restarted controller, `fleet status`) knows when
       // the instance began training and from which step: a rate from its first look.
       rate_t0 = info->running_at;

@@ -15,9 +15,9 @@ int64_t IntField(const Json& j, const char* key) {
 
 EssGroup GroupOf(const Json& g) {
   EssGroup out;
-  out.id = g.value("ScalingGroupId", "");
-  out.lifecycle = g.value("LifecycleState", "");
-  out.active_configuration_id = g.value("ActiveScalingConfigurationId", "");
+  out.id = JsonStringOr(g, "ScalingGroupId");
+  out.lifecycle = JsonStringOr(g, "LifecycleState");
+  out.active_configuration_id = JsonStringOr(g, "ActiveScalingConfigurationId");
   out.min_size = IntField(g, "MinSize");
   out.max_size = IntField(g, "MaxSize");
   out.desired = IntField(g, "DesiredCapacity");
@@ -122,8 +122,8 @@ Result<std::optional<EssGroup>> FindEssGroup(AliyunClient* client, const std::st
       client, AliyunService::kEss, "DescribeScalingGroups", q, 50, [&](const Json& page) {
         for (const Json& g : AliyunList(page, "ScalingGroups", "ScalingGroup")) {
           // The name filter is the server's; a group of another name is never ours.
-          if (g.value("ScalingGroupName", "") != EssGroupName(run)) continue;
-          if (g.value("LifecycleState", "") == "Deleting") continue;
+          if (JsonStringOr(g, "ScalingGroupName") != EssGroupName(run)) continue;
+          if (JsonStringOr(g, "LifecycleState") == "Deleting") continue;
           found = GroupOf(g);
         }
         return Status::Ok();
@@ -139,15 +139,15 @@ Result<std::vector<EssInstance>> ListEssInstances(AliyunClient* client, const st
   BATON_RETURN_IF_ERROR(PaginatePages(
       client, AliyunService::kEss, "DescribeScalingInstances", q, 50, [&](const Json& page) {
         for (const Json& i : AliyunList(page, "ScalingInstances", "ScalingInstance")) {
-          if (i.value("ScalingGroupId", group_id) != group_id) continue;
+          if (JsonStringOr(i, "ScalingGroupId", group_id) != group_id) continue;
           EssInstance e;
-          e.id = i.value("InstanceId", "");
-          e.lifecycle = i.value("LifecycleState", "");
-          e.zone = i.value("ZoneId", "");
+          e.id = JsonStringOr(i, "InstanceId");
+          e.lifecycle = JsonStringOr(i, "LifecycleState");
+          e.zone = JsonStringOr(i, "ZoneId");
           // notes 2.2: no charge type field; absent, empty or NoSpot is on-demand.
-          std::string strategy = i.value("SpotStrategy", "");
+          std::string strategy = JsonStringOr(i, "SpotStrategy");
           e.spot = !strategy.empty() && strategy != "NoSpot";
-          e.created = i.value("CreatedTime", i.value("CreationTime", ""));
+          e.created = JsonStringOr(i, "CreatedTime", JsonStringOr(i, "CreationTime"));
           out.push_back(std::move(e));
         }
         return Status::Ok();
@@ -195,7 +195,7 @@ Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpO
     p.SetStructList("Tag", tags);
     BATON_ASSIGN_OR_RETURN(Json r, client->Call(AliyunService::kEss, "CreateScalingGroup", p));
     group = EssGroup{};
-    group->id = r.value("ScalingGroupId", "");
+    group->id = JsonStringOr(r, "ScalingGroupId");
     group->lifecycle = "Inactive";
     group->max_size = 1;
     if (group->id.empty()) return Internal("ESS CreateScalingGroup answered no ScalingGroupId");
@@ -215,8 +215,8 @@ Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpO
   BATON_RETURN_IF_ERROR(PaginatePages(
       client, AliyunService::kEss, "DescribeScalingConfigurations", q, 50, [&](const Json& page) {
         for (const Json& c : AliyunList(page, "ScalingConfigurations", "ScalingConfiguration")) {
-          if (c.value("ScalingConfigurationName", "") == AliyunName(o.run, 64)) {
-            config_id = c.value("ScalingConfigurationId", "");
+          if (JsonStringOr(c, "ScalingConfigurationName") == AliyunName(o.run, 64)) {
+            config_id = JsonStringOr(c, "ScalingConfigurationId");
           }
         }
         return Status::Ok();
@@ -227,7 +227,7 @@ Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpO
     BATON_RETURN_IF_ERROR(SetConfigurationParams(spec, o, &p));
     BATON_ASSIGN_OR_RETURN(Json r,
                            client->Call(AliyunService::kEss, "CreateScalingConfiguration", p));
-    config_id = r.value("ScalingConfigurationId", "");
+    config_id = JsonStringOr(r, "ScalingConfigurationId");
     if (config_id.empty()) {
       return Internal("ESS CreateScalingConfiguration answered no ScalingConfigurationId");
     }

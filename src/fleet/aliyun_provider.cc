@@ -44,14 +44,14 @@ Result<int64_t> ParseEcsTime(std::string text) {
 
 std::string TagValue(const Json& instance, std::string_view key) {
   for (const Json& tag : AliyunList(instance, "Tags", "Tag")) {
-    if (tag.value("TagKey", "") == key) return tag.value("TagValue", "");
+    if (JsonStringOr(tag, "TagKey") == key) return JsonStringOr(tag, "TagValue");
   }
   return "";
 }
 
 bool HasRecyclingLock(const Json& instance) {
   for (const Json& lock : AliyunList(instance, "OperationLocks", "LockReason")) {
-    if (EqualsIgnoreCase(lock.value("LockReason", ""), "recycling")) return true;
+    if (EqualsIgnoreCase(JsonStringOr(lock, "LockReason"), "recycling")) return true;
   }
   return false;
 }
@@ -288,12 +288,12 @@ Status AliyunProvider::RefreshStock() {
     //   not listed has none.
     bool has = false;
     for (const Json& z : AliyunList(answers[key], "AvailableZones", "AvailableZone")) {
-      if (z.value("ZoneId", "") != o.zone) continue;
+      if (JsonStringOr(z, "ZoneId") != o.zone) continue;
       for (const Json& r : AliyunList(z, "AvailableResources", "AvailableResource")) {
         for (const Json& t : AliyunList(r, "SupportedResources", "SupportedResource")) {
-          if (t.value("Value", "") != o.instance_type) continue;
-          std::string category = t.value("StatusCategory", "");
-          has = has || (t.value("Status", "") == "Available" && category != "WithoutStock" &&
+          if (JsonStringOr(t, "Value") != o.instance_type) continue;
+          std::string category = JsonStringOr(t, "StatusCategory");
+          has = has || (JsonStringOr(t, "Status") == "Available" && category != "WithoutStock" &&
                         category != "ClosedWithoutStock");
         }
       }
@@ -474,7 +474,7 @@ Status AliyunProvider::Refresh() {
   BATON_RETURN_IF_ERROR(PaginateNextToken(
       client_, AliyunService::kEcs, "DescribeInstances", q, 100, [&](const Json& page) {
         for (const Json& i : AliyunList(page, "Instances", "Instance")) {
-          listed[i.value("InstanceId", "")] = i;
+          listed[JsonStringOr(i, "InstanceId")] = i;
         }
         return Status::Ok();
       }));
@@ -493,7 +493,7 @@ Status AliyunProvider::Refresh() {
     Tracked t;
     t.info.id = id;
     t.info.offer = offer;
-    Result<int64_t> created = ParseEcsTime(inst.value("CreationTime", ""));
+    Result<int64_t> created = ParseEcsTime(JsonStringOr(inst, "CreationTime"));
     t.info.launched_at =
         created.ok() ? static_cast<double>(*created - ledger_.started_unix_ms) / 1000.0 : now;
     t.info.launched_at = std::min(t.info.launched_at, now);
@@ -595,7 +595,7 @@ Result<double> AliyunProvider::SpotCostFromHistory(const Offer& offer, double fr
     BATON_ASSIGN_OR_RETURN(Json answer,
                            client_->Call(AliyunService::kEcs, "DescribeSpotPriceHistory", q));
     for (const Json& p : AliyunList(answer, "SpotPrices", "SpotPriceType")) {
-      Result<int64_t> at = ParseRfc3339Ms(p.value("Timestamp", ""));
+      Result<int64_t> at = ParseRfc3339Ms(JsonStringOr(p, "Timestamp"));
       auto price = p.find("SpotPrice");
       if (!at.ok() || price == p.end() || !price->is_number()) {
         return Corruption(
@@ -605,7 +605,15 @@ Result<double> AliyunProvider::SpotCostFromHistory(const Offer& offer, double fr
       }
       points.emplace_back(*at, price->get<double>());
     }
-    int64_t next = answer.value("NextOffset", int64_t{0});
+    int64_t next = 0;
+    if (answer.contains("NextOffset")) {
+      Result<int64_t> offset = JsonAsInt(answer["NextOffset"]);
+      if (!offset.ok()) {
+        return Corruption("ECS DescribeSpotPriceHistory: NextOffset: {}",
+                          offset.status().message());
+      }
+      next = *offset;
+    }
     if (next <= 0 || AliyunList(answer, "SpotPrices", "SpotPriceType").empty()) break;
     q.Set("Offset", next);
   }

@@ -183,7 +183,7 @@ Status LocalProvider::Load() {
   }
   BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
   Json j = Json::parse(text, nullptr, false);
-  if (!j.is_object() || j.value("format", "") != "baton-local-fleet") {
+  if (!j.is_object() || JsonStringOr(j, "format") != "baton-local-fleet") {
     return Corruption("{}: not a local fleet state file", path);
   }
   try {

@@ -257,7 +257,8 @@ TEST(FleetSpec, AliyunSectionErrorsArePlaced) {
                "demo.yaml", "fleet.aliyun: is for the aliyun providers");
   std::string no_section = kAliyunFleet;
   no_section = no_section.substr(0, no_section.find(R"(,
-  "aliyun")")) + "}";
+  "aliyun")")) +
+               "}";
   Result<FleetSpec> spec = ParseFleetSpec(Parse(no_section));
   ASSERT_FALSE(spec.ok());
   EXPECT_NE(spec.status().message().find("fleet.aliyun: required for the aliyun providers"),

@@ -145,8 +145,10 @@ Result<ModelConfig> ModelConfig::FromJson(const Json& j, const std::string& sour
       BATON_ASSIGN_OR_RETURN(c.mlp_bias, JsonBool(j, "mlp_bias", source));
     }
   }
-  if (c.arch == Architecture::kQwen2 && j.value("use_sliding_window", false)) {
-    return Unimplemented("{}: use_sliding_window=true is not supported", source);
+  if (c.arch == Architecture::kQwen2 && j.contains("use_sliding_window") &&
+      !j["use_sliding_window"].is_null()) {
+    BATON_ASSIGN_OR_RETURN(bool sliding, JsonBool(j, "use_sliding_window", source));
+    if (sliding) return Unimplemented("{}: use_sliding_window=true is not supported", source);
   }
   if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
   if (c.head_dim == 0 && c.num_attention_heads > 0)

@@ -44,6 +44,9 @@ TEST(ModelConfigRanges, SizesAreBoundedAndNamed) {
       {"eos_token_id", Json::array({1, 1e30}), "key 'eos_token_id'[1]: 1e+30 is out of range"},
       {"bos_token_id", "x", "key 'bos_token_id': expected an integer, got string"},
       {"tie_word_embeddings", 1, "key 'tie_word_embeddings': expected a boolean"},
+      // Found by fuzz_documents in CI: nlohmann's value() threw type_error 302 here.
+      {"use_sliding_window", 1, "key 'use_sliding_window': expected a boolean, got number"},
+      {"use_sliding_window", true, "use_sliding_window=true is not supported"},
   };
   for (const Case& c : cases) {
     Json j = Tiny();

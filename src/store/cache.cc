@@ -158,7 +158,7 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
   Json j = Json::parse(text, nullptr, false);
   // A cache record we cannot read is no reason to fail: everything is downloaded again. The
   // record names its URL by digest (and shows it redacted), never with the URL's secrets.
-  if (j.is_discarded() || !j.is_object() || j.value("url_sha256", "") != Sha256Hex(url) ||
+  if (j.is_discarded() || !j.is_object() || JsonStringOr(j, "url_sha256") != Sha256Hex(url) ||
       !j.contains("files") || !j["files"].is_object()) {
     return out;
   }
@@ -167,7 +167,8 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
     // entry ("../../x") is not one this cache wrote, and is never deleted or trusted.
     if (!ValidateKey(key).ok() || key.back() == '/') continue;
     if (!v.is_object() || !v.contains("size") || !v["size"].is_number_unsigned()) continue;
-    out[key] = CachedFile{v["size"].get<uint64_t>(), v.value("etag", ""), v.value("xxh3_64", "")};
+    out[key] =
+        CachedFile{v["size"].get<uint64_t>(), JsonStringOr(v, "etag"), JsonStringOr(v, "xxh3_64")};
   }
   return out;
 }

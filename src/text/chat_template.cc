@@ -166,7 +166,7 @@ Result<DetectedChatTemplate> DetectChatTemplateInDir(Env* env, const std::string
   if (it != config.end() && it->is_array()) {
     // Some files list named templates; "default" is the one used for chat.
     for (const Json& t : *it) {
-      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
+      if (t.is_object() && JsonStringOr(t, "name") == "default" && t.contains("template") &&
           t["template"].is_string()) {
         return DetectChatTemplate(t["template"].get<std::string>(), path);
       }

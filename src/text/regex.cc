@@ -1,6 +1,8 @@
 // The backtracking matcher for programs built by regex_compile.cc.
 #include "text/regex.h"
 
+#include <unordered_set>
+
 #include "text/regex_program.h"
 
 namespace baton {
@@ -19,63 +21,81 @@ struct Backtrack {
 // which gives Oniguruma's leftmost-first (Perl) semantics. `stack` is shared with nested
 // lookahead runs; each run only pops what it pushed, and drops it all when it succeeds, so a
 // lookahead is atomic as in Oniguruma.
+//
+// Backtracking can take time exponential in the pattern or the text ((a?){30} followed by
+// what fails, (a+)+b). A run that has taken kMemoAfter steps starts remembering the states
+// (instruction, position) it has been in and fails any state it reaches again. That changes no
+// answer: the program has no backreferences and a lookahead's outcome depends only on its
+// position, so a state explored before either failed already or is being re-entered without
+// progress (an empty loop, which Oniguruma's empty check also ends), and its alternatives are
+// explored in the same priority order from its first visit. From then on each state is run at
+// most once, so a run takes at most (instructions x (text length + 1)) more steps. Tokenizer
+// patterns (the pre-tokenizer's Split) finish each run in a few dozen steps and never get here.
+constexpr size_t kMemoAfter = size_t{1} << 16;
+
 bool Run(const Program& prog, std::u32string_view text, int pc, size_t pos,
          std::vector<Backtrack>* stack, size_t* end) {
   const size_t base = stack->size();
   const size_t n = text.size();
+  size_t steps = 0;
+  std::unordered_set<uint64_t> seen;
   while (true) {
     const Inst& in = prog.insts[pc];
-    bool ok = true;
-    switch (in.op) {
-      case Op::kChar:
-        ok = pos < n && text[pos] == in.c;
-        if (ok) ++pos, ++pc;
-        break;
-      case Op::kClass:
-        ok = pos < n && prog.classes[in.x].Contains(text[pos]);
-        if (ok) ++pos, ++pc;
-        break;
-      case Op::kAny:
-        ok = pos < n && text[pos] != U'\n';
-        if (ok) ++pos, ++pc;
-        break;
-      case Op::kSplit:
-        stack->push_back({in.y, pos});
-        pc = in.x;
-        break;
-      case Op::kJmp:
-        pc = in.x;
-        break;
-      case Op::kMatch:
-        *end = pos;
-        stack->resize(base);
-        return true;
-      case Op::kLook: {
-        size_t look_end;
-        ok = Run(prog, text, pc + 1, pos, stack, &look_end) != in.negate;
-        if (ok) pc = in.x;
-        break;
+    // Past kMemoAfter steps, a state seen before fails: it failed, or this is an empty loop.
+    bool ok =
+        ++steps <= kMemoAfter || seen.insert(static_cast<uint64_t>(pc) * (n + 1) + pos).second;
+    if (ok) {
+      switch (in.op) {
+        case Op::kChar:
+          ok = pos < n && text[pos] == in.c;
+          if (ok) ++pos, ++pc;
+          break;
+        case Op::kClass:
+          ok = pos < n && prog.classes[in.x].Contains(text[pos]);
+          if (ok) ++pos, ++pc;
+          break;
+        case Op::kAny:
+          ok = pos < n && text[pos] != U'\n';
+          if (ok) ++pos, ++pc;
+          break;
+        case Op::kSplit:
+          stack->push_back({in.y, pos});
+          pc = in.x;
+          break;
+        case Op::kJmp:
+          pc = in.x;
+          break;
+        case Op::kMatch:
+          *end = pos;
+          stack->resize(base);
+          return true;
+        case Op::kLook: {
+          size_t look_end;
+          ok = Run(prog, text, pc + 1, pos, stack, &look_end) != in.negate;
+          if (ok) pc = in.x;
+          break;
+        }
+        case Op::kLineStart:
+          ok = pos == 0 || text[pos - 1] == U'\n';
+          if (ok) ++pc;
+          break;
+        case Op::kLineEnd:
+          ok = pos == n || text[pos] == U'\n';
+          if (ok) ++pc;
+          break;
+        case Op::kTextStart:
+          ok = pos == 0;
+          if (ok) ++pc;
+          break;
+        case Op::kTextEnd:
+          ok = pos == n;
+          if (ok) ++pc;
+          break;
+        case Op::kTextEndNl:
+          ok = pos == n || (pos + 1 == n && text[pos] == U'\n');
+          if (ok) ++pc;
+          break;
       }
-      case Op::kLineStart:
-        ok = pos == 0 || text[pos - 1] == U'\n';
-        if (ok) ++pc;
-        break;
-      case Op::kLineEnd:
-        ok = pos == n || text[pos] == U'\n';
-        if (ok) ++pc;
-        break;
-      case Op::kTextStart:
-        ok = pos == 0;
-        if (ok) ++pc;
-        break;
-      case Op::kTextEnd:
-        ok = pos == n;
-        if (ok) ++pc;
-        break;
-      case Op::kTextEndNl:
-        ok = pos == n || (pos + 1 == n && text[pos] == U'\n');
-        if (ok) ++pc;
-        break;
     }
     if (!ok) {
       if (stack->size() == base) return false;

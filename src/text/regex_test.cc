@@ -96,6 +96,20 @@ TEST(RegexTest, TokenizerPatterns) {
   EXPECT_EQ(Matches(kQwen2, spaces + "x").size(), 2u);
 }
 
+TEST(RegexTest, BacktrackingIsBoundedAndKeepsItsAnswers) {
+  // 24 optional a's before a{24} or a{23}: 2^24 ways to share 24 a's out, each explored before a
+  // plain backtracker fails. Past regex.cc's kMemoAfter steps a run remembers its states, so
+  // these finish, and the answers are backtracking's (leftmost-first, greedy first).
+  const std::string a24(24, 'a');
+  EXPECT_EQ(Matches("(?:a?){24}a{24}c", a24), V{});
+  EXPECT_EQ(Matches("(?:a?){24}a{24}c|(?:a?){24}a{24}", a24), V{a24});
+  EXPECT_EQ(Matches("(?:a?){24}a{23}c|(?:a?){24}a{23}", a24), V{a24});  // not a{23}'s 23
+  EXPECT_EQ(Matches("(?:a?" "?){24}a{23}", a24), V{a24.substr(1)});  // lazy: the fewest a's first
+  // fuzz_regex's finding (fuzz/regressions/fuzz_regex/nested_optional_repeat): lazy optionals
+  // repeated {4,31} times before a lookahead that fails took minutes on 12 code points.
+  EXPECT_EQ(Matches("\x7f????{4,31}(?=x)", "ABa???$$$"), V{});
+}
+
 TEST(RegexTest, Errors) {
   for (const char* bad :
        {"(?<=a)b", "(?<name>a)", "a++", R"(\1)", "(a", "a)", "[a", "[[:alpha:]]", "*a",
