@@ -3,12 +3,20 @@
 // uses), read as ms-swift 3 reads them, trained on to completion, and left exactly as they were.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "cli_process.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "model/lora.h"
+#include "model/transformer.h"
+#include "test_paths.h"
 #include "test_util.h"
 #include "tiny_model.h"
 
@@ -161,6 +169,155 @@ TEST_F(SwiftDatasetCliTest, TheRecipesThreeModelScopeFoldersTrainAndStayUnmodifi
   for (const char* d : {"alpaca-gpt4-data-zh", "alpaca-gpt4-data-en", "self-cognition"}) {
     EXPECT_EQ(Snapshot(tmp_.Sub(std::string("data/") + d)), before[d]) << d << " was modified";
   }
+}
+
+// Logits of `model_dir` (with `adapter_dir`'s adapter when given) on a fixed prompt, f32 on the
+// CPU.
+Tensor Logits(const std::string& model_dir, const std::string& adapter_dir) {
+  Env* env = Env::Default();
+  std::unique_ptr<Backend> backend = MakeCpuBackend({CpuGemm::kNaive, 1});
+  auto model = Transformer::Load(env, model_dir, backend.get());
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  if (!model.ok()) return Tensor();
+  std::optional<LoraAdapter> adapter;
+  if (!adapter_dir.empty()) {
+    auto loaded = LoraAdapter::Load(env, adapter_dir, (*model)->config());
+    EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+    if (!loaded.ok()) return Tensor();
+    adapter.emplace(std::move(loaded).value());
+    (*model)->SetAdapter(&*adapter);
+  }
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 19; ++i) ids.push_back((i * 7919 + 101) % 151000);
+  auto logits = (*model)->Forward(Tensor::FromI32(ids, {1, 19}), Tensor());
+  EXPECT_TRUE(logits.ok()) << logits.status().ToString();
+  return logits.ok() ? logits->Clone() : Tensor();
+}
+
+// The issue's "done when": ms-swift's documented LoRA line (tests/data/ms-swift/train.sh, its
+// README's quick start: three ModelScope datasets, bf16, 16-step accumulation, self-cognition's
+// --model_author/--model_name) runs with one edit, `swift sft` -> `baton train`. The folder it
+// runs in holds what the line names: `Qwen/Qwen2.5-7B-Instruct` is the tiny model and
+// `AI-ModelScope/alpaca-gpt4-data-zh`, `-en` and `swift/self-cognition` are folders shaped like
+// their `modelscope download`s, so even the paths stay as written. It trains to completion
+// (float32 on this CPU, said once), each checkpoint has ms-swift's args.json, the datasets are
+// left as they were, and `baton export --merge_lora true` gives a model whose logits are those
+// of base + adapter.
+TEST_F(SwiftDatasetCliTest, TheRecipesSwiftSftLineRunsUnchangedThroughBatonTrain) {
+  Env* env = Env::Default();
+  const std::string zh = "work/AI-ModelScope/alpaca-gpt4-data-zh";
+  const std::string en = "work/AI-ModelScope/alpaca-gpt4-data-en";
+  const std::string sc = "work/swift/self-cognition";
+  // The tricky rows above and more plain ones: #500 repeats a dataset at most 100 times.
+  std::string zh_csv(kZhCsv), en_csv(kEnCsv), sc_jsonl(kSelfCognition);
+  for (int i = 1; i <= 8; ++i) {
+    zh_csv += fmt::format("计算{}加{}。,,\"{}加{}等于{}。\"\r\n", i, i + 1, i, i + 1, 2 * i + 1);
+    en_csv += fmt::format("Add {} and {}.,,\"{} + {} = {}, the sum.\"\n", i, i, i, i, 2 * i);
+    sc_jsonl += fmt::format(
+        R"({{"query": "问题{}：你叫什么？", "response": "我叫{{{{NAME}}}}。", "tag": "zh"}})"
+        "\n",
+        i);
+  }
+  Put(zh + "/train.csv", zh_csv);
+  Put(zh + "/README.md",
+      "---\nlicense: CC BY NC 4.0\ntags:\n- gpt4\n---\n数据已经预设了train分片\n");
+  PutModelScopeExtras(zh);
+  Put(en + "/train.csv", en_csv);
+  PutModelScopeExtras(en);
+  Put(sc + "/self_cognition.jsonl", sc_jsonl);
+  Put(sc + "/README.md",
+      "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: "
+      "\"self_cognition.jsonl\"\n---\n");
+  PutModelScopeExtras(sc);
+  std::map<std::string, std::map<std::string, std::string>> before;
+  for (const std::string& d : {zh, en, sc}) before[d] = Snapshot(tmp_.Sub(d));
+  const std::string model = tmp_.Sub("work/Qwen/Qwen2.5-7B-Instruct");
+  ASSERT_NO_FATAL_FAILURE(WriteTinyModel(model));
+  // Qwen2.5-Instruct's tokenizer_config.json names its chat template (ChatML, with Qwen2.5's
+  // default system prompt); abridged to what template detection reads.
+  Json tokenizer_config = {
+      {"chat_template",
+       "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "
+       "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are "
+       "Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif "
+       "%}{%- for message in messages %}...{%- endfor %}"},
+      {"eos_token", "<|im_end|>"},
+      {"model_max_length", 131072}};
+  ASSERT_TRUE(
+      env->WriteFileAtomic(model + "/tokenizer_config.json", DumpJson(tokenizer_config, 2)).ok());
+
+  // The line as ms-swift documents it; the only edit is the command.
+  Result<std::string> script = env->ReadFile(TestDataDir() + "/ms-swift/train.sh");
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  std::string edited = *script;
+  ASSERT_NE(edited.find("\nswift sft \\\n"), std::string::npos) << edited;
+  edited.replace(edited.find("swift sft"), 9, "baton train");
+  ASSERT_TRUE(env->WriteFileAtomic(tmp_.Sub("work/train.sh"), edited).ok());
+  const std::string bin = std::string(BATON_BINARY).substr(0, std::string(BATON_BINARY).rfind('/'));
+  ProcessResult train =
+      RunProcess({"/bin/bash", "-c", "cd \"$0\" && PATH=\"$1:$PATH\" exec bash train.sh",
+                  tmp_.Sub("work"), bin},
+                 {}, tmp_.Sub("train.log"), 1800000);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("--torch_dtype bfloat16: "), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("training computes in float32 on the CPU"), std::string::npos);
+  // #500 of each: 12, 11 and 11 rows repeated as ms-swift's sample_dataset does.
+  for (const char* rows : {"12 rows -> 500 train", "11 rows -> 500 train"}) {
+    EXPECT_NE(train.output.find(rows), std::string::npos) << rows << "\n" << train.output;
+  }
+  // ms-swift has rules for the zh folder and self-cognition, none for the en one: said once.
+  const std::string notice = "no ms-swift dataset rule applies";
+  size_t at = train.output.find(notice);
+  EXPECT_NE(train.output.find("dataset AI-ModelScope/alpaca-gpt4-data-en: " + notice),
+            std::string::npos)
+      << train.output;
+  EXPECT_EQ(train.output.find(notice, at + 1), std::string::npos) << train.output;
+  EXPECT_TRUE(env->FileExists(tmp_.Sub("work/output/COMPLETE")));
+  for (const std::string& d : {zh, en, sc}) {
+    EXPECT_EQ(Snapshot(tmp_.Sub(d)), before[d]) << d << " was modified";
+  }
+
+  // 1500 rows, 16 per step: 94 steps; --save_steps 50 and --save_total_limit 2 keep 50 and 94.
+  Result<std::string> log = env->ReadFile(tmp_.Sub("work/output/logging.jsonl"));
+  ASSERT_TRUE(log.ok());
+  std::string last_line = log->substr(log->rfind('\n', log->size() - 2) + 1);
+  Result<Json> final_line = ParseJson(last_line, "logging.jsonl");
+  ASSERT_TRUE(final_line.ok()) << final_line.status().ToString();
+  const std::string ckpt = JsonStringOr(*final_line, "last_model_checkpoint");
+  EXPECT_EQ(ckpt, "output/checkpoint-94") << last_line;
+  EXPECT_TRUE(env->FileExists(tmp_.Sub("work/output/checkpoint-50/MANIFEST.json")));
+  EXPECT_FALSE(env->FileExists(tmp_.Sub("work/output/checkpoint-5/MANIFEST.json")));
+  Result<Json> args = ReadJsonFile(env, tmp_.Sub("work/output/checkpoint-94/args.json"));
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ((*args)["model"], "Qwen/Qwen2.5-7B-Instruct");
+  EXPECT_EQ((*args)["train_type"], "lora");
+  EXPECT_EQ((*args)["torch_dtype"], "bfloat16");
+  EXPECT_EQ((*args)["system"], "You are a helpful assistant.");
+  EXPECT_EQ((*args)["lora_rank"], 8);
+  EXPECT_EQ((*args)["lora_alpha"], 32.0);
+  EXPECT_EQ((*args)["max_length"], 2048);
+  EXPECT_EQ((*args)["model_author"], Json::array({"swift"}));
+  EXPECT_TRUE((*args)["template"].is_string() && (*args)["model_type"].is_string()) << *args;
+
+  // swift export's line for it, the model from args.json (relative, as ms-swift resolves it).
+  ProcessResult exported = RunProcess(
+      {"/bin/bash", "-c",
+       "cd \"$0\" && exec \"$1\" export --adapters output/checkpoint-94 --merge_lora true",
+       tmp_.Sub("work"), BATON_BINARY},
+      {}, tmp_.Sub("export.log"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  Tensor want = Logits(model, tmp_.Sub("work/output/checkpoint-94"));
+  Tensor got = Logits(tmp_.Sub("work/output/checkpoint-94-merged"), "");
+  Tensor base = Logits(model, "");
+  ASSERT_EQ(want.shape(), got.shape());
+  double diff = 0, scale = 0, moved = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(want.f32()[i] - got.f32()[i])));
+    moved = std::max(moved, static_cast<double>(std::fabs(want.f32()[i] - base.f32()[i])));
+    scale = std::max(scale, static_cast<double>(std::fabs(want.f32()[i])));
+  }
+  EXPECT_LT(diff / scale, 1e-5);
+  EXPECT_GT(moved / scale, 1e-4) << "training left the adapter without effect";
 }
 
 TEST_F(SwiftDatasetCliTest, ARenamedSelfCognitionFolderGetsNoRuleAndBatonSaysSo) {

@@ -31,6 +31,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"
   "(^|/)LocalStoryTest\\."                                     "slow"
+  "(^|/)SwiftDatasetCliTest\\.TheRecipesSwiftSftLineRunsUnchanged"  "slow"
   "(^|/)AgentTest\\.NoticeCheckpointsThenTheNextAgentCompletesExactly$"  "slow"
   "(^|/)AgentHandoffTest\\.StandbyTakesOverOnlyAfterTheHolderCheckpointed$"  "slow"
   "(^|/)TrainResume\\.(StopAtEveryPollPointIsExact|OlderTrainerIsFencedAndWritesNothing)$"

@@ -47,7 +47,15 @@ void AddTrainCommand(CLI::App& root, Action& action) {
     opt->capture_default_str();
     if (std::string(key) == "model" || std::string(key) == "dataset") opt->required();
   });
-  cmd->callback([&action, args, cmd] {
+  // ms-swift flags without an effect here, accepted so that a pasted `swift sft` line runs.
+  // ms-swift's README example passes --dataloader_num_workers 4; Baton tokenizes every row
+  // before the first step, in-process, so there are no loader workers to start.
+  auto loader_workers = std::make_shared<int64_t>(0);
+  cmd->add_option("--dataloader_num_workers", *loader_workers,
+                  "accepted for ms-swift's command lines; no effect (Baton prepares the data "
+                  "in-process before training)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([&action, args, cmd, loader_workers] {  // keeps the flag's storage alive
     args->system_given = cmd->count("--system") > 0;
     action = [args] {
       std::atomic<bool>* stop = InstallStopSignalHandlers();

@@ -168,7 +168,18 @@ class Trainer {
 
 Status Trainer::Setup() {
   BATON_RETURN_IF_ERROR(args_.Validate());
-  BATON_ASSIGN_OR_RETURN(backend_, MakeBackend(args_.device, args_.torch_dtype));
+  // A pasted `swift sft` line says --torch_dtype bfloat16; without a GPU, transformers would
+  // compute in bf16 on the CPU, Baton's CPU kernels are f32 only: with --device auto the run goes
+  // on in float32 and says so (--device cuda makes a missing GPU an error instead).
+  std::string dtype = args_.torch_dtype;
+  if (args_.device == "auto" && dtype != "float32" && dtype != "fp32" && VisibleGpuCount() == 0) {
+    Print(fmt::format(
+        "--torch_dtype {}: {}, so training computes in float32 on the CPU (bfloat16 "
+        "computes on a GPU only; --device cuda makes this an error)",
+        dtype, BuiltWithCuda() ? "no GPU is visible" : "this baton was built without CUDA"));
+    dtype = "float32";
+  }
+  BATON_ASSIGN_OR_RETURN(backend_, MakeBackend(args_.device, dtype));
   if (backend_->device() != Device::kCpu) Print("computing on " + backend_->name());
   // Store URLs (s3://, oss://) are fetched into the local cache once.
   CacheOptions cache;
