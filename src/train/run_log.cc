@@ -32,16 +32,16 @@ std::string TrimLogText(const std::string& text, int64_t step) {
   return kept;
 }
 
-Json LogHistory(const std::string& text) {
+LogLine LogHistory(const std::string& text) {
   static const char* kProgressKeys[] = {
       "global_step/max_steps", "percentage",          "elapsed_time",     "remaining_time",
       "memory(GiB)",           "train_speed(iter/s)", "train_speed(s/it)"};
-  Json history = Json::array();
+  LogLine history = LogLine::array();
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) break;
-    Json j = Json::parse(text.substr(start, end - start), nullptr, false);
+    LogLine j = LogLine::parse(text.substr(start, end - start), nullptr, false);
     start = end + 1;
     if (j.is_discarded() || !j.is_object() || !j.contains("global_step/max_steps") ||
         !j["global_step/max_steps"].is_string()) {
@@ -104,8 +104,12 @@ Status RunLog::Open(Store* store, int64_t step, std::function<Status()> fence) {
   return Status::Ok();
 }
 
-Status RunLog::Append(const Json& line) {
-  std::string s = DumpJson(line) + "\n";
+std::string LogLineText(const LogLine& line) {
+  return line.dump(-1, ' ', /*ensure_ascii=*/false, LogLine::error_handler_t::replace);
+}
+
+Status RunLog::Append(const LogLine& line) {
+  std::string s = LogLineText(line) + "\n";
   if (appends_) {
     if (fence_) BATON_RETURN_IF_ERROR(fence_());
     return store_->Append(kRunLogName, s).WithContext("the run's log");

@@ -20,6 +20,13 @@
 
 namespace baton {
 
+// One line of the log, its keys in the order they were set: ms-swift's order (loss, grad_norm,
+// learning_rate, token_acc, epoch, then the progress keys), as a reader of the file sees it.
+using LogLine = nlohmann::ordered_json;
+// A line as written, on one line without its newline; as DumpJson, it never throws (bytes that
+// are not UTF-8 become U+FFFD).
+std::string LogLineText(const LogLine& line);
+
 // Keeps only the lines of logging.jsonl a resumed run would have written up to `step`, so that
 // the final log reads as if the run had never been interrupted: torn last lines, lines of other
 // writers, lines past `step`, the train summary line and the final line are dropped.
@@ -29,7 +36,7 @@ std::string TrimLogText(const std::string& text, int64_t step);
 // summary line of `text` without the keys ms-swift's progress callback adds (global_step/
 // max_steps, percentage, elapsed_time, remaining_time, memory(GiB), train_speed(...)) and with
 // "step" added.
-Json LogHistory(const std::string& text);
+LogLine LogHistory(const std::string& text);
 // ms-swift's stat_array string (swift/utils/np_utils.py): "mean±std, min=.., max=.., size=N",
 // six decimals, population std. "" for no values.
 std::string StatArray(const std::vector<int64_t>& values);
@@ -45,7 +52,7 @@ class RunLog {
   // the attempt that replaced it. (On an object store the upload is fenced by the caller.)
   Status Open(Store* store, int64_t step, std::function<Status()> fence);
   // Adds one line (durably on a store that appends).
-  Status Append(const Json& line);
+  Status Append(const LogLine& line);
   // What an object store must be sent; nullopt where every line is already stored.
   std::optional<std::string> Snapshot();
   // Uploads a snapshot (nothing for nullopt).

@@ -111,7 +111,7 @@ class Trainer {
   // ms-swift's progress keys (swift/trainers/callback.py add_train_message) for `line`: step,
   // percentage, elapsed and remaining time; with `speed`, memory and train speed too (before
   // ms-swift 3.8 training lines alone carried those two).
-  void AddProgress(Json& line, bool speed);
+  void AddProgress(LogLine& line, bool speed);
   // Training that reached nan or inf must stop, never be checkpointed or marked complete: the
   // error names the step and the quantity, and says the newest checkpoint is untouched.
   // `step` counts from 1, as the log's global_step does.
@@ -433,7 +433,7 @@ Status Trainer::CheckStateFinite(int64_t step) {
   return Status::Ok();
 }
 
-void Trainer::AddProgress(Json& line, bool speed) {
+void Trainer::AddProgress(LogLine& line, bool speed) {
   double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   int64_t s = state_.global_step, m = state_.max_steps;
   double rate = s > 0 ? static_cast<double>(s) / std::max(elapsed, 1e-9) : 0;
@@ -449,7 +449,7 @@ void Trainer::AddProgress(Json& line, bool speed) {
 
 Status Trainer::LogTrainLine(double lr) {
   const double steps = static_cast<double>(state_.log_steps);
-  Json line = {
+  LogLine line = {
       {"loss", state_.log_loss_sum / steps},
       {"grad_norm", state_.log_grad_norm_sum / steps},
       {"learning_rate", lr},
@@ -458,7 +458,7 @@ Status Trainer::LogTrainLine(double lr) {
   AddProgress(line, true);
   state_.log_loss_sum = state_.log_grad_norm_sum = state_.log_acc_sum = 0;
   state_.log_steps = 0;
-  Print(DumpJson(line));
+  Print(LogLineText(line));
   return log_.Append(line);
 }
 
@@ -472,7 +472,7 @@ Status Trainer::Finish() {
   double elapsed = seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   const int64_t steps = state_.global_step;
   const double samples = static_cast<double>(steps * args_.per_device_train_batch_size * ga_);
-  Json summary = {
+  LogLine summary = {
       {"train_runtime", std::round(elapsed * 1000) / 1000},
       {"train_samples_per_second", samples / std::max(elapsed, 1e-9)},
       {"train_steps_per_second", steps / std::max(elapsed, 1e-9)},
@@ -482,7 +482,7 @@ Status Trainer::Finish() {
   AddProgress(summary, false);
   BATON_RETURN_IF_ERROR(lease_->Check());
   BATON_RETURN_IF_ERROR(log_.Append(summary));
-  Print(DumpJson(summary));
+  Print(LogLineText(summary));
   BATON_ASSIGN_OR_RETURN(std::string log_text, log_.Text());
   auto lengths = [](const std::vector<TrainExample>& examples) {
     std::vector<int64_t> out;
@@ -497,7 +497,7 @@ Status Trainer::Finish() {
     base_params += n;
   });
   const int64_t trainable = adapter_->params().numel();
-  Json final_line;
+  LogLine final_line;
   final_line["train_dataset"] = StatArray(lengths(data_.train));
   if (!data_.val.empty()) final_line["val_dataset"] = StatArray(lengths(data_.val));
   // HF's rotary embedding keeps inv_freq (head_dim / 2 values) as the model's one buffer.
@@ -622,14 +622,14 @@ Status Trainer::EvaluateAndLog() {
     state_.best_metric = eval.loss;
     state_.best_step = state_.global_step;
   }
-  Json line = {{"eval_loss", eval.loss},
-               {"eval_token_acc", eval.token_acc},
-               {"eval_runtime", std::round(secs * 1000) / 1000},
-               {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
-               {"eval_steps_per_second", eval.batches / std::max(secs, 1e-9)},
-               {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_}};
+  LogLine line = {{"eval_loss", eval.loss},
+                  {"eval_token_acc", eval.token_acc},
+                  {"eval_runtime", std::round(secs * 1000) / 1000},
+                  {"eval_samples_per_second", data_.val.size() / std::max(secs, 1e-9)},
+                  {"eval_steps_per_second", eval.batches / std::max(secs, 1e-9)},
+                  {"epoch", static_cast<double>(state_.global_step) / steps_per_epoch_}};
   AddProgress(line, false);
-  Print(DumpJson(line));
+  Print(LogLineText(line));
   return log_.Append(line);
 }
 

@@ -58,9 +58,12 @@ assert len(train) == 4 and len(evals) == 2 and len(summary) == 1 and len(final) 
 assert lines[-1] is final[0] and lines[-2] is summary[0]
 for l in train:
     assert 0 <= l["token_acc"] <= 1 and "train_speed(iter/s)" in l and "memory(GiB)" in l, l
-for k in ["loss", "grad_norm", "learning_rate", "token_acc", "epoch", "global_step/max_steps",
-          "percentage", "elapsed_time", "remaining_time"]:
-    assert k in train[0], (k, train[0])
+# Every key, in ms-swift's order (swift/trainers/callback.py adds the progress keys last).
+assert list(train[0]) == ["loss", "grad_norm", "learning_rate", "token_acc", "epoch",
+                          "global_step/max_steps", "percentage", "elapsed_time", "remaining_time",
+                          "memory(GiB)", "train_speed(iter/s)"], list(train[0])
+assert list(evals[0])[:2] == ["eval_loss", "eval_token_acc"], list(evals[0])
+assert list(lines[-1])[:3] == ["train_dataset", "val_dataset", "model_parameter_info"], list(lines[-1])
 for l in evals:
     assert 0 <= l["eval_token_acc"] <= 1 and "eval_steps_per_second" in l, l
 assert train[-1]["token_acc"] > 0, train  # a trained adapter gets some tokens right
