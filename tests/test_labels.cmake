@@ -23,7 +23,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)(HostileInputCliTest|HostileDataCliTest)\\."          "e2e"
   "(^|/)SwiftDatasetCliTest\\."                               "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
-  "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3)$"  "s3"
+  "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3|store_cli)$"  "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
   "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|fleet_restart|infer_cli|numeric_cli|radosgw_s3|swift_infer_s3|swift_interop|train_chaos|train_chaos_s3)$"
                                                                "slow"

@@ -4,11 +4,13 @@
 //   cp SRC DST     local file or folder -> store URL (folders recursively), or store URL (one
 //                  object or a folder) -> local path
 #include <cstdio>
+#include <map>
 
 #include "base/env.h"
 #include "base/strings.h"
 #include "cli/commands.h"
 #include "store/cache.h"
+#include "store/progress_bar.h"
 #include "store/store.h"
 
 namespace baton::cli {
@@ -59,9 +61,22 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
     files.push_back(split->second);
   }
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(url));
-  uint64_t total = 0;
+  // What the destination holds already: an object of the same size and ETag is not sent again.
+  BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> there, store->ListInfo(""));
+  std::map<std::string, Store::ObjectInfo> existing;
+  for (Store::ObjectInfo& o : there) existing[o.key] = std::move(o);
+  uint64_t total = 0, skipped = 0;
   for (const std::string& f : files) {
     std::string path = env->IsDirectory(src) ? JoinPath(src, f) : src;
+    if (auto it = existing.find(f); it != existing.end()) {
+      BATON_ASSIGN_OR_RETURN(bool same, LocalFileMatches(env, path, it->second));
+      if (same) {
+        std::fprintf(stderr, "unchanged %s (same size and ETag): not copied\n",
+                     JoinKey(store->Url(), f).c_str());
+        ++skipped;
+        continue;
+      }
+    }
     BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> data, env->MapFile(path));
     std::string_view bytes(reinterpret_cast<const char*>(data->data()), data->size());
     BATON_RETURN_IF_ERROR(store->Put(f, bytes).WithContext(fmt::format("uploading {}", path)));
@@ -69,8 +84,10 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
                  HumanBytes(static_cast<double>(bytes.size())).c_str());
     total += bytes.size();
   }
-  std::fprintf(stderr, "%zu file%s, %s\n", files.size(), files.size() == 1 ? "" : "s",
-               HumanBytes(static_cast<double>(total)).c_str());
+  std::fprintf(stderr, "%zu file%s: %zu uploaded (%s), %llu unchanged\n", files.size(),
+               files.size() == 1 ? "" : "s", files.size() - skipped,
+               HumanBytes(static_cast<double>(total)).c_str(),
+               static_cast<unsigned long long>(skipped));
   return Status::Ok();
 }
 
@@ -93,14 +110,52 @@ Status Download(Env* env, const std::string& src, const std::string& dst) {
     (void)size;
     jobs.emplace_back(split->second, env->IsDirectory(dst) ? JoinPath(dst, split->second) : dst);
   }
-  for (const auto& [key, path] : jobs) {
+  if (objects.empty()) {
+    BATON_ASSIGN_OR_RETURN(objects, store->ListInfo(jobs[0].first));
+    std::erase_if(objects, [&](const Store::ObjectInfo& o) { return o.key != jobs[0].first; });
+    if (objects.empty()) objects.push_back({jobs[0].first, 0, ""});
+  }
+  uint64_t moved = 0, skipped = 0, skipped_bytes = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& [key, path] = jobs[i];
+    const Store::ObjectInfo& info = objects[i];
+    const std::string from = JoinKey(store->Url(), key);
+    // As `aws s3 sync`: what is already here is not copied again (checked by digest, not time).
+    BATON_ASSIGN_OR_RETURN(bool same, LocalFileMatches(env, path, info));
+    if (same) {
+      std::fprintf(stderr, "unchanged %s (%s, same size and ETag): not copied\n", path.c_str(),
+                   HumanBytes(static_cast<double>(info.size)).c_str());
+      ++skipped;
+      skipped_bytes += info.size;
+      continue;
+    }
     size_t slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0) {
       BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
     }
-    BATON_RETURN_IF_ERROR(store->GetToFile(key, path, env));
-    std::fprintf(stderr, "downloaded %s -> %s\n", JoinKey(store->Url(), key).c_str(), path.c_str());
+    ProgressBar bar("downloading", from, info.size);
+    bool first = true;
+    uint64_t resumed = 0;
+    BATON_RETURN_IF_ERROR(store->GetToFile(key, path, env, [&](uint64_t done, uint64_t total) {
+      if (first && done > 0) {  // an interrupted download of this object, resumed
+        resumed = done;
+        std::fprintf(stderr, "resuming %s: %s of %s already downloaded\n", path.c_str(),
+                     HumanBytes(static_cast<double>(done)).c_str(),
+                     HumanBytes(static_cast<double>(total)).c_str());
+        bar.AddAlready(done);
+      }
+      first = false;
+      bar.Update(done);
+    }));
+    bar.Update(info.size, /*force=*/true);
+    moved += info.size - std::min(resumed, info.size);
+    std::fprintf(stderr, "downloaded %s -> %s\n", from.c_str(), path.c_str());
   }
+  std::fprintf(stderr, "%zu object%s: %zu downloaded (%s moved), %llu unchanged (%s)\n",
+               jobs.size(), jobs.size() == 1 ? "" : "s", jobs.size() - skipped,
+               HumanBytes(static_cast<double>(moved)).c_str(),
+               static_cast<unsigned long long>(skipped),
+               HumanBytes(static_cast<double>(skipped_bytes)).c_str());
   return Status::Ok();
 }
 

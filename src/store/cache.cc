@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/process_contract.h"
 #include "base/strings.h"
+#include "store/progress_bar.h"
 #include "store/sigv4.h"
 #include "store/store.h"
 
@@ -90,59 +91,6 @@ class EntryLock {
 
  private:
   int fd_ = -1;
-};
-
-// The download progress bar: redrawn in place on a terminal, a line every ~10% otherwise.
-class ProgressBar {
- public:
-  ProgressBar(std::string what, uint64_t total, std::function<void(const std::string&)> print)
-      : what_(std::move(what)), total_(total), print_(std::move(print)), tty_(isatty(2) != 0) {}
-
-  void Update(uint64_t done, bool force = false) {
-    auto now = Clock::now();
-    double secs = std::chrono::duration<double>(now - start_).count();
-    double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
-    bool redraw = tty_ && !print_;
-    if (force && !redraw && done == last_done_ && printed_) return;  // already shown
-    if (!force) {
-      if (tty_ && now - last_ < std::chrono::milliseconds(200)) return;
-      if (!tty_ && frac < next_frac_ && now - last_ < std::chrono::seconds(10)) return;
-    }
-    last_ = now;
-    last_done_ = done;
-    printed_ = true;
-    while (next_frac_ <= frac) next_frac_ += 0.1;
-    double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
-    constexpr int kWidth = 30;
-    int filled = static_cast<int>(frac * kWidth);
-    std::string bar(filled, '#');
-    bar.append(kWidth - filled, '.');
-    std::string eta = rate > 0 && done < total_
-                          ? fmt::format(" ETA {:.0f} s", static_cast<double>(total_ - done) / rate)
-                          : "";
-    std::string line = fmt::format("downloading {} [{}] {:3.0f}% {}/{} {}/s{}", what_, bar,
-                                   frac * 100, HumanBytes(static_cast<double>(done)),
-                                   HumanBytes(static_cast<double>(total_)), HumanBytes(rate), eta);
-    if (print_) {
-      print_(line);
-    } else if (tty_) {
-      std::fprintf(stderr, "\r%s\033[K", line.c_str());
-      if (force) std::fprintf(stderr, "\n");
-      std::fflush(stderr);
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
-    }
-  }
-
- private:
-  std::string what_;
-  uint64_t total_;
-  std::function<void(const std::string&)> print_;
-  bool tty_;
-  Clock::time_point start_ = Clock::now(), last_{};
-  double next_frac_ = 0.1;
-  uint64_t last_done_ = 0;
-  bool printed_ = false;
 };
 
 struct CachedFile {
@@ -282,6 +230,7 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
 
   auto t0 = Clock::now();
   ProgressBar bar(
+      "downloading",
       fmt::format("{} ({} file{})", shown, missing.size(), missing.size() == 1 ? "" : "s"),
       to_fetch, options.print);
   uint64_t done_before = 0;
@@ -289,8 +238,16 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
     std::string path = local_path(o->key);
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
-    Status s = store->GetToFile(o->key, path, env,
-                                [&](uint64_t done, uint64_t) { bar.Update(done_before + done); });
+    bool first = true;
+    Status s = store->GetToFile(o->key, path, env, [&](uint64_t done, uint64_t) {
+      if (first && done > 0) {  // a resumed download: its bytes were fetched before
+        print(fmt::format("{}: resuming {} with {} already downloaded", shown, o->key,
+                          HumanBytes(static_cast<double>(done))));
+        bar.AddAlready(done);
+      }
+      first = false;
+      bar.Update(done_before + done);
+    });
     if (!s.ok()) return s.WithContext(fmt::format("downloading {} into {}", shown, path));
     BATON_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
     if (size != o->size) {

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +20,8 @@
 #include <random>
 #include <thread>
 
+#include "base/json.h"
+#include "base/kill_point.h"
 #include "base/process_contract.h"
 #include "base/strings.h"
 #include "net/http_client.h"
@@ -90,6 +95,97 @@ std::string XmlUnescape(std::string_view s) {
     i = semi;
   }
   return out;
+}
+
+// The Content-Type an upload carries, by the key's extension: JSON documents (manifests, args,
+// configs, the lease, COMPLETE) as application/json, the log as JSON Lines, text as text; the rest
+// (safetensors, anything unknown) as bytes. What browsers and consoles show for the object.
+std::string ContentTypeOf(std::string_view key) {
+  auto ends = [&](std::string_view ext) { return key.ends_with(ext); };
+  if (ends(".json") || key == "COMPLETE" || ends("/COMPLETE")) return "application/json";
+  if (ends(".jsonl")) return "application/x-ndjson";
+  if (ends(".txt") || ends(".md")) return "text/plain; charset=utf-8";
+  if (ends(".yaml") || ends(".yml")) return "application/yaml";
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".png")) return "image/png";
+  return "application/octet-stream";
+}
+
+// Partial downloads (S3ObjectStore::GetToFile). Temporary files of Baton before resumable
+// downloads, "<path>.tmp.<pid>", whose process is gone, are removed: nothing can resume them.
+void RemoveDeadTemps(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+  Result<std::vector<std::string>> names = Env::Default()->ListDir(dir);
+  if (!names.ok()) return;
+  for (const std::string& n : *names) {
+    if (!n.starts_with(prefix)) continue;
+    std::string pid = n.substr(prefix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    long p = std::strtol(pid.c_str(), nullptr, 10);
+    if (p > 0 && ::kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH) {
+      ::unlink((dir + "/" + n).c_str());
+    }
+  }
+}
+
+// Opens and locks `partial` (created when absent), waiting while another process downloads
+// into it. The lock is taken on the file the name still points to: a download that finished
+// meanwhile has renamed its partial file, and that one is not ours to truncate.
+Result<int> LockPartial(const std::string& partial) {
+  for (;;) {
+    int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return IoError("{}: {}", partial, std::strerror(errno));
+    if (::flock(fd, LOCK_EX) != 0) {
+      int e = errno;
+      ::close(fd);
+      return IoError("{}: lock failed: {}", partial, std::strerror(e));
+    }
+    struct stat held, named;
+    if (::fstat(fd, &held) == 0 && ::stat(partial.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      return fd;
+    }
+    ::close(fd);  // renamed or removed while we waited: open the name again
+  }
+}
+
+// The parts a record says are on disk, for this version of the object; none when the record is
+// missing, unreadable, or about another ETag, size or part size (the partial file is stale).
+std::vector<bool> ReadPartialRecord(Env* env, const std::string& record, const std::string& etag,
+                                    uint64_t size, uint64_t part_size, uint64_t parts) {
+  std::vector<bool> have(parts, false);
+  if (etag.empty() || !env->FileExists(record)) return have;
+  Result<std::string> text = env->ReadFile(record);
+  if (!text.ok()) return have;
+  Result<Json> j = ParseJson(*text, record);
+  if (!j.ok() || JsonStringOr(*j, "etag") != etag) return have;
+  Result<int64_t> s = JsonInt(*j, "size", record), p = JsonInt(*j, "part_size", record);
+  if (!s.ok() || !p.ok() || static_cast<uint64_t>(*s) != size ||
+      static_cast<uint64_t>(*p) != part_size || !(*j)["parts"].is_array()) {
+    return have;
+  }
+  for (const Json& v : (*j)["parts"]) {
+    Result<int64_t> i = JsonAsInt(v);
+    if (!i.ok() || *i < 0 || static_cast<uint64_t>(*i) >= parts) return std::vector<bool>(parts);
+    have[static_cast<size_t>(*i)] = true;
+  }
+  return have;
+}
+
+Status WritePartialRecord(Env* env, const std::string& record, const std::string& etag,
+                          uint64_t size, uint64_t part_size, const std::vector<bool>& have) {
+  Json parts = Json::array();
+  for (size_t i = 0; i < have.size(); ++i) {
+    if (have[i]) parts.push_back(i);
+  }
+  Json j = {{"format", "baton-partial-download"},
+            {"etag", etag},
+            {"size", size},
+            {"part_size", part_size},
+            {"parts", std::move(parts)}};
+  return env->WriteFileAtomic(record, DumpJson(j));
 }
 
 // The text of every <tag>...</tag> in `xml` (within [from, to)), in order.
@@ -281,6 +377,13 @@ class S3ObjectStore : public Store {
     return Status::Ok();
   }
 
+  // Downloads into "<path>.partial" and renames it to `path` when whole. Resumable: after every
+  // part, "<path>.partial.json" records the object's ETag and size and the parts already on
+  // disk (after fdatasync, so a record never claims bytes the disk may not hold). A rerun that
+  // finds a record for the same ETag, size and part size fetches only the missing parts; any
+  // other partial file is stale and starts over. Parts are read with If-Match on the ETag, so a
+  // resumed file is never a mix of two versions. One download per path at a time: the partial
+  // file is locked (flock), and a second download of the same path waits for the first.
   Status GetToFile(const std::string& key, const std::string& path, Env* env,
                    const Progress& progress) override {
     BATON_RETURN_IF_ERROR(ValidateKey(key));
@@ -288,17 +391,33 @@ class S3ObjectStore : public Store {
     uint64_t size = std::strtoull(head.Header("content-length").c_str(), nullptr, 10);
     // Every range must come from the version measured here.
     std::string etag = head.Header("etag");
-    std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return IoError("{}: {}", tmp, std::strerror(errno));
+    const std::string partial = path + ".partial", record = path + ".partial.json";
+    RemoveDeadTemps(path);
+    BATON_ASSIGN_OR_RETURN(int fd, LockPartial(partial));
+    const uint64_t parts = (size + o_.part_size - 1) / o_.part_size;
+    std::vector<bool> have = ReadPartialRecord(env, record, etag, size, o_.part_size, parts);
+    uint64_t resumed = 0;
+    for (uint64_t i = 0; i < parts; ++i) {
+      if (have[i]) resumed += std::min<uint64_t>(o_.part_size, size - i * o_.part_size);
+    }
     Status s = [&]() -> Status {
-      if (progress) progress(0, size);
+      if (resumed == 0 && ::ftruncate(fd, 0) != 0) {
+        return IoError("{}: truncate failed: {}", partial, std::strerror(errno));
+      }
+      if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        return IoError("{}: truncate failed: {}", partial, std::strerror(errno));
+      }
+      if (progress) progress(resumed, size);  // > 0: resumed (the caller says so)
+      std::vector<uint64_t> todo;
+      for (uint64_t i = 0; i < parts; ++i) {
+        if (!have[i]) todo.push_back(i);
+      }
       // Ranged reads of part_size on several connections, each retried on its own: a dropped
-      // connection costs one part.
-      uint64_t parts = (size + o_.part_size - 1) / o_.part_size;
+      // connection costs one part, an interrupted download the parts not yet recorded.
       std::mutex mu;
-      uint64_t done = 0;
-      BATON_RETURN_IF_ERROR(ParallelFor(parts, [&](uint64_t i) -> Status {
+      uint64_t done = resumed;
+      return ParallelFor(todo.size(), [&](uint64_t t) -> Status {
+        const uint64_t i = todo[t];
         uint64_t off = i * o_.part_size;
         uint64_t len = std::min<uint64_t>(o_.part_size, size - off);
         BATON_ASSIGN_OR_RETURN(std::string chunk, ReadRange(key, off, len, etag));
@@ -308,22 +427,30 @@ class S3ObjectStore : public Store {
         }
         if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)) !=
             static_cast<ssize_t>(chunk.size())) {
-          return IoError("{}: write failed: {}", tmp, std::strerror(errno));
+          return IoError("{}: write failed: {}", partial, std::strerror(errno));
         }
         std::lock_guard<std::mutex> lock(mu);
+        if (::fdatasync(fd) != 0) {
+          return IoError("{}: fdatasync failed: {}", partial, std::strerror(errno));
+        }
+        have[i] = true;
+        BATON_RETURN_IF_ERROR(WritePartialRecord(env, record, etag, size, o_.part_size, have));
         done += len;
         if (progress) progress(done, size);
+        KillPoint("store.download_part");
         return Status::Ok();
-      }));
-      if (::fsync(fd) != 0) return IoError("{}: fsync failed: {}", tmp, std::strerror(errno));
-      return Status::Ok();
+      });
     }();
-    ::close(fd);
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
+    if (s.ok() && ::fsync(fd) != 0)
+      s = IoError("{}: fsync failed: {}", partial, std::strerror(errno));
+    if (s.ok()) s = env->RenameFile(partial, path);
+    if (s.ok() || s.code() == StatusCode::kCorruption) {
+      // Whole, or of a version that is gone: nothing to resume.
+      if (!s.ok()) ::unlink(partial.c_str());
+      (void)env->DeleteFile(record);
     }
-    return env->RenameFile(tmp, path);
+    ::close(fd);  // releases the lock, after the rename
+    return s;
   }
 
   // One listing page of at most one key: fails when the endpoint, the bucket or the
@@ -444,11 +571,13 @@ class S3ObjectStore : public Store {
 
   Result<HttpResponse> PutSingle(const std::string& key, std::string_view data,
                                  std::vector<std::pair<std::string, std::string>> headers) {
+    headers.emplace_back("Content-Type", ContentTypeOf(key));
     return Call("PUT", key, {}, std::move(headers), data);
   }
 
   Status PutMultipart(const std::string& key, std::string_view data) {
-    BATON_ASSIGN_OR_RETURN(HttpResponse init, Call("POST", key, {{"uploads", ""}}, {}, {}));
+    BATON_ASSIGN_OR_RETURN(HttpResponse init, Call("POST", key, {{"uploads", ""}},
+                                                   {{"Content-Type", ContentTypeOf(key)}}, {}));
     std::string upload_id = XmlFirst(init.body, "UploadId");
     if (upload_id.empty())
       return Corruption("{}: multipart upload started without an UploadId", Where(key));

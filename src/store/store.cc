@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <openssl/evp.h>
+
 #include "base/strings.h"
 #include "store/file_store.h"
 #include "store/s3_store.h"
@@ -25,6 +27,53 @@ Result<std::vector<Store::ObjectInfo>> Store::ListInfo(const std::string& prefix
     out.push_back(ObjectInfo{key, *size, ""});
   }
   return out;
+}
+
+namespace {
+
+// Lowercase hex MD5 of `data`.
+std::string Md5Hex(std::string_view data, std::string* raw = nullptr) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), digest, &n, EVP_md5(), nullptr);
+  if (raw) raw->append(reinterpret_cast<const char*>(digest), n);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+}  // namespace
+
+Result<bool> LocalFileMatches(Env* env, const std::string& path, const Store::ObjectInfo& info) {
+  if (!env->FileExists(path) || env->IsDirectory(path)) return false;
+  BATON_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
+  if (size != info.size) return false;
+  std::string etag = info.etag;
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  size_t dash = etag.find('-');
+  std::string md5 = etag.substr(0, dash);
+  if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return false;
+  }
+  BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, env->MapFile(path));
+  std::string_view bytes(reinterpret_cast<const char*>(file->data()), file->size());
+  if (dash == std::string::npos) return Md5Hex(bytes) == md5;
+  const std::string count_text = etag.substr(dash + 1);
+  if (count_text.empty() || count_text.size() > 5 ||
+      count_text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const uint64_t count = std::stoull(count_text);
+  for (uint64_t mib : {16, 8, 5, 32, 64, 128}) {
+    const uint64_t part = mib << 20;
+    if (count == 0 || (size + part - 1) / part != count) continue;
+    std::string raw;
+    for (uint64_t off = 0; off < size; off += part) Md5Hex(bytes.substr(off, part), &raw);
+    if (Md5Hex(raw) == md5) return true;
+  }
+  return false;
 }
 
 Status Store::GetToFile(const std::string& key, const std::string& path, Env* env,

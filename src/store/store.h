@@ -91,6 +91,14 @@ class Store {
   virtual Status Append(const std::string& key, std::string_view data);
 };
 
+// Whether the local file `path` already holds the object `info` describes, so a copy can skip it
+// (as `aws s3 sync` does, which compares sizes and times only): the same size and, where the ETag
+// is S3's MD5, the same digest. A one-part ETag is the MD5 of the bytes; a multipart one
+// ("<md5 of the parts' MD5s>-N") is recomputed for each part size that gives N parts among
+// Baton's (16 MiB), awscli's (8 MiB) and 5, 32, 64 and 128 MiB. An object without an MD5 ETag
+// (a file store, SSE-KMS) never matches: it is copied again. NotFound is false.
+Result<bool> LocalFileMatches(Env* env, const std::string& path, const Store::ObjectInfo& info);
+
 // Rejects keys that are empty, absolute, or have empty, "." or ".." components, so that no key
 // can escape a filesystem store's root. `what` names the key in the message.
 Status ValidateKey(std::string_view key, std::string_view what = "key");
