@@ -212,11 +212,17 @@ Status RunLease::Renew() {
   return Status::Ok();
 }
 
-Status RunLease::Release() {
+Status RunLease::Release(bool run_complete) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   LeaseRecord next = mine_;
   next.released = true;
   next.renewed_unix_ms = NowMs(env_);
+  if (run_complete && !store_->SupportsConditionalPut()) {
+    BATON_RETURN_IF_ERROR(Check());
+    BATON_RETURN_IF_ERROR(store_->Put(key_, next.ToJson()));
+    mine_ = next;
+    return Status::Ok();
+  }
   BATON_RETURN_IF_ERROR(Write(next));
   mine_ = next;
   return Status::Ok();

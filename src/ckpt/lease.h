@@ -64,7 +64,11 @@ class RunLease {
   // Renew records a commit in renewed_unix_ms. Both write only where the store can write
   // conditionally; elsewhere a write could overwrite a newer attempt's epoch, so they only
   // Check. A lost race is reported like Check's fencing.
-  Status Release();
+  //
+  // `run_complete` (the COMPLETE marker is written) lifts that limit for the release: a newer
+  // attempt that the write could overwrite finds the run complete and has nothing to do, so the
+  // lease says released on every store, as a reader of a finished run expects.
+  Status Release(bool run_complete = false);
   Status Renew();
 
   // Check, Renew and Release may run on different threads (the trainer checks the lease before

@@ -80,6 +80,15 @@ TEST_P(LeaseTest, EpochsGrowAndTheNewestWins) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*c)->epoch(), 3);
   EXPECT_FALSE((*b)->Check().ok());
+  EXPECT_FALSE((*b)->Release(/*run_complete=*/true).ok());  // fenced: still c's
+  // The release at the end of a complete run is written on every store: an attempt it could
+  // overwrite finds the run complete.
+  EXPECT_TRUE((*c)->Release(/*run_complete=*/true).ok());
+  now = ReadLease(store_, "run");
+  ASSERT_TRUE(now.ok() && now->has_value());
+  EXPECT_TRUE((*now)->released);
+  EXPECT_EQ((*now)->epoch, 3);
+  EXPECT_EQ((*now)->holder, "host-c:3:cc");
 }
 
 TEST_P(LeaseTest, FencedCommitWritesNothing) {

@@ -520,7 +520,7 @@ Status Trainer::Finish() {
   if (state_.best_step) complete.best_model_checkpoint = CheckpointDir(*state_.best_step);
   BATON_RETURN_IF_ERROR(WriteCompleteMarker(store_.get(), complete));
   Print(fmt::format("training complete: {}", CheckpointPath(steps)));
-  if (Status s = lease_->Release(); !s.ok())
+  if (Status s = lease_->Release(/*run_complete=*/true); !s.ok())
     Print("warning: releasing the run lease: " + s.ToString());
   return Status::Ok();
 }

@@ -20,6 +20,9 @@ Q="?endpoint=$S3_ENDPOINT"
   --max_steps 4 --save_steps 4 --per_device_train_batch_size 1 --gradient_accumulation_steps 1 \
   --learning_rate 5e-3 --max_length 48 --output_dir "s3://bkt/run$Q" >"$T/train.log" 2>&1 \
   || { cat "$T/train.log"; fail "train"; }
+# A finished run lets go of its lease, also where the store cannot write conditionally.
+curl -s "$S3_ENDPOINT/bkt/run/lease.json" | grep -q '"released": true' \
+  || fail "the finished run's lease: $(curl -s "$S3_ENDPOINT/bkt/run/lease.json")"
 "$BATON" store cp "s3://bkt/run/checkpoint-4$Q" "$T/ckpt" 2>>"$T/cp.log" || { cat "$T/cp.log"; fail "download"; }
 grep -q "s3://bkt/models/tiny" "$T/ckpt/args.json" || fail "args.json model: $(cat "$T/ckpt/args.json")"
 
