@@ -277,6 +277,16 @@ TEST_P(S3StoreTest, CacheDownloadsOnceAndRefetchesWhatChanged) {
   ASSERT_TRUE(FetchToCache(Url("model"), o).ok());
   EXPECT_NE(joined().find("downloaded 1 file "), std::string::npos);
   EXPECT_EQ(*env->ReadFile(JoinPath(*dir, "config.json")), "{\"a\": 2}");
+  // The same model spelled otherwise (the endpoint from AWS_ENDPOINT_URL, the addressing and
+  // retries left to their defaults) is the same cache entry: nothing is downloaded again.
+  {
+    testing::ScopedEnv e;
+    e.Set("AWS_ENDPOINT_URL", endpoint_);
+    auto again = FetchToCache(fmt::format("s3://{}/{}/model", bucket_, prefix_), o);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(*again, *dir);
+    EXPECT_NE(joined().find("using the cached copy"), std::string::npos);
+  }
   // A single object.
   auto file = FetchToCache(Url("data.jsonl"), o);
   ASSERT_TRUE(file.ok()) << file.status().ToString();

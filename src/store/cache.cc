@@ -98,15 +98,16 @@ struct CachedFile {
   std::string etag, xxh3;
 };
 
+// `source` is the Store::Identity of what the entry copies.
 Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string& path,
-                                                    const std::string& url) {
+                                                    const std::string& source) {
   std::map<std::string, CachedFile> out;
   if (!env->FileExists(path)) return out;
   BATON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
   Json j = Json::parse(text, nullptr, false);
   // A cache record we cannot read is no reason to fail: everything is downloaded again. The
-  // record names its URL by digest (and shows it redacted), never with the URL's secrets.
-  if (j.is_discarded() || !j.is_object() || JsonStringOr(j, "url_sha256") != Sha256Hex(url) ||
+  // record names its source by digest (and shows it redacted), never with secrets.
+  if (j.is_discarded() || !j.is_object() || JsonStringOr(j, "source_sha256") != Sha256Hex(source) ||
       !j.contains("files") || !j["files"].is_object()) {
     return out;
   }
@@ -121,12 +122,12 @@ Result<std::map<std::string, CachedFile>> ReadEntry(Env* env, const std::string&
   return out;
 }
 
-Status WriteEntry(Env* env, const std::string& path, const std::string& url,
+Status WriteEntry(Env* env, const std::string& path, const std::string& source,
                   const std::map<std::string, CachedFile>& files) {
   Json j = {{"format", "baton-cache"},
             {"version", 1},
-            {"url", RedactUrl(url)},
-            {"url_sha256", Sha256Hex(url)},
+            {"source", RedactUrl(source)},
+            {"source_sha256", Sha256Hex(source)},
             {"files", Json::object()}};
   for (const auto& [key, f] : files) {
     j["files"][key] = {{"size", f.size}, {"etag", f.etag}, {"xxh3_64", f.xxh3}};
@@ -136,9 +137,9 @@ Status WriteEntry(Env* env, const std::string& path, const std::string& url,
 
 }  // namespace
 
-std::string CacheEntryDir(const std::string& cache_dir, std::string_view url) {
-  // A one-way digest: a fast 64-bit hash of a URL that holds a password could be searched.
-  return JoinPath(cache_dir, Sha256Hex(url).substr(0, 32));
+std::string CacheEntryDir(const std::string& cache_dir, std::string_view source) {
+  // A one-way digest: a fast 64-bit hash of a name that held a password could be searched.
+  return JoinPath(cache_dir, Sha256Hex(source).substr(0, 32));
 }
 
 bool IsRemoteUrl(std::string_view s) { return s.starts_with("s3://") || s.starts_with("oss://"); }
@@ -178,13 +179,17 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   }
 
   std::string cache = options.cache_dir.empty() ? DefaultCacheDir() : options.cache_dir;
-  std::string entry_dir = CacheEntryDir(cache, url);
+  // Keyed by where the bytes live, not by the URL's spelling: ?endpoint=E and AWS_ENDPOINT_URL=E
+  // share one entry.
+  const std::string source =
+      folder ? store->Identity() : JoinKey(store->Identity(), SplitStoreUrl(url)->second);
+  std::string entry_dir = CacheEntryDir(cache, source);
   std::string root = JoinPath(entry_dir, BaseNameOf(url));
   std::string record_path = JoinPath(entry_dir, "entry.json");
   BATON_RETURN_IF_ERROR(env->CreateDirs(entry_dir));
   EntryLock lock;
   BATON_RETURN_IF_ERROR(lock.Lock(JoinPath(entry_dir, "lock")));
-  BATON_ASSIGN_OR_RETURN(auto recorded, ReadEntry(env, record_path, url));
+  BATON_ASSIGN_OR_RETURN(auto recorded, ReadEntry(env, record_path, source));
 
   auto local_path = [&](const std::string& key) { return folder ? JoinPath(root, key) : root; };
   // Which objects the cache holds as the store lists them now, with their bytes intact.
@@ -257,7 +262,7 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
     BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
     kept[o->key] = CachedFile{o->size, o->etag, digest};
     // Recorded after every file, so an interrupted download resumes where it stopped.
-    BATON_RETURN_IF_ERROR(WriteEntry(env, record_path, url, kept));
+    BATON_RETURN_IF_ERROR(WriteEntry(env, record_path, source, kept));
     done_before += o->size;
     bar.Update(done_before);
   }

@@ -37,10 +37,11 @@ struct CacheOptions {
 Result<std::string> FetchToCache(std::string_view url, const CacheOptions& options = {},
                                  Env* env = Env::Default());
 
-// The folder of `url`'s entry under `cache_dir`: named by a SHA-256 of the whole URL. Neither the
-// name nor the entry's record (entry.json: RedactUrl(url), the URL's SHA-256 and the files)
-// holds a secret the URL carries (user:pass@, a token or signature in the query).
-std::string CacheEntryDir(const std::string& cache_dir, std::string_view url);
+// The folder of an entry under `cache_dir`, for `source`, the Store::Identity of what it copies
+// (so one model reached through ?endpoint= or AWS_ENDPOINT_URL is cached once): named by a
+// SHA-256 of it. Neither the name nor the entry's record (entry.json: the source redacted, its
+// SHA-256 and the files) holds a secret a URL carries (user:pass@, a token in the query).
+std::string CacheEntryDir(const std::string& cache_dir, std::string_view source);
 
 // "s3://bkt/a/b?x=y" -> {"s3://bkt/a?x=y", "b"}: the store URL of the parent (the query, with
 // endpoint and region, stays with it) and the last name. nullopt for a bare bucket.

@@ -296,6 +296,15 @@ class S3ObjectStore : public Store {
     return u;
   }
 
+  std::string Identity() const override {
+    // The endpoint's authority (no user info), then the bucket and prefix: the addressing style
+    // and the spelling of the URL do not matter.
+    std::string u =
+        fmt::format("{}://{}/{}", o_.oss ? "oss" : "s3", UrlAuthority(o_.endpoint), o_.bucket);
+    if (!o_.prefix.empty()) u += "/" + o_.prefix;
+    return u;
+  }
+
   Status Put(const std::string& key, std::string_view data) override {
     BATON_RETURN_IF_ERROR(ValidateKey(key));
     if (data.size() > o_.multipart_threshold) return PutMultipart(key, data);

@@ -23,6 +23,10 @@ class Store {
 
   // Where the store points ("file:///data/run1"), for messages.
   virtual std::string Url() const = 0;
+  // Where its bytes live, however the URL spelled it: the same for "s3://b/m?endpoint=E" and
+  // "s3://b/m" with AWS_ENDPOINT_URL=E ("s3://E-authority/b/m"); keys the download cache.
+  // Never holds credentials. The default is Url().
+  virtual std::string Identity() const { return Url(); }
 
   // Writes the whole object. Atomic: a concurrent or later reader sees the old object or the new
   // one, never a torn one, even if the process dies in the middle.
