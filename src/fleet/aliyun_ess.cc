@@ -157,10 +157,11 @@ Result<std::vector<EssInstance>> ListEssInstances(AliyunClient* client, const st
 
 Result<EssGroup> EssUp(const FleetSpec& spec, AliyunClient* client, const EssUpOptions& o,
                        std::vector<std::string>* made) {
-  if (spec.policy == PolicyKind::kDeadline) {
+  if (spec.policy == PolicyKind::kDeadline || spec.policy == PolicyKind::kAdaptive) {
     return InvalidArgument(
-        "fleet.policy deadline needs Baton's controller: use provider aliyun (ESS cannot switch "
-        "to on-demand by a deadline)");
+        "fleet.policy {} needs Baton's controller: use provider aliyun (ESS cannot switch "
+        "to on-demand by a deadline)",
+        PolicyName(spec.policy));
   }
   if (InstanceTypes(spec).size() > 10) {
     return InvalidArgument(

@@ -1,6 +1,7 @@
 #include "fleet/policy.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace baton::fleet {
 namespace {
@@ -86,6 +87,79 @@ class Deadline : public Policy {
   double switch_delay_;
 };
 
+class Adaptive : public Policy {
+ public:
+  Adaptive(const FleetSpec& spec, double switch_delay)
+      : spec_(spec), switch_delay_(switch_delay), seen_(spec.offers.size()) {}
+
+  int Choose(const PolicyInput& in) override {
+    Observe(in);
+    const int on_demand = Cheapest(spec_, in, Billing::kOnDemand);
+    const int current = in.current_offer;
+    const bool current_spot = current >= 0 && current < static_cast<int>(spec_.offers.size()) &&
+                              spec_.offers[current].billing == Billing::kSpot &&
+                              HasCapacity(in, current);
+    const int spot = current_spot ? current : LongestUp(in);
+    if (in.rate <= 0 || in.total <= 0 || spec_.deadline_seconds <= 0) {
+      return spot >= 0 ? spot : on_demand;
+    }
+    const double left = std::max(0.0, in.total - in.done) / in.rate;
+    const double slack = spec_.deadline_seconds - in.now - left;
+    if (slack <= switch_delay_) return on_demand;
+    const bool on_on_demand = current >= 0 && current < static_cast<int>(spec_.offers.size()) &&
+                              spec_.offers[current].billing == Billing::kOnDemand;
+    if (on_on_demand) {
+      return spot >= 0 && slack >= spec_.adaptive.return_slack ? spot : on_demand;
+    }
+    if (spot >= 0) return spot;
+    const double ahead = (in.done - in.total * in.now / spec_.deadline_seconds) / in.rate;
+    const bool wait = slack > spec_.adaptive.wait_slack && (!spec_.adaptive.line || ahead >= 0);
+    return wait ? -1 : on_demand;
+  }
+
+ private:
+  struct Seen {
+    double up_since = -1;  // start of the capacity period in progress (-1: none)
+    double up_total = 0;   // length of the periods that ended
+    int periods = 0;
+  };
+
+  static bool HasCapacity(const PolicyInput& in, int i) {
+    return i < static_cast<int>(in.capacity.size()) && in.capacity[i];
+  }
+
+  void Observe(const PolicyInput& in) {
+    for (int i = 0; i < static_cast<int>(spec_.offers.size()); ++i) {
+      Seen& s = seen_[i];
+      const bool up = HasCapacity(in, i);
+      if (up && s.up_since < 0) s.up_since = in.now;
+      if (!up && s.up_since >= 0) {
+        s.up_total += in.now - s.up_since;
+        ++s.periods;
+        s.up_since = -1;
+      }
+    }
+  }
+
+  int LongestUp(const PolicyInput& in) const {
+    int best = -1;
+    auto key = [&](int i) {
+      const Seen& s = seen_[i];
+      return std::make_tuple(in.now - s.up_since, s.periods ? s.up_total / s.periods : 0.0,
+                             -spec_.offers[i].price_per_hour);
+    };
+    for (int i = 0; i < static_cast<int>(spec_.offers.size()); ++i) {
+      if (spec_.offers[i].billing != Billing::kSpot || !HasCapacity(in, i)) continue;
+      if (best < 0 || key(i) > key(best)) best = i;
+    }
+    return best;
+  }
+
+  FleetSpec spec_;
+  double switch_delay_;
+  std::vector<Seen> seen_;
+};
+
 }  // namespace
 
 std::unique_ptr<Policy> MakePolicy(const FleetSpec& spec, double switch_delay) {
@@ -98,6 +172,8 @@ std::unique_ptr<Policy> MakePolicy(const FleetSpec& spec, double switch_delay) {
       return std::make_unique<OnDemand>(spec);
     case PolicyKind::kDeadline:
       return std::make_unique<Deadline>(spec, switch_delay);
+    case PolicyKind::kAdaptive:
+      return std::make_unique<Adaptive>(spec, switch_delay);
   }
   return std::make_unique<SpotFirst>(spec);
 }

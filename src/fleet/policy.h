@@ -9,6 +9,16 @@
 //               to (deadline, total), else wait; once on on-demand, back to spot only when ahead
 //               of that line by twice the switch delay; on-demand regardless when the deadline
 //               leaves no more slack than the switch delay.
+//   adaptive    Baton's own, for several zones: it remembers when each spot offer's capacity came
+//               and went during the run, and launches on the spot offer with capacity that has
+//               been up the longest without a break (on traces, capacity periods are
+//               heavy-tailed: the longer one has lasted, the longer it is likely to last), ties
+//               to the longest mean period seen, then the cheapest. It stays on a spot offer
+//               while it has capacity. With no spot capacity anywhere it waits while the slack
+//               (deadline - now - work left) is above AdaptiveParams::wait_slack, else runs on
+//               on-demand, and leaves on-demand for spot only with return_slack or more; the
+//               same safety net as deadline. Its memory is the controller's process: a
+//               restarted controller starts it afresh.
 #pragma once
 
 #include <memory>

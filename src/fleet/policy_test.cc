@@ -115,5 +115,32 @@ TEST(Policy, DeadlineDoesNotFlapAroundTheLine) {
   }
 }
 
+// adaptive launches on the spot offer whose capacity has lasted longest, stays on a spot offer
+// while it has capacity, waits for spot while the slack allows, and takes on-demand when not.
+TEST(Policy, AdaptivePicksTheLongestUpZoneAndWaitsWhileTheSlackAllows) {
+  FleetSpec spec = Spec(PolicyKind::kAdaptive);
+  spec.adaptive.wait_slack = 2 * kH;
+  spec.adaptive.return_slack = 4 * kH;
+  std::unique_ptr<Policy> p = MakePolicy(spec, 0.1 * kH);
+  auto at = [](double t, std::vector<bool> capacity, int current, double done) {
+    PolicyInput in = In(std::move(capacity), current);
+    in.now = t;
+    in.total = 10 * kH;
+    in.rate = 1;
+    in.done = done;
+    return in;
+  };
+  // t=0: z1 and z3 up, z2 down. t=1 h: z2 comes up. t=2 h: z1 goes; z3 has lasted longest.
+  EXPECT_EQ(p->Choose(at(0, {true, false, true, true, true}, -1, 0)), 0);      // tie: cheapest
+  EXPECT_EQ(p->Choose(at(1 * kH, {true, true, true, true, true}, 0, kH)), 0);  // stays
+  EXPECT_EQ(p->Choose(at(2 * kH, {false, true, true, true, true}, -1, 2 * kH)), 2);
+  // No spot: slack = 20 - 3 - 7 = 10 h: wait. At 11 h with 2 h done: slack 1 h: on-demand.
+  EXPECT_EQ(p->Choose(at(3 * kH, kNoSpot, -1, 3 * kH)), -1);
+  EXPECT_EQ(p->Choose(at(11 * kH, kNoSpot, -1, 3 * kH)), 3);
+  // On on-demand: back to spot only with 4 h of slack (here 20 - 12 - 6 = 2 h: stay).
+  EXPECT_EQ(p->Choose(at(12 * kH, kAll, 3, 4 * kH)), 3);
+  EXPECT_EQ(p->Choose(at(12 * kH, kAll, 3, 8 * kH)), 2);  // 20 - 12 - 2 = 6 h: z3, up longest
+}
+
 }  // namespace
 }  // namespace baton::fleet

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/env.h"
 #include "base/spec_node.h"
 #include "fleet/controller.h"
+#include "fleet/optimum.h"
 #include "fleet/sim_data.h"
 #include "fleet/sim_provider.h"
 
@@ -12,7 +14,8 @@ namespace baton::fleet {
 namespace {
 
 constexpr PolicyKind kAllPolicies[] = {PolicyKind::kSpotOnly, PolicyKind::kSpotFirst,
-                                       PolicyKind::kOnDemand, PolicyKind::kDeadline};
+                                       PolicyKind::kOnDemand, PolicyKind::kDeadline,
+                                       PolicyKind::kAdaptive};
 
 // The built-in scenarios' row names, in the recipe's words.
 std::string RecipeLabel(PolicyKind p) {
@@ -25,6 +28,8 @@ std::string RecipeLabel(PolicyKind p) {
       return "all on-demand (on-demand)";
     case PolicyKind::kDeadline:
       return "Uniform Progress (deadline)";
+    case PolicyKind::kAdaptive:
+      return "Baton's own (adaptive)";
   }
   return PolicyName(p);
 }
@@ -119,50 +124,138 @@ Result<FleetReport> SimulateOnce(const FleetSpec& spec, const SimScenario& where
   return report;
 }
 
+namespace {
+
+Result<SimResult> RunRow(const SimRow& row, const SimScenario& where,
+                         const std::vector<double>& starts, const SimOptions& options) {
+  SimResult r;
+  r.label = row.label;
+  r.policy = row.spec.policy;
+  for (double start : starts) {
+    SimOptions o = options;
+    std::string tag =
+        starts.size() > 1 ? fmt::format("{} @{:g} h", row.label, start / 3600) : row.label;
+    // The controller's lines name the policy; say which row and start they belong to when
+    // that is not all of it.
+    if (options.print && tag != PolicyName(row.spec.policy)) {
+      o.print = [&](const std::string& line) { options.print(tag + ": " + line); };
+    }
+    BATON_ASSIGN_OR_RETURN(FleetReport report, SimulateOnce(row.spec, where, start, o));
+    report.scenario = fmt::format("{} | {}", where.source, tag);
+    r.cost += report.cost;
+    r.makespan_seconds += report.makespan_seconds;
+    r.completed_at += report.complete ? report.completed_at : report.makespan_seconds;
+    r.interruptions += report.interruptions;
+    r.work_redone += report.work_redone;
+    r.overhead_seconds += report.overhead_seconds;
+    r.baseline_cost += report.on_demand_baseline_cost;
+    if (!report.complete) ++r.incomplete;
+    if (row.spec.deadline_seconds > 0 &&
+        (!report.complete || report.completed_at > row.spec.deadline_seconds)) {
+      ++r.deadline_missed;
+    }
+    r.runs.push_back(std::move(report));
+  }
+  const double n = static_cast<double>(r.runs.size());
+  for (double* v : {&r.cost, &r.makespan_seconds, &r.completed_at, &r.interruptions, &r.work_redone,
+                    &r.overhead_seconds, &r.baseline_cost}) {
+    *v /= n;
+  }
+  r.saving_fraction = r.baseline_cost > 0 ? 1 - r.cost / r.baseline_cost : 0;
+  return r;
+}
+
+}  // namespace
+
+Result<AdaptiveParams> TuneAdaptive(const SimRow& row, const SimScenario& where) {
+  const std::vector<double>& starts = row.spec.sim_tune_start_seconds;
+  if (starts.empty()) return row.spec.adaptive;
+  AdaptiveParams best = row.spec.adaptive;
+  int best_late = -1;
+  double best_cost = 0;
+  for (bool line : {false, true}) {
+    for (double wait_hours : {0.25, 0.5, 1.0, 2.0, 4.0, 8.0}) {
+      for (double back_hours : {0.0, 1.0, 2.0, 4.0}) {
+        SimRow candidate = row;
+        candidate.spec.adaptive.line = line;
+        candidate.spec.adaptive.wait_slack = wait_hours * 3600;
+        candidate.spec.adaptive.return_slack = (wait_hours + back_hours) * 3600;
+        BATON_ASSIGN_OR_RETURN(SimResult r, RunRow(candidate, where, starts, {}));
+        const int late = r.deadline_missed + r.incomplete;
+        if (best_late < 0 || late < best_late || (late == best_late && r.cost < best_cost)) {
+          best = candidate.spec.adaptive;
+          best_late = late;
+          best_cost = r.cost;
+        }
+      }
+    }
+  }
+  return best;
+}
+
 Result<std::vector<SimResult>> RunScenario(const SimScenario& scenario, const SimOptions& options) {
   std::vector<SimResult> results;
   SimScenario shared = scenario;  // every run of every row parses each trace once
   if (!shared.market.trace_cache) shared.market.trace_cache = NewTraceCache();
-  for (const SimRow& row : scenario.rows) {
-    SimResult r;
-    r.label = row.label;
-    r.policy = row.spec.policy;
+  for (SimRow row : scenario.rows) {
+    if (row.spec.policy == PolicyKind::kAdaptive && !row.spec.sim_tune_start_seconds.empty()) {
+      BATON_ASSIGN_OR_RETURN(row.spec.adaptive, TuneAdaptive(row, shared));
+      row.label += fmt::format(
+          " [tuned on {} other starts: wait {:g} h{}, back {:g} h]",
+          row.spec.sim_tune_start_seconds.size(), row.spec.adaptive.wait_slack / 3600,
+          row.spec.adaptive.line ? " or the line" : "", row.spec.adaptive.return_slack / 3600);
+    }
     std::vector<double> starts = row.spec.sim_start_seconds;
     if (starts.empty()) starts.push_back(0);
-    for (double start : starts) {
-      SimOptions o = options;
-      std::string tag =
-          starts.size() > 1 ? fmt::format("{} @{:g} h", row.label, start / 3600) : row.label;
-      // The controller's lines name the policy; say which row and start they belong to when
-      // that is not all of it.
-      if (options.print && tag != PolicyName(row.spec.policy)) {
-        o.print = [&](const std::string& line) { options.print(tag + ": " + line); };
-      }
-      BATON_ASSIGN_OR_RETURN(FleetReport report, SimulateOnce(row.spec, shared, start, o));
-      report.scenario = fmt::format("{} | {}", scenario.source, tag);
-      r.cost += report.cost;
-      r.makespan_seconds += report.makespan_seconds;
-      r.completed_at += report.complete ? report.completed_at : report.makespan_seconds;
-      r.interruptions += report.interruptions;
-      r.work_redone += report.work_redone;
-      r.overhead_seconds += report.overhead_seconds;
-      r.baseline_cost += report.on_demand_baseline_cost;
-      if (!report.complete) ++r.incomplete;
-      if (row.spec.deadline_seconds > 0 &&
-          (!report.complete || report.completed_at > row.spec.deadline_seconds)) {
-        ++r.deadline_missed;
-      }
-      r.runs.push_back(std::move(report));
-    }
-    const double n = static_cast<double>(r.runs.size());
-    for (double* v : {&r.cost, &r.makespan_seconds, &r.completed_at, &r.interruptions,
-                      &r.work_redone, &r.overhead_seconds, &r.baseline_cost}) {
-      *v /= n;
-    }
-    r.saving_fraction = r.baseline_cost > 0 ? 1 - r.cost / r.baseline_cost : 0;
+    BATON_ASSIGN_OR_RETURN(SimResult r, RunRow(row, shared, starts, options));
     results.push_back(std::move(r));
   }
   return results;
+}
+
+Result<SimOptimum> ScenarioOptimum(const SimScenario& scenario,
+                                   const std::vector<SimResult>& results) {
+  SimOptimum out;
+  if (scenario.rows.empty()) return out;
+  const FleetSpec& spec = scenario.rows.front().spec;
+  std::vector<double> starts = spec.sim_start_seconds;
+  if (starts.empty()) starts.push_back(0);
+  SimScenario shared = scenario;
+  if (!shared.market.trace_cache) shared.market.trace_cache = NewTraceCache();
+  const uint64_t began = Env::Default()->NowMicros();
+  double sum = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    double deadline = spec.deadline_seconds;
+    if (deadline <= 0) {
+      // No deadline: by the time the slowest row finished from this start (rounded up to a
+      // minute), so every row's run is one of the schedules the optimum is the cheapest of.
+      for (const SimResult& r : results) {
+        if (k < r.runs.size() && r.runs[k].complete) {
+          deadline = std::max(deadline, std::ceil(r.runs[k].completed_at / 60 - 1e-9) * 60);
+        }
+      }
+      if (deadline <= 0) {
+        out.unavailable = "no row completed, so there is no time to finish by";
+        return out;
+      }
+    }
+    MarketOptions mo = shared.market;
+    mo.start_offset = starts[k];
+    mo.step_keys = false;
+    BATON_ASSIGN_OR_RETURN(std::unique_ptr<Market> market, MakeMarket(spec, shared.base_dir, mo));
+    Result<HindsightOptimum> o = ComputeOptimum(spec, *market, deadline);
+    if (!o.ok()) {
+      out.unavailable = o.status().message();
+      out.cost.clear();
+      return out;
+    }
+    out.cost.push_back(o->cost);
+    out.step = o->step;
+    sum += o->cost;
+  }
+  out.mean = sum / static_cast<double>(starts.size());
+  out.seconds = static_cast<double>(Env::Default()->NowMicros() - began) / 1e6;
+  return out;
 }
 
 Result<SimScenario> ScenarioFromJob(std::string_view text, const std::string& source,
@@ -186,7 +279,9 @@ Result<std::vector<SimScenario>> BuiltinScenarios(const std::vector<PolicyKind>&
   const Builtin builtins[] = {
       {"examples/sim-recipe.yaml", "(a) the recipe's own assumptions"},
       {"examples/sim-overheads.yaml", "(b) the same market with real overheads"},
-      {"examples/sim-traces.yaml", "(c) public spot traces (Can't Be Late, AWS us-east-1)"}};
+      {"examples/sim-traces.yaml", "(c) public spot traces (Can't Be Late, AWS us-east-1)"},
+      {"examples/sim-traces-9zones.yaml",
+       "(d) the same job on all nine zones of the traces, on days the tuning never saw"}};
   MarketOptions embedded;
   embedded.read_file = [](const std::string& path) -> Result<std::string> {
     std::optional<std::string_view> bytes = EmbeddedSimFile(path);

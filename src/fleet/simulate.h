@@ -51,6 +51,26 @@ Result<FleetReport> SimulateOnce(const FleetSpec& spec, const SimScenario& where
 // Every row of `scenario`, each from every start point.
 Result<std::vector<SimResult>> RunScenario(const SimScenario& scenario, const SimOptions& options);
 
+// Policy adaptive's parameters for `row`: the cheapest of a grid of thresholds on the runs from
+// row.spec.sim_tune_start_seconds (fewest late or incomplete runs first), or its own when it has
+// no tuning starts. RunScenario tunes an adaptive row so before it runs it from sim_start_seconds:
+// the tuning never sees the runs it is reported on (unless a start is in both lists).
+Result<AdaptiveParams> TuneAdaptive(const SimRow& row, const SimScenario& where);
+
+// The hindsight optimum of each start of a scenario (optimum.h): the same spec, offers,
+// overheads and market for every row, so one per start. With a deadline: by it; without: by the
+// time the slowest of `results` completed from that start. `unavailable` says why there is none
+// (the grid: optimum.h); errors are the market's.
+struct SimOptimum {
+  std::vector<double> cost;  // per start point (kNoSchedule: none meets the deadline)
+  double mean = 0;
+  double step = 0;     // seconds: the grid of the last start
+  double seconds = 0;  // wall time it took
+  std::string unavailable;
+};
+Result<SimOptimum> ScenarioOptimum(const SimScenario& scenario,
+                                   const std::vector<SimResult>& results);
+
 // The scenario of a job spec's fleet section (only `name` and `fleet` are read: a sim job needs
 // no model, datasets or store): one row per policy, labelled by its name; with no `policies`,
 // every policy that fits the offers (and the deadline). fleet.work_hours is required.
@@ -59,8 +79,9 @@ Result<SimScenario> ScenarioFromJob(std::string_view text, const std::string& so
 
 // `baton sim` with no job: (a) examples/sim-recipe.yaml, the recipe's own assumptions;
 // (b) examples/sim-overheads.yaml, the same market with real overheads, plus the recipe's ossfs
-// setup (hybrid, notices ignored); (c) examples/sim-traces.yaml, the public traces. All from the
-// copies compiled into the binary. `policies` (empty: all) picks the rows.
+// setup (hybrid, notices ignored); (c) examples/sim-traces.yaml, the public traces; (d)
+// examples/sim-traces-9zones.yaml, all nine zones of them. All from the copies compiled into the
+// binary. `policies` (empty: all) picks the rows.
 Result<std::vector<SimScenario>> BuiltinScenarios(const std::vector<PolicyKind>& policies);
 
 // "12 h of work; spot 3.50/h, on-demand 10.00/h; boot 0:03, load 0:02, ..."

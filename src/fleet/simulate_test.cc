@@ -17,7 +17,7 @@ constexpr double kH = 3600;
 std::map<std::string, SimResult> RunBuiltin(size_t index) {
   Result<std::vector<SimScenario>> all = BuiltinScenarios({});
   EXPECT_TRUE(all.ok()) << all.status().ToString();
-  EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(all->size(), 4u);
   Result<std::vector<SimResult>> results = RunScenario(all->at(index), {});
   EXPECT_TRUE(results.ok()) << results.status().ToString();
   std::map<std::string, SimResult> by_label;
@@ -83,7 +83,7 @@ TEST(SimScenario, OverheadsCostMoreButStaySensible) {
 
 TEST(SimScenario, DeadlineMeetsItsDeadlineOnTracesWhereSpotOnlyMisses) {
   auto r = RunBuiltin(2);
-  ASSERT_EQ(r.size(), 4u);
+  ASSERT_EQ(r.size(), 5u);  // with adaptive, untuned: (c) has no sim_tune_start_hours
   const SimResult& spot = r["all-spot (spot-only)"];
   const SimResult& deadline = r["Uniform Progress (deadline)"];
   const SimResult& hybrid = r["hybrid (spot-first)"];
@@ -104,7 +104,7 @@ TEST(SimScenario, DeadlineMeetsItsDeadlineOnTracesWhereSpotOnlyMisses) {
 TEST(SimScenario, RunsAreDeterministic) {
   Result<std::vector<SimScenario>> all = BuiltinScenarios({PolicyKind::kDeadline});
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->size(), 1u);  // only (c) has a deadline
+  ASSERT_EQ(all->size(), 2u);  // only (c) and (d) have a deadline
   Result<std::vector<SimResult>> a = RunScenario(all->at(0), {});
   Result<std::vector<SimResult>> b = RunScenario(all->at(0), {});
   ASSERT_TRUE(a.ok() && b.ok());
@@ -151,6 +151,68 @@ TEST(SimScenario, StepKeyedMarketsAreAnErrorAtTheKey) {
       << r.status().message();
 }
 
+// The optimum is a lower bound: no run of any policy that met the deadline (or, without one,
+// finished no later than the slowest row) costs less than the optimum of its start.
+TEST(SimOptimum, NoPolicyRunCostsLessThanTheOptimum) {
+  Result<std::vector<SimScenario>> all = BuiltinScenarios({});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 4u);
+  int compared = 0;
+  for (const SimScenario& s : *all) {
+    Result<std::vector<SimResult>> results = RunScenario(s, {});
+    ASSERT_TRUE(results.ok()) << results.status().ToString();
+    Result<SimOptimum> opt = ScenarioOptimum(s, *results);
+    ASSERT_TRUE(opt.ok()) << opt.status().ToString();
+    ASSERT_EQ(opt->unavailable, "") << s.source;
+    for (const SimResult& r : *results) {
+      ASSERT_EQ(r.runs.size(), opt->cost.size());
+      for (size_t k = 0; k < r.runs.size(); ++k) {
+        const FleetReport& run = r.runs[k];
+        const double deadline = s.rows.front().spec.deadline_seconds;
+        if (!run.complete || (deadline > 0 && run.completed_at > deadline)) continue;
+        EXPECT_GE(run.cost, opt->cost[k] - 1e-9) << run.scenario;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 80);
+}
+
+// (a) has no overheads and no deadline: the optimum by the slowest row's 17.5 h is 12 h of spot.
+TEST(SimOptimum, RecipeOptimumIsAllSpot) {
+  Result<std::vector<SimScenario>> all = BuiltinScenarios({});
+  ASSERT_TRUE(all.ok());
+  Result<std::vector<SimResult>> results = RunScenario(all->at(0), {});
+  ASSERT_TRUE(results.ok());
+  Result<SimOptimum> opt = ScenarioOptimum(all->at(0), *results);
+  ASSERT_TRUE(opt.ok());
+  EXPECT_NEAR(opt->mean, 42, 1e-9);
+}
+
+// Policy adaptive is tuned on sim_tune_start_hours only: the starts it is reported on do not
+// change what it picks.
+TEST(SimOptimum, AdaptiveIsTunedOnItsTuningStartsOnly) {
+  Result<std::vector<SimScenario>> all = BuiltinScenarios({PolicyKind::kAdaptive});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  SimScenario s = all->at(1);
+  ASSERT_EQ(s.source, "examples/sim-traces-9zones.yaml");
+  SimRow row = s.rows.at(0);
+  row.spec.sim_tune_start_seconds.resize(1);  // keep the test short
+  Result<AdaptiveParams> a = TuneAdaptive(row, s);
+  row.spec.sim_start_seconds = {0, 3600};
+  Result<AdaptiveParams> b = TuneAdaptive(row, s);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->wait_slack, b->wait_slack);
+  EXPECT_EQ(a->return_slack, b->return_slack);
+  // The split is real: no tuning window overlaps a reported one.
+  for (double t : s.rows[0].spec.sim_tune_start_seconds) {
+    for (double r : s.rows[0].spec.sim_start_seconds) {
+      EXPECT_TRUE(t + 36 * kH <= r || r + 36 * kH <= t) << t / kH << " h and " << r / kH << " h";
+    }
+  }
+}
+
 std::string RunBaton(const std::string& args, int* code) {
   std::string out;
   FILE* f = popen((std::string(BATON_BINARY) + " " + args + " 2>&1").c_str(), "r");
@@ -168,7 +230,8 @@ TEST(SimScenario, CommandPrintsTheRecipeTable) {
   ASSERT_EQ(code, 0) << out;
   for (const char* want : {"all-spot (spot-only)        42.00     17:30",
                            "hybrid (spot-first)         68.00     12:00",
-                           "all on-demand (on-demand)  120.00     12:00"}) {
+                           "all on-demand (on-demand)  120.00     12:00",
+                           "hindsight optimum           42.00", "x optimum", "1.619", "2.857"}) {
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
   }
   std::string csv = RunBaton(

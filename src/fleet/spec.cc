@@ -15,7 +15,8 @@ constexpr double kMaxPricePerHour = 1e6;
 constexpr double kMaxTimeScale = 1e6;
 
 constexpr PolicyKind kPolicies[] = {PolicyKind::kSpotFirst, PolicyKind::kSpotOnly,
-                                    PolicyKind::kOnDemand, PolicyKind::kDeadline};
+                                    PolicyKind::kOnDemand, PolicyKind::kDeadline,
+                                    PolicyKind::kAdaptive};
 
 Status ParseZones(const SpecNode& offer, std::vector<std::string>* zones) {
   if (offer.Has("zone") == offer.Has("zones")) {
@@ -124,11 +125,11 @@ Status ParseOverheads(const SpecNode& fleet, Overheads* o) {
   return Status::Ok();
 }
 
-Status ParseSimStarts(const SpecNode& f, std::vector<double>* out) {
+Status ParseSimStarts(const SpecNode& f, const std::string& stem, std::vector<double>* out) {
   int given = 0;
   for (const auto& [suffix, unit] :
        {std::pair<const char*, double>{"_hours", 3600}, {"_minutes", 60}, {"_seconds", 1}}) {
-    SpecNode list = f.Get(std::string("sim_start") + suffix);
+    SpecNode list = f.Get(stem + suffix);
     if (!list.present()) continue;
     if (++given > 1) return list.Error("give the start points once");
     if (list.size() == 0) return list.Error("expected a non-empty list");
@@ -252,10 +253,14 @@ std::optional<std::string> PolicyMisfit(const FleetSpec& spec, PolicyKind policy
       }
       break;
     case PolicyKind::kDeadline:
-      if (!on_demand)
-        return "deadline needs an offer with an on_demand price to meet the deadline with";
+    case PolicyKind::kAdaptive:
+      if (!on_demand) {
+        return fmt::format("{} needs an offer with an on_demand price to meet the deadline with",
+                           PolicyName(policy));
+      }
       if (spec.deadline_seconds <= 0) {
-        return "deadline needs the time to finish in: set fleet.deadline_hours";
+        return fmt::format("{} needs the time to finish in: set fleet.deadline_hours",
+                           PolicyName(policy));
       }
       break;
   }
@@ -293,6 +298,8 @@ const char* PolicyName(PolicyKind kind) {
       return "on-demand";
     case PolicyKind::kDeadline:
       return "deadline";
+    case PolicyKind::kAdaptive:
+      return "adaptive";
   }
   return "?";
 }
@@ -301,8 +308,8 @@ Result<PolicyKind> ParsePolicyName(const std::string& name) {
   for (PolicyKind k : kPolicies) {
     if (name == PolicyName(k)) return k;
   }
-  return InvalidArgument("unknown policy '{}' (known: spot-first, spot-only, on-demand, deadline)",
-                         name);
+  return InvalidArgument(
+      "unknown policy '{}' (known: spot-first, spot-only, on-demand, deadline, adaptive)", name);
 }
 
 const char* InstanceStateName(InstanceState state) {
@@ -350,7 +357,7 @@ Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::stri
 Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   std::set<std::string> known = {"capacity",  "policy", "provider", "time_scale", "offers",
                                  "overheads", "market", "max_cost", "aliyun"};
-  for (const char* stem : {"deadline", "work", "sim_start"}) {
+  for (const char* stem : {"deadline", "work", "sim_start", "sim_tune_start"}) {
     SpecNode::AddDurationKeys(stem, &known);
   }
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
@@ -396,7 +403,8 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   if (!spec.market.IsNull() && !spec.market.IsMap()) {
     return spec.market.Error(fmt::format("expected a mapping, got {}", spec.market.TypeName()));
   }
-  BATON_RETURN_IF_ERROR(ParseSimStarts(f, &spec.sim_start_seconds));
+  BATON_RETURN_IF_ERROR(ParseSimStarts(f, "sim_start", &spec.sim_start_seconds));
+  BATON_RETURN_IF_ERROR(ParseSimStarts(f, "sim_tune_start", &spec.sim_tune_start_seconds));
   BATON_ASSIGN_OR_RETURN(spec.max_cost, f.Number("max_cost", 0));
   if (spec.max_cost < 0) return f.Error("max_cost", "must be positive (or 0: no cap)");
   if (f.Has("max_cost") && spec.max_cost == 0) {

@@ -2,7 +2,7 @@
 //
 //   fleet:
 //     capacity: 1                      # instances to keep (one run: 1)
-//     policy: spot-first               # spot-first | spot-only | on-demand | deadline
+//     policy: spot-first               # spot-first | spot-only | on-demand | deadline | adaptive
 //     deadline_hours: 16               # deadline policy: finish within this much time of the start
 //     provider: local                  # local (processes on this machine) | sim (discrete events)
 //                                      # | aliyun (ECS, Baton's controller) | aliyun-ess (a group)
@@ -38,6 +38,8 @@
 //     market: {...}                    # the spot market (market.h)
 //     sim_start_hours: [0, 120, 240]   # baton sim: run each policy from each of these points of
 //                                      # the market's timeline and average (default: [0])
+//     sim_tune_start_hours: [0, 24]    # baton sim: tune policy adaptive's parameters on runs
+//                                      # from these points (and report it on sim_start_hours)
 //
 // Durations: every key written `<name>_hours` above (deadline, work, sim_start) may also be
 // given as `<name>_minutes` or `<name>_seconds`, and every `<name>_minutes` one (the overheads)
@@ -68,12 +70,12 @@ struct Offer {
   std::string instance_type;
   std::string zone;
   Billing billing = Billing::kSpot;
-  double price_per_hour = 0;  // currency units per instance-hour
+  double price_per_hour = 0;    // currency units per instance-hour
   double spot_price_limit = 0;  // cloud spot offers: the most to pay per hour (0: market price)
-  std::string Name() const;   // "ecs.gn7i-c8g1.2xlarge@cn-hangzhou-h/spot"
+  std::string Name() const;     // "ecs.gn7i-c8g1.2xlarge@cn-hangzhou-h/spot"
 };
 
-enum class PolicyKind { kSpotFirst, kSpotOnly, kOnDemand, kDeadline };
+enum class PolicyKind { kSpotFirst, kSpotOnly, kOnDemand, kDeadline, kAdaptive };
 const char* PolicyName(PolicyKind kind);  // "spot-first" | ...
 Result<PolicyKind> ParsePolicyName(const std::string& name);
 
@@ -85,6 +87,15 @@ struct Overheads {
   double checkpoint = 0;           // one checkpoint save
   double checkpoint_interval = 0;  // work seconds between periodic checkpoints (0: none)
   double notice = 120;             // preemption notice window; 0: reclaimed without notice
+};
+
+// Policy adaptive's thresholds (policy.h), in seconds of slack: the time to the deadline left
+// over once the remaining work is done on one instance.
+struct AdaptiveParams {
+  double wait_slack = 3 * 3600;    // with no spot anywhere, wait while the slack is above this
+  double return_slack = 6 * 3600;  // on on-demand, go back to spot only with this much slack
+  // Also run on on-demand (with no spot) when behind Uniform Progress's line (policy.h deadline).
+  bool line = false;
 };
 
 // The `aliyun` section (providers aliyun and aliyun-ess).
@@ -123,8 +134,11 @@ struct FleetSpec {
   SpecNode market;  // the market section, read by MakeMarket (IsNull: spot always available)
   // baton sim: points of the market's timeline (seconds) to start the run from; empty: [0].
   std::vector<double> sim_start_seconds;
-  double max_cost = 0;    // cloud providers: stop the run at this bill (0: no cap)
-  AliyunFleetSpec aliyun;  // provider aliyun / aliyun-ess
+  // baton sim: where policy adaptive is tuned (empty: it runs with its default parameters).
+  std::vector<double> sim_tune_start_seconds;
+  AdaptiveParams adaptive;  // not read from YAML: defaults, or what `baton sim` tuned
+  double max_cost = 0;      // cloud providers: stop the run at this bill (0: no cap)
+  AliyunFleetSpec aliyun;   // provider aliyun / aliyun-ess
 };
 
 // Parses and validates `fleet`, the job spec's section (JobSpec::fleet, or SpecNode::Parse of a

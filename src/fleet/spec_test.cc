@@ -53,7 +53,7 @@ TEST(FleetSpec, ExpandsOffersAndSortsSpotFirstByPrice) {
 TEST(FleetSpec, DurationsInAnyUnit) {
   Result<FleetSpec> spec = ParseFleetSpec(Parse(R"({
     "policy": "deadline", "provider": "sim", "deadline_minutes": 90, "work_seconds": 3600,
-    "time_scale": 60, "sim_start_hours": [0, 1.5],
+    "time_scale": 60, "sim_start_hours": [0, 1.5], "sim_tune_start_minutes": [30],
     "offers": [{"instance_type": "t", "zone": "z", "spot": 1, "on_demand": 3}],
     "overheads": {"boot_minutes": 2, "load_seconds": 30, "checkpoint_hours": 0.01,
                   "checkpoint_interval_minutes": 30, "notice_seconds": 0}})"));
@@ -67,6 +67,7 @@ TEST(FleetSpec, DurationsInAnyUnit) {
   EXPECT_EQ(spec->overheads.checkpoint_interval, 1800);
   EXPECT_EQ(spec->overheads.notice, 0);
   EXPECT_EQ(spec->sim_start_seconds, (std::vector<double>{0, 5400}));
+  EXPECT_EQ(spec->sim_tune_start_seconds, (std::vector<double>{1800}));
   EXPECT_TRUE(spec->market.IsNull());
 }
 
@@ -119,6 +120,10 @@ TEST(FleetSpec, ErrorsNameTheKey) {
       {"{" + od + R"(, "market": [1]})", "fleet.market: expected a mapping"},
       {"{" + od + R"(, "sim_start_hours": [0, -1]})",
        "fleet.sim_start_hours[1]: expected a non-negative number"},
+      {"{" + od + R"(, "sim_tune_start_hours": [-1]})",
+       "fleet.sim_tune_start_hours[0]: expected a non-negative number"},
+      {"{" + od + R"(, "policy": "adaptive"})",
+       "fleet.policy: adaptive needs the time to finish in: set fleet.deadline_hours"},
       {R"([1, 2])", "fleet: expected a mapping of keys"},
   };
   for (const Case& c : cases) {
