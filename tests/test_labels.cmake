@@ -32,6 +32,9 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AliyunEssTest\\."                                      "slow"
   "(^|/)LocalStoryTest\\."                                     "slow"
   "(^|/)SwiftDatasetCliTest\\.TheRecipesSwiftSftLineRunsUnchanged"  "slow"
+  # The hindsight optimum over every scenario's windows: about 9 s each.
+  "(^|/)(SimScenario\\.CommandPrintsTheRecipeTable|SimOptimum\\.NoPolicyRunCostsLessThanTheOptimum)$"
+                                                               "slow"
   "(^|/)AgentTest\\.NoticeCheckpointsThenTheNextAgentCompletesExactly$"  "slow"
   "(^|/)AgentHandoffTest\\.StandbyTakesOverOnlyAfterTheHolderCheckpointed$"  "slow"
   "(^|/)TrainResume\\.(StopAtEveryPollPointIsExact|OlderTrainerIsFencedAndWritesNothing)$"
