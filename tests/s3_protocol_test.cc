@@ -287,6 +287,34 @@ TEST_F(S3ProtocolTest, UnreachableEndpointFailsFastNamingIt) {
   ExpectNoSecret(down.status());
 }
 
+// A server that accepts connections and never answers (a full cluster did this): the second
+// silent attempt ends the call, named as such, instead of six silent timeouts one after another.
+TEST_F(S3ProtocolTest, AServerThatHoldsRequestsIsReportedAfterTwoSilentAttempts) {
+  int port = 0;
+  int fd = testing::ListenOnLoopback(&port);  // never accepts: the kernel's backlog holds them
+  auto store =
+      OpenStore(fmt::format("s3://bkt/x?endpoint=http://127.0.0.1:{}&retries=6&"
+                            "backoff_ms=10&stall_timeout_ms=1000",
+                            port));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<std::string> got = (*store)->Get("k");
+  close(fd);
+  ASSERT_FALSE(got.ok());
+  const std::string& m = got.status().message();
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable) << m;
+  EXPECT_NE(m.find(fmt::format("the server at http://127.0.0.1:{} takes requests and does not "
+                               "answer them (2 times, 1 s each): it is holding requests",
+                               port)),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("without the other 4 attempts"), std::string::npos) << m;
+  EXPECT_NE(m.find("s3://bkt/x/k"), std::string::npos) << m;
+  // A bad value of the parameter is named.
+  auto bad = OpenStore("s3://bkt/x?endpoint=http://127.0.0.1:1&stall_timeout_ms=5");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("stall_timeout_ms=5"), std::string::npos);
+}
+
 TEST_F(S3ProtocolTest, MultipartUploadInOrderWithCheckedParts) {
   auto store = Open("&part_size=5MiB&multipart_threshold=6MiB");
   ASSERT_NE(store, nullptr);

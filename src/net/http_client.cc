@@ -9,6 +9,13 @@
 #include <cstring>
 
 namespace baton {
+
+// The words IsNoAnswer looks for; only this file writes them.
+constexpr char kNoAnswer[] = "the server sent no answer in";
+
+bool IsNoAnswer(const Status& s) {
+  return s.code() == StatusCode::kUnavailable && s.message().find(kNoAnswer) != std::string::npos;
+}
 namespace {
 
 std::once_flag g_curl_init;
@@ -150,6 +157,15 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_slist_free_all(headers);
   if (!t.sink_status.ok()) return t.sink_status;
   std::string where = UrlAuthority(request.url);
+  if (rc == CURLE_OPERATION_TIMEDOUT && response.headers.empty() && t.received == 0) {
+    long sent = 0;  // bytes of the request that went out: the connection was made
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent);
+    if (sent > 0) {
+      return Unavailable("{} {}: {} {} s{}", request.method, where, kNoAnswer,
+                         std::max(1, request.stall_timeout_ms / 1000),
+                         " (connected, request sent, not even a status line came back)");
+    }
+  }
   if (rc != CURLE_OK) {
     return Unavailable("{} {}: {}", request.method, where, curl_easy_strerror(rc));
   }

@@ -55,6 +55,12 @@ class HttpClient {
   void* curl_ = nullptr;  // CURL*
 };
 
+// Whether a failed Send was a server that took the request and sent nothing back (not a status
+// line) for the request's stall_timeout_ms: it holds requests (overloaded, a full cluster),
+// which retrying the same way rarely fixes. Other transport failures (refused, reset, a body
+// that stalled halfway) are not this.
+bool IsNoAnswer(const Status& s);
+
 // "http://user:pass@host:port/path?q" -> "host:port" (the port only when given): where a request
 // goes, for messages and the Host header; credentials never come along.
 std::string UrlAuthority(std::string_view url);

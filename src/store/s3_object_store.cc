@@ -685,6 +685,7 @@ class S3ObjectStore : public Store {
     std::string payload_hash = Sha256Hex(body);
     Status last;
     bool token_refreshed = false;
+    int no_answers = 0;
     for (int attempt = 0; attempt < std::max(1, o_.retries); ++attempt) {
       if (attempt > 0) {
         uint64_t cap = std::min<uint64_t>(
@@ -715,11 +716,20 @@ class S3ObjectStore : public Store {
       req.url = fmt::format("{}://{}{}{}", scheme_, host, path, query_string);
       req.headers = sign.headers;
       req.body = body;
+      req.stall_timeout_ms = o_.stall_timeout_ms;
       // Connections are taken in turn; concurrent requests (parallel parts) get different ones.
       HttpClient& http = *http_[next_client_.fetch_add(1) % http_.size()];
       Result<HttpResponse> r = http.Send(req);
       if (!r.ok()) {
         last = r.status();
+        if (IsNoAnswer(last) && ++no_answers >= 2) {
+          return Unavailable(
+              "{}: {}: the server at {} takes requests and does not answer them ({} times, {} s "
+              "each): it is holding requests (overloaded, or a full cluster?); giving up without "
+              "the other {} attempts",
+              where, method, RedactUrl(o_.endpoint), no_answers,
+              std::max(1, o_.stall_timeout_ms / 1000), std::max(1, o_.retries) - attempt - 1);
+        }
         continue;  // transport error: retry
       }
       long st = r->status;
@@ -920,10 +930,12 @@ Result<S3Options> S3Options::FromUrl(std::string_view url) {
   BATON_RETURN_IF_ERROR(int_param("parallel", &o.parallel, 1, 64));
   BATON_RETURN_IF_ERROR(int_param("retries", &o.retries, 1, 100));
   BATON_RETURN_IF_ERROR(int_param("backoff_ms", &o.backoff_base_ms, 0, 60000));
+  BATON_RETURN_IF_ERROR(int_param("stall_timeout_ms", &o.stall_timeout_ms, 1000, 3600000));
   if (!params.empty()) {
     return InvalidArgument(
         "{}: unknown store URL parameter '{}' (known: endpoint, region, addressing, conditional, "
-        "part_size, multipart_threshold, max_keys, parallel, retries, backoff_ms)",
+        "part_size, multipart_threshold, max_keys, parallel, retries, backoff_ms, "
+        "stall_timeout_ms)",
         shown, params.begin()->first);
   }
   return o;

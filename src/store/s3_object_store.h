@@ -32,6 +32,10 @@
 //                                   and InternalError (also inside a 200 to
 //                                   CompleteMultipartUpload); ExpiredToken re-reads the
 //                                   credentials and retries once. 403 and 404 are not retried.
+//   stall_timeout_ms=30000          a transfer that moves no byte for this long fails; a
+//                                   server that takes a request and answers nothing for this
+//                                   long twice in one call is reported as holding requests
+//                                   (about a minute, not six silent attempts).
 // Credentials: cloud_credentials.h. Every object's key is <prefix>/<key>.
 #pragma once
 
@@ -58,6 +62,9 @@ struct S3Options {
   int max_keys = 1000;
   int parallel = 4;  // connections for the parts of one multipart upload or download
   int retries = 6;
+  // A request the server takes and never answers fails after this long (no byte at all); two
+  // such in one call end it ("holding requests"), however many retries are left.
+  int stall_timeout_ms = 30000;
   int backoff_base_ms = 100;
   int backoff_cap_ms = 5000;
 
