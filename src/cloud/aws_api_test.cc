@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "base/strings.h"
+#include "cloud/aws_ec2.h"
 #include "net/http_server.h"
 #include "test_util.h"
 
@@ -423,6 +424,24 @@ TEST_F(AwsClientTest, Ec2PagesFollowNextTokenAndAStuckTokenIsAnError) {
                   [](const XmlElement&) { return Status::Ok(); });
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_EQ(s.message(), "ec2 DescribeInstances: NextToken did not advance");
+}
+
+TEST_F(AwsClientTest, DescribeInstancesByIdsSendsNoMaxResults) {
+  AwsClient client(Options());
+  Ec2InstanceQuery q;
+  q.page_size = 50;
+  q.tags = {{"baton:run", "r"}};
+  ASSERT_TRUE(Ec2DescribeInstances(&client, q).ok());
+  q.instance_ids = {"i-1"};
+  ASSERT_TRUE(Ec2DescribeInstances(&client, q).ok());
+  std::vector<Seen> s = seen();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].body,
+            "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3Abaton%3Arun&"
+            "Filter.1.Value.1=r&MaxResults=50");
+  EXPECT_EQ(s[1].body,
+            "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3Abaton%3Arun&"
+            "Filter.1.Value.1=r&InstanceId.1=i-1");
 }
 
 TEST_F(AwsClientTest, AutoScalingPagesReadTheResultsNextToken) {

@@ -159,8 +159,10 @@ AwsParams Ec2InstanceQueryParams(const Ec2InstanceQuery& q) {
 Result<std::vector<Ec2Instance>> Ec2DescribeInstances(AwsClient* client,
                                                       const Ec2InstanceQuery& query) {
   std::vector<Ec2Instance> out;
-  Status s = PaginateEc2(client, "DescribeInstances", Ec2InstanceQueryParams(query),
-                         query.page_size, [&](const XmlElement& page) -> Status {
+  // EC2 refuses MaxResults together with instance ids (InvalidParameterCombination).
+  int page_size = query.instance_ids.empty() ? query.page_size : 0;
+  Status s = PaginateEc2(client, "DescribeInstances", Ec2InstanceQueryParams(query), page_size,
+                         [&](const XmlElement& page) -> Status {
                            BATON_ASSIGN_OR_RETURN(std::vector<Ec2Instance> got,
                                                   ParseEc2Instances(page, "DescribeInstances"));
                            for (Ec2Instance& i : got) out.push_back(std::move(i));

@@ -71,7 +71,7 @@ struct Ec2InstanceQuery {
   std::map<std::string, std::string> tags;  // each a filter "tag:<key>" = value
   // Other filters: name -> values ("instance-state-name" -> {"pending", "running"}).
   std::map<std::string, std::vector<std::string>> filters;
-  int page_size = 0;  // MaxResults (5..1000); 0: unset, the server's default
+  int page_size = 0;  // MaxResults (5..1000); 0: unset, the server's default; ignored with ids
 };
 
 // The filter parameters of a query: Filter.N.Name / Filter.N.Value.M, tags first.
