@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,9 +33,12 @@ bool WaitUntil(F done, int timeout_ms = 60000) {
 
 // Starts `args` (args[0] is the program) with this process's environment plus `vars`
 // ("NAME=value", replacing a variable of that name), stdout and stderr to `log`, stdin from
-// /dev/null.
+// /dev/null. With `own_group`, the child leads a new process group (kill(-pid) reaches all it
+// starts) and is killed by the kernel should this process die first (a test server that must
+// never outlive its test).
 inline pid_t StartProcess(const std::vector<std::string>& args,
-                          const std::vector<std::string>& vars, const std::string& log) {
+                          const std::vector<std::string>& vars, const std::string& log,
+                          bool own_group = false) {
   std::vector<std::string> all = vars;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string v = *e;
@@ -53,8 +57,14 @@ inline pid_t StartProcess(const std::vector<std::string>& args,
   argv.push_back(nullptr);
   int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    if (own_group) {
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);  // the parent died before prctl
+    }
     dup2(null, 0);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -63,6 +73,7 @@ inline pid_t StartProcess(const std::vector<std::string>& args,
   }
   close(fd);
   close(null);
+  if (own_group && pid > 0) setpgid(pid, pid);  // also here: no race with the child's own call
   return pid;
 }
 

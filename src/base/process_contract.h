@@ -44,6 +44,7 @@ enum class EnvVar {
   kTestSourceDir,    // the source tree whose files the tests read (default: the one CMake saw);
                      // scripts/gpu_check.sh points it at the copy in its bundle
   kGpuRequired,      // "1": a GPU test fails, rather than skips, where no GPU is visible
+  kSkipMoto,         // "1": the moto (AWS) tests skip, rather than fail, where moto is missing
 };
 
 struct EnvVarInfo {
@@ -71,6 +72,7 @@ inline constexpr EnvVarInfo kEnvVars[] = {
     {EnvVar::kTokenizerCorpus, "BATON_TOKENIZER_CORPUS"},
     {EnvVar::kTestSourceDir, "BATON_TEST_SOURCE_DIR"},
     {EnvVar::kGpuRequired, "BATON_GPU_REQUIRED"},
+    {EnvVar::kSkipMoto, "BATON_SKIP_MOTO"},
 };
 
 // "BATON_CACHE_DIR" for EnvVar::kCacheDir (for messages, help texts and the unit files we write).

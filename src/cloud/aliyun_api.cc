@@ -7,20 +7,6 @@
 #include "store/cloud_credentials.h"
 
 namespace baton {
-namespace {
-
-// A server may echo what it got (a string to sign, a token): none of our secrets leave in a
-// message, whatever the server put in it.
-Status Scrub(const Status& s, const SigV4Credentials& keys, const std::string& signature) {
-  std::string m = s.message();
-  for (const std::string* secret : {&keys.secret_access_key, &keys.session_token, &signature}) {
-    ReplaceAll(&m, *secret, "<redacted>");
-  }
-  return Status(s.code(), std::move(m));
-}
-
-}  // namespace
-
 const char* AliyunServiceName(AliyunService service) {
   return service == AliyunService::kEcs ? "ecs" : "ess";
 }
@@ -29,7 +15,8 @@ const char* AliyunServiceVersion(AliyunService service) {
   return service == AliyunService::kEcs ? "2014-05-26" : "2014-08-28";
 }
 
-AliyunClient::AliyunClient(AliyunClientOptions options) : o_(std::move(options)) {
+AliyunClient::AliyunClient(AliyunClientOptions options)
+    : o_(std::move(options)), backoff_(o_.base_backoff_ms, o_.max_backoff_ms, o_.jitter_seed) {
   if (o_.env == nullptr) o_.env = Env::Default();
   endpoint_override_ = o_.endpoint;
   if (endpoint_override_.empty()) {
@@ -38,13 +25,7 @@ AliyunClient::AliyunClient(AliyunClientOptions options) : o_(std::move(options))
   while (!endpoint_override_.empty() && endpoint_override_.back() == '/') {
     endpoint_override_.pop_back();
   }
-  rng_.seed(o_.jitter_seed != 0 ? o_.jitter_seed : std::random_device{}());
-  credentials_ = o_.credentials;
-  if (!credentials_) {
-    auto provider = std::make_shared<CredentialsProvider>(CredentialsProvider::Cloud::kAlibaba);
-    provider_ = provider;
-    credentials_ = [provider]() { return provider->Get(); };
-  }
+  credentials_ = CredentialsOrChain(o_.credentials, CredentialsProvider::Cloud::kAlibaba);
   if (o_.max_attempts < 1) o_.max_attempts = 1;
 }
 
@@ -65,22 +46,14 @@ std::string AliyunClient::NewNonce() {
 }
 
 uint64_t AliyunClient::BackoffMicros(int attempt, const HttpResponse* response) {
-  uint64_t cap = o_.max_backoff_ms * 1000;
-  uint64_t wait = o_.base_backoff_ms * 1000;
-  for (int i = 1; i < attempt && wait < cap; ++i) wait *= 2;
-  wait = std::min(wait, cap);
-  uint64_t jittered = wait / 2;
-  {
-    std::lock_guard<std::mutex> lock(rng_mu_);
-    jittered += wait / 2 > 0 ? rng_() % (wait / 2 + 1) : 0;
-  }
+  uint64_t retry_after = 0;
   if (response != nullptr) {
     std::string after = response->Header("x-acs-retry-after");
     char* end = nullptr;
     double seconds = after.empty() ? 0 : std::strtod(after.c_str(), &end);
-    if (seconds > 0) jittered = std::max(jittered, std::min(cap, uint64_t(seconds * 1e6)));
+    if (seconds > 0 && seconds < 1e9) retry_after = uint64_t(seconds * 1e6);
   }
-  return jittered;
+  return backoff_.Micros(attempt, retry_after);
 }
 
 Result<HttpResponse> AliyunClient::SendOnce(AliyunService service, std::string_view action,
@@ -135,8 +108,8 @@ Result<Json> AliyunClient::Call(AliyunService service, std::string_view action,
     last = AliyunError{};
     const HttpResponse* answer = nullptr;
     if (!resp.ok()) {
-      failure =
-          Scrub(resp.status().WithContext(fmt::format("{} {}", name, action)), *keys, signature);
+      failure = ScrubSecrets(resp.status().WithContext(fmt::format("{} {}", name, action)), *keys,
+                             signature);
       if (resp.status().code() != StatusCode::kUnavailable) return failure;
     } else if (resp->status >= 200 && resp->status < 300) {
       Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
@@ -147,7 +120,7 @@ Result<Json> AliyunClient::Call(AliyunService service, std::string_view action,
     } else {
       answer = &*resp;
       last = ParseAliyunError(resp->status, resp->body);
-      failure = Scrub(AliyunErrorStatus(name, action, last), *keys, signature);
+      failure = ScrubSecrets(AliyunErrorStatus(name, action, last), *keys, signature);
       if (!IsRetryable(ClassifyAliyunError(last.code, last.http_status))) return failure;
     }
     if (attempt == o_.max_attempts) break;

@@ -17,8 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 
@@ -27,6 +25,7 @@
 #include "base/status.h"
 #include "cloud/aliyun_errors.h"
 #include "cloud/aliyun_params.h"
+#include "cloud/api_shared.h"
 #include "net/http_client.h"
 #include "store/sigv4.h"
 
@@ -81,10 +80,8 @@ class AliyunClient {
   AliyunClientOptions o_;
   std::string endpoint_override_;
   HttpClient http_;
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  RetryBackoff backoff_;
   std::function<Result<SigV4Credentials>()> credentials_;
-  std::shared_ptr<void> provider_;  // owns the default credentials chain
   uint64_t attempts_ = 0;
 };
 

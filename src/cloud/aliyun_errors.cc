@@ -1,6 +1,7 @@
 #include "cloud/aliyun_errors.h"
 
 #include "base/json.h"
+#include "cloud/api_shared.h"
 
 namespace baton {
 namespace {
@@ -113,11 +114,8 @@ AliyunError ParseAliyunError(long http_status, std::string_view body) {
 Status AliyunErrorStatus(std::string_view service, std::string_view action,
                          const AliyunError& error) {
   AliyunErrorKind kind = ClassifyAliyunError(error.code, error.http_status);
-  std::string text =
-      fmt::format("{} {}: {} (HTTP {})", service, action,
-                  error.code.empty() ? "no error code" : error.code, error.http_status);
-  if (!error.message.empty()) text += ": " + error.message;
-  if (!error.request_id.empty()) text += " [RequestId " + error.request_id + "]";
+  std::string text = CloudErrorText(service, action, error.code, error.http_status, error.message,
+                                    error.request_id);
   StatusCode code = StatusCode::kFailedPrecondition;
   if (IsRetryable(kind)) code = StatusCode::kUnavailable;
   if (kind == AliyunErrorKind::kInvalid) code = StatusCode::kInvalidArgument;
