@@ -1,8 +1,15 @@
-// baton store ls|cp: look into a bucket and copy files to and from it, with the same URLs,
-// credentials and retries as training uses (s3://bucket/prefix?endpoint=..., oss://...).
+// baton store ls|cp|rm: look into a bucket, copy files to and from it, delete from it, with the
+// same URLs, credentials and retries as training uses (s3://bucket/prefix?endpoint=..., oss://).
 //   ls URL         every object under URL/ with its size
 //   cp SRC DST     local file or folder -> store URL (folders recursively), or store URL (one
-//                  object or a folder) -> local path
+//                  object or a folder) -> local path; what the other side holds already is
+//                  skipped; --include/--exclude GLOB select, --dryrun only says what it would do
+//   rm URL         one object, or with --recursive every object under URL/ (same filters)
+// The filters are awscli's: every file is in, then each --include or --exclude, in the order
+// given, decides for the paths it matches (relative to the folder; '*' also matches '/'), so
+// `--exclude '*' --include '*.json'` copies only the JSON files.
+#include <fnmatch.h>
+
 #include <cstdio>
 #include <map>
 
@@ -15,6 +22,34 @@
 
 namespace baton::cli {
 namespace {
+
+struct CopyOptions {
+  bool dryrun = false;
+  std::vector<std::pair<bool, std::string>> filters;  // (include?, glob), in command-line order
+};
+
+// Whether `rel` (a path relative to the copied folder) is selected by the filters.
+bool Selected(const CopyOptions& o, const std::string& rel) {
+  bool in = true;
+  for (const auto& [include, glob] : o.filters) {
+    if (fnmatch(glob.c_str(), rel.c_str(), 0) == 0) in = include;
+  }
+  return in;
+}
+
+// --include and --exclude as given, interleaved: CLI11 keeps each option's values apart, and
+// its parse order says which came when.
+void CollectFilters(CLI::App* app, CLI::Option* include, CLI::Option* exclude, CopyOptions* o) {
+  size_t next_include = 0, next_exclude = 0;
+  o->filters.clear();
+  for (CLI::Option* opt : app->parse_order()) {
+    if (opt == include && next_include < include->results().size()) {
+      o->filters.emplace_back(true, include->results()[next_include++]);
+    } else if (opt == exclude && next_exclude < exclude->results().size()) {
+      o->filters.emplace_back(false, exclude->results()[next_exclude++]);
+    }
+  }
+}
 
 int RunLs(const std::string& url) {
   Result<std::unique_ptr<Store>> store = OpenStore(url, OpenMode::kMustExist);
@@ -47,7 +82,7 @@ Status ListFiles(Env* env, const std::string& dir, const std::string& rel,
   return Status::Ok();
 }
 
-Status Upload(Env* env, const std::string& src, const std::string& dst) {
+Status Upload(Env* env, const std::string& src, const std::string& dst, const CopyOptions& opts) {
   if (!env->FileExists(src)) return NotFound("{}: no such file or folder", src);
   std::vector<std::string> files;
   std::string url = dst, base = src;
@@ -66,8 +101,13 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
   std::map<std::string, Store::ObjectInfo> existing;
   for (Store::ObjectInfo& o : there) existing[o.key] = std::move(o);
   uint64_t total = 0, skipped = 0;
+  uint64_t filtered = 0;
   for (const std::string& f : files) {
     std::string path = env->IsDirectory(src) ? JoinPath(src, f) : src;
+    if (!Selected(opts, f)) {
+      ++filtered;
+      continue;
+    }
     if (auto it = existing.find(f); it != existing.end()) {
       BATON_ASSIGN_OR_RETURN(bool same, LocalFileMatches(env, path, it->second));
       if (same) {
@@ -77,6 +117,10 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
         continue;
       }
     }
+    if (opts.dryrun) {
+      std::printf("(dryrun) upload: %s -> %s\n", path.c_str(), JoinKey(store->Url(), f).c_str());
+      continue;
+    }
     BATON_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> data, env->MapFile(path));
     std::string_view bytes(reinterpret_cast<const char*>(data->data()), data->size());
     BATON_RETURN_IF_ERROR(store->Put(f, bytes).WithContext(fmt::format("uploading {}", path)));
@@ -84,14 +128,16 @@ Status Upload(Env* env, const std::string& src, const std::string& dst) {
                  HumanBytes(static_cast<double>(bytes.size())).c_str());
     total += bytes.size();
   }
-  std::fprintf(stderr, "%zu file%s: %zu uploaded (%s), %llu unchanged\n", files.size(),
-               files.size() == 1 ? "" : "s", files.size() - skipped,
+  if (opts.dryrun) return Status::Ok();
+  std::fprintf(stderr, "%zu file%s: %zu uploaded (%s), %llu unchanged%s\n", files.size(),
+               files.size() == 1 ? "" : "s", files.size() - skipped - filtered,
                HumanBytes(static_cast<double>(total)).c_str(),
-               static_cast<unsigned long long>(skipped));
+               static_cast<unsigned long long>(skipped),
+               filtered ? fmt::format(", {} left out by the filters", filtered).c_str() : "");
   return Status::Ok();
 }
 
-Status Download(Env* env, const std::string& src, const std::string& dst) {
+Status Download(Env* env, const std::string& src, const std::string& dst, const CopyOptions& opts) {
   BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(src, OpenMode::kMustExist));
   BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> objects, store->ListInfo(""));
   std::vector<std::pair<std::string, std::string>> jobs;  // key -> local path
@@ -115,11 +161,15 @@ Status Download(Env* env, const std::string& src, const std::string& dst) {
     std::erase_if(objects, [&](const Store::ObjectInfo& o) { return o.key != jobs[0].first; });
     if (objects.empty()) objects.push_back({jobs[0].first, 0, ""});
   }
-  uint64_t moved = 0, skipped = 0, skipped_bytes = 0;
+  uint64_t moved = 0, skipped = 0, skipped_bytes = 0, filtered = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const auto& [key, path] = jobs[i];
     const Store::ObjectInfo& info = objects[i];
     const std::string from = JoinKey(store->Url(), key);
+    if (!Selected(opts, key)) {
+      ++filtered;
+      continue;
+    }
     // As `aws s3 sync`: what is already here is not copied again (checked by digest, not time).
     BATON_ASSIGN_OR_RETURN(bool same, LocalFileMatches(env, path, info));
     if (same) {
@@ -127,6 +177,10 @@ Status Download(Env* env, const std::string& src, const std::string& dst) {
                    HumanBytes(static_cast<double>(info.size)).c_str());
       ++skipped;
       skipped_bytes += info.size;
+      continue;
+    }
+    if (opts.dryrun) {
+      std::printf("(dryrun) download: %s -> %s\n", from.c_str(), path.c_str());
       continue;
     }
     size_t slash = path.rfind('/');
@@ -151,11 +205,59 @@ Status Download(Env* env, const std::string& src, const std::string& dst) {
     moved += info.size - std::min(resumed, info.size);
     std::fprintf(stderr, "downloaded %s -> %s\n", from.c_str(), path.c_str());
   }
-  std::fprintf(stderr, "%zu object%s: %zu downloaded (%s moved), %llu unchanged (%s)\n",
-               jobs.size(), jobs.size() == 1 ? "" : "s", jobs.size() - skipped,
+  if (opts.dryrun) return Status::Ok();
+  std::fprintf(stderr, "%zu object%s: %zu downloaded (%s moved), %llu unchanged (%s)%s\n",
+               jobs.size(), jobs.size() == 1 ? "" : "s", jobs.size() - skipped - filtered,
                HumanBytes(static_cast<double>(moved)).c_str(),
                static_cast<unsigned long long>(skipped),
-               HumanBytes(static_cast<double>(skipped_bytes)).c_str());
+               HumanBytes(static_cast<double>(skipped_bytes)).c_str(),
+               filtered ? fmt::format(", {} left out by the filters", filtered).c_str() : "");
+  return Status::Ok();
+}
+
+// `store rm URL`: one object; with `recursive`, every object under URL/ the filters select.
+Status Remove(const std::string& url, bool recursive, const CopyOptions& opts) {
+  // A URL that names one object of a file store is not a folder to open: only its parent is.
+  Result<std::unique_ptr<Store>> opened = OpenStore(url, OpenMode::kMustExist);
+  std::unique_ptr<Store> store;
+  std::vector<Store::ObjectInfo> under;
+  if (opened.ok()) {
+    store = std::move(opened).value();
+    BATON_ASSIGN_OR_RETURN(under, store->ListInfo(""));
+  } else if (!SplitStoreUrl(url)) {
+    return opened.status();
+  }
+  std::vector<std::string> keys;
+  if (!under.empty()) {
+    if (!recursive) {
+      return InvalidArgument(
+          "store rm {}: {} objects are under it; add --recursive to delete them all (--dryrun "
+          "lists them first)",
+          RedactUrl(url), under.size());
+    }
+    for (const Store::ObjectInfo& o : under) {
+      if (Selected(opts, o.key)) keys.push_back(o.key);
+    }
+  } else {
+    auto split = SplitStoreUrl(url);
+    if (!split) return NotFound("{}: the bucket holds no objects", RedactUrl(url));
+    BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist));
+    Result<uint64_t> size = store->Head(split->second);
+    if (!size.ok()) return size.status();
+    if (Selected(opts, split->second)) keys.push_back(split->second);
+  }
+  for (const std::string& key : keys) {
+    const std::string what = JoinKey(store->Url(), key);
+    if (opts.dryrun) {
+      std::printf("(dryrun) delete: %s\n", what.c_str());
+      continue;
+    }
+    BATON_RETURN_IF_ERROR(store->Delete(key));
+    std::fprintf(stderr, "deleted %s\n", what.c_str());
+  }
+  if (!opts.dryrun) {
+    std::fprintf(stderr, "%zu object%s deleted\n", keys.size(), keys.size() == 1 ? "" : "s");
+  }
   return Status::Ok();
 }
 
@@ -170,14 +272,36 @@ void AddStoreCommand(CLI::App& root, Action& action) {
   ls->add_option("url", *url, "store URL")->required();
   ls->callback([&action, url] { action = [url] { return RunLs(*url); }; });
 
+  // --include/--exclude/--dryrun, on cp and rm.
+  auto opts = std::make_shared<CopyOptions>();
+  // CollectFilters reads the values from the options in order; these only hold them.
+  auto includes = std::make_shared<std::vector<std::string>>();
+  auto excludes = std::make_shared<std::vector<std::string>>();
+  auto add_filters = [opts, includes, excludes](CLI::App* app) {
+    CLI::Option* include = app->add_option(
+        "--include", *includes, "copy what matches GLOB (after an --exclude); repeatable");
+    CLI::Option* exclude = app->add_option(
+        "--exclude", *excludes, "leave out what matches GLOB ('*' matches '/' too); repeatable");
+    app->add_flag("--dryrun", opts->dryrun, "print what would be done, and do nothing");
+    // One GLOB per flag (a second word is the next argument), as many flags as given.
+    for (CLI::Option* o : {include, exclude}) {
+      o->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    }
+    return std::make_pair(include, exclude);
+  };
+
   auto src = std::make_shared<std::string>(), dst = std::make_shared<std::string>();
   CLI::App* cp = cmd->add_subcommand(
       "cp",
-      "copy a local file or folder to a store URL, or a store object or folder to a local path");
+      "copy a local file or folder to a store URL, or a store object or folder to a local path, "
+      "skipping what the other side holds already (same size and ETag)");
   cp->add_option("src", *src, "source: local path or store URL")->required();
   cp->add_option("dst", *dst, "destination: store URL or local path")->required();
-  cp->callback([&action, src, dst] {
-    action = [src, dst] {
+  const auto cp_filters = add_filters(cp);
+  // The callbacks keep the flags' storage alive (CLI11 writes to it while parsing).
+  cp->callback([&action, src, dst, opts, cp, cp_filters, includes, excludes] {
+    CollectFilters(cp, cp_filters.first, cp_filters.second, opts.get());
+    action = [src, dst, opts] {
       Env* env = Env::Default();
       bool from_store = IsRemoteUrl(*src) || src->starts_with("file://");
       bool to_store = IsRemoteUrl(*dst) || dst->starts_with("file://");
@@ -186,10 +310,24 @@ void AddStoreCommand(CLI::App& root, Action& action) {
         s = InvalidArgument("store cp: exactly one of '{}' and '{}' must be a store URL", *src,
                             *dst);
       } else if (to_store) {
-        s = Upload(env, *src, *dst);
+        s = Upload(env, *src, *dst, *opts);
       } else {
-        s = Download(env, *src, *dst);
+        s = Download(env, *src, *dst, *opts);
       }
+      return s.ok() ? 0 : ReportError(s);
+    };
+  });
+
+  auto recursive = std::make_shared<bool>(false);
+  CLI::App* rm =
+      cmd->add_subcommand("rm", "delete an object, or with --recursive every object under URL/");
+  rm->add_option("url", *url, "store URL")->required();
+  rm->add_flag("--recursive", *recursive, "every object under URL/ (that the filters select)");
+  const auto rm_filters = add_filters(rm);
+  rm->callback([&action, url, recursive, opts, rm, rm_filters, includes, excludes] {
+    CollectFilters(rm, rm_filters.first, rm_filters.second, opts.get());
+    action = [url, recursive, opts] {
+      Status s = Remove(*url, *recursive, *opts);
       return s.ok() ? 0 : ReportError(s);
     };
   });
