@@ -429,15 +429,7 @@ class S3ObjectStore : public Store {
         const uint64_t i = todo[t];
         uint64_t off = i * o_.part_size;
         uint64_t len = std::min<uint64_t>(o_.part_size, size - off);
-        BATON_ASSIGN_OR_RETURN(std::string chunk, ReadRange(key, off, len, etag));
-        if (chunk.size() != len) {
-          return Corruption("{}: object changed while downloading ({} bytes at {}, want {})",
-                            Where(key), chunk.size(), off, len);
-        }
-        if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)) !=
-            static_cast<ssize_t>(chunk.size())) {
-          return IoError("{}: write failed: {}", partial, std::strerror(errno));
-        }
+        BATON_RETURN_IF_ERROR(ReadRangeTo(fd, partial, key, off, len, etag));
         std::lock_guard<std::mutex> lock(mu);
         if (::fdatasync(fd) != 0) {
           return IoError("{}: fdatasync failed: {}", partial, std::strerror(errno));
@@ -578,6 +570,65 @@ class S3ObjectStore : public Store {
     return std::move(r->body);
   }
 
+  // The range [offset, offset + len) of the object's version `etag`, written into `fd` at the
+  // same offset as it arrives: each piece curl hands over (tens of KiB) is still in the CPU's
+  // cache when pwrite copies it into the page cache, where a whole part gathered in memory first
+  // (16 MiB) is not. A server that answers with more than the range (it ignored Range) is read
+  // the buffered way instead.
+  Status ReadRangeTo(int fd, const std::string& file, const std::string& key, uint64_t offset,
+                     uint64_t len, const std::string& etag) {
+    if (len == 0) return Status::Ok();
+    std::vector<std::pair<std::string, std::string>> h = {
+        {"Range", fmt::format("bytes={}-{}", offset, offset + len - 1)}};
+    if (!etag.empty()) h.emplace_back("If-Match", etag);
+    uint64_t received = 0;
+    bool too_long = false;
+    Stream stream;
+    stream.restart = [&] { received = 0; };
+    stream.write = [&](std::string_view d) -> Status {
+      if (received + d.size() > len) {
+        too_long = true;
+        return FailedPrecondition("{}: the answer is longer than the range asked", Where(key));
+      }
+      while (!d.empty()) {
+        ssize_t n = ::pwrite(fd, d.data(), d.size(), static_cast<off_t>(offset + received));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return IoError("{}: write failed: {}", file, std::strerror(errno));
+        received += static_cast<uint64_t>(n);
+        d.remove_prefix(static_cast<size_t>(n));
+      }
+      return Status::Ok();
+    };
+    auto check = [&](const HttpResponse& r) -> Status {
+      unsigned long long first = 0, last = 0, total = 0;
+      std::string range = r.Header("content-range");
+      if (r.status != 206 ||
+          std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &first, &last, &total) != 3 ||
+          first != offset || last + 1 - first != len || received != len) {
+        return Unavailable("{}: range read at {} got {} bytes ({}, HTTP {}), want {}", Where(key),
+                           offset, received, range, r.status, len);
+      }
+      return Status::Ok();
+    };
+    Result<HttpResponse> r = Call("GET", key, {}, h, {}, /*range_ok=*/false, check, &stream);
+    if (too_long) {
+      BATON_ASSIGN_OR_RETURN(std::string chunk, ReadRange(key, offset, len, etag));
+      if (chunk.size() != len) {
+        return Corruption("{}: object changed while downloading ({} bytes at {}, want {})",
+                          Where(key), chunk.size(), offset, len);
+      }
+      if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(offset)) !=
+          static_cast<ssize_t>(chunk.size())) {
+        return IoError("{}: write failed: {}", file, std::strerror(errno));
+      }
+      return Status::Ok();
+    }
+    if (r.status().code() == StatusCode::kFailedPrecondition && !etag.empty()) {
+      return Corruption("{}: the object was replaced while it was being downloaded", Where(key));
+    }
+    return r.status();
+  }
+
   Result<HttpResponse> PutSingle(const std::string& key, std::string_view data,
                                  std::vector<std::pair<std::string, std::string>> headers) {
     headers.emplace_back("Content-Type", ContentTypeOf(key));
@@ -648,18 +699,24 @@ class S3ObjectStore : public Store {
   // describes; a non-2xx status becomes an error naming the object.
   // `check` judges a 2xx answer (and a 416 with `range_ok`): Unavailable retries the request,
   // any other error fails it.
+  // With `stream`, a 2xx answer's body goes to stream->write as it arrives (not into the
+  // response); stream->restart runs before every attempt, so a retry starts over.
   using Check = std::function<Status(const HttpResponse&)>;
+  struct Stream {
+    std::function<Status(std::string_view)> write;
+    std::function<void()> restart;
+  };
   Result<HttpResponse> Call(const std::string& method, const std::string& key,
                             std::vector<std::pair<std::string, std::string>> query,
                             std::vector<std::pair<std::string, std::string>> headers,
                             std::string_view body, bool range_ok = false,
-                            const Check& check = nullptr) {
+                            const Check& check = nullptr, const Stream* stream = nullptr) {
     std::string path = "/";
     if (o_.path_style)
       path += UriEncode(o_.bucket, true) + (key.empty() && !query.empty() ? "" : "/");
     if (!key.empty()) path += UriEncode(FullKey(key), false);
     return Send(method, path, std::move(query), std::move(headers), body,
-                key.empty() ? Url() : Where(key), range_ok, check);
+                key.empty() ? Url() : Where(key), range_ok, check, stream);
   }
 
   Result<HttpResponse> CallBucket(const std::string& method,
@@ -673,7 +730,7 @@ class S3ObjectStore : public Store {
                             std::vector<std::pair<std::string, std::string>> query,
                             std::vector<std::pair<std::string, std::string>> headers,
                             std::string_view body, const std::string& where, bool range_ok,
-                            const Check& check) {
+                            const Check& check, const Stream* stream = nullptr) {
     std::string host = o_.path_style ? host_ : o_.bucket + "." + host_;
     std::vector<std::pair<std::string, std::string>> encoded_query;
     std::string query_string;
@@ -717,11 +774,18 @@ class S3ObjectStore : public Store {
       req.headers = sign.headers;
       req.body = body;
       req.stall_timeout_ms = o_.stall_timeout_ms;
+      if (stream) {
+        stream->restart();
+        req.sink = stream->write;
+      }
       // Connections are taken in turn; concurrent requests (parallel parts) get different ones.
       HttpClient& http = *http_[next_client_.fetch_add(1) % http_.size()];
       Result<HttpResponse> r = http.Send(req);
       if (!r.ok()) {
         last = r.status();
+        // The transport's failures are Unavailable; another code is the stream's own verdict
+        // (a disk that is full, an answer longer than asked): retrying would not change it.
+        if (last.code() != StatusCode::kUnavailable) return last;
         if (IsNoAnswer(last) && ++no_answers >= 2) {
           return Unavailable(
               "{}: {}: the server at {} takes requests and does not answer them ({} times, {} s "
