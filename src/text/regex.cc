@@ -1,6 +1,7 @@
 // The backtracking matcher for programs built by regex_compile.cc.
 #include "text/regex.h"
 
+#include <unordered_map>
 #include <unordered_set>
 
 #include "text/regex_program.h"
@@ -31,10 +32,16 @@ struct Backtrack {
 // explored in the same priority order from its first visit. From then on each state is run at
 // most once, so a run takes at most (instructions x (text length + 1)) more steps. Tokenizer
 // patterns (the pre-tokenizer's Split) finish each run in a few dozen steps and never get here.
-constexpr size_t kMemoAfter = size_t{1} << 16;
+//
+// A lookahead's outcome at a position is remembered in `looks` (shared by the runs of one
+// search, nested ones too), so a lookahead is run at most once per position: a pattern with
+// lookaheads inside repeated optionals inside lookaheads stays polynomial as well.
+constexpr size_t kMemoAfter = size_t{1} << 12;
+
+using LookCache = std::unordered_map<uint64_t, bool>;
 
 bool Run(const Program& prog, std::u32string_view text, int pc, size_t pos,
-         std::vector<Backtrack>* stack, size_t* end) {
+         std::vector<Backtrack>* stack, size_t* end, LookCache* looks) {
   const size_t base = stack->size();
   const size_t n = text.size();
   size_t steps = 0;
@@ -70,8 +77,17 @@ bool Run(const Program& prog, std::u32string_view text, int pc, size_t pos,
           stack->resize(base);
           return true;
         case Op::kLook: {
-          size_t look_end;
-          ok = Run(prog, text, pc + 1, pos, stack, &look_end) != in.negate;
+          const uint64_t key = static_cast<uint64_t>(pc) * (n + 1) + pos;
+          auto cached = looks->find(key);
+          bool matched;
+          if (cached != looks->end()) {
+            matched = cached->second;
+          } else {
+            size_t look_end;
+            matched = Run(prog, text, pc + 1, pos, stack, &look_end, looks);
+            looks->emplace(key, matched);
+          }
+          ok = matched != in.negate;
           if (ok) pc = in.x;
           break;
         }
@@ -115,13 +131,15 @@ Result<Regex> Regex::Compile(std::string_view pattern) {
 
 bool Regex::MatchAt(std::u32string_view text, size_t pos, size_t* end) const {
   std::vector<Backtrack> stack;
-  return Run(*program_, text, 0, pos, &stack, end);
+  LookCache looks;
+  return Run(*program_, text, 0, pos, &stack, end, &looks);
 }
 
 bool Regex::Search(std::u32string_view text, size_t start, size_t* begin, size_t* end) const {
   std::vector<Backtrack> stack;
+  LookCache looks;
   for (size_t pos = start; pos <= text.size(); ++pos) {
-    if (Run(*program_, text, 0, pos, &stack, end)) {
+    if (Run(*program_, text, 0, pos, &stack, end, &looks)) {
       *begin = pos;
       return true;
     }
@@ -132,12 +150,13 @@ bool Regex::Search(std::u32string_view text, size_t start, size_t* begin, size_t
 std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::u32string_view text) const {
   std::vector<std::pair<size_t, size_t>> matches;
   std::vector<Backtrack> stack;
+  LookCache looks;  // a lookahead's outcome depends on the text and position only
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t begin = pos, end = 0;
     bool found = false;
     for (; begin <= text.size(); ++begin) {
-      if (Run(*program_, text, 0, begin, &stack, &end)) {
+      if (Run(*program_, text, 0, begin, &stack, &end, &looks)) {
         found = true;
         break;
       }
