@@ -23,7 +23,7 @@ apt_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcurl4-openssl-dev libssl-dev
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libfmt-dev libcsv-dev
-  libxml2-dev
+  libxml2-dev libcairo2-dev
 )
 if [ $test_servers = 1 ]; then
   apt_packages+=(ceph-mon ceph-osd radosgw curl uuid-runtime)

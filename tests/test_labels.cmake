@@ -22,6 +22,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AliyunEssTest\\."                                      "e2e"
   "(^|/)(HostileInputCliTest|HostileDataCliTest)\\."          "e2e"
   "(^|/)SwiftDatasetCliTest\\."                               "e2e"
+  "(^|/)ReportCliTest\\."                                     "e2e"
   "(^|/)AwsMotoTest\\."                                        "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3|store_cli)$"  "s3"

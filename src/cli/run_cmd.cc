@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "base/env.h"
@@ -26,6 +25,7 @@
 #include "ckpt/checkpoint_manager.h"
 #include "cli/agent_job.h"
 #include "cli/commands.h"
+#include "cli/status_line.h"
 #include "fleet/controller.h"
 #include "fleet/local_provider.h"
 #include "fleet/market.h"
@@ -36,6 +36,7 @@
 #include "store/cache.h"
 #include "store/store.h"
 #include "train/trainer.h"
+#include "view/run_plots.h"
 
 namespace baton::cli {
 namespace {
@@ -45,38 +46,6 @@ struct RunFlags {
   std::string work_dir;
   bool fresh = false;
   double max_minutes = 60;
-};
-
-// Event lines and a live status line that is redrawn in place on a terminal.
-class Terminal {
- public:
-  Terminal() : tty_(isatty(2)) {}
-  void Line(const std::string& s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::fprintf(stderr, "%s%s\n", tty_ && !status_.empty() ? "\r\033[K" : "", s.c_str());
-    if (tty_ && !status_.empty()) std::fprintf(stderr, "%s", status_.c_str());
-  }
-  void Status(const std::string& s, double real_now) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (tty_) {
-      status_ = s;
-      std::fprintf(stderr, "\r\033[K%s", s.c_str());
-    } else if (real_now - last_ >= 10) {  // a log file: a line every 10 s
-      last_ = real_now;
-      std::fprintf(stderr, "%s\n", s.c_str());
-    }
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (tty_ && !status_.empty()) std::fprintf(stderr, "\n");
-    status_.clear();
-  }
-
- private:
-  bool tty_;
-  std::mutex mu_;
-  std::string status_;
-  double last_ = -1e9;
 };
 
 // `baton run`'s mark on a work folder it made: --fresh deletes a folder named by --work_dir only
@@ -198,7 +167,7 @@ int RunJob(const RunFlags& flags) {
   const bool default_dir = flags.work_dir.empty();
   std::string work_dir =
       default_dir ? JoinPath(Absolute(".cache/baton-run"), job->name) : Absolute(flags.work_dir);
-  Terminal term;
+  StatusLine term(isatty(2) != 0, /*plain_every_s=*/10);  // a log file: a line every 10 s
   auto print = [&term](const std::string& s) { term.Line(s); };
   if (flags.fresh) {
     if (Status s = CheckWorkFolderIsOurs(env, work_dir, default_dir); !s.ok()) {
@@ -264,10 +233,10 @@ int RunJob(const RunFlags& flags) {
       on = fmt::format("{} {}", i.id, fleet::InstanceStateName(i.state));
       if (i.state == fleet::InstanceState::kRunning) break;
     }
-    term.Status(
-        fmt::format("[t={} sim] step {:.0f}/{:.0f} | {} | cost {:.2f} | {} interruptions",
-                    fleet::FormatHours(local->Now()), p.done, p.total, on, r.cost, r.interruptions),
-        real_now());
+    term.Status(fmt::format("[t={} sim] {} | {} | cost {:.2f} | {} interruptions",
+                            fleet::FormatHours(local->Now()), StepBar(p.done, p.total), on, r.cost,
+                            r.interruptions),
+                real_now());
   };
   fleet::Controller controller(*spec, local, co);
   Result<fleet::FleetReport> report = controller.Run();
@@ -289,8 +258,25 @@ int RunJob(const RunFlags& flags) {
   Status s = env->WriteFileAtomic(json_path, DumpJson(fleet::ReportJson(*report), 2) + "\n");
   if (s.ok()) s = env->WriteFileAtomic(csv_path, fleet::ReportCsv({*report}));
   if (!s.ok()) return ReportError(s);
-  std::printf("report: %s, %s\nfinal adapter: %s (real time %.0f s)\n", json_path.c_str(),
-              csv_path.c_str(), FinalAdapter(store->get(), shown_store).c_str(), real_now());
+  std::printf("report: %s, %s\n", json_path.c_str(), csv_path.c_str());
+  // The plots beside the report: the log's scalars as ms-swift names them, and cost.png. A run
+  // that finished stays finished when one cannot be drawn.
+  view::CostTimeline cost =
+      view::CostTimelineFromFleet(*spec, local->Instances(), *report, local->Now());
+  cost.title = fmt::format("run '{}' on the local fleet (policy {}): instances and cost", job->name,
+                           report->policy);
+  auto warn = [](const std::string& w) {
+    std::fprintf(stderr, "baton run: warning: %s\n", w.c_str());
+  };
+  Result<std::vector<std::string>> images =
+      view::WriteRunImages(env, store->get(), work_dir, &cost, warn);
+  if (images.ok()) {
+    std::printf("plots: %zu in %s\n", images->size(), JoinPath(work_dir, view::kImagesDir).c_str());
+  } else {
+    warn("the run's plots: " + images.status().ToString());
+  }
+  std::printf("final adapter: %s (real time %.0f s)\n",
+              FinalAdapter(store->get(), shown_store).c_str(), real_now());
   return report->complete ? 0 : 1;
 }
 

@@ -1,9 +1,15 @@
 // baton train: ms-swift `swift sft --train_type lora` flags; resumes by itself.
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
 
+#include "base/strings.h"
 #include "cli/commands.h"
+#include "cli/status_line.h"
+#include "store/store.h"
 #include "train/trainer.h"
+#include "view/run_plots.h"
 
 namespace baton::cli {
 namespace {
@@ -28,6 +34,42 @@ const std::map<std::string, std::string>& FlagHelp() {
       {"torch_dtype", "float32, or bfloat16 (CUDA: bf16 weights and activations, f32 LoRA)"},
   };
   return help;
+}
+
+// The progress bar: "step 3/10 [######--------------] 30% | 0:12<0:28 | loss 2.3456 |
+// 1234 tokens/s", the remaining time at the run's pace so far (as logging.jsonl's).
+std::string ProgressText(const TrainProgress& p) {
+  std::string text = StepBar(static_cast<double>(p.global_step), static_cast<double>(p.max_steps));
+  const double rate = p.global_step > 0 && p.elapsed_seconds > 0
+                          ? static_cast<double>(p.global_step) / p.elapsed_seconds
+                          : 0;
+  text += fmt::format(
+      " | {}<{}", ClockDuration(p.elapsed_seconds),
+      rate > 0 ? ClockDuration(static_cast<double>(p.max_steps - p.global_step) / rate) : "?");
+  if (p.loss >= 0) text += fmt::format(" | loss {:.4f}", p.loss);
+  if (p.tokens_per_second > 0) text += fmt::format(" | {:.0f} tokens/s", p.tokens_per_second);
+  return text;
+}
+
+// ms-swift's plots at the end of training: <output_dir>/images/<tag>.png for every scalar of
+// the log (sft.py: plot_images(images_dir, ...)). A finished run stays finished when they cannot
+// be drawn: a warning only.
+void WritePlots(const std::string& output_dir) {
+  auto warn = [](const std::string& w) { std::fprintf(stderr, "warning: plots: %s\n", w.c_str()); };
+  Result<std::unique_ptr<Store>> store = OpenStore(output_dir, OpenMode::kMustExist);
+  Result<std::string> log =
+      store.ok() ? view::ReadRunLogText(store->get()) : Result<std::string>(store.status());
+  if (!log.ok()) return warn(log.status().ToString());
+  Store* s = store->get();
+  Result<std::vector<std::string>> written = view::WriteLogPlots(
+      view::ReadLogScalarSeries(*log),
+      [s](const std::string& name, const std::string& png) {
+        return s->Put(JoinKey(view::kImagesDir, name), png);
+      },
+      warn);
+  if (!written.ok()) return warn(written.status().ToString());
+  std::fprintf(stderr, "images_dir: %s (%zu plots)\n",
+               JoinKey(RedactUrl(output_dir), view::kImagesDir).c_str(), written->size());
 }
 
 }  // namespace
@@ -61,8 +103,23 @@ void AddTrainCommand(CLI::App& root, Action& action) {
       std::atomic<bool>* stop = InstallStopSignalHandlers();
       TrainerHooks hooks;
       hooks.should_stop = [stop] { return stop->load(); };
+      // On a terminal a progress bar stays below the log lines; elsewhere (a log file) the
+      // output is the lines alone, as before.
+      auto term = std::make_shared<StatusLine>(isatty(2) != 0, /*plain_every_s=*/-1);
+      if (term->tty()) {
+        hooks.print = [term](const std::string& line) { term->Line(line); };
+        hooks.started = [term](int64_t resumed_step, int64_t max_steps) {
+          TrainProgress p;
+          p.global_step = resumed_step;
+          p.max_steps = max_steps;
+          term->Status(ProgressText(p), 0);
+        };
+        hooks.progress = [term](const TrainProgress& p) { term->Status(ProgressText(p), 0); };
+      }
       Result<TrainOutcome> r = RunTraining(*args, hooks);
+      term->Done();
       if (!r.ok()) return ReportError(r.status());
+      if (*r == TrainOutcome::kCompleted) WritePlots(args->output_dir);
       // A fenced attempt wrote nothing: a newer one owns the run. Its own code, so that a
       // supervisor neither restarts it nor takes it for the run's end.
       if (*r == TrainOutcome::kFenced) return kExitFenced;

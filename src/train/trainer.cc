@@ -163,7 +163,8 @@ class Trainer {
   int32_t pad_id_ = 0;
   int64_t last_saved_step_ = -1;
   Clock::time_point start_;
-  double seconds_before_ = 0;  // train_seconds of earlier attempts
+  double seconds_before_ = 0;     // train_seconds of earlier attempts
+  double last_logged_loss_ = -1;  // for the progress hook
 };
 
 Status Trainer::Setup() {
@@ -456,6 +457,7 @@ Status Trainer::LogTrainLine(double lr) {
       {"token_acc", state_.log_acc_sum / steps},
       {"epoch", static_cast<double>(state_.global_step) / static_cast<double>(steps_per_epoch_)}};
   AddProgress(line, true);
+  last_logged_loss_ = line["loss"].get<double>();
   state_.log_loss_sum = state_.log_grad_norm_sum = state_.log_acc_sum = 0;
   state_.log_steps = 0;
   Print(LogLineText(line));
@@ -641,6 +643,8 @@ void Trainer::ReportProgress() {
   p.max_steps = state_.max_steps;
   p.tokens_per_second = static_cast<double>(state_.trained_tokens) / std::max(elapsed, 1e-9);
   if (last_saved_step_ >= 0) p.last_checkpoint = CheckpointPath(last_saved_step_);
+  p.elapsed_seconds = elapsed;
+  p.loss = last_logged_loss_;
   hooks_.progress(p);
 }
 

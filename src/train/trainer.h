@@ -28,6 +28,8 @@ struct TrainProgress {
   int64_t max_steps = 0;
   double tokens_per_second = 0;
   std::string last_checkpoint;  // "" before the first save
+  double elapsed_seconds = 0;   // training time of this run, earlier attempts included
+  double loss = -1;             // the newest log line's loss (-1: none logged yet)
 };
 
 struct TrainerHooks {

@@ -47,6 +47,22 @@ want = [("spot", "preempted"), ("spot", "killed"), ("spot", "preempted"),
 assert story == want, f"the story went {story}, not {want}"
 assert r["cost"] > 0 and r["cost"] < r["on_demand_baseline_cost"], "no saving against on-demand"
 PY
+# The plots beside the report (issue 18): the log's scalars under ms-swift's names and cost.png
+# (their pixels are checked in ReportCliTest and the view's unit tests).
+python3 - work/images <<'PY' || fail "the plots"
+import os, struct, sys
+for name in ("train_loss.png", "train_learning_rate.png", "train_grad_norm.png",
+             "train_token_acc.png", "cost.png"):
+    data = open(os.path.join(sys.argv[1], name), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", name + " is not a PNG"
+    w, h = struct.unpack(">II", data[16:24])
+    assert w >= 800 and h >= 150, f"{name} is {w}x{h}"
+PY
+# `baton report` on the job: the same plots from the run's store; cost.png is the work folder's.
+"$BATON" report "$SRC/examples/demo.yaml" --out rep >rep.out 2>rep.log \
+  || { cat rep.log; fail "baton report of the demo job"; }
+cmp rep/images/train_loss.png work/images/train_loss.png || fail "baton report drew another loss"
+grep -q "baton run. draws it into its work folder" rep.log || { cat rep.log; fail "report: cost.png"; }
 grep -q "hand-off: taking over" work/instances/i-005-*-spot/agent.log \
   || fail "the last spot instance did not take over make-before-break"
 
