@@ -273,10 +273,14 @@ TimelineFrame CostTimelineFrame(const CostTimeline& timeline) {
   f.bar_height = 18;
   f.height =
       static_cast<int>(f.top + f.row_height * std::max<size_t>(timeline.bars.size(), 1) + 95);
+  // From the run's start (or an instance a ledger says launched before it) to the last end.
   f.t_min = 0;
   double end = timeline.end;
-  for (const TimelineBar& b : timeline.bars) end = std::max({end, b.launched, b.ended});
-  f.t_max = end > 0 ? end : 1;
+  for (const TimelineBar& b : timeline.bars) {
+    f.t_min = std::min(f.t_min, b.launched);
+    end = std::max({end, b.launched, b.ended});
+  }
+  f.t_max = end > f.t_min ? end : f.t_min + 1;
   return f;
 }
 
@@ -300,14 +304,16 @@ Result<std::string> RenderCostTimelinePng(const CostTimeline& timeline) {
                            timeline.bars.size(), kMaxBars);
   }
   auto finite = [](double v) { return std::isfinite(v) && std::abs(v) < 1e12; };
-  if (!finite(timeline.end)) return InvalidArgument("cost timeline: the end time is not finite");
   for (const TimelineBar& b : timeline.bars) {
     if (!finite(b.launched) || !finite(b.running) || !finite(b.notice) || !finite(b.ended) ||
         !finite(b.cost)) {
-      return InvalidArgument("cost timeline: instance '{}' has a time or cost that is not finite",
-                             b.instance);
+      return InvalidArgument(
+          "cost timeline: instance '{}' has a time or cost that is not a finite number below "
+          "10^12",
+          b.instance);
     }
   }
+  if (!finite(timeline.end)) return InvalidArgument("cost timeline: the end time is out of range");
   const TimelineFrame f = CostTimelineFrame(timeline);
   BATON_ASSIGN_OR_RETURN(auto canvas, Canvas(f.width, f.height));
   cairo_t* cr = canvas.second.get();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "png_test_util.h"
 #include "run/layout.h"
 #include "view/run_plots.h"
@@ -245,6 +247,33 @@ TEST(CostTimelineTest, FromALedgerBilledByTheCloudOrUnknown) {
   EXPECT_EQ(t->total_cost, -1);  // one cost is unknown
   EXPECT_EQ(t->end, 1000);       // i-b is alive: to now
   EXPECT_TRUE(RenderCostTimelinePng(*t).ok());
+}
+
+TEST(CostTimelineTest, ALedgerOutOfRangeIsRefusedOrKeptInTheFrame) {
+  // A ledger is read from the bucket: its times may be anything an int64 holds.
+  FleetLedger l{.run = "r", .provider = "aliyun", .started_unix_ms = 1000000};
+  l.instances = {{.id = "i-early",
+                  .offer = "t@z/spot",
+                  .launched_unix_ms = 400000,
+                  .running_unix_ms = 460000,
+                  .ended_unix_ms = 1600000,
+                  .end_reason = "stopped"}};
+  Result<CostTimeline> t = CostTimelineFromLedger(l, nullptr, {}, 2000000);
+  ASSERT_TRUE(t.ok());
+  Result<std::string> png = RenderCostTimelinePng(*t);
+  ASSERT_TRUE(png.ok());
+  TimelineFrame f = CostTimelineFrame(*t);
+  // Launched and running 10 minutes before the run's start: drawn from the start.
+  EXPECT_EQ(t->bars[0].launched, 0);
+  EXPECT_EQ(t->bars[0].running, 0);
+  EXPECT_EQ(f.t_min, 0);
+  EXPECT_TRUE(ColourAround(DecodePng(*png), f.PixelX(300), f.RowCenterY(0), kSpotColour, 0));
+  l.instances[0].ended_unix_ms = std::numeric_limits<int64_t>::max();
+  t = CostTimelineFromLedger(l, nullptr, {}, 2000000);
+  ASSERT_TRUE(t.ok());
+  Result<std::string> refused = RenderCostTimelinePng(*t);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("i-early"), std::string::npos);
 }
 
 }  // namespace

@@ -97,8 +97,14 @@ CostTimeline CostTimelineFromFleet(const fleet::FleetSpec& spec,
 Result<CostTimeline> CostTimelineFromLedger(const FleetLedger& ledger, const fleet::FleetSpec* spec,
                                             const fleet::RunProgress& progress,
                                             int64_t now_unix_ms) {
+  // Seconds since the run began; -1 for "never" (0 ms). A time the ledger puts before the run's
+  // start is drawn at it.
   auto at = [&](int64_t ms) {
-    return ms > 0 ? static_cast<double>(ms - ledger.started_unix_ms) / 1000.0 : -1.0;
+    return ms > 0
+               ? std::max(0.0,
+                          (static_cast<double>(ms) - static_cast<double>(ledger.started_unix_ms)) /
+                              1000.0)
+               : -1.0;
   };
   // The picture reaches now while an instance lives, else the last end.
   double now = 0;
