@@ -276,5 +276,47 @@ TEST(CostTimelineTest, ALedgerOutOfRangeIsRefusedOrKeptInTheFrame) {
   EXPECT_NE(refused.status().message().find("i-early"), std::string::npos);
 }
 
+TEST(CostTimelineTest, FromALedgerWithTheJobsOffersAsFleetStatusBillsIt) {
+  fleet::FleetSpec spec;
+  spec.provider = "aliyun";
+  spec.offers = {{.instance_type = "t", .zone = "z", .price_per_hour = 0.5},
+                 {.instance_type = "t",
+                  .zone = "z",
+                  .billing = fleet::Billing::kOnDemand,
+                  .price_per_hour = 2.0}};
+  FleetLedger l{.run = "r", .provider = "aliyun", .started_unix_ms = 1000000};
+  l.instances = {{.id = "i-a",
+                  .offer = spec.offers[0].Name(),
+                  .launched_unix_ms = 1000000,
+                  .running_unix_ms = 1060000,
+                  .notice_unix_ms = 1600000,
+                  .ended_unix_ms = 1720000,
+                  .end_reason = "preempted",
+                  .billed_cost = 0.25},
+                 {.id = "i-b",
+                  .offer = spec.offers[1].Name(),
+                  .launched_unix_ms = 1720000,
+                  .running_unix_ms = 1780000,
+                  .ended_unix_ms = 5320000,
+                  .end_reason = "completed"}};
+  fleet::RunProgress progress;
+  progress.total = 80;
+  progress.rate = 0.1;  // steps per second: 800 s of training
+  Result<CostTimeline> t = CostTimelineFromLedger(l, &spec, progress, 9000000);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->bars.size(), 2u);
+  EXPECT_EQ(t->bars[0].cost, 0.25);         // what the cloud billed
+  EXPECT_NEAR(t->bars[1].cost, 2.0, 1e-9);  // an hour at the offer's price
+  EXPECT_NEAR(t->total_cost, 2.25, 1e-9);
+  EXPECT_NEAR(t->on_demand_cost, 800.0 / 3600 * 2.0, 1e-9);
+  EXPECT_EQ(t->bars[0].end, "preempted");
+  EXPECT_EQ(t->bars[0].notice, 600);
+  EXPECT_EQ(t->end, 4320);  // all ended: to the last end, not now
+  l.instances[1].offer = "gone@z/on-demand";
+  t = CostTimelineFromLedger(l, &spec, progress, 9000000);
+  EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(t.status().message().find("gone@z/on-demand"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace baton::view
