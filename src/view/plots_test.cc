@@ -221,20 +221,25 @@ TEST(LogScalarSeriesTest, KeysThatAreNoFileNameAreSkippedWithAWarning) {
   EXPECT_NE(warnings[0].find("bad"), std::string::npos) << warnings[0];
 }
 
-TEST(CostTimelineTest, FromALedgerBilledByTheCloudOrUnknown) {
+// A cloud fleet's ledger: i-a on `spot`, noticed at 600 s and preempted at 720 s (the cloud
+// billed 0.25), then i-b on `on_demand` from 720 s, running from 780 s and still alive.
+FleetLedger TwoInstanceLedger(const std::string& spot, const std::string& on_demand) {
   FleetLedger l{.run = "r", .provider = "aliyun", .started_unix_ms = 1000000};
-  l.instances = {{.id = "i-a",
-                  .offer = "t@z/spot",
-                  .launched_unix_ms = 1000000,
-                  .running_unix_ms = 1060000,
-                  .notice_unix_ms = 1600000,
-                  .ended_unix_ms = 1720000,
-                  .end_reason = "preempted",
-                  .billed_cost = 0.25},
-                 {.id = "i-b",
-                  .offer = "t@z/on-demand",
-                  .launched_unix_ms = 1720000,
-                  .running_unix_ms = 1780000}};
+  l.instances = {
+      {.id = "i-a",
+       .offer = spot,
+       .launched_unix_ms = 1000000,
+       .running_unix_ms = 1060000,
+       .notice_unix_ms = 1600000,
+       .ended_unix_ms = 1720000,
+       .end_reason = "preempted",
+       .billed_cost = 0.25},
+      {.id = "i-b", .offer = on_demand, .launched_unix_ms = 1720000, .running_unix_ms = 1780000}};
+  return l;
+}
+
+TEST(CostTimelineTest, FromALedgerBilledByTheCloudOrUnknown) {
+  FleetLedger l = TwoInstanceLedger("t@z/spot", "t@z/on-demand");
   Result<CostTimeline> t = CostTimelineFromLedger(l, nullptr, {}, 2000000);
   ASSERT_TRUE(t.ok());
   ASSERT_EQ(t->bars.size(), 2u);
@@ -284,21 +289,9 @@ TEST(CostTimelineTest, FromALedgerWithTheJobsOffersAsFleetStatusBillsIt) {
                   .zone = "z",
                   .billing = fleet::Billing::kOnDemand,
                   .price_per_hour = 2.0}};
-  FleetLedger l{.run = "r", .provider = "aliyun", .started_unix_ms = 1000000};
-  l.instances = {{.id = "i-a",
-                  .offer = spec.offers[0].Name(),
-                  .launched_unix_ms = 1000000,
-                  .running_unix_ms = 1060000,
-                  .notice_unix_ms = 1600000,
-                  .ended_unix_ms = 1720000,
-                  .end_reason = "preempted",
-                  .billed_cost = 0.25},
-                 {.id = "i-b",
-                  .offer = spec.offers[1].Name(),
-                  .launched_unix_ms = 1720000,
-                  .running_unix_ms = 1780000,
-                  .ended_unix_ms = 5320000,
-                  .end_reason = "completed"}};
+  FleetLedger l = TwoInstanceLedger(spec.offers[0].Name(), spec.offers[1].Name());
+  l.instances[1].ended_unix_ms = 5320000;
+  l.instances[1].end_reason = "completed";
   fleet::RunProgress progress;
   progress.total = 80;
   progress.rate = 0.1;  // steps per second: 800 s of training
