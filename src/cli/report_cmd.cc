@@ -3,8 +3,6 @@
 // Writes DIR/images/<tag>.png for every scalar of logging.jsonl, named as ms-swift names them
 // (train_loss.png, train_learning_rate.png, eval_loss.png, ...; view/run_plots.h), and
 // DIR/images/cost.png, the instance timeline with its cost, when the run has a fleet ledger.
-#include <unistd.h>
-
 #include <cstdio>
 #include <memory>
 #include <optional>
