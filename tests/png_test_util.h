@@ -75,6 +75,14 @@ inline bool ColourAround(const DecodedPng& png, double x, double y, uint32_t rgb
   return false;
 }
 
+// Whether a point's mark (a disc of radius 3.5, view/plots.cc) is centred within about a pixel
+// of (x, y): its centre and the four pixels 2 away all have about the colour `rgb`.
+inline bool MarkAt(const DecodedPng& png, double x, double y, uint32_t rgb) {
+  return ColourAround(png, x, y, rgb, 0) && ColourAround(png, x - 2, y, rgb, 0) &&
+         ColourAround(png, x + 2, y, rgb, 0) && ColourAround(png, x, y - 2, rgb, 0) &&
+         ColourAround(png, x, y + 2, rgb, 0);
+}
+
 inline size_t CountPixels(const DecodedPng& png, uint32_t rgb, int tolerance = 24) {
   size_t n = 0;
   for (uint32_t p : png.pixels) n += NearColour(p, rgb, tolerance) ? 1 : 0;

@@ -68,9 +68,10 @@ std::vector<view::PlotPoint> LoggedPoints(const std::string& run, const std::str
   return {};
 }
 
-// The PNG at `path` is ms-swift's size, not blank, and has `colour` at every point's pixel.
+// The PNG at `path` is ms-swift's size, not blank, and has `colour` at every point's pixel
+// (with `marks`, a point's mark centred there).
 void ExpectCurve(const std::string& path, const std::vector<view::PlotPoint>& points,
-                 const std::vector<view::PlotPoint>& drawn, uint32_t colour) {
+                 const std::vector<view::PlotPoint>& drawn, uint32_t colour, bool marks) {
   Result<std::string> bytes = Env::Default()->ReadFile(path);
   ASSERT_TRUE(bytes.ok()) << path;
   DecodedPng png = DecodePng(*bytes);
@@ -82,7 +83,8 @@ void ExpectCurve(const std::string& path, const std::vector<view::PlotPoint>& po
   const view::PlotFrame f = view::LinePlotFrame(points, o);
   ASSERT_FALSE(drawn.empty());
   for (const view::PlotPoint& p : drawn) {
-    EXPECT_TRUE(ColourAround(png, f.PixelX(p.x), f.PixelY(p.y), colour, 1))
+    EXPECT_TRUE(marks ? MarkAt(png, f.PixelX(p.x), f.PixelY(p.y), colour)
+                      : ColourAround(png, f.PixelX(p.x), f.PixelY(p.y), colour, 1))
         << path << ": (" << p.x << ", " << p.y << ") not drawn at " << f.PixelX(p.x) << ","
         << f.PixelY(p.y);
   }
@@ -123,7 +125,7 @@ TEST_F(ReportCliTest, TrainWritesMsSwiftsPlotsAndReportDrawsThemAgain) {
 
   std::vector<view::PlotPoint> grad = LoggedPoints(run, "train/grad_norm");
   ASSERT_EQ(grad.size(), 3u);
-  ExpectCurve(out + "/images/train_grad_norm.png", grad, grad, view::kCurveColour);
+  ExpectCurve(out + "/images/train_grad_norm.png", grad, grad, view::kCurveColour, true);
   // The loss is smoothed (ms-swift's smooth_key): the smoothed values are the curve.
   std::vector<view::PlotPoint> loss = LoggedPoints(run, "train/loss");
   std::vector<double> ys;
@@ -131,7 +133,7 @@ TEST_F(ReportCliTest, TrainWritesMsSwiftsPlotsAndReportDrawsThemAgain) {
   std::vector<view::PlotPoint> smoothed = loss;
   std::vector<double> s = view::TensorboardSmoothing(ys, 0.9);
   for (size_t i = 0; i < s.size(); ++i) smoothed[i].y = s[i];
-  ExpectCurve(out + "/images/train_loss.png", loss, smoothed, view::kCurveColour);
+  ExpectCurve(out + "/images/train_loss.png", loss, smoothed, view::kCurveColour, false);
 }
 
 TEST_F(ReportCliTest, ARunWithoutALogIsAClearError) {

@@ -15,6 +15,7 @@ using testing::ColourAround;
 using testing::CountPixels;
 using testing::DecodedPng;
 using testing::DecodePng;
+using testing::MarkAt;
 
 const std::vector<PlotPoint> kLoss = {{1, 3.2}, {2, 2.9}, {3, 2.95}, {4, 2.1},  {5, 1.4},
                                       {6, 1.5}, {7, 0.9}, {8, 0.8},  {9, 0.85}, {10, 0.5}};
@@ -30,7 +31,7 @@ TEST(LinePlotTest, EveryPointIsDrawnWhereTheFrameMapsIt) {
   EXPECT_EQ(img.height, 500);
   PlotFrame f = LinePlotFrame(kLoss, o);
   for (const PlotPoint& p : kLoss) {
-    EXPECT_TRUE(ColourAround(img, f.PixelX(p.x), f.PixelY(p.y), kCurveColour, 1))
+    EXPECT_TRUE(MarkAt(img, f.PixelX(p.x), f.PixelY(p.y), kCurveColour))
         << "(" << p.x << ", " << p.y << ") at pixel " << f.PixelX(p.x) << "," << f.PixelY(p.y);
   }
   // The data range fills the plot area: the first and last points are near its edges.
@@ -59,7 +60,7 @@ TEST(LinePlotTest, SmoothedCurveOverTheRawOneAsMsSwift) {
         << "smoothed point " << i;
     // A raw point away from the smoothed curve shows in the raw colour.
     if (std::abs(f.PixelY(smooth[i]) - f.PixelY(kLoss[i].y)) > 8) {
-      EXPECT_TRUE(ColourAround(img, f.PixelX(kLoss[i].x), f.PixelY(kLoss[i].y), kRawCurveColour, 1))
+      EXPECT_TRUE(MarkAt(img, f.PixelX(kLoss[i].x), f.PixelY(kLoss[i].y), kRawCurveColour))
           << "raw point " << i;
     }
   }
@@ -83,7 +84,7 @@ TEST(LinePlotTest, OnePointIsAMarkAndAFlatSeriesHasARange) {
   PlotFrame f = LinePlotFrame(one, o);
   EXPECT_LT(f.x_min, 5);
   EXPECT_GT(f.x_max, 5);
-  EXPECT_TRUE(ColourAround(img, f.PixelX(5), f.PixelY(2), kCurveColour, 1));
+  EXPECT_TRUE(MarkAt(img, f.PixelX(5), f.PixelY(2), kCurveColour));
   std::vector<PlotPoint> flat = {{1, 0}, {2, 0}, {3, 0}};
   png = RenderLinePlotPng(flat, o);
   ASSERT_TRUE(png.ok());
@@ -92,7 +93,7 @@ TEST(LinePlotTest, OnePointIsAMarkAndAFlatSeriesHasARange) {
   EXPECT_LT(f.y_min, 0);
   EXPECT_GT(f.y_max, 0);
   for (const PlotPoint& p : flat) {
-    EXPECT_TRUE(ColourAround(img, f.PixelX(p.x), f.PixelY(p.y), kCurveColour, 1));
+    EXPECT_TRUE(MarkAt(img, f.PixelX(p.x), f.PixelY(p.y), kCurveColour));
   }
 }
 
