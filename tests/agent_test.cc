@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "agent/webhooks.h"
 #include "cloud/fake_metadata_server.h"
+#include "fake_s3_server.h"
 #include "run/layout.h"
 #include "s3_test_server.h"
 #include "store/file_store.h"
@@ -27,13 +29,14 @@ class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(testing::WriteTinyModel(tmp_.Sub("model"))); }
 
-  JobSpec Job(const std::string& out, const std::string& extra) {
+  JobSpec Job(const std::string& out, const std::string& extra, std::string model = "") {
+    if (model.empty()) model = tmp_.Sub("model");
     std::string yaml = fmt::format(
         "model: {}\ndatasets: [{}/examples/data/self_cognition.jsonl#8]\nstore: {}\n"
         "train:\n  template: chatml\n  max_steps: 6\n  save_steps: 2\n  logging_steps: 1\n"
         "  max_length: 96\n  gradient_accumulation_steps: 2\n  learning_rate: 1e-3\n"
         "  model_name: [小巴, Baton]\n  model_author: [巴顿团队, Baton Team]\n{}",
-        tmp_.Sub("model"), BATON_SOURCE_DIR, out, extra);
+        model, BATON_SOURCE_DIR, out, extra);
     auto spec = ParseJobSpec(yaml, "job.yaml");
     EXPECT_TRUE(spec.ok()) << spec.status().ToString();
     return *spec;
@@ -162,6 +165,84 @@ TEST_F(AgentTest, FleetStopRequestCheckpointsAndStops) {
       << log;
   EXPECT_EQ((*ReadHeartbeat(&store, "i-stop"))->global_step, 6);
   EXPECT_TRUE(*IsComplete(&store));
+}
+
+// Issue 21: the heartbeat says where the agent's start went. The model comes from a bucket, so
+// the download takes time; every part is >= 0 and they sum to at most the total, in the
+// heartbeat and in the agent's log. A second attempt on the warm cache downloads nothing and
+// checks digests instead.
+TEST_F(AgentTest, HeartbeatCarriesTheColdStartSplit) {
+  testing::FakeS3Server server("bkt", SigV4Credentials{"AKIDCOLD", "cold-secret", ""}, "us-east-1");
+  testing::ScopedEnv vars;
+  for (const char* n : {"AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
+                        "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_REGION"}) {
+    vars.Unset(n);
+  }
+  vars.Set("AWS_ACCESS_KEY_ID", "AKIDCOLD");
+  vars.Set("AWS_SECRET_ACCESS_KEY", "cold-secret");
+  vars.Set("AWS_EC2_METADATA_DISABLED", "true");
+  vars.Set(EnvVar::kCacheDir, tmp_.Sub("cache"));
+  const std::string model = "s3://bkt/models/tiny?endpoint=" + server.endpoint();
+  {
+    auto bucket = OpenStore(model);
+    ASSERT_TRUE(bucket.ok()) << bucket.status().ToString();
+    Result<std::vector<std::string>> names = env->ListDir(tmp_.Sub("model"));
+    ASSERT_TRUE(names.ok());
+    for (const std::string& name : *names) {
+      ASSERT_TRUE((*bucket)->Put(name, *env->ReadFile(JoinPath(tmp_.Sub("model"), name))).ok());
+    }
+  }
+  std::string out = tmp_.Sub("run");
+  FileStore store(env, out);
+  auto check = [&](const std::string& log, bool warm) {
+    auto hb = ReadHeartbeat(&store, "i-cold");
+    ASSERT_TRUE(hb.ok() && *hb) << hb.status().ToString();
+    ASSERT_TRUE((*hb)->cold_start) << (*hb)->Serialize();
+    const ColdStart& c = *(*hb)->cold_start;
+    for (double part : {c.download, c.digest, c.load, c.data, c.resume}) EXPECT_GE(part, 0);
+    EXPECT_LE(c.download + c.digest + c.load + c.data + c.resume, c.total) << (*hb)->Serialize();
+    EXPECT_GT(c.load, 0);
+    EXPECT_GT(c.data, 0);
+    if (warm) {
+      EXPECT_GT(c.digest, 0) << (*hb)->Serialize();
+    } else {
+      EXPECT_GT(c.download, 0) << (*hb)->Serialize();
+    }
+    EXPECT_NE(log.find("baton agent: cold start "), std::string::npos) << log;
+    EXPECT_NE(log.find(warm ? "using the cached copy" : "downloaded "), std::string::npos) << log;
+  };
+  AgentOptions o;
+  o.instance_id = "i-cold";
+  std::string log;
+  std::mutex mu;
+  o.print = [&](const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    log += s + "\n";
+  };
+  // The first attempt is asked to stop (as by SIGTERM) once its start is reported, so it
+  // checkpoints before its first step and a second attempt starts on the warm cache.
+  std::atomic<bool> stop{false};
+  bool stop_at_start = true;
+  o.stop_flag = &stop;
+  o.print = [&](const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    log += s + "\n";
+    if (stop_at_start && s.starts_with("baton agent: cold start ")) stop.store(true);
+  };
+  JobSpec job = Job(out, "agent:\n  heartbeat_seconds: 60\n", model);
+  o.start = std::chrono::steady_clock::now();
+  auto first = RunAgent(job, o);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, AgentOutcome::kStopped) << log;
+  ASSERT_NO_FATAL_FAILURE(check(log, /*warm=*/false));
+  log.clear();
+  stop_at_start = false;
+  stop.store(false);
+  o.start = std::chrono::steady_clock::now();
+  auto second = RunAgent(job, o);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, AgentOutcome::kCompleted) << log;
+  ASSERT_NO_FATAL_FAILURE(check(log, /*warm=*/true));
 }
 
 // Supervisor mode: a fake external trainer (a shell script with its own checkpoint folders) is

@@ -169,6 +169,30 @@ TEST(RunLayoutTest, HeartbeatRoundTrip) {
   EXPECT_EQ(back->tokens_per_second, 812.5);
   EXPECT_EQ(back->last_checkpoint, "s3://bkt/run/checkpoint-4");
   EXPECT_EQ(back->stop_to_checkpoint_seconds, 1.25);
+  EXPECT_EQ(back->cold_start, std::nullopt);  // an older agent's heartbeat has none
+
+  h.cold_start = ColdStart{61.25, 40.5, 1.0, 9.0, 3.25, 0.5};
+  back = Heartbeat::Parse(h.Serialize(), "hb");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->cold_start);
+  EXPECT_EQ(back->cold_start->total, 61.25);
+  EXPECT_EQ(back->cold_start->download, 40.5);
+  EXPECT_EQ(back->cold_start->digest, 1.0);
+  EXPECT_EQ(back->cold_start->load, 9.0);
+  EXPECT_EQ(back->cold_start->data, 3.25);
+  EXPECT_EQ(back->cold_start->resume, 0.5);
+  EXPECT_EQ(back->cold_start->Describe(),
+            "cold start 61.2 s to the first step: download 40.5 s, digest 1.0 s, load 9.0 s, "
+            "data 3.2 s, resume 0.5 s, other 7.0 s");
+  Json doc = Json::parse(h.Serialize());
+  doc["cold_start"]["load_seconds"] = -1;
+  Result<Heartbeat> bad = Heartbeat::Parse(doc.dump(), "hb");
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.status().message().find("hb: cold_start: load_seconds is negative"),
+            std::string::npos)
+      << bad.status().message();
+  doc["cold_start"] = "fast";
+  EXPECT_EQ(Heartbeat::Parse(doc.dump(), "hb").status().code(), StatusCode::kCorruption);
 
   Heartbeat bare;
   bare.instance = "i-8";

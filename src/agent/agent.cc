@@ -151,6 +151,13 @@ Result<AgentOutcome> TrainInProcess(const JobSpec& job, const AgentOptions& opti
   TrainerHooks hooks;
   hooks.print = print;
   hooks.progress = [&](const TrainProgress& p) { heartbeat.Update(p); };
+  hooks.startup = [&](const ColdStart& split) {
+    ColdStart c = split;
+    c.total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - options.start).count();
+    print("baton agent: " + c.Describe());
+    heartbeat.Change([&](Heartbeat& h) { h.cold_start = c; });  // written with `started`
+  };
   hooks.started = [&](int64_t resumed_step, int64_t max_steps) {
     heartbeat.Change([&](Heartbeat& h) {
       h.resumed_step = resumed_step;

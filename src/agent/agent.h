@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -38,6 +39,9 @@ struct AgentOptions {
   std::function<void(const std::string&)> print;
   // Clock and sleeps (heartbeat times, hand-off waits, webhook backoff).
   Env* env = Env::Default();
+  // When `baton agent` started (its command sets it before reading the job): the cold start's
+  // total runs from here to the first training step (run/layout.h ColdStart).
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
 enum class AgentOutcome { kCompleted, kAlreadyComplete, kStopped, kFenced };

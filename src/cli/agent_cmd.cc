@@ -5,6 +5,7 @@
 //       prints user-data that installs and starts the agent on a fresh image
 // Exit codes: 0 complete, already complete, or stopped with a checkpoint on a notice/SIGTERM;
 // 3 fenced off by a newer attempt; 1/2 errors.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -84,6 +85,7 @@ void AddAgentCommand(CLI::App& root, Action& action) {
   cmd->callback([&action, job, cmd, handoff] {
     if (!cmd->get_subcommands().empty()) return;  // install / cloud-init set the action
     action = [job, handoff] {
+      const auto start = std::chrono::steady_clock::now();  // the cold start's first moment
       if (job->empty()) {
         return ReportError(InvalidArgument("baton agent: --job is required"));
       }
@@ -92,6 +94,7 @@ void AddAgentCommand(CLI::App& root, Action& action) {
       // The fleet's local provider picks the cloud whose notices its fake metadata server plays.
       if (std::optional<std::string> cloud = GetEnvVar(EnvVar::kCloud)) spec->cloud = *cloud;
       AgentOptions options;
+      options.start = start;
       options.handoff = *handoff || GetEnvVar(EnvVar::kHandoff) == "1";
       options.stop_flag = InstallStopSignalHandlers();
       Result<AgentOutcome> r = RunAgent(*spec, options);

@@ -313,6 +313,7 @@ int EssStatusCmd(const FleetJob& f, AliyunClient* client, Store* store) {
                     (*hb)->last_checkpoint.empty()
                         ? ""
                         : fmt::format(", newest checkpoint {}", (*hb)->last_checkpoint).c_str());
+        if ((*hb)->cold_start) std::printf("    %s\n", (*hb)->cold_start->Describe().c_str());
       }
     }
     std::printf(
@@ -484,6 +485,7 @@ int Status_(const FleetFlags& flags) {
                   hb->last_checkpoint.empty()
                       ? ""
                       : fmt::format(", newest checkpoint {}", hb->last_checkpoint).c_str());
+      if (hb->cold_start) std::printf("    %s\n", hb->cold_start->Describe().c_str());
     }
   }
   if (alive == 0) std::printf("  no instance running\n");

@@ -137,29 +137,52 @@ Status Upload(Env* env, const std::string& src, const std::string& dst, const Co
   return Status::Ok();
 }
 
-Status Download(Env* env, const std::string& src, const std::string& dst, const CopyOptions& opts) {
-  BATON_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(src, OpenMode::kMustExist));
-  BATON_ASSIGN_OR_RETURN(std::vector<Store::ObjectInfo> objects, store->ListInfo(""));
-  std::vector<std::pair<std::string, std::string>> jobs;  // key -> local path
-  if (!objects.empty()) {
-    for (const Store::ObjectInfo& o : objects) {
-      // A key becomes a path under `dst`: none may climb out of it.
-      BATON_RETURN_IF_ERROR(
-          ValidateKey(o.key, fmt::format("object name under {}", RedactUrl(src))));
-      jobs.emplace_back(o.key, JoinPath(dst, o.key));
-    }
-  } else {
-    auto split = SplitStoreUrl(src);
-    if (!split) return NotFound("{}: the bucket holds no objects", RedactUrl(src));
-    BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist));
-    BATON_ASSIGN_OR_RETURN(uint64_t size, store->Head(split->second));
-    (void)size;
-    jobs.emplace_back(split->second, env->IsDirectory(dst) ? JoinPath(dst, split->second) : dst);
+// What a store URL names: a folder (the objects under URL/, keys relative to it) or one object
+// (then `store` is its parent's and `objects` holds that one key). A file:// URL of a file is one
+// object: only its folder is a store to open. NotFound when it names neither.
+struct Named {
+  std::unique_ptr<Store> store;
+  std::vector<Store::ObjectInfo> objects;
+  bool folder = false;
+};
+Result<Named> OpenNamed(const std::string& url) {
+  Named n;
+  Result<std::unique_ptr<Store>> opened = OpenStore(url, OpenMode::kMustExist);
+  if (opened.ok()) {
+    n.store = std::move(opened).value();
+    BATON_ASSIGN_OR_RETURN(n.objects, n.store->ListInfo(""));
+    n.folder = !n.objects.empty();
+    if (n.folder) return n;
+  } else if (IsRemoteUrl(url) || (opened.status().code() != StatusCode::kNotFound &&
+                                  opened.status().code() != StatusCode::kInvalidArgument)) {
+    return opened.status();  // a bucket's error; a file:// path that is no folder is looked up
   }
-  if (objects.empty()) {
-    BATON_ASSIGN_OR_RETURN(objects, store->ListInfo(jobs[0].first));
-    std::erase_if(objects, [&](const Store::ObjectInfo& o) { return o.key != jobs[0].first; });
-    if (objects.empty()) objects.push_back({jobs[0].first, 0, ""});
+  auto split = SplitStoreUrl(url);
+  if (!split) {
+    return opened.ok() ? NotFound("{}: the bucket holds no objects", RedactUrl(url))
+                       : opened.status();
+  }
+  BATON_ASSIGN_OR_RETURN(n.store, OpenStore(split->first, OpenMode::kMustExist));
+  // One listing of the parent under the name gives the object with its size and ETag.
+  BATON_ASSIGN_OR_RETURN(n.objects, n.store->ListInfo(split->second));
+  std::erase_if(n.objects, [&](const Store::ObjectInfo& o) { return o.key != split->second; });
+  if (n.objects.empty()) return NotFound("{}: no such object or folder", RedactUrl(url));
+  return n;
+}
+
+Status Download(Env* env, const std::string& src, const std::string& dst, const CopyOptions& opts) {
+  BATON_ASSIGN_OR_RETURN(Named named, OpenNamed(src));
+  std::unique_ptr<Store> store = std::move(named.store);
+  const std::vector<Store::ObjectInfo>& objects = named.objects;
+  std::vector<std::pair<std::string, std::string>> jobs;  // key -> local path
+  for (const Store::ObjectInfo& o : objects) {
+    // A key becomes a path under `dst`: none may climb out of it.
+    BATON_RETURN_IF_ERROR(ValidateKey(o.key, fmt::format("object name under {}", RedactUrl(src))));
+    if (named.folder) {
+      jobs.emplace_back(o.key, JoinPath(dst, o.key));
+    } else {
+      jobs.emplace_back(o.key, env->IsDirectory(dst) ? JoinPath(dst, o.key) : dst);
+    }
   }
   uint64_t moved = 0, skipped = 0, skipped_bytes = 0, filtered = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -188,19 +211,14 @@ Status Download(Env* env, const std::string& src, const std::string& dst, const 
       BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
     }
     ProgressBar bar("downloading", from, info.size);
-    bool first = true;
     uint64_t resumed = 0;
-    BATON_RETURN_IF_ERROR(store->GetToFile(key, path, env, [&](uint64_t done, uint64_t total) {
-      if (first && done > 0) {  // an interrupted download of this object, resumed
-        resumed = done;
-        std::fprintf(stderr, "resuming %s: %s of %s already downloaded\n", path.c_str(),
-                     HumanBytes(static_cast<double>(done)).c_str(),
-                     HumanBytes(static_cast<double>(total)).c_str());
-        bar.AddAlready(done);
-      }
-      first = false;
-      bar.Update(done);
-    }));
+    BATON_RETURN_IF_ERROR(
+        store->GetToFile(key, path, env, bar.ForObject(0, [&](uint64_t done, uint64_t total) {
+          resumed = done;
+          std::fprintf(stderr, "resuming %s: %s of %s already downloaded\n", path.c_str(),
+                       HumanBytes(static_cast<double>(done)).c_str(),
+                       HumanBytes(static_cast<double>(total)).c_str());
+        })));
     bar.Update(info.size, /*force=*/true);
     moved += info.size - std::min(resumed, info.size);
     std::fprintf(stderr, "downloaded %s -> %s\n", from.c_str(), path.c_str());
@@ -217,34 +235,17 @@ Status Download(Env* env, const std::string& src, const std::string& dst, const 
 
 // `store rm URL`: one object; with `recursive`, every object under URL/ the filters select.
 Status Remove(const std::string& url, bool recursive, const CopyOptions& opts) {
-  // A URL that names one object of a file store is not a folder to open: only its parent is.
-  Result<std::unique_ptr<Store>> opened = OpenStore(url, OpenMode::kMustExist);
-  std::unique_ptr<Store> store;
-  std::vector<Store::ObjectInfo> under;
-  if (opened.ok()) {
-    store = std::move(opened).value();
-    BATON_ASSIGN_OR_RETURN(under, store->ListInfo(""));
-  } else if (!SplitStoreUrl(url)) {
-    return opened.status();
-  }
+  BATON_ASSIGN_OR_RETURN(Named named, OpenNamed(url));
+  std::unique_ptr<Store> store = std::move(named.store);
   std::vector<std::string> keys;
-  if (!under.empty()) {
-    if (!recursive) {
-      return InvalidArgument(
-          "store rm {}: {} objects are under it; add --recursive to delete them all (--dryrun "
-          "lists them first)",
-          RedactUrl(url), under.size());
-    }
-    for (const Store::ObjectInfo& o : under) {
-      if (Selected(opts, o.key)) keys.push_back(o.key);
-    }
-  } else {
-    auto split = SplitStoreUrl(url);
-    if (!split) return NotFound("{}: the bucket holds no objects", RedactUrl(url));
-    BATON_ASSIGN_OR_RETURN(store, OpenStore(split->first, OpenMode::kMustExist));
-    Result<uint64_t> size = store->Head(split->second);
-    if (!size.ok()) return size.status();
-    if (Selected(opts, split->second)) keys.push_back(split->second);
+  if (named.folder && !recursive) {
+    return InvalidArgument(
+        "store rm {}: {} objects are under it; add --recursive to delete them all (--dryrun "
+        "lists them first)",
+        RedactUrl(url), named.objects.size());
+  }
+  for (const Store::ObjectInfo& o : named.objects) {
+    if (Selected(opts, o.key)) keys.push_back(o.key);
   }
   for (const std::string& key : keys) {
     const std::string what = JoinKey(store->Url(), key);

@@ -10,12 +10,6 @@
 
 namespace baton {
 
-// The words IsNoAnswer looks for; only this file writes them.
-constexpr char kNoAnswer[] = "the server sent no answer in";
-
-bool IsNoAnswer(const Status& s) {
-  return s.code() == StatusCode::kUnavailable && s.message().find(kNoAnswer) != std::string::npos;
-}
 namespace {
 
 std::once_flag g_curl_init;
@@ -25,6 +19,7 @@ struct Transfer {
   HttpResponse* response = nullptr;
   size_t sent = 0;
   Status sink_status;
+  bool sink_began = false;
   uint64_t received = 0;
 };
 
@@ -41,6 +36,11 @@ size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   size_t n = size * nmemb;
   t->received += n;
   if (t->request->sink && t->response->status >= 200 && t->response->status < 300) {
+    if (!t->sink_began) {
+      t->sink_began = true;
+      if (t->request->sink_begin) t->sink_status = t->request->sink_begin(*t->response);
+      if (!t->sink_status.ok()) return 0;
+    }
     t->sink_status = t->request->sink(std::string_view(data, n));
     if (!t->sink_status.ok()) return 0;  // aborts the transfer
   } else {
@@ -55,6 +55,7 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
   if (line.starts_with("HTTP/")) {
     // A new response (after a 100 Continue or a redirect): start over.
     t->response->headers.clear();
+    t->sink_began = false;
     size_t sp = line.find(' ');
     t->response->status =
         sp == std::string_view::npos ? 0 : std::atol(std::string(line.substr(sp + 1, 3)).c_str());
@@ -101,8 +102,9 @@ HttpClient::~HttpClient() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+Result<HttpResponse> HttpClient::Send(const HttpRequest& request, bool* no_answer) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (no_answer) *no_answer = false;
   CURL* curl = static_cast<CURL*>(curl_);
   if (!curl) return Internal("curl_easy_init failed");
   curl_easy_reset(curl);
@@ -161,7 +163,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     long sent = 0;  // bytes of the request that went out: the connection was made
     curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent);
     if (sent > 0) {
-      return Unavailable("{} {}: {} {} s{}", request.method, where, kNoAnswer,
+      if (no_answer) *no_answer = true;
+      return Unavailable("{} {}: the server sent no answer in {} s{}", request.method, where,
                          std::max(1, request.stall_timeout_ms / 1000),
                          " (connected, request sent, not even a status line came back)");
     }

@@ -17,6 +17,8 @@
 
 namespace baton {
 
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";  // GET, PUT, POST, HEAD, DELETE
   std::string url;             // "http://127.0.0.1:9000/bkt/key?x=y", already percent-encoded
@@ -30,6 +32,10 @@ struct HttpRequest {
   // When set and the status is 2xx, body bytes go here instead of HttpResponse::body; an error
   // from the sink aborts the transfer and is returned.
   std::function<Status(std::string_view)> sink;
+  // With `sink`: called once with the status and headers of a 2xx answer, before the first body
+  // byte goes to the sink (a caller can refuse an answer that is not the one it asked for before
+  // any byte is written); an error aborts the transfer and is returned.
+  std::function<Status(const HttpResponse&)> sink_begin;
 };
 
 struct HttpResponse {
@@ -47,19 +53,17 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Thread-safe: concurrent calls take turns on the one connection.
-  Result<HttpResponse> Send(const HttpRequest& request);
+  // Thread-safe: concurrent calls take turns on the one connection. With `no_answer`, sets it
+  // to whether a failed Send was a server that took the request and sent nothing back (not a
+  // status line) for the request's stall_timeout_ms: it holds requests (overloaded, a full
+  // cluster), which retrying the same way rarely fixes. Other failures (refused, reset, a body
+  // that stalled halfway, the sink's own errors) are not this.
+  Result<HttpResponse> Send(const HttpRequest& request, bool* no_answer = nullptr);
 
  private:
   std::mutex mu_;
   void* curl_ = nullptr;  // CURL*
 };
-
-// Whether a failed Send was a server that took the request and sent nothing back (not a status
-// line) for the request's stall_timeout_ms: it holds requests (overloaded, a full cluster),
-// which retrying the same way rarely fixes. Other transport failures (refused, reset, a body
-// that stalled halfway) are not this.
-bool IsNoAnswer(const Status& s);
 
 // "http://user:pass@host:port/path?q" -> "host:port" (the port only when given): where a request
 // goes, for messages and the Host header; credentials never come along.

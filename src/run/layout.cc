@@ -289,6 +289,12 @@ std::string Heartbeat::Serialize() const {
   if (tokens_per_second) j["tokens_per_second"] = *tokens_per_second;
   j["last_checkpoint"] = last_checkpoint;
   if (stop_to_checkpoint_seconds) j["stop_to_checkpoint_seconds"] = *stop_to_checkpoint_seconds;
+  if (cold_start) {
+    j["cold_start"] = {
+        {"total_seconds", cold_start->total},   {"download_seconds", cold_start->download},
+        {"digest_seconds", cold_start->digest}, {"load_seconds", cold_start->load},
+        {"data_seconds", cold_start->data},     {"resume_seconds", cold_start->resume}};
+  }
   return DumpJson(j, 2) + "\n";
 }
 
@@ -320,8 +326,35 @@ Result<Heartbeat> Heartbeat::Parse(std::string_view text, const std::string& sou
     BATON_RETURN_IF_ERROR(OptionalNumber(j, "tokens_per_second", source, &h.tokens_per_second));
     BATON_RETURN_IF_ERROR(
         OptionalNumber(j, "stop_to_checkpoint_seconds", source, &h.stop_to_checkpoint_seconds));
+    // Appended: heartbeats of older agents have no cold_start.
+    if (j.contains("cold_start") && !j["cold_start"].is_null()) {
+      const Json& c = j["cold_start"];
+      const std::string where = source + ": cold_start";
+      if (!c.is_object()) return Corruption("{} is not an object", where);
+      ColdStart cs;
+      for (auto [key, field] : {std::pair{"total_seconds", &cs.total},
+                                {"download_seconds", &cs.download},
+                                {"digest_seconds", &cs.digest},
+                                {"load_seconds", &cs.load},
+                                {"data_seconds", &cs.data},
+                                {"resume_seconds", &cs.resume}}) {
+        std::optional<double> v;
+        BATON_RETURN_IF_ERROR(OptionalNumber(c, key, where, &v));
+        if (v && *v < 0) return Corruption("{}: {} is negative ({})", where, key, *v);
+        *field = v.value_or(0);
+      }
+      h.cold_start = cs;
+    }
     return h;
   });
+}
+
+std::string ColdStart::Describe() const {
+  const double rest = total - download - digest - load - data - resume;
+  return fmt::format(
+      "cold start {:.1f} s to the first step: download {:.1f} s, digest {:.1f} s, load {:.1f} s, "
+      "data {:.1f} s, resume {:.1f} s, other {:.1f} s",
+      total, download, digest, load, data, resume, std::max(0.0, rest));
 }
 
 Status WriteHeartbeat(Store* store, const Heartbeat& heartbeat) {

@@ -191,6 +191,22 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
   BATON_RETURN_IF_ERROR(lock.Lock(JoinPath(entry_dir, "lock")));
   BATON_ASSIGN_OR_RETURN(auto recorded, ReadEntry(env, record_path, source));
 
+  FetchStats stats;
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  // Added to the caller's record however the fetch ends.
+  struct AddStats {
+    FetchStats& from;
+    FetchStats* to;
+    ~AddStats() {
+      if (!to) return;
+      to->download_seconds += from.download_seconds;
+      to->digest_seconds += from.digest_seconds;
+      to->bytes_downloaded += from.bytes_downloaded;
+      to->bytes_cached += from.bytes_cached;
+    }
+  } add_stats{stats, options.stats};
   auto local_path = [&](const std::string& key) { return folder ? JoinPath(root, key) : root; };
   // Which objects the cache holds as the store lists them now, with their bytes intact.
   std::vector<const Store::ObjectInfo*> missing;
@@ -208,11 +224,14 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
       ok = size.ok() && *size == o.size;
     }
     if (ok) {
+      auto t = Clock::now();
       BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
+      stats.digest_seconds += seconds_since(t);
       ok = digest == it->second.xxh3;
     }
     if (ok) {
       kept[o.key] = it->second;
+      stats.bytes_cached += o.size;
     } else {
       missing.push_back(&o);
       to_fetch += o.size;
@@ -243,23 +262,29 @@ Result<std::string> FetchToCache(std::string_view url_view, const CacheOptions& 
     std::string path = local_path(o->key);
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) BATON_RETURN_IF_ERROR(env->CreateDirs(path.substr(0, slash)));
-    bool first = true;
-    Status s = store->GetToFile(o->key, path, env, [&](uint64_t done, uint64_t) {
-      if (first && done > 0) {  // a resumed download: its bytes were fetched before
-        print(fmt::format("{}: resuming {} with {} already downloaded", shown, o->key,
-                          HumanBytes(static_cast<double>(done))));
-        bar.AddAlready(done);
-      }
-      first = false;
-      bar.Update(done_before + done);
-    });
+    std::string digest;  // computed on the way
+    auto t = Clock::now();
+    Status s = store->GetToFile(
+        o->key, path, env,
+        bar.ForObject(done_before,
+                      [&](uint64_t done, uint64_t) {
+                        print(fmt::format("{}: resuming {} with {} already downloaded", shown,
+                                          o->key, HumanBytes(static_cast<double>(done))));
+                      }),
+        &digest);
+    stats.download_seconds += seconds_since(t);
     if (!s.ok()) return s.WithContext(fmt::format("downloading {} into {}", shown, path));
     BATON_ASSIGN_OR_RETURN(uint64_t size, env->FileSize(path));
     if (size != o->size) {
       return Corruption("{}: {} has {} bytes, but the store listed {}", shown, o->key, size,
                         o->size);
     }
-    BATON_ASSIGN_OR_RETURN(std::string digest, FileDigest(env, path));
+    if (digest.empty()) {  // a store that does not hash on the way
+      t = Clock::now();
+      BATON_ASSIGN_OR_RETURN(digest, FileDigest(env, path));
+      stats.digest_seconds += seconds_since(t);
+    }
+    stats.bytes_downloaded += o->size;
     kept[o->key] = CachedFile{o->size, o->etag, digest};
     // Recorded after every file, so an interrupted download resumes where it stopped.
     BATON_RETURN_IF_ERROR(WriteEntry(env, record_path, source, kept));

@@ -23,11 +23,23 @@ namespace baton {
 // Whether `s` names an object store ("s3://", "oss://") rather than a local path.
 bool IsRemoteUrl(std::string_view s);
 
+// Where the time of FetchToCache went (added to, so one record can sum several fetches).
+struct FetchStats {
+  // Fetching the objects the cache lacked; their digests are computed on the way, inside it.
+  double download_seconds = 0;
+  // Checking the digests of what the cache held already (and of downloads whose store could not
+  // compute one on the way): what a warm cache costs.
+  double digest_seconds = 0;
+  uint64_t bytes_downloaded = 0, bytes_cached = 0;
+};
+
 struct CacheOptions {
   // Empty: EnvVar::kCacheDir, else $HOME/.cache/baton.
   std::string cache_dir;
   // Progress lines (default: stderr; a bar redrawn in place when stderr is a terminal).
   std::function<void(const std::string&)> print;
+  // When set, the fetch adds its times and bytes here.
+  FetchStats* stats = nullptr;
 };
 
 // The local path holding what `url` names: the URL itself (file:// stripped) when it is local;

@@ -54,4 +54,17 @@ void ProgressBar::Update(uint64_t done, bool force) {
   }
 }
 
+std::function<void(uint64_t, uint64_t)> ProgressBar::ForObject(
+    uint64_t before, std::function<void(uint64_t, uint64_t)> resumed) {
+  return [this, before, resumed = std::move(resumed), first = true](uint64_t done,
+                                                                    uint64_t total) mutable {
+    if (first && done > 0) {  // fetched by an earlier, interrupted download
+      if (resumed) resumed(done, total);
+      AddAlready(done);
+    }
+    first = false;
+    Update(before + done);
+  };
+}
+
 }  // namespace baton

@@ -21,6 +21,12 @@ class ProgressBar {
   void Update(uint64_t done, bool force = false);
   // Bytes that were there before this transfer began (resumed): left out of the rate.
   void AddAlready(uint64_t bytes) { already_ += bytes; }
+  // The progress callback of one object's download (Store::GetToFile), whose bytes come after
+  // `before` bytes of this bar: the first report of bytes already on disk (a resumed download)
+  // calls `resumed(bytes, object_size)` once and leaves them out of the rate. The bar must
+  // outlive the callback.
+  std::function<void(uint64_t done, uint64_t total)> ForObject(
+      uint64_t before, std::function<void(uint64_t bytes, uint64_t total)> resumed);
 
  private:
   using Clock = std::chrono::steady_clock;

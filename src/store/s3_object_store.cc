@@ -26,6 +26,7 @@
 #include "base/strings.h"
 #include "net/http_client.h"
 #include "store/cloud_credentials.h"
+#include "store/prefix_hasher.h"
 #include "store/sigv4.h"
 
 namespace baton {
@@ -394,7 +395,7 @@ class S3ObjectStore : public Store {
   // resumed file is never a mix of two versions. One download per path at a time: the partial
   // file is locked (flock), and a second download of the same path waits for the first.
   Status GetToFile(const std::string& key, const std::string& path, Env* env,
-                   const Progress& progress) override {
+                   const Progress& progress, std::string* xxh3_64) override {
     BATON_RETURN_IF_ERROR(ValidateKey(key));
     BATON_ASSIGN_OR_RETURN(HttpResponse head, Call("HEAD", key, {}, {}, {}));
     uint64_t size = std::strtoull(head.Header("content-length").c_str(), nullptr, 10);
@@ -409,6 +410,8 @@ class S3ObjectStore : public Store {
     for (uint64_t i = 0; i < parts; ++i) {
       if (have[i]) resumed += std::min<uint64_t>(o_.part_size, size - i * o_.part_size);
     }
+    std::unique_ptr<PrefixHasher> hasher;
+    if (xxh3_64) hasher = std::make_unique<PrefixHasher>(fd, partial, size, o_.part_size);
     Status s = [&]() -> Status {
       if (resumed == 0 && ::ftruncate(fd, 0) != 0) {
         return IoError("{}: truncate failed: {}", partial, std::strerror(errno));
@@ -417,6 +420,15 @@ class S3ObjectStore : public Store {
         return IoError("{}: truncate failed: {}", partial, std::strerror(errno));
       }
       if (progress) progress(resumed, size);  // > 0: resumed (the caller says so)
+      // A resumed file's parts on disk are read back once, as the hashed prefix reaches them.
+      if (hasher) {
+        for (uint64_t i = 0; i < parts; ++i) {
+          if (!have[i]) continue;
+          uint64_t off = i * o_.part_size;
+          BATON_RETURN_IF_ERROR(
+              hasher->WrittenBefore(off, std::min<uint64_t>(o_.part_size, size - off)));
+        }
+      }
       std::vector<uint64_t> todo;
       for (uint64_t i = 0; i < parts; ++i) {
         if (!have[i]) todo.push_back(i);
@@ -429,7 +441,7 @@ class S3ObjectStore : public Store {
         const uint64_t i = todo[t];
         uint64_t off = i * o_.part_size;
         uint64_t len = std::min<uint64_t>(o_.part_size, size - off);
-        BATON_RETURN_IF_ERROR(ReadRangeTo(fd, partial, key, off, len, etag));
+        BATON_RETURN_IF_ERROR(ReadRangeTo(fd, partial, key, off, len, etag, hasher.get()));
         std::lock_guard<std::mutex> lock(mu);
         if (::fdatasync(fd) != 0) {
           return IoError("{}: fdatasync failed: {}", partial, std::strerror(errno));
@@ -442,6 +454,11 @@ class S3ObjectStore : public Store {
         return Status::Ok();
       });
     }();
+    if (s.ok() && hasher) {
+      Result<std::string> digest = hasher->Digest();
+      if (digest.ok()) *xxh3_64 = *digest;
+      s = digest.status();
+    }
     if (s.ok() && ::fsync(fd) != 0)
       s = IoError("{}: fsync failed: {}", partial, std::strerror(errno));
     if (s.ok()) s = env->RenameFile(partial, path);
@@ -572,11 +589,12 @@ class S3ObjectStore : public Store {
 
   // The range [offset, offset + len) of the object's version `etag`, written into `fd` at the
   // same offset as it arrives: each piece curl hands over (tens of KiB) is still in the CPU's
-  // cache when pwrite copies it into the page cache, where a whole part gathered in memory first
-  // (16 MiB) is not. A server that answers with more than the range (it ignored Range) is read
-  // the buffered way instead.
+  // cache when pwrite copies it into the page cache (and `hasher`, if any, hashes it), where a
+  // whole part gathered in memory first (16 MiB) is not. An answer is checked before its first
+  // byte is written (206 for exactly this range), so no byte lands at the wrong place; a server
+  // that ignored Range (200, the whole object) is read the buffered way instead.
   Status ReadRangeTo(int fd, const std::string& file, const std::string& key, uint64_t offset,
-                     uint64_t len, const std::string& etag) {
+                     uint64_t len, const std::string& etag, PrefixHasher* hasher) {
     if (len == 0) return Status::Ok();
     std::vector<std::pair<std::string, std::string>> h = {
         {"Range", fmt::format("bytes={}-{}", offset, offset + len - 1)}};
@@ -584,12 +602,30 @@ class S3ObjectStore : public Store {
     uint64_t received = 0;
     bool too_long = false;
     Stream stream;
+    auto is_range = [&](const HttpResponse& r) {
+      unsigned long long first = 0, last = 0, total = 0;
+      return r.status == 206 &&
+             std::sscanf(r.Header("content-range").c_str(), "bytes %llu-%llu/%llu", &first, &last,
+                         &total) == 3 &&
+             first == offset && last + 1 - first == len;
+    };
     stream.restart = [&] { received = 0; };
+    stream.begin = [&](const HttpResponse& r) -> Status {
+      if (is_range(r)) return Status::Ok();
+      if (r.status == 200) {
+        too_long = true;
+        return FailedPrecondition("{}: the server ignored the range asked", Where(key));
+      }
+      return Unavailable("{}: range read at {} got {} (HTTP {}), want {} bytes", Where(key), offset,
+                         r.Header("content-range"), r.status, len);
+    };
     stream.write = [&](std::string_view d) -> Status {
       if (received + d.size() > len) {
         too_long = true;
         return FailedPrecondition("{}: the answer is longer than the range asked", Where(key));
       }
+      const uint64_t at = offset + received;
+      const std::string_view piece = d;
       while (!d.empty()) {
         ssize_t n = ::pwrite(fd, d.data(), d.size(), static_cast<off_t>(offset + received));
         if (n < 0 && errno == EINTR) continue;
@@ -597,16 +633,12 @@ class S3ObjectStore : public Store {
         received += static_cast<uint64_t>(n);
         d.remove_prefix(static_cast<size_t>(n));
       }
-      return Status::Ok();
+      return hasher ? hasher->Written(at, piece) : Status::Ok();
     };
     auto check = [&](const HttpResponse& r) -> Status {
-      unsigned long long first = 0, last = 0, total = 0;
-      std::string range = r.Header("content-range");
-      if (r.status != 206 ||
-          std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &first, &last, &total) != 3 ||
-          first != offset || last + 1 - first != len || received != len) {
+      if (!is_range(r) || received != len) {
         return Unavailable("{}: range read at {} got {} bytes ({}, HTTP {}), want {}", Where(key),
-                           offset, received, range, r.status, len);
+                           offset, received, r.Header("content-range"), r.status, len);
       }
       return Status::Ok();
     };
@@ -621,7 +653,7 @@ class S3ObjectStore : public Store {
           static_cast<ssize_t>(chunk.size())) {
         return IoError("{}: write failed: {}", file, std::strerror(errno));
       }
-      return Status::Ok();
+      return hasher ? hasher->Written(offset, chunk) : Status::Ok();
     }
     if (r.status().code() == StatusCode::kFailedPrecondition && !etag.empty()) {
       return Corruption("{}: the object was replaced while it was being downloaded", Where(key));
@@ -705,6 +737,7 @@ class S3ObjectStore : public Store {
   struct Stream {
     std::function<Status(std::string_view)> write;
     std::function<void()> restart;
+    std::function<Status(const HttpResponse&)> begin;  // a 2xx answer's status and headers
   };
   Result<HttpResponse> Call(const std::string& method, const std::string& key,
                             std::vector<std::pair<std::string, std::string>> query,
@@ -777,16 +810,18 @@ class S3ObjectStore : public Store {
       if (stream) {
         stream->restart();
         req.sink = stream->write;
+        req.sink_begin = stream->begin;
       }
       // Connections are taken in turn; concurrent requests (parallel parts) get different ones.
       HttpClient& http = *http_[next_client_.fetch_add(1) % http_.size()];
-      Result<HttpResponse> r = http.Send(req);
+      bool no_answer = false;
+      Result<HttpResponse> r = http.Send(req, &no_answer);
       if (!r.ok()) {
         last = r.status();
         // The transport's failures are Unavailable; another code is the stream's own verdict
         // (a disk that is full, an answer longer than asked): retrying would not change it.
         if (last.code() != StatusCode::kUnavailable) return last;
-        if (IsNoAnswer(last) && ++no_answers >= 2) {
+        if (no_answer && ++no_answers >= 2) {
           return Unavailable(
               "{}: {}: the server at {} takes requests and does not answer them ({} times, {} s "
               "each): it is holding requests (overloaded, or a full cluster?); giving up without "

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "base/strings.h"
 #include "store/file_store.h"
@@ -77,9 +78,12 @@ Result<bool> LocalFileMatches(Env* env, const std::string& path, const Store::Ob
 }
 
 Status Store::GetToFile(const std::string& key, const std::string& path, Env* env,
-                        const Progress& progress) {
+                        const Progress& progress, std::string* xxh3_64) {
   BATON_ASSIGN_OR_RETURN(std::string data, Get(key));
+  // The first report is of bytes already there (none here): more would read as a resume.
+  if (progress) progress(0, data.size());
   BATON_RETURN_IF_ERROR(env->WriteFileAtomic(path, data));
+  if (xxh3_64) *xxh3_64 = fmt::format("{:016x}", XXH3_64bits(data.data(), data.size()));
   if (progress) progress(data.size(), data.size());
   return Status::Ok();
 }

@@ -57,11 +57,14 @@ class Store {
   virtual Result<std::vector<ObjectInfo>> ListInfo(const std::string& prefix);
 
   // Streams the object into the local file `path` (written to a temp file, fsync'd, renamed),
-  // calling `progress(bytes_so_far, total)` now and then. For objects too large to hold in
-  // memory (model weights). The default Gets the whole object.
+  // calling `progress(bytes_so_far, total)` now and then, first with the bytes that were on disk
+  // already (a resumed download; 0 otherwise). For objects too large to hold in
+  // memory (model weights). With `xxh3_64`, sets it to the XXH3-64 of the file's bytes
+  // ("0123456789abcdef"), computed on the way (store/prefix_hasher.h), not by reading the file
+  // again. The default Gets the whole object.
   using Progress = std::function<void(uint64_t done, uint64_t total)>;
   virtual Status GetToFile(const std::string& key, const std::string& path, Env* env,
-                           const Progress& progress = nullptr);
+                           const Progress& progress = nullptr, std::string* xxh3_64 = nullptr);
 
   // Conditional writes, for the run lease. An object's version tag (etag) changes whenever its
   // content is replaced.

@@ -165,6 +165,10 @@ class Trainer {
   Clock::time_point start_;
   double seconds_before_ = 0;     // train_seconds of earlier attempts
   double last_logged_loss_ = -1;  // for the progress hook
+  ColdStart startup_;             // where Setup and Resume spent their time (hooks_.startup)
+  static double SecondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
 };
 
 Status Trainer::Setup() {
@@ -185,14 +189,22 @@ Status Trainer::Setup() {
   // Store URLs (s3://, oss://) are fetched into the local cache once.
   CacheOptions cache;
   if (hooks_.print) cache.print = [this](const std::string& s) { Print(s); };
+  FetchStats fetched;
+  cache.stats = &fetched;
+  auto t = Clock::now();
   BATON_ASSIGN_OR_RETURN(TrainInputs inputs, ResolveTrainInputs(args_, cache, env_));
+  // The listing and the transfers count as the download; checking cached files as the digest.
+  startup_.digest = fetched.digest_seconds;
+  startup_.download = std::max(0.0, SecondsSince(t) - fetched.digest_seconds);
   const std::string& model_dir = inputs.model_dir;
+  t = Clock::now();
   BATON_ASSIGN_OR_RETURN(model_, Transformer::Load(env_, model_dir, backend_.get()));
   const std::string tokenizer_path = JoinPath(model_dir, "tokenizer.json");
   BATON_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromFile(env_, tokenizer_path));
   BATON_RETURN_IF_ERROR(tok.CheckFitsModel(model_->config().vocab_size, tokenizer_path,
                                            JoinPath(model_dir, "config.json")));
   tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
+  startup_.load = SecondsSince(t);
   ChatTemplateKind kind;
   ChatRenderOptions render;
   if (!args_.template_name.empty()) {
@@ -216,7 +228,9 @@ Status Trainer::Setup() {
                          ParseTruncationStrategy(args_.truncation_strategy));
   dopt.split_dataset_ratio = args_.split_dataset_ratio;
   dopt.seed = args_.seed;
+  t = Clock::now();
   BATON_ASSIGN_OR_RETURN(data_, PrepareDatasets(env_, dopt, *tokenizer_, kind, render));
+  startup_.data = SecondsSince(t);
   for (const std::string& notice : data_.summary.notices) Print(notice);
   std::string summary = data_.summary.ToString();
   while (!summary.empty() && summary.back() == '\n') summary.pop_back();
@@ -268,7 +282,9 @@ Status Trainer::Setup() {
       return Status::Ok();
     }
   }
+  t = Clock::now();
   BATON_ASSIGN_OR_RETURN(lease_, RunLease::Acquire(store_.get(), "", NewLeaseHolderId(), env_));
+  startup_.resume = SecondsSince(t);
   Print(fmt::format("took the run lease {} (epoch {}, holder {})", lease_->Url(), lease_->epoch(),
                     lease_->holder()));
   ckpt_->SetFence([this](CheckpointManager::FencePoint point) {
@@ -664,7 +680,9 @@ Result<TrainOutcome> Trainer::StopNow() {
 Result<TrainOutcome> Trainer::Train() {
   BATON_RETURN_IF_ERROR(Setup());
   if (completed_while_waiting_) return TrainOutcome::kAlreadyComplete;
+  auto t = Clock::now();
   BATON_RETURN_IF_ERROR(Resume());
+  startup_.resume += SecondsSince(t);
   // A fenced attempt must not write the log; a lease that cannot be read just now is checked
   // again before the next commit, so the line goes on.
   BATON_RETURN_IF_ERROR(log_.Open(store_.get(), resume_step_, [this]() -> Status {
@@ -673,6 +691,7 @@ Result<TrainOutcome> Trainer::Train() {
     Print("warning: checking the run lease before a log line: " + s.ToString());
     return Status::Ok();
   }));
+  if (hooks_.startup) hooks_.startup(startup_);
   if (hooks_.started) hooks_.started(resume_step_, state_.max_steps);
   start_ = Clock::now();
   // The loop, as llm.c's: batch, forward/backward, update, log; then eval, checkpoint, stop.

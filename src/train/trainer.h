@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/env.h"
+#include "run/layout.h"
 #include "train/train_args.h"
 
 namespace baton {
@@ -42,6 +43,9 @@ struct TrainerHooks {
   // Called once the model and data are loaded, just before the run lease is taken: the agent's
   // make-before-break hand-off waits here until the current holder lets go. An error aborts.
   std::function<Status()> before_lease;
+  // Called once, just before `started`, with where the start-up time went (total left 0: the
+  // caller knows when it began).
+  std::function<void(const ColdStart&)> startup;
   // Called once training starts or resumes, with the step it resumes from (0: a fresh start).
   std::function<void(int64_t resumed_step, int64_t max_steps)> started;
 };

@@ -43,6 +43,9 @@ echo "agent run: $(( $(date +%s) - t0 )) s"
 [ -f "$T/run/COMPLETE" ] || fail "no COMPLETE marker"
 grep -q "will keep polling" "$T/agent.log" || fail "the metadata failures were not reported"
 grep -q '"state": "complete"' "$T/run/agents/i-e2e.json" || fail "heartbeat: $(cat "$T/run/agents/i-e2e.json")"
+# Where the start went (issue 21), in the log and in the heartbeat that `fleet status` shows.
+grep -q "baton agent: cold start .* s to the first step: download" "$T/agent.log" || fail "no cold-start line"
+grep -q '"resume_seconds"' "$T/run/agents/i-e2e.json" || fail "no cold_start in the heartbeat"
 "$BATON" ckpt verify "$T/run" >"$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "ckpt verify"; }
 [ "$(grep -c '"last_model_checkpoint"' "$T/run/logging.jsonl")" -eq 1 ] || fail "expected one final line"
 
