@@ -232,5 +232,30 @@ TEST_F(FakeEc2Test, ProviderBacksOffCapacityListsPagesSeesNoticesAndTerminates) 
   }
 }
 
+// An agent that stopped while the fleet never asked it to saw a notice the controller did not
+// (the metadata service's): the instance ends as preempted, not as stopped, and is terminated.
+TEST_F(FakeEc2Test, AnAgentThatStoppedUnaskedWasPreempted) {
+  Result<std::unique_ptr<Store>> store = OpenStore(tmp_.Sub("run"));
+  ASSERT_TRUE(store.ok());
+  std::unique_ptr<fleet::AwsProvider> p = OpenProvider(store->get());
+  ASSERT_TRUE(p);
+  Result<std::string> id = p->Launch(0, false);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  Heartbeat hb;
+  hb.run = "unit";
+  hb.instance = *id;
+  hb.state = AgentState::kStopped;
+  hb.started_unix_ms = hb.updated_unix_ms =
+      static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
+  ASSERT_TRUE(WriteHeartbeat(store->get(), hb).ok());
+  ASSERT_TRUE(p->Refresh().ok());
+  ASSERT_EQ(p->Instances().size(), 1u);
+  const fleet::Instance i = p->Instances()[0];
+  EXPECT_EQ(i.state, fleet::InstanceState::kEnded);
+  EXPECT_EQ(i.end_reason, fleet::EndReason::kPreempted) << i.detail;
+  EXPECT_NE(i.detail.find("a notice its agent saw"), std::string::npos) << i.detail;
+  EXPECT_EQ(fake_->Snapshot()[0].state, "terminated");
+}
+
 }  // namespace
 }  // namespace baton
