@@ -69,7 +69,9 @@ class AwsFleetTest : public testing::FleetE2eFixture {
 
   void TearDown() override { fake_->Stop(); }
 
-  std::string JobYaml(const std::string& store, const std::string& aws_extra = "") {
+  // no_capacity_backoff `backoff_seconds`: how soon an offer refused for capacity (or reported
+  // by a rebalance recommendation) is tried again.
+  std::string JobYaml(const std::string& store, int backoff_seconds = 2) {
     return TrainYaml(store, "aws") +
            fmt::format(
                "fleet:\n  provider: aws\n  policy: spot-first\n  offers:\n"
@@ -79,9 +81,9 @@ class AwsFleetTest : public testing::FleetE2eFixture {
                "    subnets: {{us-east-1a: subnet-0aaa0001, us-east-1b: subnet-0bbb0001}}\n"
                "    security_group_ids: [{group}]\n    instance_profile: {profile}\n"
                "    tags: {{team: ml}}\n    poll_seconds: 0.3\n    stop_grace_seconds: 60\n"
-               "    no_capacity_backoff_seconds: 2\n{extra}",
+               "    no_capacity_backoff_seconds: {backoff}\n",
                fmt::arg("type", kType), fmt::arg("image", kImage), fmt::arg("group", kGroup),
-               fmt::arg("profile", kProfile), fmt::arg("extra", aws_extra));
+               fmt::arg("profile", kProfile), fmt::arg("backoff", backoff_seconds));
   }
 
   // The first instance that matches, once one does (60 s at most).
@@ -234,6 +236,56 @@ TEST_F(AwsFleetTest, DownStopsARunningInstanceAfterItsCheckpoint) {
   // The controller sees the scale-to-zero request of `down` and ends.
   int wait_status = WaitChild(up, 120000);
   EXPECT_TRUE(WIFEXITED(wait_status)) << Log("up.log");
+}
+
+TEST_F(AwsFleetTest, ARebalanceRecommendationMovesTheRunMakeBeforeBreak) {
+  max_steps_ = 40;
+  const std::string run = tmp_.Sub("bucket/rebalance");
+  // Zone a stays marked for the whole run: the run does not come back to it.
+  const std::string job = WriteJob("job.yaml", JobYaml(run, /*backoff_seconds=*/600));
+  Result<std::unique_ptr<Store>> store = OpenStore(run);
+  ASSERT_TRUE(store.ok());
+  pid_t up = StartProcess({BATON_BINARY, "fleet", "up", "--yes", job}, vars_, tmp_.Sub("up.log"));
+  std::optional<FakeEc2Instance> first = WaitInstance(
+      [](const FakeEc2Instance& s) { return s.spot && s.zone == kZoneA && s.process_alive; });
+  ASSERT_TRUE(first) << Log("up.log");
+  ASSERT_TRUE(WaitAgent(store->get(), first->id, AgentState::kTraining, 2)) << first->agent_log;
+
+  // The recommendation reaches the agent through its metadata service; it reports it in the
+  // run's bucket and trains on (frozen here once the report is written, so that the move, not
+  // the end of the run, comes next).
+  ASSERT_TRUE(fake_->Rebalance(first->id).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Result<std::optional<RebalanceReport>> r = ReadRebalanceReport(store->get(), first->id);
+        return r.ok() && r->has_value();
+      },
+      60000))
+      << first->agent_log;
+  ASSERT_TRUE(fake_->Pause(first->id).ok());
+  // The controller moves the run to spot in zone b: the new instance loads and waits on
+  // stand-by before the first is asked to stop.
+  std::optional<FakeEc2Instance> second = WaitInstance(
+      [](const FakeEc2Instance& s) { return s.spot && s.zone == kZoneB && s.process_alive; });
+  ASSERT_TRUE(second) << Log("up.log");
+  ASSERT_TRUE(WaitAgent(store->get(), second->id, AgentState::kStandby)) << second->agent_log;
+  ASSERT_TRUE(fake_->Resume(first->id).ok());
+
+  int wait_status = WaitChild(up, 240000);
+  std::string up_log = Log("up.log");
+  ASSERT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << up_log;
+  for (const char* want :
+       {"rebalance recommendation", "(make-before-break)", "the run completed"}) {
+    EXPECT_NE(up_log.find(want), std::string::npos) << want << "\n" << up_log;
+  }
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(store->get());
+  ASSERT_TRUE(ledger.ok() && *ledger);
+  ASSERT_EQ((*ledger)->instances.size(), 2u) << (*ledger)->Serialize();
+  EXPECT_EQ((*ledger)->instances[0].end_reason, "stopped") << (*ledger)->Serialize();
+  EXPECT_TRUE((*ledger)->instances[1].handoff);
+  EXPECT_EQ((*ledger)->instances[1].end_reason, "completed") << (*ledger)->Serialize();
+  EXPECT_TRUE(Alive().empty());
+  ExpectFinalAdapterUninterrupted(run);
 }
 
 TEST_F(AwsFleetTest, PlanChecksZonesAndUpRefusesBadSignaturesClearly) {

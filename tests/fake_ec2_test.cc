@@ -115,6 +115,20 @@ class FakeEc2Test : public ::testing::Test {
     return p.ok() ? std::move(*p) : nullptr;
   }
 
+  // Launches on the first offer (spot in zone a) and writes its agent's heartbeat in `state`.
+  void LaunchWithHeartbeat(fleet::AwsProvider* p, Store* store, AgentState state, std::string* id) {
+    Result<std::string> launched = p->Launch(0, false);
+    ASSERT_TRUE(launched.ok()) << launched.status().ToString();
+    *id = *launched;
+    Heartbeat hb;
+    hb.run = "unit";
+    hb.instance = *id;
+    hb.state = state;
+    hb.started_unix_ms = hb.updated_unix_ms =
+        static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
+    ASSERT_TRUE(WriteHeartbeat(store, hb).ok());
+  }
+
   testing::ScopedTempDir tmp_;
   std::unique_ptr<FakeEc2> fake_;
   std::unique_ptr<AwsClient> client_;
@@ -239,15 +253,8 @@ TEST_F(FakeEc2Test, AnAgentThatStoppedUnaskedWasPreempted) {
   ASSERT_TRUE(store.ok());
   std::unique_ptr<fleet::AwsProvider> p = OpenProvider(store->get());
   ASSERT_TRUE(p);
-  Result<std::string> id = p->Launch(0, false);
-  ASSERT_TRUE(id.ok()) << id.status().ToString();
-  Heartbeat hb;
-  hb.run = "unit";
-  hb.instance = *id;
-  hb.state = AgentState::kStopped;
-  hb.started_unix_ms = hb.updated_unix_ms =
-      static_cast<int64_t>(Env::Default()->NowMicros() / 1000);
-  ASSERT_TRUE(WriteHeartbeat(store->get(), hb).ok());
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(LaunchWithHeartbeat(p.get(), store->get(), AgentState::kStopped, &id));
   ASSERT_TRUE(p->Refresh().ok());
   ASSERT_EQ(p->Instances().size(), 1u);
   const fleet::Instance i = p->Instances()[0];
@@ -255,6 +262,24 @@ TEST_F(FakeEc2Test, AnAgentThatStoppedUnaskedWasPreempted) {
   EXPECT_EQ(i.end_reason, fleet::EndReason::kPreempted) << i.detail;
   EXPECT_NE(i.detail.find("a notice its agent saw"), std::string::npos) << i.detail;
   EXPECT_EQ(fake_->Snapshot()[0].state, "terminated");
+}
+
+// An agent's rebalance report marks its spot offer without capacity (the policy then moves the
+// run make-before-break); the instance itself goes on.
+TEST_F(FakeEc2Test, ARebalanceReportMarksTheOfferWithoutCapacity) {
+  Result<std::unique_ptr<Store>> store = OpenStore(tmp_.Sub("run"));
+  ASSERT_TRUE(store.ok());
+  std::unique_ptr<fleet::AwsProvider> p = OpenProvider(store->get());
+  ASSERT_TRUE(p);
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(LaunchWithHeartbeat(p.get(), store->get(), AgentState::kTraining, &id));
+  ASSERT_TRUE(p->Refresh().ok());
+  EXPECT_TRUE(p->HasCapacity(0));
+  ASSERT_TRUE(WriteRebalanceReport(store->get(), {id, "rebalance recommendation", 1}).ok());
+  ASSERT_TRUE(p->Refresh().ok());
+  EXPECT_FALSE(p->HasCapacity(0));
+  EXPECT_TRUE(p->HasCapacity(1));
+  EXPECT_EQ(p->Instances()[0].state, fleet::InstanceState::kRunning);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"
-  "(^|/)AwsFleetTest\\.SpotGone"                               "slow"
+  "(^|/)AwsFleetTest\\.(SpotGone|ARebalance)"                  "slow"
   "(^|/)LocalStoryTest\\."                                     "slow"
   "(^|/)SwiftDatasetCliTest\\.TheRecipesSwiftSftLineRunsUnchanged"  "slow"
   # The hindsight optimum over every scenario's windows: about 9 s each.

@@ -355,6 +355,20 @@ Status CloudProvider::Refresh() {
         changed_ = true;
       }
     }
+    if (found && !t.rebalanced && !t.noticed && t.stop_at < 0 && t.track.state &&
+        spec_.offers[t.info.offer].billing == Billing::kSpot) {
+      Result<std::optional<RebalanceReport>> r = ReadRebalanceReport(store_, t.info.id);
+      if (r.ok() && *r) {
+        t.rebalanced = true;
+        MarkNoCapacity(t.info.offer);
+        Print(fmt::format(
+            "{} has a rebalance recommendation ({}): {} counts as without capacity for {}, so the "
+            "run moves make-before-break",
+            t.info.id, (*r)->reason, spec_.offers[t.info.offer].Name(),
+            FormatHours(timings_.no_capacity_backoff_seconds)));
+        changed_ = true;
+      }
+    }
     if (t.track.Poll(store_, now, &t.info, &changed_)) {
       Print(fmt::format("{} training from step {}", t.info.id,
                         static_cast<int64_t>(std::max(0.0, t.info.start_work))));

@@ -13,6 +13,9 @@
 //            instance is deleted once its agent's heartbeat is final, or when stop_grace has
 //            passed. An agent that stopped on its own (its notice came from the metadata
 //            service, where the controller cannot look) ends as preempted.
+//   Rebalance an agent's RebalanceReport (AWS's rebalance recommendation, run/layout.h) marks its
+//            spot offer without capacity for the backoff: the policy moves the run elsewhere,
+//            make-before-break, before any interruption notice.
 //   Ledger   fleet/ledger.json in the run's bucket: every instance's launch and release times and
 //            its offer; each action (a stop, a deletion) is saved before it is done, so a
 //            restarted controller redoes what the instance shows no sign of, and adopts tagged
@@ -104,10 +107,11 @@ class CloudProvider : public Provider {
   struct Tracked {
     Instance info;
     AgentTrack track;
-    bool seen = false;      // the cloud has listed it
-    bool deleted = false;   // we asked for its deletion
-    bool noticed = false;   // a reclaim notice was seen
-    double notice_at = -1;  // when (provider time)
+    bool seen = false;        // the cloud has listed it
+    bool deleted = false;     // we asked for its deletion
+    bool noticed = false;     // a reclaim notice was seen
+    bool rebalanced = false;  // its agent reported a rebalance recommendation
+    double notice_at = -1;    // when (provider time)
     // Saved in the ledger before they are acted on, so a restarted controller redoes them:
     double stop_at = -1;    // the fleet asked it to stop (provider time)
     double delete_at = -1;  // the fleet asked the cloud to delete it (provider time)
