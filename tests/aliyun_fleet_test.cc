@@ -30,29 +30,9 @@ using testing::StartProcess;
 using testing::WaitChild;
 using testing::WaitUntil;
 
-constexpr int kMaxSteps = testing::AliyunFleetFixture::kDefaultMaxSteps;
-
 Env* const env = Env::Default();
 
-class AliyunFleetTest : public testing::AliyunFleetFixture {
- protected:
-  // The adapter an uninterrupted run of the same job makes (one agent, no cloud, same threads).
-  std::string UninterruptedAdapter() {
-    std::string job = WriteJob("baseline.yaml", JobYaml(tmp_.Sub("baseline"), "local"));
-    // The fleet section is not read by the agent except for aliyun-ess; the baseline needs none.
-    Result<std::string> text = env->ReadFile(job);
-    std::string yaml = text->substr(0, text->find("fleet:\n"));
-    yaml = std::string(yaml).replace(yaml.find("cloud: alibaba"), 14, "cloud: none");
-    EXPECT_TRUE(env->WriteFileAtomic(job, yaml).ok());
-    ProcessResult r = Baton({"agent", "--job", job}, "baseline.log",
-                            {std::string(EnvVarName(EnvVar::kInstanceId)) + "=baseline"});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    Result<std::string> adapter = env->ReadFile(
-        tmp_.Sub(fmt::format("baseline/{}/{}", CheckpointDir(kMaxSteps), kAdapterWeightsFile)));
-    EXPECT_TRUE(adapter.ok()) << adapter.status().ToString();
-    return adapter.ok() ? *adapter : "";
-  }
-};
+using AliyunFleetTest = testing::AliyunFleetFixture;
 
 TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   const std::string run = tmp_.Sub("bucket/run");
@@ -138,11 +118,7 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   ASSERT_EQ(stat((run + "/" + kFleetJobKey).c_str(), &job_stat), 0);
   EXPECT_EQ(job_stat.st_mode & 0777, 0600u);
 
-  // The final adapter is the one an uninterrupted run makes, bit for bit.
-  Result<std::string> adapter =
-      env->ReadFile(fmt::format("{}/{}/{}", run, CheckpointDir(kMaxSteps), kAdapterWeightsFile));
-  ASSERT_TRUE(adapter.ok()) << adapter.status().ToString();
-  EXPECT_TRUE(*adapter == UninterruptedAdapter());
+  ExpectFinalAdapterUninterrupted(run);
 
   ProcessResult down = Baton({"fleet", "down", job}, "down.log");
   EXPECT_EQ(down.exit_code, 0) << down.output;

@@ -10,10 +10,16 @@
 #include <memory>
 #include <set>
 
+#include "base/spec_node.h"
 #include "cloud/aliyun_signer.h"
 #include "cloud/aws_api.h"
 #include "cloud/aws_ec2.h"
+#include "fleet/aws_provider.h"
+#include "fleet/spec.h"
 #include "moto_server.h"
+#include "run/layout.h"
+#include "store/store.h"
+#include "test_util.h"
 
 namespace baton {
 namespace {
@@ -381,6 +387,100 @@ TEST_F(AwsMotoTest, AWrongSecretIsRefusedAndNeverShown) {
       EXPECT_EQ(err.message.find(secret), std::string::npos) << err.message;
     }
     EXPECT_EQ(forged.attempts() - before, 1u);  // not retried
+  }
+}
+
+// The `aws` provider's own calls against moto with SigV4 checked: RunInstances with market
+// options, tags on instance and volume, the instance profile and a ClientToken; DescribeInstances
+// by tag in pages; TerminateInstances; a second provider on the same run adopting what it finds.
+TEST_F(AwsMotoTest, TheAwsProviderLaunchesListsAdoptsAndTerminates) {
+  const std::string image = AnyImage();
+  ASSERT_FALSE(image.empty());
+  Result<XmlElement> subnets = client_->Call(AwsService::kEc2, "DescribeSubnets", AwsParams());
+  ASSERT_TRUE(Ok(subnets));
+  std::vector<std::pair<std::string, std::string>> zones;  // zone -> subnet
+  for (const XmlElement* s : AwsItems(subnets->Child("subnetSet"))) {
+    zones.emplace_back(s->ChildText("availabilityZone"), s->ChildText("subnetId"));
+  }
+  std::sort(zones.begin(), zones.end());
+  ASSERT_GE(zones.size(), 2u);
+  Result<XmlElement> groups =
+      client_->Call(AwsService::kEc2, "DescribeSecurityGroups", AwsParams());
+  ASSERT_TRUE(Ok(groups));
+  std::vector<const XmlElement*> group_items = AwsItems(groups->Child("securityGroupInfo"));
+  ASSERT_FALSE(group_items.empty());
+  const std::string group = group_items[0]->ChildText("groupId");
+  AwsParams profile;
+  profile.Set("InstanceProfileName", "BatonInstanceProfile");
+  ASSERT_TRUE(Ok(client_->Call(AwsService::kIam, "CreateInstanceProfile", profile)));
+
+  const std::string yaml = fmt::format(
+      R"({{"provider": "aws", "policy": "spot-first",
+          "offers": [{{"instance_type": "m5.large", "zones": ["{za}", "{zb}"],
+                       "spot": 0.04, "on_demand": 0.096, "spot_price_limit": 0.09}}],
+          "aws": {{"region": "{region}", "image_id": "{image}",
+                   "subnets": {{"{za}": "{sa}", "{zb}": "{sb}"}},
+                   "security_group_ids": ["{group}"], "instance_profile": "BatonInstanceProfile",
+                   "tags": {{"team": "ml"}}}}}})",
+      fmt::arg("za", zones[0].first), fmt::arg("zb", zones[1].first),
+      fmt::arg("sa", zones[0].second), fmt::arg("sb", zones[1].second), fmt::arg("region", kRegion),
+      fmt::arg("image", image), fmt::arg("group", group));
+  Result<SpecNode> node = SpecNode::Parse(yaml, "job.yaml", "fleet");
+  ASSERT_TRUE(Ok(node));
+  Result<fleet::FleetSpec> spec = fleet::ParseFleetSpec(*node);
+  ASSERT_TRUE(Ok(spec));
+  testing::ScopedTempDir tmp;
+  Result<std::unique_ptr<Store>> store = OpenStore(tmp.Sub("run"));
+  ASSERT_TRUE(Ok(store));
+  fleet::CloudProviderOptions o;
+  o.run = "moto-fleet";
+  o.job_url = "s3://bkt/moto-fleet/fleet/job.yaml";
+  Result<std::unique_ptr<fleet::AwsProvider>> p =
+      fleet::AwsProvider::Open(*spec, client_.get(), store->get(), o);
+  ASSERT_TRUE(Ok(p));
+  // Offers: spot in both zones (cheapest first), then on-demand in both.
+  Result<std::string> spot = (*p)->Launch(0, false);
+  ASSERT_TRUE(Ok(spot));
+  Result<std::string> od = (*p)->Launch(3, true);
+  ASSERT_TRUE(Ok(od));
+
+  Ec2InstanceQuery query;
+  query.tags = {{"baton:run", "moto-fleet"}};
+  Result<std::vector<Ec2Instance>> listed = Ec2DescribeInstances(client_.get(), query);
+  ASSERT_TRUE(Ok(listed));
+  ASSERT_EQ(listed->size(), 2u);
+  for (const Ec2Instance& i : *listed) {
+    const bool is_spot = i.id == *spot;
+    EXPECT_EQ(i.spot, is_spot) << i.id;
+    EXPECT_EQ(i.zone, is_spot ? zones[0].first : zones[1].first);
+    EXPECT_EQ(i.tags.at("team"), "ml");
+    EXPECT_EQ(i.tags.at("baton:offer"),
+              fmt::format("m5.large@{}/{}", i.zone, is_spot ? "spot" : "on-demand"));
+  }
+  // The volumes carry the run's tag too.
+  AwsParams volumes;
+  volumes.Set("Filter.1.Name", "tag:baton:run").Set("Filter.1.Value.1", "moto-fleet");
+  Result<XmlElement> vols = client_->Call(AwsService::kEc2, "DescribeVolumes", volumes);
+  ASSERT_TRUE(Ok(vols));
+  EXPECT_EQ(AwsItems(vols->Child("volumeSet")).size(), 2u);
+
+  // A restarted controller whose ledger was lost finds both by tag and launches nothing.
+  ASSERT_TRUE((*store)->Delete(kFleetLedgerKey).ok());
+  Result<std::unique_ptr<fleet::AwsProvider>> again =
+      fleet::AwsProvider::Open(*spec, client_.get(), store->get(), o);
+  ASSERT_TRUE(Ok(again));
+  ASSERT_EQ((*again)->Instances().size(), 2u);
+  Status deleted = (*again)->DeleteAll("test");
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  Ec2InstanceQuery live = query;
+  live.filters = {{"instance-state-name", {"pending", "running"}}};
+  Result<std::vector<Ec2Instance>> left = Ec2DescribeInstances(client_.get(), live);
+  ASSERT_TRUE(Ok(left));
+  EXPECT_TRUE(left->empty());
+  // Terminating what is gone already is no error (InvalidInstanceID.NotFound or a no-op).
+  ASSERT_TRUE((*again)->Refresh().ok());
+  for (const fleet::Instance& i : (*again)->Instances()) {
+    EXPECT_EQ(i.state, fleet::InstanceState::kEnded) << i.id;
   }
 }
 

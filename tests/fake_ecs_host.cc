@@ -165,6 +165,7 @@ Result<std::string> DecodeBase64(std::string_view text) {
 Result<std::unique_ptr<FakeVm>> FakeVm::Boot(const FakeInstanceHostOptions& host,
                                              const FakeVmSpec& spec) {
   std::unique_ptr<FakeVm> vm(new FakeVm());
+  vm->aws_ = host.cloud == "aws";
   FakeMetadataOptions mo;
   mo.instance_name = spec.instance_id;
   mo.instance_id = spec.instance_id;
@@ -193,10 +194,16 @@ Status FakeVm::StartAgent(const FakeInstanceHostOptions& host, const FakeVmSpec&
   argv_.insert(argv_.end(), args.begin(), args.end());
   std::vector<std::pair<std::string, std::string>> settings = {
       {EnvVarName(EnvVar::kMetadataUrl), metadata_->url()},
-      {EnvVarName(EnvVar::kCloud), "alibaba"},
-      {EnvVarName(EnvVar::kCacheDir), JoinPath(dir_, "cache")},
-      {EnvVarName(EnvVar::kAliyunEndpoint), spec.api_endpoint},
-      {"ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", metadata_->url()}};
+      {EnvVarName(EnvVar::kCloud), host.cloud},
+      {EnvVarName(EnvVar::kCacheDir), JoinPath(dir_, "cache")}};
+  if (aws_) {
+    // Where a real instance reaches EC2 and its instance profile's keys (the SDKs' variables).
+    settings.push_back({"AWS_ENDPOINT_URL_EC2", spec.api_endpoint});
+    settings.push_back({"AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata_->url()});
+  } else {
+    settings.push_back({EnvVarName(EnvVar::kAliyunEndpoint), spec.api_endpoint});
+    settings.push_back({"ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", metadata_->url()});
+  }
   settings.insert(settings.end(), host.extra_env.begin(), host.extra_env.end());
   std::vector<std::string> env = AgentEnvironment(settings);
 
@@ -287,8 +294,14 @@ Status FakeVm::Resume() {
 }
 
 void FakeVm::ScheduleTermination(int64_t deadline_unix_ms) {
-  if (metadata_)
-    metadata_->ScheduleNotice(Cloud::kAlibaba, NoticeKind::kTermination, deadline_unix_ms);
+  if (metadata_) {
+    metadata_->ScheduleNotice(aws_ ? Cloud::kAws : Cloud::kAlibaba, NoticeKind::kTermination,
+                              deadline_unix_ms);
+  }
+}
+
+void FakeVm::ScheduleRebalance() {
+  if (metadata_) metadata_->ScheduleNotice(Cloud::kAws, NoticeKind::kRebalance, NowMs());
 }
 
 }  // namespace baton::testing

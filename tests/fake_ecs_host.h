@@ -31,6 +31,9 @@
 namespace baton::testing {
 
 struct FakeInstanceHostOptions {
+  // Whose VM it is: "alibaba" (fake ECS) or "aws" (fake EC2): the agent's EnvVar::kCloud, which
+  // cloud's notices ScheduleTermination plays, and which cloud's variables the agent gets.
+  std::string cloud = "alibaba";
   // The `baton` to start for each instance; empty: instances run no process (API-only tests).
   std::string baton_binary;
   // Each instance gets <work_dir>/instances/<id>/ with agent.log and cache/. Required with a
@@ -76,8 +79,10 @@ class FakeVm {
   // SIGSTOP / SIGCONT to the process group. FailedPrecondition without a live process.
   Status Pause();
   Status Resume();
-  // The metadata termination-time of a spot reclaim.
+  // The metadata termination-time of a spot reclaim (AWS: spot/instance-action, terminate).
   void ScheduleTermination(int64_t deadline_unix_ms);
+  // AWS: a rebalance recommendation on the metadata service.
+  void ScheduleRebalance();
 
   bool process_alive() const { return alive_; }
   pid_t pid() const { return pid_; }
@@ -93,6 +98,7 @@ class FakeVm {
   void Exited(int wait_status);
 
   std::unique_ptr<FakeMetadataServer> metadata_;
+  bool aws_ = false;
   std::string dir_;
   std::string log_path_;
   std::vector<std::string> argv_;

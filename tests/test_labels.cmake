@@ -24,6 +24,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)SwiftDatasetCliTest\\."                               "e2e"
   "(^|/)ReportCliTest\\."                                     "e2e"
   "(^|/)AwsMotoTest\\."                                        "e2e"
+  "(^|/)AwsFleetTest\\."                                       "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3|store_cli)$"  "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
@@ -32,6 +33,7 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"
   "(^|/)AliyunEssTest\\."                                      "slow"
+  "(^|/)AwsFleetTest\\.(SpotGone|ARebalance)"                  "slow"
   "(^|/)LocalStoryTest\\."                                     "slow"
   "(^|/)SwiftDatasetCliTest\\.TheRecipesSwiftSftLineRunsUnchanged"  "slow"
   # The hindsight optimum over every scenario's windows: about 9 s each.

@@ -265,8 +265,17 @@ Result<AgentOutcome> RunAgent(const JobSpec& job, const AgentOptions& options) {
         ms && std::atoi(ms->c_str()) > 0) {
       mo.poll_interval_ms = std::atoi(ms->c_str());
     }
-    mo.on_notice = [print](const Notice& n) {
+    Store* reports = store.get();
+    mo.on_notice = [print, reports, instance, env](const Notice& n) {
       print("baton agent: preemption notice: " + DescribeNotice(n));
+      if (n.kind != NoticeKind::kRebalance) return;
+      // Advisory: training goes on; the fleet, which cannot read this instance's metadata,
+      // moves the run elsewhere make-before-break (run/layout.h RebalanceReport).
+      RebalanceReport r{instance, DescribeNotice(n), static_cast<int64_t>(env->NowMicros() / 1000)};
+      if (Status s = WriteRebalanceReport(reports, r); !s.ok()) {
+        print("baton agent: warning: could not report the rebalance recommendation: " +
+              s.ToString());
+      }
     };
     monitor = std::make_unique<NoticeMonitor>(std::move(watcher), mo);
   }

@@ -1,15 +1,18 @@
-// baton fleet plan|up|status|down JOB.yaml: the run on a real cloud (fleet.provider aliyun).
+// baton fleet plan|up|status|down JOB.yaml: the run on a real cloud (fleet.provider aliyun,
+// aliyun-ess or aws).
 //
 //   plan    what `up` would launch, where, at which prices, and the estimated cost and time (the
 //           simulator on the job's market, when fleet.work_hours is given); only read-only API
-//           calls (DescribeRegions, DescribeZones: they also check the keys and the region)
+//           calls (DescribeRegions, DescribeZones; on AWS DescribeAvailabilityZones: they also
+//           check the keys and the region)
 //   up      uploads the agents' copy of the job to <store>/fleet/job.yaml and runs Baton's
-//           controller in the foreground (fleet/aliyun_provider.h); asks before launching
-//           billable instances unless --yes. Ctrl-C leaves the instances running: `up` again
-//           adopts them, `down` stops them. fleet.max_cost stops the run when its bill reaches it
+//           controller in the foreground (fleet/aliyun_provider.h, aws_provider.h); asks before
+//           launching billable instances unless --yes. Ctrl-C leaves the instances running: `up`
+//           again adopts them, `down` stops them. fleet.max_cost stops the run when its bill
+//           reaches it
 //   status  the run's instances, progress, newest checkpoint and cost so far, from the cloud and
 //           the run's bucket; changes nothing
-//   down    asks every instance to checkpoint and stop, waits (up to fleet.aliyun.stop_grace),
+//   down    asks every instance to checkpoint and stop, waits (up to the section's stop_grace),
 //           then deletes whatever is left; --force deletes at once
 #include <unistd.h>
 
@@ -25,9 +28,11 @@
 #include "cli/agent_job.h"
 #include "cli/commands.h"
 #include "cloud/aliyun_api.h"
+#include "cloud/aws_api.h"
 #include "cloud/metadata_time.h"
 #include "fleet/aliyun_ess.h"
 #include "fleet/aliyun_provider.h"
+#include "fleet/aws_provider.h"
 #include "fleet/controller.h"
 #include "fleet/report.h"
 #include "fleet/simulate.h"
@@ -66,7 +71,7 @@ Result<FleetJob> LoadFleetJob(const std::string& path, const std::string& comman
   BATON_ASSIGN_OR_RETURN(f.spec, fleet::ParseFleetSpec(f.job.fleet));
   if (!fleet::IsCloudProvider(f.spec.provider)) {
     return f.job.fleet.Error(
-        "provider", fmt::format("`baton fleet` drives a cloud (aliyun, aliyun-ess); '{}' runs "
+        "provider", fmt::format("`baton fleet` drives a cloud (aliyun, aliyun-ess, aws); '{}' runs "
                                 "with `baton {}`",
                                 f.spec.provider, f.spec.provider == "sim" ? "sim" : "run"));
   }
@@ -84,6 +89,43 @@ std::unique_ptr<AliyunClient> MakeClient(const fleet::FleetSpec& spec) {
   o.region = spec.aliyun.region;
   o.endpoint = spec.aliyun.endpoint;
   return std::make_unique<AliyunClient>(o);
+}
+
+std::unique_ptr<AwsClient> MakeAwsClient(const fleet::FleetSpec& spec) {
+  AwsClientOptions o;
+  o.region = spec.aws.region;
+  o.endpoint = spec.aws.endpoint;
+  return std::make_unique<AwsClient>(o);
+}
+
+const std::string& RegionOf(const fleet::FleetSpec& spec) {
+  return spec.provider == "aws" ? spec.aws.region : spec.aliyun.region;
+}
+
+// Every offer's zone must be one of the region's.
+Status CheckOfferZones(const FleetJob& f, const std::vector<std::string>& zones) {
+  for (const fleet::Offer& o : f.spec.offers) {
+    if (std::find(zones.begin(), zones.end(), o.zone) == zones.end()) {
+      return f.job.fleet.Error("offers",
+                               fmt::format("zone {} is not in region {} (its zones: {})", o.zone,
+                                           RegionOf(f.spec), fmt::join(zones, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
+// AWS: DescribeAvailabilityZones checks the keys and the region, and lists the zones.
+Status AwsPreflight(AwsClient* client, const FleetJob& f) {
+  Result<XmlElement> answer = client->Call(AwsService::kEc2, "DescribeAvailabilityZones", {});
+  if (!answer.ok()) {
+    return answer.status().WithContext(
+        fmt::format("checking the AWS keys and region {}", f.spec.aws.region));
+  }
+  std::vector<std::string> zones;
+  for (const XmlElement* z : AwsItems(answer->Child("availabilityZoneInfo"))) {
+    zones.push_back(z->ChildText("zoneName"));
+  }
+  return CheckOfferZones(f, zones);
 }
 
 // Read-only calls that check the keys, the region and the zones before anything is made.
@@ -112,14 +154,17 @@ Status Preflight(AliyunClient* client, const FleetJob& f) {
   std::vector<std::string> ids;
   for (const Json& z : AliyunList(*zones, "Zones", "Zone"))
     ids.push_back(JsonStringOr(z, "ZoneId"));
-  for (const fleet::Offer& o : f.spec.offers) {
-    if (std::find(ids.begin(), ids.end(), o.zone) == ids.end()) {
-      return f.job.fleet.Error("offers",
-                               fmt::format("zone {} is not in region {} (its zones: {})", o.zone,
-                                           f.spec.aliyun.region, fmt::join(ids, ", ")));
-    }
-  }
-  return Status::Ok();
+  return CheckOfferZones(f, ids);
+}
+
+void PrintAgentAndBudget(const std::string& binary_url, double max_cost) {
+  std::printf("  agent: %s\n", binary_url.empty()
+                                   ? "/usr/local/bin/baton from the image (no binary_url)"
+                                   : ("downloaded at boot from " + binary_url).c_str());
+  std::printf("  budget: %s\n",
+              max_cost > 0
+                  ? fmt::format("stop at a bill of {}", fleet::FormatMoney(max_cost)).c_str()
+                  : "no cap (set fleet.max_cost)");
 }
 
 std::string OfferLine(const fleet::FleetSpec& spec, const fleet::Offer& o) {
@@ -147,13 +192,34 @@ void PrintPlan(const FleetJob& f, AliyunClient* client) {
       "  image %s, security group %s, RAM role %s, system disk %s\n", a.image_id.c_str(),
       a.security_group_id.c_str(), a.ram_role.empty() ? "(none)" : a.ram_role.c_str(),
       a.system_disk_gb > 0 ? fmt::format("{} GiB", a.system_disk_gb).c_str() : "(the image's)");
-  std::printf("  agent: %s\n", a.binary_url.empty()
-                                   ? "/usr/local/bin/baton from the image (no binary_url)"
-                                   : ("downloaded at boot from " + a.binary_url).c_str());
-  std::printf("  budget: %s\n",
-              s.max_cost > 0
-                  ? fmt::format("stop at a bill of {}", fleet::FormatMoney(s.max_cost)).c_str()
-                  : "no cap (set fleet.max_cost)");
+  PrintAgentAndBudget(a.binary_url, s.max_cost);
+}
+
+void PrintAwsPlan(const FleetJob& f, AwsClient* client) {
+  const fleet::FleetSpec& s = f.spec;
+  const fleet::AwsFleetSpec& a = s.aws;
+  std::printf("job '%s' on AWS: provider aws, region %s, policy %s\n", f.job.name.c_str(),
+              a.region.c_str(), fleet::PolicyName(s.policy));
+  std::printf("  API: %s\n", client->EndpointOf(AwsService::kEc2).c_str());
+  std::printf("  run's bucket: %s (the job goes to %s)\n", f.store_url.c_str(), kFleetJobKey);
+  std::printf(
+      "Baton's controller launches one EC2 instance at a time (RunInstances), tagged "
+      "baton:run=%s, on the offer the policy picks:\n",
+      f.job.name.c_str());
+  for (const fleet::Offer& o : s.offers) {
+    std::string how = o.billing == fleet::Billing::kOnDemand ? "on-demand"
+                      : o.spot_price_limit > 0
+                          ? fmt::format("spot, MaxPrice {:.4f}", o.spot_price_limit)
+                          : "spot, MaxPrice the on-demand price";
+    std::printf("  %-48s %8s/h  subnet %s  %s\n", o.Name().c_str(),
+                fleet::FormatMoney(o.price_per_hour).c_str(), a.SubnetOf(o.zone).c_str(),
+                how.c_str());
+  }
+  std::printf("  image %s, security groups %s, instance profile %s, key %s\n", a.image_id.c_str(),
+              fmt::format("{}", fmt::join(a.security_group_ids, ",")).c_str(),
+              a.instance_profile.empty() ? "(none)" : a.instance_profile.c_str(),
+              a.key_name.empty() ? "(none)" : a.key_name.c_str());
+  PrintAgentAndBudget(a.binary_url, s.max_cost);
 }
 
 void PrintEstimate(const FleetJob& f) {
@@ -395,25 +461,36 @@ int EssDownCmd(const FleetJob& f, AliyunClient* client, Store* store) {
 }
 
 struct Fleet {
-  std::unique_ptr<AliyunClient> client;
+  std::unique_ptr<AliyunClient> aliyun;
+  std::unique_ptr<AwsClient> aws;
   std::unique_ptr<Store> store;
-  std::unique_ptr<fleet::AliyunProvider> provider;
+  std::unique_ptr<fleet::CloudProvider> provider;
 };
 
 Result<Fleet> OpenFleet(const FleetJob& f, bool read_only,
                         std::function<void(const std::string&)> print) {
   Fleet fl;
-  fl.client = MakeClient(f.spec);
-  BATON_RETURN_IF_ERROR(Preflight(fl.client.get(), f));
+  if (f.spec.provider == "aws") {
+    fl.aws = MakeAwsClient(f.spec);
+    BATON_RETURN_IF_ERROR(AwsPreflight(fl.aws.get(), f));
+  } else {
+    fl.aliyun = MakeClient(f.spec);
+    BATON_RETURN_IF_ERROR(Preflight(fl.aliyun.get(), f));
+  }
   BATON_ASSIGN_OR_RETURN(fl.store, OpenStore(f.store_url, read_only ? OpenMode::kMustExist
                                                                     : OpenMode::kCreateIfMissing));
-  fleet::AliyunProviderOptions o;
+  fleet::CloudProviderOptions o;
   o.run = f.job.name;
   o.job_url = JoinKey(f.store_url, kFleetJobKey);
   o.read_only = read_only;
   o.print = std::move(print);
-  BATON_ASSIGN_OR_RETURN(fl.provider,
-                         fleet::AliyunProvider::Open(f.spec, fl.client.get(), fl.store.get(), o));
+  if (fl.aws) {
+    BATON_ASSIGN_OR_RETURN(fl.provider,
+                           fleet::AwsProvider::Open(f.spec, fl.aws.get(), fl.store.get(), o));
+  } else {
+    BATON_ASSIGN_OR_RETURN(fl.provider,
+                           fleet::AliyunProvider::Open(f.spec, fl.aliyun.get(), fl.store.get(), o));
+  }
   return fl;
 }
 
@@ -461,12 +538,11 @@ int Status_(const FleetFlags& flags) {
   }
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/true, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
-  fleet::AliyunProvider* p = fl->provider.get();
+  fleet::CloudProvider* p = fl->provider.get();
   const double now = p->Now();
   fleet::RunProgress progress = p->Progress();
   std::printf("run '%s' on %s (%s), started %s ago%s\n", f->job.name.c_str(),
-              f->spec.provider.c_str(), f->spec.aliyun.region.c_str(),
-              fleet::FormatHours(now).c_str(),
+              f->spec.provider.c_str(), RegionOf(f->spec).c_str(), fleet::FormatHours(now).c_str(),
               p->ledger().stopped_reason.empty()
                   ? ""
                   : fmt::format("; stopped: {}", p->ledger().stopped_reason).c_str());
@@ -505,16 +581,29 @@ int Status_(const FleetFlags& flags) {
   return 0;
 }
 
+// Read-only calls that check the keys, the region and the zones; then, when asked, the plan.
+Status CheckCloud(const FleetJob& f, bool print_plan) {
+  if (f.spec.provider == "aws") {
+    std::unique_ptr<AwsClient> client = MakeAwsClient(f.spec);
+    BATON_RETURN_IF_ERROR(AwsPreflight(client.get(), f));
+    if (print_plan) PrintAwsPlan(f, client.get());
+    return Status::Ok();
+  }
+  std::unique_ptr<AliyunClient> client = MakeClient(f.spec);
+  BATON_RETURN_IF_ERROR(Preflight(client.get(), f));
+  if (!print_plan) return Status::Ok();
+  if (f.spec.provider == "aliyun-ess") {
+    PrintEssPlan(f, client.get());
+  } else {
+    PrintPlan(f, client.get());
+  }
+  return Status::Ok();
+}
+
 int Plan(const FleetFlags& flags) {
   Result<FleetJob> f = LoadFleetJob(flags.job, "plan");
   if (!f.ok()) return ReportError(f.status());
-  std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
-  if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
-  if (f->spec.provider == "aliyun-ess") {
-    PrintEssPlan(*f, client.get());
-  } else {
-    PrintPlan(*f, client.get());
-  }
+  if (Status s = CheckCloud(*f, /*print_plan=*/true); !s.ok()) return ReportError(s);
   PrintEstimate(*f);
   std::printf("nothing was created; `baton fleet up %s` does it\n", flags.job.c_str());
   return 0;
@@ -522,10 +611,10 @@ int Plan(const FleetFlags& flags) {
 
 // Waits until every instance has ended (their agents checkpoint on the stop requests), for at
 // most the stop grace; then deletes what is left.
-Status DrainAndDelete(fleet::AliyunProvider* p, const fleet::FleetSpec& spec,
+Status DrainAndDelete(fleet::CloudProvider* p, const fleet::FleetSpec& spec,
                       const std::string& why) {
   BATON_RETURN_IF_ERROR(p->SetDesiredCapacity(0));
-  const double until = p->Now() + spec.aliyun.stop_grace_seconds;
+  const double until = p->Now() + fleet::CloudTimingsOf(spec, 0).stop_grace_seconds;
   for (;;) {
     bool any = false;
     for (const fleet::Instance& i : p->Instances())
@@ -540,8 +629,7 @@ Status DrainAndDelete(fleet::AliyunProvider* p, const fleet::FleetSpec& spec,
 int Up(const FleetFlags& flags) {
   Result<FleetJob> f = LoadFleetJob(flags.job, "up");
   if (!f.ok()) return ReportError(f.status());
-  std::unique_ptr<AliyunClient> client = MakeClient(f->spec);
-  if (Status s = Preflight(client.get(), *f); !s.ok()) return ReportError(s);
+  if (Status s = CheckCloud(*f, /*print_plan=*/!flags.yes); !s.ok()) return ReportError(s);
   if (!IsRemoteUrl(f->store_url)) {
     PrintLine(fmt::format(
         "baton fleet up: warning: the run's store {} is a local folder; instances on a cloud "
@@ -549,23 +637,20 @@ int Up(const FleetFlags& flags) {
         f->store_url));
   }
   if (!flags.yes) {
-    if (f->spec.provider == "aliyun-ess") {
-      PrintEssPlan(*f, client.get());
-    } else {
-      PrintPlan(*f, client.get());
-    }
     if (!isatty(0)) {
       return ReportError(FailedPrecondition(
           "`baton fleet up` launches billable instances: confirm on a terminal, or pass --yes"));
     }
-    if (!Confirm("Launch billable ECS instances for this run?")) {
+    if (!Confirm(f->spec.provider == "aws" ? "Launch billable EC2 instances for this run?"
+                                           : "Launch billable ECS instances for this run?")) {
       PrintLine("baton fleet up: nothing launched");
       return 1;
     }
   }
   Result<std::unique_ptr<Store>> store = OpenStore(f->store_url);
   if (!store.ok()) return ReportError(store.status());
-  Result<Json> doc = AgentJobDocument(f->text, f->path, f->job, f->store_url, "alibaba");
+  Result<Json> doc = AgentJobDocument(f->text, f->path, f->job, f->store_url,
+                                      f->spec.provider == "aws" ? "aws" : "alibaba");
   if (!doc.ok()) return ReportError(doc.status());
   (*doc)["agent"].erase("metadata_url");  // an instance asks its own cloud's service
   // The job may hold webhook tokens: on a bucket it is a private object; in a folder, a file
@@ -580,11 +665,13 @@ int Up(const FleetFlags& flags) {
                                                  DumpJson(*doc, 2) + "\n");
   }
   if (!put.ok()) return ReportError(put.WithContext("uploading the agents' job"));
-  if (f->spec.provider == "aliyun-ess") return EssUpCmd(*f, client.get(), store->get());
+  if (f->spec.provider == "aliyun-ess") {
+    return EssUpCmd(*f, MakeClient(f->spec).get(), store->get());
+  }
   if (Status s = LiftScaleToZero(store->get()); !s.ok()) return ReportError(s);
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
-  fleet::AliyunProvider* p = fl->provider.get();
+  fleet::CloudProvider* p = fl->provider.get();
   {
     fleet::FleetReport so_far =
         fleet::BuildReport(f->spec, p->Instances(), p->Progress(), p->Now());
@@ -599,11 +686,11 @@ int Up(const FleetFlags& flags) {
       "baton fleet up: '{}' on {} ({}), policy {}; Ctrl-C leaves the instances "
       "running (`baton fleet up` again adopts them, `baton fleet down` stops "
       "them)",
-      f->job.name, f->spec.provider, f->spec.aliyun.region, fleet::PolicyName(f->spec.policy)));
+      f->job.name, f->spec.provider, RegionOf(f->spec), fleet::PolicyName(f->spec.policy)));
   std::atomic<bool>* stop = InstallStopSignalHandlers();
   bool over_budget = false;
   fleet::ControllerOptions co;
-  co.tick_seconds = f->spec.aliyun.poll_seconds;
+  co.tick_seconds = fleet::CloudTimingsOf(f->spec, 0).poll_seconds;
   co.print = PrintLine;
   co.should_stop = [&] { return stop->load() || over_budget; };
   double last_status = -1e9;
@@ -668,7 +755,7 @@ int Down(const FleetFlags& flags) {
   }
   Result<Fleet> fl = OpenFleet(*f, /*read_only=*/false, PrintLine);
   if (!fl.ok()) return ReportError(fl.status());
-  fleet::AliyunProvider* p = fl->provider.get();
+  fleet::CloudProvider* p = fl->provider.get();
   // A controller still running elsewhere (`fleet up` in another shell) sees this and launches
   // nothing more.
   Status s = WriteScaleToZeroRequest(fl->store.get(), {"fleet", "down", NowMs()});

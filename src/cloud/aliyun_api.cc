@@ -45,15 +45,11 @@ std::string AliyunClient::NewNonce() {
   return fmt::format("{:016x}{:016x}", hi, lo);
 }
 
-uint64_t AliyunClient::BackoffMicros(int attempt, const HttpResponse* response) {
-  uint64_t retry_after = 0;
-  if (response != nullptr) {
-    std::string after = response->Header("x-acs-retry-after");
-    char* end = nullptr;
-    double seconds = after.empty() ? 0 : std::strtod(after.c_str(), &end);
-    if (seconds > 0 && seconds < 1e9) retry_after = uint64_t(seconds * 1e6);
-  }
-  return backoff_.Micros(attempt, retry_after);
+uint64_t AliyunClient::RetryAfterMicros(const HttpResponse& response) {
+  std::string after = response.Header("x-acs-retry-after");
+  char* end = nullptr;
+  double seconds = after.empty() ? 0 : std::strtod(after.c_str(), &end);
+  return seconds > 0 && seconds < 1e9 ? uint64_t(seconds * 1e6) : 0;
 }
 
 Result<HttpResponse> AliyunClient::SendOnce(AliyunService service, std::string_view action,
@@ -99,35 +95,30 @@ Result<Json> AliyunClient::Call(AliyunService service, std::string_view action,
   const char* name = AliyunServiceName(service);
   AliyunError scratch;
   AliyunError& last = error != nullptr ? *error : scratch;
-  Status failure;
-  for (int attempt = 1; attempt <= o_.max_attempts; ++attempt) {
-    Result<SigV4Credentials> keys = credentials_();
-    if (!keys.ok()) return keys.status().WithContext(fmt::format("{} {}", name, action));
-    std::string signature;
-    Result<HttpResponse> resp = SendOnce(service, action, params, *keys, &signature);
-    last = AliyunError{};
-    const HttpResponse* answer = nullptr;
-    if (!resp.ok()) {
-      failure = ScrubSecrets(resp.status().WithContext(fmt::format("{} {}", name, action)), *keys,
-                             signature);
-      if (resp.status().code() != StatusCode::kUnavailable) return failure;
-    } else if (resp->status >= 200 && resp->status < 300) {
-      Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded()) {
-        return Corruption("{} {}: HTTP {} answer is not JSON", name, action, resp->status);
-      }
-      return j;
-    } else {
-      answer = &*resp;
-      last = ParseAliyunError(resp->status, resp->body);
-      failure = ScrubSecrets(AliyunErrorStatus(name, action, last), *keys, signature);
-      if (!IsRetryable(ClassifyAliyunError(last.code, last.http_status))) return failure;
-    }
-    if (attempt == o_.max_attempts) break;
-    o_.env->SleepMicros(BackoffMicros(attempt, answer));
-  }
-  return Status(failure.code(),
-                fmt::format("{} (gave up after {} attempts)", failure.message(), o_.max_attempts));
+  const std::string what = fmt::format("{} {}", name, action);
+  return CallWithRetries<Json>(
+      what, o_.max_attempts, o_.env, &backoff_, credentials_,
+      [&](const SigV4Credentials& keys, CallAttempt* a) -> std::optional<Result<Json>> {
+        std::string signature;
+        Result<HttpResponse> resp = SendOnce(service, action, params, keys, &signature);
+        last = AliyunError{};
+        if (!resp.ok()) {
+          a->TransportFailed(resp.status(), what, keys, signature);
+          return std::nullopt;
+        }
+        if (resp->status >= 200 && resp->status < 300) {
+          Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
+          if (j.is_discarded()) {
+            return Corruption("{} {}: HTTP {} answer is not JSON", name, action, resp->status);
+          }
+          return j;
+        }
+        last = ParseAliyunError(resp->status, resp->body);
+        a->failure = ScrubSecrets(AliyunErrorStatus(name, action, last), keys, signature);
+        a->retry = IsRetryable(ClassifyAliyunError(last.code, last.http_status));
+        a->wait_at_least_us = RetryAfterMicros(*resp);
+        return std::nullopt;
+      });
 }
 
 Status PaginateNextToken(AliyunClient* client, AliyunService service, std::string_view action,

@@ -74,7 +74,8 @@ class AliyunClient {
   Result<HttpResponse> SendOnce(AliyunService service, std::string_view action,
                                 const RpcParams& params, const SigV4Credentials& keys,
                                 std::string* signature);
-  uint64_t BackoffMicros(int attempt, const HttpResponse* response);
+  // The wait an error answer asks for (x-acs-retry-after, seconds); 0 when none.
+  static uint64_t RetryAfterMicros(const HttpResponse& response);
   std::string NewNonce();
 
   AliyunClientOptions o_;

@@ -1,16 +1,20 @@
 // What the cloud API clients (Alibaba's OpenAPI, cloud/aliyun_api.h; AWS's XML APIs,
-// cloud/aws_api.h) share around their retry loops: the default credentials, the backoff with
+// cloud/aws_api.h) share: the retry loop itself, the default credentials, the backoff with
 // jitter between attempts, the one wording of a failed call, and the scrubbing of secrets from
 // whatever a server sent back.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "store/cloud_credentials.h"
 #include "store/sigv4.h"
@@ -49,5 +53,45 @@ std::string CloudErrorText(std::string_view service, std::string_view action, st
 std::string ScrubSecrets(std::string text, const SigV4Credentials& keys,
                          std::string_view signature);
 Status ScrubSecrets(const Status& s, const SigV4Credentials& keys, std::string_view signature);
+
+// What one failed attempt of a call tells the retry loop.
+struct CallAttempt {
+  Status failure;                 // what the call reports if it ends here
+  bool retry = false;             // whether another attempt may help
+  uint64_t wait_at_least_us = 0;  // a server's retry-after, if it gave one
+  // No answer came (connection refused, reset, timed out): `failure` is the transport's error,
+  // named `what` and scrubbed; only Unavailable ones are retried.
+  void TransportFailed(const Status& s, std::string_view what, const SigV4Credentials& keys,
+                       std::string_view signature) {
+    failure = ScrubSecrets(s.WithContext(std::string(what)), keys, signature);
+    retry = s.code() == StatusCode::kUnavailable;
+  }
+};
+
+// The retry loop of a cloud API call named `what` ("ec2 RunInstances"): the keys are asked
+// before every attempt (an error ends the call); `once` sends one attempt and returns its
+// result, or nullopt after filling `CallAttempt` for a failed one. A failure that is not to be
+// retried ends the call; a retryable one is tried again after the backoff, up to
+// `max_attempts`, and then reported with "(gave up after N attempts)".
+template <typename T>
+Result<T> CallWithRetries(
+    std::string_view what, int max_attempts, Env* env, RetryBackoff* backoff,
+    const CredentialsFn& credentials,
+    const std::function<std::optional<Result<T>>(const SigV4Credentials&, CallAttempt*)>& once) {
+  Status failure;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    Result<SigV4Credentials> keys = credentials();
+    if (!keys.ok()) return keys.status().WithContext(std::string(what));
+    CallAttempt a;
+    std::optional<Result<T>> done = once(*keys, &a);
+    if (done) return std::move(*done);
+    failure = a.failure;
+    if (!a.retry) return failure;
+    if (attempt == max_attempts) break;
+    env->SleepMicros(backoff->Micros(attempt, a.wait_at_least_us));
+  }
+  return Status(failure.code(),
+                fmt::format("{} (gave up after {} attempts)", failure.message(), max_attempts));
+}
 
 }  // namespace baton

@@ -132,41 +132,37 @@ Result<XmlElement> AwsClient::Call(AwsService service, std::string_view action,
         "{} {}: no AWS region: set the region option, AWS_REGION or AWS_DEFAULT_REGION", name,
         action);
   }
-  std::string body = AwsQueryBody(service, action, params);
-  Status failure;
-  for (int attempt = 1; attempt <= o_.max_attempts; ++attempt) {
-    Result<SigV4Credentials> keys = credentials_();
-    if (!keys.ok()) return keys.status().WithContext(fmt::format("{} {}", name, action));
-    std::string signature;
-    Result<HttpResponse> resp = SendOnce(service, body, *keys, &signature);
-    last = AwsError{};
-    if (!resp.ok()) {
-      failure = ScrubSecrets(resp.status().WithContext(fmt::format("{} {}", name, action)), *keys,
-                             signature);
-      if (resp.status().code() != StatusCode::kUnavailable) return failure;
-    } else if (resp->status >= 200 && resp->status < 300) {
-      Result<XmlElement> root =
-          ParseXml(resp->body, fmt::format("{} {} answer (HTTP {})", name, action, resp->status));
-      if (!root.ok()) {
-        return ScrubSecrets(Status(StatusCode::kCorruption, root.status().message()), *keys,
-                            signature);
-      }
-      return root;
-    } else {
-      last = ParseAwsError(resp->status, resp->body);
-      if (last.request_id.empty()) last.request_id = resp->Header("x-amzn-requestid");
-      if (last.request_id.empty()) last.request_id = resp->Header("x-amz-request-id");
-      failure = ScrubSecrets(AwsErrorStatus(name, action, last), *keys, signature);
-      for (std::string* field : {&last.message, &last.code}) {
-        *field = ScrubSecrets(std::move(*field), *keys, signature);
-      }
-      if (!IsRetryable(ClassifyAwsError(last.code, last.http_status))) return failure;
-    }
-    if (attempt == o_.max_attempts) break;
-    o_.env->SleepMicros(backoff_.Micros(attempt));
-  }
-  return Status(failure.code(),
-                fmt::format("{} (gave up after {} attempts)", failure.message(), o_.max_attempts));
+  const std::string body = AwsQueryBody(service, action, params);
+  const std::string what = fmt::format("{} {}", name, action);
+  return CallWithRetries<XmlElement>(
+      what, o_.max_attempts, o_.env, &backoff_, credentials_,
+      [&](const SigV4Credentials& keys, CallAttempt* a) -> std::optional<Result<XmlElement>> {
+        std::string signature;
+        Result<HttpResponse> resp = SendOnce(service, body, keys, &signature);
+        last = AwsError{};
+        if (!resp.ok()) {
+          a->TransportFailed(resp.status(), what, keys, signature);
+          return std::nullopt;
+        }
+        if (resp->status >= 200 && resp->status < 300) {
+          Result<XmlElement> root = ParseXml(
+              resp->body, fmt::format("{} {} answer (HTTP {})", name, action, resp->status));
+          if (!root.ok()) {
+            return ScrubSecrets(Status(StatusCode::kCorruption, root.status().message()), keys,
+                                signature);
+          }
+          return root;
+        }
+        last = ParseAwsError(resp->status, resp->body);
+        if (last.request_id.empty()) last.request_id = resp->Header("x-amzn-requestid");
+        if (last.request_id.empty()) last.request_id = resp->Header("x-amz-request-id");
+        a->failure = ScrubSecrets(AwsErrorStatus(name, action, last), keys, signature);
+        for (std::string* field : {&last.message, &last.code}) {
+          *field = ScrubSecrets(std::move(*field), keys, signature);
+        }
+        a->retry = IsRetryable(ClassifyAwsError(last.code, last.http_status));
+        return std::nullopt;
+      });
 }
 
 std::vector<const XmlElement*> AwsItems(const XmlElement* set) {

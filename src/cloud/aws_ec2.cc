@@ -197,6 +197,30 @@ Result<std::vector<Ec2StateChange>> Ec2TerminateInstances(AwsClient* client,
   return out;
 }
 
+Result<std::vector<Ec2SpotRequest>> Ec2DescribeSpotRequests(AwsClient* client,
+                                                            const std::vector<std::string>& ids) {
+  std::vector<Ec2SpotRequest> out;
+  if (ids.empty()) return out;
+  AwsParams p;
+  p.SetList("SpotInstanceRequestId", ids);
+  BATON_ASSIGN_OR_RETURN(XmlElement answer,
+                         client->Call(AwsService::kEc2, "DescribeSpotInstanceRequests", p));
+  for (const XmlElement* item : AwsItems(answer.Child("spotInstanceRequestSet"))) {
+    Ec2SpotRequest r;
+    r.id = item->ChildText("spotInstanceRequestId");
+    if (r.id.empty()) {
+      return Corruption(
+          "ec2 DescribeSpotInstanceRequests answer line {}: an item has no spotInstanceRequestId",
+          item->line);
+    }
+    r.state = item->ChildText("state");
+    if (const XmlElement* status = item->Child("status")) r.status_code = status->ChildText("code");
+    r.instance_id = item->ChildText("instanceId");
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<std::vector<Ec2SpotPrice>> ParseEc2SpotPrices(const XmlElement& answer) {
   std::vector<Ec2SpotPrice> out;
   for (const XmlElement* item : AwsItems(answer.Child("spotPriceHistorySet"))) {

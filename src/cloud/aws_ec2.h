@@ -91,6 +91,20 @@ Result<std::vector<Ec2StateChange>> Ec2TerminateInstances(AwsClient* client,
                                                           const std::vector<std::string>& ids,
                                                           AwsError* error = nullptr);
 
+// One spot request's state (DescribeSpotInstanceRequests, spotInstanceRequestSet/item): status
+// code "marked-for-termination" is the interruption notice as the API shows it (EC2 User Guide,
+// "Spot request status": the two minutes between the notice and the interruption).
+struct Ec2SpotRequest {
+  std::string id;           // spotInstanceRequestId
+  std::string state;        // state: open|active|closed|cancelled|failed
+  std::string status_code;  // status/code
+  std::string instance_id;  // instanceId
+};
+
+// The spot requests of `ids` (SpotInstanceRequestId.N; empty: none asked, nothing returned).
+Result<std::vector<Ec2SpotRequest>> Ec2DescribeSpotRequests(AwsClient* client,
+                                                            const std::vector<std::string>& ids);
+
 struct Ec2SpotPrice {
   std::string zone;                 // availabilityZone
   std::string instance_type;        // instanceType

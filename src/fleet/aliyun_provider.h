@@ -35,7 +35,7 @@
 
 #include "base/env.h"
 #include "cloud/aliyun_api.h"
-#include "fleet/agent_track.h"
+#include "fleet/cloud_provider.h"
 #include "fleet/provider.h"
 #include "fleet/spec.h"
 #include "run/layout.h"
@@ -43,15 +43,7 @@
 
 namespace baton::fleet {
 
-struct AliyunProviderOptions {
-  std::string run;      // the job's name: tags and instance names
-  std::string job_url;  // where instances read the job (the run's fleet/job.yaml)
-  std::string baton_path = "/usr/local/bin/baton";  // on the instance
-  Env* env = nullptr;                               // clock and sleep; null: Env::Default()
-  // `fleet status`: look only. Nothing is written (ledger, stop requests) and nothing deleted.
-  bool read_only = false;
-  std::function<void(const std::string&)> print;
-};
+using AliyunProviderOptions = CloudProviderOptions;
 
 // A launch the cloud refused for lack of capacity: what the controller retries elsewhere.
 bool IsNoCapacity(const AliyunError& error);
@@ -59,89 +51,41 @@ bool IsNoCapacity(const AliyunError& error);
 // Shared with the aliyun-ess provider (aliyun_ess.h):
 // "baton-<run>" with what ECS/ESS names do not allow replaced by '-', at most `max` characters.
 std::string AliyunName(const std::string& run, size_t max);
-// A fresh ClientToken (at most 64 ASCII characters): a retried call is not done twice.
-std::string NewClientToken();
 // Base64 of the agent's cloud-init for the run's job (cloud/agent_service.h).
 Result<std::string> AliyunUserData(const AliyunFleetSpec& aliyun, const std::string& job_url,
                                    const std::string& baton_path, bool handoff);
-inline constexpr char kAliyunRunTag[] = "baton:run";
+inline constexpr const char* kAliyunRunTag = kCloudRunTag;
 
-class AliyunProvider : public Provider {
+class AliyunProvider : public CloudProvider {
  public:
   // Opens the run's fleet: reads the ledger (or starts one) and the run's tagged instances.
   static Result<std::unique_ptr<AliyunProvider>> Open(const FleetSpec& spec, AliyunClient* client,
                                                       Store* store, AliyunProviderOptions options);
 
   std::string name() const override { return "aliyun"; }
-  double Now() override;
-  bool HasCapacity(int offer) override;
-  Result<std::string> Launch(int offer, bool handoff) override;
-  Status Stop(const std::string& id) override;
-  std::vector<Instance> Instances() override;
-  RunProgress Progress() override;
-  Status SetDesiredCapacity(int n) override;
-  double Advance(double until) override;
 
-  // One look at the cloud and the bucket (what Advance does each poll).
-  Status Refresh();
-  // Deletes every live instance of the run now (DeleteInstance, Force), without waiting for a
-  // checkpoint: `fleet down --force`, and the last step of a graceful down.
-  Status DeleteAll(const std::string& why);
-  const FleetLedger& ledger() const { return ledger_; }
-  // The newest heartbeat of an instance's agent, as the last look saw it.
-  std::optional<Heartbeat> HeartbeatOf(const std::string& id) const;
-  Status SetStoppedReason(const std::string& reason);
-  // Unix ms of provider time `t`.
-  int64_t UnixMs(double t) const;
-
- private:
-  struct Tracked {
-    Instance info;
-    AgentTrack track;
-    bool seen = false;      // DescribeInstances has listed it
-    bool deleted = false;   // we asked for DeleteInstance
-    bool noticed = false;   // Recycling seen
-    double notice_at = -1;  // when (provider time)
-    // Saved in the ledger before they are acted on, so a restarted controller redoes them:
-    double stop_at = -1;    // the fleet asked it to stop (provider time)
-    double delete_at = -1;  // the fleet asked for DeleteInstance (provider time)
-    double billed_at = -1;  // when info.billed_cost was last computed (provider time)
-  };
-  AliyunProvider(FleetSpec spec, AliyunClient* client, Store* store, AliyunProviderOptions options);
-  Status Load();
-  Status RefreshStock();
+ protected:
+  Result<std::string> LaunchOne(int offer, bool handoff) override;
+  Status DeleteOne(const std::string& id) override;
+  Status ListRun(std::map<std::string, CloudListing>* out) override;
+  void RefreshStock() override;
+  bool InStock(int offer) const override;
   // spot_bill price_history: the spot instances' cost from DescribeSpotPriceHistory, for ended
   // ones once, for live ones at most once a minute.
-  void RefreshBills();
-  Result<double> SpotCostFromHistory(const Offer& offer, double from, double to);
-  Status SaveLedger();
-  Status WriteStop(const Tracked& t, const std::string& reason);
-  // When `t` stopped costing: `now`, or earlier when it was deleted, or reclaimed after a notice,
-  // while no controller watched.
-  double EndTime(const Tracked& t, double now) const;
-  Result<std::string> RunInstance(int offer, bool handoff);
-  Status DeleteInstance(Tracked& t, const std::string& why);
-  void End(Tracked& t, EndReason reason, const std::string& detail);
-  void Print(const std::string& line) const;
-  int OfferIndex(const std::string& name) const;
-  Tracked* Find(const std::string& id);
+  void RefreshBills() override;
 
-  FleetSpec spec_;
+ private:
+  AliyunProvider(const FleetSpec& spec, AliyunClient* client, Store* store,
+                 AliyunProviderOptions options);
+  Status LookUpStock();
+  Result<double> SpotCostFromHistory(const Offer& offer, double from, double to);
+
   AliyunClient* client_;
-  Store* store_;
-  AliyunProviderOptions options_;
-  Env* env_;
-  FleetLedger ledger_;
-  std::vector<Tracked> instances_;           // launch order
-  std::map<int, double> no_capacity_until_;  // offer -> provider time
   // Stock per offer from DescribeAvailableResource at the last look (empty: not known, as when
   // the call is denied: then every offer counts as in stock, short of a NoStock answer).
   std::map<int, bool> in_stock_;
   bool stock_warned_ = false;
   bool bill_warned_ = false;
-  bool scale_to_zero_ = false;  // desired capacity 0: nothing new, stop the rest
-  RunEndWatch end_watch_;       // COMPLETE and the scale-to-zero request
-  bool changed_ = false;        // the last Refresh saw a change
 };
 
 }  // namespace baton::fleet

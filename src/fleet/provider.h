@@ -1,6 +1,7 @@
 // Where instances come from. The controller (controller.h) drives every provider through this
 // interface: `local` (each instance a `baton agent` process on this machine, local_provider.h) and
-// `sim` (discrete events, no processes, sim_provider.h); cloud providers (aliyun ESS, aws) later.
+// `sim` (discrete events, no processes, sim_provider.h); the cloud ones, `aliyun` and `aws`,
+// over cloud_provider.h.
 //
 // Time is in seconds since the run began, simulated time: the sim provider jumps from event to
 // event, the local provider scales the wall clock by the spec's time_scale.

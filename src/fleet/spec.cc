@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 
@@ -155,6 +157,74 @@ Status ReadPairs(const SpecNode& map, std::vector<std::pair<std::string, std::st
   return Status::Ok();
 }
 
+// What the cloud sections share: a region id, an optional endpoint, the agent's binary_url, tags
+// (none under `reserved` prefixes), the controller's period and its two durations.
+struct CloudCommonFields {
+  std::string* region;
+  std::string* endpoint;
+  std::string* binary_url;
+  std::vector<std::pair<std::string, std::string>>* tags;
+  double* poll_seconds;
+  double* stop_grace_seconds;
+  const char* backoff_stem;  // "no_stock_backoff" | "no_capacity_backoff"
+  double* backoff_seconds;
+};
+
+Status ParseCloudCommon(const SpecNode& f, const char* region_example,
+                        std::initializer_list<const char*> reserved, const CloudCommonFields& c) {
+  if (!f.Has("region")) return f.Error("region", "required key is missing");
+  BATON_ASSIGN_OR_RETURN(*c.region, f.String("region", ""));
+  if (c.region->empty()) return f.Error("region", "must not be empty");
+  for (char ch : *c.region) {
+    if (!std::islower(static_cast<unsigned char>(ch)) &&
+        !std::isdigit(static_cast<unsigned char>(ch)) && ch != '-') {
+      return f.Error("region",
+                     fmt::format("'{}' is not a region id (like {})", *c.region, region_example));
+    }
+  }
+  BATON_ASSIGN_OR_RETURN(*c.endpoint, f.String("endpoint", ""));
+  if (!c.endpoint->empty() && !c.endpoint->starts_with("http://") &&
+      !c.endpoint->starts_with("https://")) {
+    return f.Error("endpoint", "must start with http:// or https://");
+  }
+  BATON_ASSIGN_OR_RETURN(*c.binary_url, f.String("binary_url", ""));
+  BATON_RETURN_IF_ERROR(ReadPairs(f.Get("tags"), c.tags));
+  for (const auto& [key, value] : *c.tags) {
+    for (const char* prefix : reserved) {
+      if (key.starts_with(prefix)) {
+        return f.Get("tags").Error(
+            key, fmt::format("tag keys {}* are reserved", fmt::join(reserved, "*, ")));
+      }
+    }
+  }
+  BATON_ASSIGN_OR_RETURN(*c.poll_seconds, f.Number("poll_seconds", 15));
+  if (*c.poll_seconds <= 0 || *c.poll_seconds > 3600) {
+    return f.Error("poll_seconds", "must be in (0, 3600]");
+  }
+  for (auto [stem, out] : {std::pair<const char*, double*>{"stop_grace", c.stop_grace_seconds},
+                           {c.backoff_stem, c.backoff_seconds}}) {
+    BATON_ASSIGN_OR_RETURN(std::optional<double> d, f.Duration(stem));
+    if (!d) continue;
+    if (*d <= 0) return f.Error(f.DurationKey(stem), "must be positive");
+    *out = *d;
+  }
+  return Status::Ok();
+}
+
+// Every offer's zone needs a network of the section's `key` (vswitches, subnets).
+Status CheckZonesCovered(const SpecNode& f, const char* key, const char* what,
+                         const std::vector<Offer>& offers,
+                         const std::function<std::string(const std::string&)>& of) {
+  for (const Offer& o : offers) {
+    if (of(o.zone).empty()) {
+      return f.Error(
+          key, fmt::format("no {} for zone {} (offered as {}); add `{}: {}-...`", what, o.zone,
+                           o.Name(), o.zone, std::string(key) == "subnets" ? "subnet" : "vsw"));
+    }
+  }
+  return Status::Ok();
+}
+
 // The `aliyun` section; `offers` are parsed already (every zone needs a vSwitch).
 Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, AliyunFleetSpec* a) {
   SpecNode f = fleet.Get("aliyun");
@@ -172,63 +242,99 @@ Status ParseAliyun(const SpecNode& fleet, const std::vector<Offer>& offers, Aliy
   SpecNode::AddDurationKeys("stop_grace", &known);
   SpecNode::AddDurationKeys("no_stock_backoff", &known);
   BATON_RETURN_IF_ERROR(f.CheckKeys(known));
-  for (auto [key, out] : {std::pair<const char*, std::string*>{"region", &a->region},
-                          {"image_id", &a->image_id},
+  BATON_RETURN_IF_ERROR(
+      ParseCloudCommon(f, "cn-hangzhou", {"baton:", "acs:", "aliyun"},
+                       {&a->region, &a->endpoint, &a->binary_url, &a->tags, &a->poll_seconds,
+                        &a->stop_grace_seconds, "no_stock_backoff", &a->no_stock_backoff_seconds}));
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"image_id", &a->image_id},
                           {"security_group_id", &a->security_group_id}}) {
     if (!f.Has(key)) return f.Error(key, "required key is missing");
     BATON_ASSIGN_OR_RETURN(*out, f.String(key, ""));
     if (out->empty()) return f.Error(key, "must not be empty");
   }
-  for (char c : a->region) {
-    if (!std::islower(static_cast<unsigned char>(c)) &&
-        !std::isdigit(static_cast<unsigned char>(c)) && c != '-') {
-      return f.Error("region",
-                     fmt::format("'{}' is not a region id (like cn-hangzhou)", a->region));
-    }
-  }
-  BATON_ASSIGN_OR_RETURN(a->endpoint, f.String("endpoint", ""));
-  if (!a->endpoint.empty() && !a->endpoint.starts_with("http://") &&
-      !a->endpoint.starts_with("https://")) {
-    return f.Error("endpoint", "must start with http:// or https://");
-  }
   BATON_ASSIGN_OR_RETURN(a->ram_role, f.String("ram_role", ""));
-  BATON_ASSIGN_OR_RETURN(a->binary_url, f.String("binary_url", ""));
   BATON_ASSIGN_OR_RETURN(a->system_disk_category, f.String("system_disk_category", ""));
   BATON_ASSIGN_OR_RETURN(int64_t disk, f.Int("system_disk_gb", 0));
   if (disk < 0 || disk > 65536) return f.Error("system_disk_gb", "must be 20..65536 (GiB)");
   a->system_disk_gb = static_cast<int>(disk);
   if (!f.Has("vswitches")) return f.Error("vswitches", "required key is missing");
   BATON_RETURN_IF_ERROR(ReadPairs(f.Get("vswitches"), &a->vswitches));
-  BATON_RETURN_IF_ERROR(ReadPairs(f.Get("tags"), &a->tags));
-  for (const auto& [key, value] : a->tags) {
-    if (key.starts_with("baton:") || key.starts_with("acs:") || key.starts_with("aliyun")) {
-      return f.Get("tags").Error(key, "tag keys baton:*, acs:* and aliyun* are reserved");
-    }
-  }
   BATON_ASSIGN_OR_RETURN(std::string bill, f.String("spot_bill", "offer"));
   if (bill != "offer" && bill != "price_history") {
     return f.Error("spot_bill", fmt::format("'{}': expected offer or price_history", bill));
   }
   a->spot_bill_from_history = bill == "price_history";
-  BATON_ASSIGN_OR_RETURN(a->poll_seconds, f.Number("poll_seconds", 15));
-  if (a->poll_seconds <= 0 || a->poll_seconds > 3600) {
-    return f.Error("poll_seconds", "must be in (0, 3600]");
+  return CheckZonesCovered(f, "vswitches", "vSwitch", offers,
+                           [&](const std::string& z) { return a->VSwitchOf(z); });
+}
+
+// An EC2 resource id: "<prefix>-" and 8 or 17 lowercase hex digits (subnet-0abc..., sg-...);
+// what EC2 would refuse is refused here, naming the key.
+bool IsEc2Id(const std::string& id, std::string_view prefix) {
+  if (!id.starts_with(prefix) || id.size() <= prefix.size() + 1 || id[prefix.size()] != '-') {
+    return false;
   }
-  for (auto [stem, out] : {std::pair<const char*, double*>{"stop_grace", &a->stop_grace_seconds},
-                           {"no_stock_backoff", &a->no_stock_backoff_seconds}}) {
-    BATON_ASSIGN_OR_RETURN(std::optional<double> d, f.Duration(stem));
-    if (!d) continue;
-    if (*d <= 0) return f.Error(f.DurationKey(stem), "must be positive");
-    *out = *d;
+  return std::all_of(id.begin() + static_cast<long>(prefix.size()) + 1, id.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
+}
+
+// The `aws` section; `offers` are parsed already (every zone needs a subnet).
+Status ParseAws(const SpecNode& fleet, const std::vector<Offer>& offers, AwsFleetSpec* a) {
+  SpecNode f = fleet.Get("aws");
+  if (!f.present()) {
+    return fleet.Error("aws",
+                       "required for provider aws: region, image_id, subnets, "
+                       "security_group_ids (see docs/aws.md)");
   }
-  for (const Offer& o : offers) {
-    if (a->VSwitchOf(o.zone).empty()) {
-      return f.Error("vswitches", fmt::format("no vSwitch for zone {} (offered as {}); add "
-                                              "`{}: vsw-...`",
-                                              o.zone, o.Name(), o.zone));
+  std::set<std::string> known = {
+      "region",           "endpoint", "image_id", "subnets",    "security_group_ids",
+      "instance_profile", "key_name", "tags",     "binary_url", "poll_seconds"};
+  SpecNode::AddDurationKeys("stop_grace", &known);
+  SpecNode::AddDurationKeys("no_capacity_backoff", &known);
+  BATON_RETURN_IF_ERROR(f.CheckKeys(known));
+  BATON_RETURN_IF_ERROR(ParseCloudCommon(
+      f, "us-east-1", {"baton:", "aws:"},
+      {&a->region, &a->endpoint, &a->binary_url, &a->tags, &a->poll_seconds, &a->stop_grace_seconds,
+       "no_capacity_backoff", &a->no_capacity_backoff_seconds}));
+  if (!f.Has("image_id")) return f.Error("image_id", "required key is missing");
+  BATON_ASSIGN_OR_RETURN(a->image_id, f.String("image_id", ""));
+  if (!IsEc2Id(a->image_id, "ami")) {
+    return f.Error("image_id", fmt::format("'{}' is not an AMI id (ami-0abc...)", a->image_id));
+  }
+  BATON_ASSIGN_OR_RETURN(a->instance_profile, f.String("instance_profile", ""));
+  BATON_ASSIGN_OR_RETURN(a->key_name, f.String("key_name", ""));
+  if (!f.Has("security_group_ids")) {
+    return f.Error("security_group_ids", "required key is missing");
+  }
+  SpecNode groups = f.Get("security_group_ids");
+  if (groups.size() == 0) return groups.Error("expected a non-empty list of sg-... ids");
+  for (size_t i = 0; i < groups.size(); ++i) {
+    Result<std::string> g = groups.Item(i).AsString();
+    if (!g.ok() || !IsEc2Id(*g, "sg")) {
+      return groups.Item(i).Error("expected a security group id (sg-0abc...)");
+    }
+    a->security_group_ids.push_back(*g);
+  }
+  if (!f.Has("subnets")) return f.Error("subnets", "required key is missing");
+  BATON_RETURN_IF_ERROR(ReadPairs(f.Get("subnets"), &a->subnets));
+  for (const auto& [zone, subnet] : a->subnets) {
+    if (!IsEc2Id(subnet, "subnet")) {
+      return f.Get("subnets").Error(
+          zone, fmt::format("'{}' is not a subnet id (subnet-0abc...)", subnet));
     }
   }
-  return Status::Ok();
+  return CheckZonesCovered(f, "subnets", "subnet", offers,
+                           [&](const std::string& z) { return a->SubnetOf(z); });
+}
+
+// The value of `key` in a section's map, "" when it has none.
+std::string ValueOf(const std::vector<std::pair<std::string, std::string>>& pairs,
+                    const std::string& key) {
+  for (const auto& [k, v] : pairs) {
+    if (k == key) return v;
+  }
+  return "";
 }
 
 bool HasBilling(const FleetSpec& spec, Billing billing) {
@@ -274,14 +380,17 @@ const char* BillingName(Billing billing) {
 }
 
 std::string AliyunFleetSpec::VSwitchOf(const std::string& zone) const {
-  for (const auto& [z, id] : vswitches) {
-    if (z == zone) return id;
-  }
-  return "";
+  return ValueOf(vswitches, zone);
+}
+
+std::string AwsFleetSpec::SubnetOf(const std::string& zone) const { return ValueOf(subnets, zone); }
+
+bool IsAliyunProvider(const std::string& provider) {
+  return provider == "aliyun" || provider == "aliyun-ess";
 }
 
 bool IsCloudProvider(const std::string& provider) {
-  return provider == "aliyun" || provider == "aliyun-ess";
+  return IsAliyunProvider(provider) || provider == "aws";
 }
 
 std::string Offer::Name() const {
@@ -356,7 +465,7 @@ Status CheckPolicyFits(const FleetSpec& spec, PolicyKind policy, const std::stri
 
 Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   std::set<std::string> known = {"capacity",  "policy", "provider", "time_scale", "offers",
-                                 "overheads", "market", "max_cost", "aliyun"};
+                                 "overheads", "market", "max_cost", "aliyun",     "aws"};
   for (const char* stem : {"deadline", "work", "sim_start", "sim_tune_start"}) {
     SpecNode::AddDurationKeys(stem, &known);
   }
@@ -376,7 +485,7 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   BATON_ASSIGN_OR_RETURN(spec.provider, f.String("provider", "local"));
   if (spec.provider != "local" && spec.provider != "sim" && !IsCloudProvider(spec.provider)) {
     return f.Error("provider", fmt::format("unknown provider '{}' (known: local, sim, aliyun, "
-                                           "aliyun-ess)",
+                                           "aliyun-ess, aws)",
                                            spec.provider));
   }
   BATON_ASSIGN_OR_RETURN(std::optional<double> deadline, f.Duration("deadline"));
@@ -410,10 +519,15 @@ Result<FleetSpec> ParseFleetSpec(const SpecNode& f) {
   if (f.Has("max_cost") && spec.max_cost == 0) {
     return f.Error("max_cost", "must be positive; leave it out for no cap");
   }
-  if (IsCloudProvider(spec.provider)) {
+  if (IsAliyunProvider(spec.provider)) {
     BATON_RETURN_IF_ERROR(ParseAliyun(f, spec.offers, &spec.aliyun));
   } else if (f.Has("aliyun")) {
     return f.Error("aliyun", fmt::format("is for the aliyun providers, not '{}'", spec.provider));
+  }
+  if (spec.provider == "aws") {
+    BATON_RETURN_IF_ERROR(ParseAws(f, spec.offers, &spec.aws));
+  } else if (f.Has("aws")) {
+    return f.Error("aws", fmt::format("is for provider aws, not '{}'", spec.provider));
   }
   if (std::optional<std::string> misfit = PolicyMisfit(spec, spec.policy)) {
     return f.Error("policy", *misfit);

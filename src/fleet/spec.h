@@ -6,6 +6,7 @@
 //     deadline_hours: 16               # deadline policy: finish within this much time of the start
 //     provider: local                  # local (processes on this machine) | sim (discrete events)
 //                                      # | aliyun (ECS, Baton's controller) | aliyun-ess (a group)
+//                                      # | aws (EC2, Baton's controller; the `aws` section below)
 //     max_cost: 80                     # cloud providers: stop the run when its bill reaches this
 //     work_hours: 12                   # sim: compute the job needs on one instance
 //     time_scale: 60                   # local: simulated seconds per real second
@@ -33,6 +34,16 @@
 //       no_stock_backoff_minutes: 5    # aliyun: a zone out of spot stock is tried again after
 //       spot_bill: offer               # aliyun: bill spot time at the offer's price, or at the
 //                                      # market's (price_history: DescribeSpotPriceHistory)
+//     aws:                             # aws: where and what to launch (docs/aws.md)
+//       region: us-east-1
+//       image_id: ami-0abc...
+//       subnets: {us-east-1a: subnet-0a..., us-east-1b: subnet-0b...}   # one per offer zone
+//       security_group_ids: [sg-0abc...]
+//       instance_profile: BatonInstanceProfile   # name or ARN: S3 for the run's bucket
+//       key_name: my-key               # optional; tags, binary_url, endpoint as for aliyun
+//       poll_seconds: 15               # the controller's period
+//       stop_grace_minutes: 5          # a stopped instance is terminated after this at most
+//       no_capacity_backoff_minutes: 5 # an offer EC2 had no capacity for is tried again after
 //     overheads: {boot_minutes: 2, load_minutes: 1, checkpoint_minutes: 0.5,
 //                 checkpoint_interval_minutes: 30, notice_minutes: 2}
 //     market: {...}                    # the spot market (market.h)
@@ -119,8 +130,29 @@ struct AliyunFleetSpec {
   std::string VSwitchOf(const std::string& zone) const;
 };
 
+// The `aws` section (provider aws).
+struct AwsFleetSpec {
+  std::string region;
+  std::string endpoint;  // "" : AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL, else the public one
+  std::string image_id;
+  std::vector<std::pair<std::string, std::string>> subnets;  // zone -> subnet id, file order
+  std::vector<std::string> security_group_ids;
+  std::string instance_profile;  // IamInstanceProfile name or ARN ("" for none)
+  std::string key_name;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string binary_url;
+  double poll_seconds = 15;
+  double stop_grace_seconds = 300;
+  double no_capacity_backoff_seconds = 300;
+
+  // The subnet of `zone`, "" when the section names none.
+  std::string SubnetOf(const std::string& zone) const;
+};
+
 // Whether a provider name is one of the cloud ones (they need `fleet up`, not `baton run`).
 bool IsCloudProvider(const std::string& provider);
+// aliyun or aliyun-ess: the ones that read the `aliyun` section.
+bool IsAliyunProvider(const std::string& provider);
 
 struct FleetSpec {
   int capacity = 1;
@@ -139,6 +171,7 @@ struct FleetSpec {
   AdaptiveParams adaptive;  // not read from YAML: defaults, or what `baton sim` tuned
   double max_cost = 0;      // cloud providers: stop the run at this bill (0: no cap)
   AliyunFleetSpec aliyun;   // provider aliyun / aliyun-ess
+  AwsFleetSpec aws;         // provider aws
 };
 
 // Parses and validates `fleet`, the job spec's section (JobSpec::fleet, or SpecNode::Parse of a

@@ -100,7 +100,7 @@ TEST(FleetSpec, ErrorsNameTheKey) {
       {"{" + od + R"(, "polcy": "spot-only"})", "fleet.polcy: unknown key"},
       {"{" + od + R"(, "policy": "cheapest"})", "fleet.policy: unknown policy 'cheapest'"},
       {"{" + od + R"(, "capacity": 2})", "fleet.capacity: multi-instance runs are not supported"},
-      {"{" + od + R"(, "provider": "aws"})", "fleet.provider: unknown provider 'aws'"},
+      {"{" + od + R"(, "provider": "gcp"})", "fleet.provider: unknown provider 'gcp'"},
       {"{" + od + R"(, "provider": "sim"})", "fleet.work_hours: the sim provider"},
       {"{" + od + R"(, "work_minutes": 0})", "fleet.work_minutes: must be positive"},
       {"{" + od + R"(, "work_hours": 1, "work_minutes": 60})",
@@ -234,31 +234,33 @@ TEST(FleetSpec, AliyunSection) {
   }
 }
 
+// The error of `text` with `from` replaced by `to` (which must make it wrong).
+std::string ErrorOf(std::string text, const std::string& from, const std::string& to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  Result<FleetSpec> spec = ParseFleetSpec(Parse(text));
+  EXPECT_FALSE(spec.ok()) << "accepted: " << to;
+  return spec.ok() ? std::string() : spec.status().message();
+}
+
 TEST(FleetSpec, AliyunSectionErrorsArePlaced) {
-  auto error = [](std::string text, const std::string& from, const std::string& to) {
-    size_t at = text.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    if (at != std::string::npos) text.replace(at, from.size(), to);
-    Result<FleetSpec> spec = ParseFleetSpec(Parse(text));
-    EXPECT_FALSE(spec.ok()) << "accepted: " << to;
-    return spec.ok() ? std::string() : spec.status().message();
-  };
-  ExpectPlaced(error(kAliyunFleet, R"(, "cn-hangzhou-i": "vsw-i")", ""), "demo.yaml",
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"(, "cn-hangzhou-i": "vsw-i")", ""), "demo.yaml",
                "fleet.aliyun.vswitches: no vSwitch for zone cn-hangzhou-i");
-  ExpectPlaced(error(kAliyunFleet, R"("image_id": "m-1", )", ""), "demo.yaml",
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("image_id": "m-1", )", ""), "demo.yaml",
                "fleet.aliyun.image_id: required key is missing");
-  ExpectPlaced(error(kAliyunFleet, R"("region": "cn-hangzhou")", R"("region": "Hangzhou!")"),
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("region": "cn-hangzhou")", R"("region": "Hangzhou!")"),
                "demo.yaml", "fleet.aliyun.region: 'Hangzhou!' is not a region id");
-  ExpectPlaced(error(kAliyunFleet, R"("max_cost": 80)", R"("max_cost": -1)"), "demo.yaml",
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("max_cost": 80)", R"("max_cost": -1)"), "demo.yaml",
                "fleet.max_cost: must be positive");
-  ExpectPlaced(error(kAliyunFleet, R"("tags": {"team": "ml"})", R"("tags": {"baton:run": "x"})"),
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("tags": {"team": "ml"})", R"("tags": {"baton:run": "x"})"),
                "demo.yaml", "fleet.aliyun.tags.baton:run: tag keys baton:*");
-  ExpectPlaced(error(kAliyunFleet, R"("poll_seconds": 2)", R"("pol_seconds": 2)"), "demo.yaml",
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("poll_seconds": 2)", R"("pol_seconds": 2)"), "demo.yaml",
                "fleet.aliyun");
-  ExpectPlaced(error(kAliyunFleet, R"("spot": 3.5, )", ""), "demo.yaml",
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("spot": 3.5, )", ""), "demo.yaml",
                "fleet.offers[0].spot_price_limit: is for a spot offer");
   // The section is the cloud providers' alone, and they need it.
-  ExpectPlaced(error(kAliyunFleet, R"("provider": "aliyun")", R"("provider": "local")"),
+  ExpectPlaced(ErrorOf(kAliyunFleet, R"("provider": "aliyun")", R"("provider": "local")"),
                "demo.yaml", "fleet.aliyun: is for the aliyun providers");
   std::string no_section = kAliyunFleet;
   no_section = no_section.substr(0, no_section.find(R"(,
@@ -269,6 +271,64 @@ TEST(FleetSpec, AliyunSectionErrorsArePlaced) {
   EXPECT_NE(spec.status().message().find("fleet.aliyun: required for the aliyun providers"),
             std::string::npos)
       << spec.status().message();
+}
+
+constexpr char kAwsFleet[] = R"({
+  "provider": "aws",
+  "offers": [{"instance_type": "g5.xlarge", "zones": ["us-east-1a", "us-east-1b"],
+              "spot": 0.4, "on_demand": 1.0, "spot_price_limit": 0.6}],
+  "aws": {"region": "us-east-1", "image_id": "ami-0abc1234",
+          "subnets": {"us-east-1a": "subnet-0a", "us-east-1b": "subnet-0b"},
+          "security_group_ids": ["sg-01"], "instance_profile": "BatonProfile",
+          "key_name": "me", "tags": {"team": "ml"}, "poll_seconds": 2,
+          "stop_grace_minutes": 3, "no_capacity_backoff_seconds": 30}})";
+
+TEST(FleetSpec, AwsSection) {
+  Result<FleetSpec> spec = ParseFleetSpec(Parse(kAwsFleet));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(IsCloudProvider(spec->provider));
+  EXPECT_FALSE(IsAliyunProvider(spec->provider));
+  const AwsFleetSpec& a = spec->aws;
+  EXPECT_EQ(a.region, "us-east-1");
+  EXPECT_EQ(a.SubnetOf("us-east-1b"), "subnet-0b");
+  EXPECT_EQ(a.security_group_ids, std::vector<std::string>{"sg-01"});
+  EXPECT_EQ(a.instance_profile, "BatonProfile");
+  EXPECT_EQ(a.key_name, "me");
+  EXPECT_EQ(a.stop_grace_seconds, 180);
+  EXPECT_EQ(a.no_capacity_backoff_seconds, 30);
+  EXPECT_EQ(a.poll_seconds, 2);
+  EXPECT_EQ(spec->offers[0].spot_price_limit, 0.6);
+
+  ExpectPlaced(ErrorOf(kAwsFleet, R"(, "us-east-1b": "subnet-0b")", ""), "demo.yaml",
+               "fleet.aws.subnets: no subnet for zone us-east-1b");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("subnet-0b")", R"("vpc-0b")"), "demo.yaml",
+               "fleet.aws.subnets.us-east-1b: 'vpc-0b' is not a subnet id");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("ami-0abc1234")", R"("m-1")"), "demo.yaml",
+               "fleet.aws.image_id: 'm-1' is not an AMI id");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"(["sg-01"])", R"(["default"])"), "demo.yaml",
+               "fleet.aws.security_group_ids[0]: expected a security group id");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"(["sg-01"])", "[]"), "demo.yaml",
+               "fleet.aws.security_group_ids: expected a non-empty list");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("region": "us-east-1")", R"("region": "US East")"),
+               "demo.yaml", "fleet.aws.region: 'US East' is not a region id (like us-east-1)");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("tags": {"team": "ml"})", R"("tags": {"aws:x": "y"})"),
+               "demo.yaml", "fleet.aws.tags.aws:x: tag keys baton:*, aws:* are reserved");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("poll_seconds": 2)", R"("poll_seconds": 0)"), "demo.yaml",
+               "fleet.aws.poll_seconds: must be in (0, 3600]");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("no_capacity_backoff_seconds": 30)",
+                       R"("no_capacity_backoff_seconds": 30, "no_capacity_backoff_minutes": 1)"),
+               "demo.yaml", "fleet.aws.no_capacity_backoff");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("key_name": "me")", R"("key": "me")"), "demo.yaml",
+               "fleet.aws");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("provider": "aws")", R"("provider": "aliyun")"), "demo.yaml",
+               "fleet.aliyun: required for the aliyun providers");
+  ExpectPlaced(ErrorOf(kAwsFleet, R"("provider": "aws")", R"("provider": "local")"), "demo.yaml",
+               "fleet.aws: is for provider aws, not 'local'");
+  std::string no_section = kAwsFleet;
+  no_section = no_section.substr(0, no_section.find(R"(,
+  "aws")")) + "}";
+  ExpectPlaced(ParseFleetSpec(Parse(no_section)).status().message(), "demo.yaml",
+               "fleet.aws: required for provider aws");
 }
 
 }  // namespace

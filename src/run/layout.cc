@@ -96,7 +96,7 @@ bool IsRunKey(std::string_view key) {
     return true;
   }
   // One document per instance: agents/<id>.json, fleet/stop/<id>.json.
-  for (std::string_view folder : {"agents/", "fleet/stop/"}) {
+  for (std::string_view folder : {"agents/", "fleet/stop/", "fleet/rebalance/"}) {
     if (!key.starts_with(folder) || !key.ends_with(".json")) continue;
     std::string_view id = key.substr(folder.size(), key.size() - folder.size() - 5);
     return ValidateInstanceId(id).ok();
@@ -542,6 +542,39 @@ Status WriteFleetLedger(Store* store, const FleetLedger& ledger) {
 
 Result<std::optional<FleetLedger>> ReadFleetLedger(Store* store) {
   return ReadDocument<FleetLedger>(store, kFleetLedgerKey);
+}
+
+// --- the agent's rebalance report ---
+
+namespace {
+constexpr char kRebalanceFormat[] = "baton-rebalance";
+std::string RebalanceReportKey(std::string_view instance) {
+  return fmt::format("fleet/rebalance/{}.json", instance);
+}
+}  // namespace
+
+std::string RebalanceReport::Serialize() const { return SerializeRequest(kRebalanceFormat, *this); }
+
+Result<RebalanceReport> RebalanceReport::Parse(std::string_view text, const std::string& source) {
+  return ParseRequest<RebalanceReport>(text, source, kRebalanceFormat);
+}
+
+Status WriteRebalanceReport(Store* store, const RebalanceReport& report) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(report.instance));
+  return store->Put(RebalanceReportKey(report.instance), report.Serialize());
+}
+
+Result<std::optional<RebalanceReport>> ReadRebalanceReport(Store* store,
+                                                           std::string_view instance) {
+  BATON_RETURN_IF_ERROR(ValidateInstanceId(instance));
+  const std::string key = RebalanceReportKey(instance);
+  BATON_ASSIGN_OR_RETURN(std::optional<RebalanceReport> r,
+                         ReadDocument<RebalanceReport>(store, key));
+  if (r && r->instance != instance) {
+    return Corruption("{}: names instance '{}', want '{}'", JoinKey(store->Url(), key), r->instance,
+                      instance);
+  }
+  return r;
 }
 
 }  // namespace baton

@@ -21,6 +21,7 @@
 //   <run>/agents/<instance>.json              each agent's heartbeat
 //   <run>/fleet/scale-to-zero.json            an agent asks the fleet for capacity 0 (done)
 //   <run>/fleet/stop/<instance>.json          the fleet asks one agent to checkpoint and stop
+//   <run>/fleet/rebalance/<instance>.json     an agent reports AWS's rebalance recommendation
 //   <run>/fleet/job.yaml                      the job a cloud fleet's instances run (fleet up)
 //   <run>/fleet/ledger.json                   a cloud fleet's instances and resources, billed
 //
@@ -242,5 +243,20 @@ struct FleetLedger {
 };
 Status WriteFleetLedger(Store* store, const FleetLedger& ledger);
 Result<std::optional<FleetLedger>> ReadFleetLedger(Store* store);
+
+// fleet/rebalance/<instance>.json: the instance's agent saw AWS's rebalance recommendation (an
+// elevated risk of interruption, with no deadline) and tells the fleet, which cannot read an
+// instance's metadata: a cloud controller then moves the run off that offer make-before-break.
+// Written once by the agent; read by the fleet; removed with the run (IsRunKey).
+struct RebalanceReport {
+  std::string instance;
+  std::string reason;  // the recommendation as the agent saw it
+  int64_t unix_ms = 0;
+
+  std::string Serialize() const;
+  static Result<RebalanceReport> Parse(std::string_view text, const std::string& source);
+};
+Status WriteRebalanceReport(Store* store, const RebalanceReport& report);
+Result<std::optional<RebalanceReport>> ReadRebalanceReport(Store* store, std::string_view instance);
 
 }  // namespace baton
