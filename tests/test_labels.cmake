@@ -22,11 +22,12 @@ set(BATON_TEST_LABEL_RULES
   "(^|/)AliyunEssTest\\."                                      "e2e"
   "(^|/)(HostileInputCliTest|HostileDataCliTest)\\."          "e2e"
   "(^|/)SwiftDatasetCliTest\\."                               "e2e"
+  "(^|/)UiReportBrowserTest\\."                               "e2e"
   "(^|/)AwsMotoTest\\."                                        "e2e"
   "(^|/)S3StoreTest\\."                                        "s3"
   "^e2e\\.(fault_proxy|radosgw_s3|train_chaos_s3|swift_infer_s3|store_cli)$"  "s3"
   # Measured on 2 shared cores with ctest -j2: 10 to 65 s each.
-  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|fleet_restart|infer_cli|numeric_cli|radosgw_s3|swift_infer_s3|swift_interop|train_chaos|train_chaos_s3)$"
+  "^e2e\\.(agent_cli|ckpt_cli|ckpt_tamper|fault_proxy|fleet_run|fleet_restart|infer_cli|numeric_cli|radosgw_s3|swift_infer_s3|swift_interop|train_chaos|train_chaos_s3|ui_browser)$"
                                                                "slow"
   "(^|/)AgentNoticeTest\\."                                    "slow"
   "(^|/)AliyunFleetTest\\.DirectMode"                           "slow"

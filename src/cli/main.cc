@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   baton::cli::AddRunCommand(app, action);
   baton::cli::AddSimCommand(app, action);
   baton::cli::AddFleetCommand(app, action);
+  baton::cli::AddUiCommand(app, action);
   baton::cli::CheckNumericFlags(&app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,55 @@
+#include "view/ui_server.h"
+
+#include <utility>
+
+#include "view/ui_page.h"
+
+namespace baton::view {
+
+UiServer::UiServer(std::unique_ptr<Store> store, UiServerOptions options)
+    : store_(std::move(store)), options_(std::move(options)) {}
+
+UiServer::~UiServer() { server_.Stop(); }
+
+Result<std::unique_ptr<UiServer>> UiServer::Start(std::unique_ptr<Store> store,
+                                                  UiServerOptions options) {
+  std::unique_ptr<UiServer> ui(new UiServer(std::move(store), std::move(options)));
+  UiServer* self = ui.get();
+  const std::string page = RenderLivePage();
+  auto html = [page](const HttpServerRequest&) {
+    HttpServerResponse r = HttpServerResponse::Text(200, page, "text/html; charset=utf-8");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  };
+  ui->server_.Route("GET", "/", html);
+  ui->server_.Route("GET", "/index.html", html);
+  ui->server_.Route("GET", "/api/run", [self](const HttpServerRequest&) { return self->Api(""); });
+  for (const char* member : {"progress", "curves", "instances", "cost", "checkpoints", "events"}) {
+    std::string name = member;
+    ui->server_.Route("GET", "/api/" + name,
+                      [self, name](const HttpServerRequest&) { return self->Api(name); });
+  }
+  BATON_RETURN_IF_ERROR(
+      ui->server_.Start(ui->options_.port, ui->options_.host).WithContext("baton ui"));
+  return ui;
+}
+
+std::string UiServer::url() const { return server_.url() + "/"; }
+
+HttpServerResponse UiServer::Api(const std::string& member) {
+  RunViewOptions vo;
+  vo.spec = options_.spec;
+  Json view;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view = BuildRunView(store_.get(), vo);
+  }
+  HttpServerResponse r =
+      HttpServerResponse::Json(200, DumpJson(member.empty() ? view : view[member]));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+bool IsLoopbackHost(const std::string& host) { return host.rfind("127.", 0) == 0; }
+
+}  // namespace baton::view
