@@ -54,7 +54,16 @@ Result<Target> ResolveRun(const std::string& run) {
   Env* env = Env::Default();
   bool local_file = env->FileExists(run) && !env->IsDirectory(run);
   bool yaml = run.ends_with(".yaml") || run.ends_with(".yml");
-  if (!local_file && !yaml) return Target{Absolute(run), std::nullopt};
+  if (!local_file && !yaml) {
+    // A typo would show an empty run forever: a folder given by path must exist.
+    if (run.find("://") == std::string::npos && !env->IsDirectory(run)) {
+      return NotFound(
+          "{}: no such folder: give the run's store (a job's `store`, `baton "
+          "train --output_dir`) or a job file",
+          run);
+    }
+    return Target{Absolute(run), std::nullopt};
+  }
   BATON_ASSIGN_OR_RETURN(JobSpec job, LoadJobSpec(run));
   Target t{Absolute(job.train.output_dir), std::nullopt};
   if (!job.fleet.IsNull()) {

@@ -267,6 +267,18 @@ TEST_F(RunViewTest, ServerAnswersThePageAndTheApiFromTheBucket) {
   Result<HttpResponse> curves = get("api/curves");
   ASSERT_TRUE(curves.ok());
   EXPECT_EQ((*ParseJson(curves->body, "api/curves"))["loss"].size(), 3u);
+  // Another site's name for 127.0.0.1 (DNS rebinding) is refused; localhost is this machine.
+  for (const auto& [host, status] : {std::pair<std::string, long>{"evil.example:80", 403},
+                                     {"evil.example", 403},
+                                     {"127.0.0.1.evil.example", 403},
+                                     {fmt::format("localhost:{}", (*ui)->port()), 200}}) {
+    HttpRequest r;
+    r.url = (*ui)->url() + "api/run";
+    r.headers.emplace_back("Host", host);
+    Result<HttpResponse> answer = http.Send(r);
+    ASSERT_TRUE(answer.ok());
+    EXPECT_EQ(answer->status, status) << host;
+  }
   Result<HttpResponse> missing = get("api/nothing");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);

@@ -1,5 +1,7 @@
 #include "view/ui_server.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "view/ui_page.h"
@@ -31,6 +33,17 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(std::unique_ptr<Store> store,
   }
   BATON_RETURN_IF_ERROR(
       ui->server_.Start(ui->options_.port, ui->options_.host).WithContext("baton ui"));
+  if (IsLoopbackHost(ui->options_.host)) {
+    // A web page elsewhere can point a name of its own at 127.0.0.1 (DNS rebinding) and read
+    // the answers as same-origin: only requests that name this machine's loopback are served.
+    const int port = ui->server_.port();
+    ui->server_.SetInterceptor(
+        [port](const HttpServerRequest& r) -> std::optional<HttpServerResponse> {
+          if (IsLoopbackHostHeader(r.Header("host"), port)) return std::nullopt;
+          return HttpServerResponse::Text(
+              403, "baton ui answers requests for 127.0.0.1 or localhost only\n");
+        });
+  }
   return ui;
 }
 
@@ -51,5 +64,13 @@ HttpServerResponse UiServer::Api(const std::string& member) {
 }
 
 bool IsLoopbackHost(const std::string& host) { return host.rfind("127.", 0) == 0; }
+
+bool IsLoopbackHostHeader(std::string_view host, int port) {
+  const std::string suffix = ":" + std::to_string(port);
+  if (host.ends_with(suffix)) host.remove_suffix(suffix.size());
+  return host == "localhost" || host == "[::1]" ||
+         (host.starts_with("127.") &&
+          host.find_first_not_of("0123456789.") == std::string_view::npos);
+}
 
 }  // namespace baton::view

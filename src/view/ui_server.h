@@ -5,12 +5,16 @@
 //   GET /api/run          the whole view document
 //   GET /api/progress, /api/curves, /api/instances, /api/cost, /api/checkpoints, /api/events
 //                         one member of it each, for scripts
+//
+// On a loopback address it answers only requests whose Host header names the loopback (403
+// otherwise), so that no web page can read the run through a name of its own (DNS rebinding).
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "fleet/spec.h"
@@ -49,5 +53,9 @@ class UiServer {
 // Whether `host` is a loopback address (127.x.x.x): anything else lets other machines read the
 // run's page.
 bool IsLoopbackHost(const std::string& host);
+// Whether a request's Host header ("127.0.0.1:8080", "localhost:8080") names this machine's
+// loopback at `port` (or no port): a loopback server answers only those, since a name that
+// resolves to 127.0.0.1 may be another site's (DNS rebinding).
+bool IsLoopbackHostHeader(std::string_view host, int port);
 
 }  // namespace baton::view

@@ -21,7 +21,7 @@ pid=$!
 # wait_for PATTERN: until the run's log shows it (the run exiting first is a failure).
 wait_for() {
   for _ in $(seq 1 3000); do
-    grep -q "$1" run.log && return 0
+    grep -q "$1" run.log 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || { cat run.log run.out; fail "baton run exited before '$1'"; }
     sleep 0.2
   done
@@ -107,19 +107,29 @@ wait "$pid"; rc=$?
 
 # Everything else gone, `baton ui` on the bucket alone shows the same run, and on the job file
 # too; what it cannot serve it says, naming it.
+n=0
 for target in "$RUN" "$SRC/examples/demo.yaml"; do
-  "$BATON" ui "$target" --port 0 >ui.out 2>ui.log &
+  n=$((n + 1)); log="ui-$n.log"  # a log of its own: the last one's would show its address
+  "$BATON" ui "$target" --port 0 >"ui-$n.out" 2>"$log" &
   uipid=$!
-  for _ in $(seq 1 300); do grep -q "shows" ui.log && break; sleep 0.1; done
-  UI=$(grep -o "http://127.0.0.1:[0-9]*/" ui.log | head -1)
-  [ -n "$UI" ] || { kill "$uipid"; cat ui.log; fail "baton ui $target printed no address"; }
-  curl -sf "${UI}api/curves" -o again.json || { kill "$uipid"; fail "baton ui $target: /api/curves"; }
+  for _ in $(seq 1 3000); do
+    grep -q "shows" "$log" 2>/dev/null && break
+    kill -0 "$uipid" 2>/dev/null || break
+    sleep 0.2
+  done
+  UI=$(grep -o "http://127.0.0.1:[0-9]*/" "$log" | head -1)
+  [ -n "$UI" ] || { kill "$uipid"; cat "$log"; fail "baton ui $target printed no address"; }
+  curl -sf "${UI}api/curves" -o again.json || {
+    curl -s "${UI}api/curves" -w ' (HTTP %{http_code})' | head -c 500; kill "$uipid"; cat "$log"
+    fail "baton ui $target: /api/curves"; }
   kill -TERM "$uipid"; wait "$uipid" || fail "baton ui $target exited $? when stopped"
   python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))["curves"]; assert a == b' \
     again.json api_run.json || fail "baton ui $target shows other curves than the run's page"
 done
 out=$("$BATON" ui "$RUN" --host my-laptop 2>&1) && fail "--host my-laptop was accepted"
 grep -q "my-laptop" <<<"$out" || fail "the --host error does not name it: $out"
+out=$("$BATON" ui .cache/demo/bucket/no-such-run 2>&1) && fail "a missing run folder was accepted"
+grep -q "no-such-run: no such folder" <<<"$out" || fail "the error does not name the folder: $out"
 out=$("$BATON" ui missing-job.yaml 2>&1) && fail "a missing job file was accepted"
 grep -q "missing-job.yaml" <<<"$out" || fail "the error does not name the job file: $out"
 echo "e2e ui_browser: all checks passed"
