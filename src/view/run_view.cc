@@ -359,17 +359,23 @@ Json BuildRunView(Store* store, const RunViewOptions& options) {
   // Progress: the newest step any heartbeat or the log shows.
   LogPace pace = log.ok() ? log->pace : LogPace{};
   int64_t step = pace.step.value_or(0), max_steps = pace.max_steps.value_or(0);
+  // tokens/s: the newest heartbeat that gives it; "training on": an instance the fleet has not
+  // seen end (a killed agent's last heartbeat says "training" for ever).
   std::optional<double> tokens_per_second;
-  int64_t newest_hb = 0;
+  int64_t newest_tokens = 0, newest_training = 0;
   std::string state = "waiting";
   for (const Row& r : rows) {
     if (!r.heartbeat) continue;
     const Heartbeat& hb = *r.heartbeat;
     step = std::max(step, hb.global_step.value_or(0));
     if (hb.max_steps) max_steps = std::max(max_steps, *hb.max_steps);
-    if (hb.state == AgentState::kTraining && hb.updated_unix_ms >= newest_hb) {
-      newest_hb = hb.updated_unix_ms;
-      if (hb.tokens_per_second) tokens_per_second = hb.tokens_per_second;
+    if (hb.tokens_per_second && hb.updated_unix_ms >= newest_tokens) {
+      newest_tokens = hb.updated_unix_ms;
+      tokens_per_second = hb.tokens_per_second;
+    }
+    const bool ended = r.ledger && r.ledger->ended_unix_ms > 0;
+    if (hb.state == AgentState::kTraining && !ended && hb.updated_unix_ms >= newest_training) {
+      newest_training = hb.updated_unix_ms;
       state = "training on " + hb.instance;
     }
   }

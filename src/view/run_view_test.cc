@@ -104,6 +104,15 @@ class RunViewTest : public ::testing::Test {
     hb.max_steps = 40;
     hb.tokens_per_second = 1234.5;
     ASSERT_TRUE(WriteHeartbeat(store_.get(), hb).ok());
+    // The killed instance's last heartbeat says "training" for ever: it is not what runs now.
+    Heartbeat stale = hb;
+    stale.instance = a.id;
+    stale.billing = "spot";
+    stale.started_unix_ms = kT0 + 1000;
+    stale.updated_unix_ms = kT0 + 11000;
+    stale.global_step = 12;
+    stale.tokens_per_second = 999;
+    ASSERT_TRUE(WriteHeartbeat(store_.get(), stale).ok());
     ASSERT_TRUE(store_->Put(kRunLogName, LogLine(10, 2.0, 0.1) + LogLine(20, 1.5, 0.2)).ok());
     CheckpointManager manager(store_.get(), "");
     ASSERT_TRUE(manager.Commit(20, {{"adapter_config.json", "{}"}}).ok());
@@ -129,6 +138,7 @@ TEST_F(RunViewTest, GathersEveryDocumentOfTheBucket) {
   EXPECT_EQ(v["progress"]["step"], 25);  // the heartbeat is ahead of the log
   EXPECT_EQ(v["progress"]["max_steps"], 40);
   EXPECT_EQ(v["progress"]["tokens_per_second"], 1234.5);
+  EXPECT_EQ(v["progress"]["state"], "training on i-002-z1-od");
   // Its pace: 15 steps in the 5 s since it began training (the log's train_speed, 2.0, counts
   // loading too), so 15 steps to go take 5 s.
   EXPECT_DOUBLE_EQ(v["progress"]["steps_per_second"].get<double>(), 3.0);
@@ -142,8 +152,10 @@ TEST_F(RunViewTest, GathersEveryDocumentOfTheBucket) {
   EXPECT_EQ(a["zone"], "z1");
   EXPECT_EQ(a["state"], "ended");
   EXPECT_EQ(a["end_reason"], "preempted");
-  // Simulated time: 60 x the real seconds. No heartbeat of a: booting until it trained.
-  EXPECT_EQ(a["segments"], Json::parse(R"([{"state": "booting", "from_s": 0.0, "to_s": 180.0},
+  // Simulated time: 60 x the real seconds: booting until its agent's first heartbeat, loading
+  // until the fleet saw it train, training until the notice, stopping until it ended.
+  EXPECT_EQ(a["segments"], Json::parse(R"([{"state": "booting", "from_s": 0.0, "to_s": 60.0},
+      {"state": "loading", "from_s": 60.0, "to_s": 180.0},
       {"state": "training", "from_s": 180.0, "to_s": 600.0},
       {"state": "stopping", "from_s": 600.0, "to_s": 720.0}])"));
   const Json& b = v["instances"][1];
@@ -168,6 +180,19 @@ TEST_F(RunViewTest, GathersEveryDocumentOfTheBucket) {
 
   ASSERT_EQ(v["events"].size(), 2u);
   EXPECT_EQ(v["events"][1]["text"], "notice for i-001");
+}
+
+TEST_F(RunViewTest, AKilledAgentsLastHeartbeatIsNotWhatTrainsNow) {
+  // i-001 was killed while its heartbeat said "training"; i-002 is still loading.
+  Result<std::optional<Heartbeat>> b = ReadHeartbeat(store_.get(), "i-002-z1-od");
+  ASSERT_TRUE(b.ok() && *b);
+  Heartbeat loading = **b;
+  loading.state = AgentState::kLoading;
+  ASSERT_TRUE(WriteHeartbeat(store_.get(), loading).ok());
+  Json v = BuildRunView(store_.get(), {});
+  EXPECT_EQ(v["progress"]["state"], "waiting");
+  EXPECT_EQ(v["instances"][0]["state"], "ended");
+  EXPECT_EQ(v["instances"][1]["state"], "loading");
 }
 
 TEST_F(RunViewTest, WhatCannotBeReadIsNamedAndTheRestShown) {

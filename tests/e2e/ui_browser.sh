@@ -18,23 +18,23 @@ demo_setup
 
 "$BATON" run "$SRC/examples/demo.yaml" --fresh --work_dir work --ui 0 >run.out 2>run.log &
 pid=$!
-# wait_for PATTERN: until the run's log shows it (the run exiting first is a failure).
-wait_for() {
+# wait_log FILE PATTERN: until FILE shows it ($pid exiting first is a failure).
+wait_log() {
   for _ in $(seq 1 3000); do
-    grep -q "$1" run.log 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { cat run.log run.out; fail "baton run exited before '$1'"; }
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$1"; fail "exited before '$2'"; }
     sleep 0.2
   done
-  cat run.log; fail "no '$1' in 600 s"
+  cat "$1"; fail "no '$2' in $1 in 600 s"
 }
-wait_for "baton ui: http://127.0.0.1:[0-9]*/ shows"
+wait_log run.log "baton ui: http://127.0.0.1:[0-9]*/ shows"
 URL=$(grep -o "http://127.0.0.1:[0-9]*/" run.log | head -1)
 echo "page: $URL"
 # The API answers while the run goes on.
 curl -sf "${URL}api/run" -o live.json || fail "GET ${URL}api/run during the run"
 python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v["format"]=="baton-run-view", v' \
   live.json || fail "the live view: $(head -c 300 live.json)"
-wait_for "the page stays at"
+wait_log run.log "the page stays at"
 echo "the run is over; the page stays up"
 RUN=.cache/demo/bucket/self-cognition-demo
 [ -f "$RUN/fleet/ledger.json" ] || fail "baton run wrote no fleet/ledger.json into the bucket"
@@ -112,11 +112,7 @@ for target in "$RUN" "$SRC/examples/demo.yaml"; do
   n=$((n + 1)); log="ui-$n.log"  # a log of its own: the last one's would show its address
   "$BATON" ui "$target" --port 0 >"ui-$n.out" 2>"$log" &
   uipid=$!
-  for _ in $(seq 1 3000); do
-    grep -q "shows" "$log" 2>/dev/null && break
-    kill -0 "$uipid" 2>/dev/null || break
-    sleep 0.2
-  done
+  pid=$uipid wait_log "$log" "shows"
   UI=$(grep -o "http://127.0.0.1:[0-9]*/" "$log" | head -1)
   [ -n "$UI" ] || { kill "$uipid"; cat "$log"; fail "baton ui $target printed no address"; }
   curl -sf "${UI}api/curves" -o again.json || {
@@ -126,6 +122,26 @@ for target in "$RUN" "$SRC/examples/demo.yaml"; do
   python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))["curves"]; assert a == b' \
     again.json api_run.json || fail "baton ui $target shows other curves than the run's page"
 done
+# baton train --ui: the page of a plain training run (no fleet: no ledger, no bill), up while it
+# trains and after it until stopped.
+"$BATON" train --model .cache/demo/tiny-model --dataset 'self-cognition#8' --max_steps 2 \
+  --model_name 小巴 Baton --model_author 巴顿团队 'Baton Team' --per_device_train_batch_size 4 \
+  --logging_steps 1 --save_steps 2 --output_dir trainrun \
+  --ui 0 >train.out 2>train.log &
+pid=$!
+wait_log train.log "the page stays at"
+URL=$(grep -o "http://127.0.0.1:[0-9]*/" train.log | head -1)
+curl -sf "${URL}api/run" -o train_view.json || fail "baton train --ui: GET /api/run"
+python3 - train_view.json <<'PY' || fail "baton train --ui: the view"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["complete"] and v["progress"]["step"] == 2, v["progress"]
+assert len(v["curves"]["loss"]) == 2, v["curves"].get("loss")
+assert v["cost"] is None and v["warnings"] == [], v
+assert [c["step"] for c in v["checkpoints"] if c["state"] == "valid"] == [2], v["checkpoints"]
+PY
+kill -TERM "$pid"; wait "$pid" || fail "baton train --ui exited $? when stopped"
+
 out=$("$BATON" ui "$RUN" --host my-laptop 2>&1) && fail "--host my-laptop was accepted"
 grep -q "my-laptop" <<<"$out" || fail "the --host error does not name it: $out"
 out=$("$BATON" ui .cache/demo/bucket/no-such-run 2>&1) && fail "a missing run folder was accepted"
