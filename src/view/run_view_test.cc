@@ -304,6 +304,12 @@ TEST_F(RunViewTest, ServerAnswersThePageAndTheApiFromTheBucket) {
     ASSERT_TRUE(answer.ok());
     EXPECT_EQ(answer->status, status) << host;
   }
+  // A report to keep: the page with the view of now inlined.
+  Result<HttpResponse> report = get("report.html");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->status, 200);
+  EXPECT_NE(report->body.find("[30,1.0]"), std::string::npos);
+  EXPECT_NE(report->Header("content-disposition").find("report.html"), std::string::npos);
   Result<HttpResponse> missing = get("api/nothing");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);

@@ -26,6 +26,12 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(std::unique_ptr<Store> store,
   ui->server_.Route("GET", "/", html);
   ui->server_.Route("GET", "/index.html", html);
   ui->server_.Route("GET", "/api/run", [self](const HttpServerRequest&) { return self->Api(""); });
+  ui->server_.Route("GET", "/report.html", [self](const HttpServerRequest&) {
+    HttpServerResponse r =
+        HttpServerResponse::Text(200, RenderReportHtml(self->View()), "text/html; charset=utf-8");
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"report.html\"");
+    return r;
+  });
   for (const char* member : {"progress", "curves", "instances", "cost", "checkpoints", "events"}) {
     std::string name = member;
     ui->server_.Route("GET", "/api/" + name,
@@ -49,14 +55,15 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(std::unique_ptr<Store> store,
 
 std::string UiServer::url() const { return server_.url() + "/"; }
 
-HttpServerResponse UiServer::Api(const std::string& member) {
+Json UiServer::View() {
   RunViewOptions vo;
   vo.spec = options_.spec;
-  Json view;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    view = BuildRunView(store_.get(), vo);
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return BuildRunView(store_.get(), vo);
+}
+
+HttpServerResponse UiServer::Api(const std::string& member) {
+  Json view = View();
   HttpServerResponse r =
       HttpServerResponse::Json(200, DumpJson(member.empty() ? view : view[member]));
   r.headers.emplace_back("Cache-Control", "no-store");

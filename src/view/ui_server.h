@@ -5,6 +5,7 @@
 //   GET /api/run          the whole view document
 //   GET /api/progress, /api/curves, /api/instances, /api/cost, /api/checkpoints, /api/events
 //                         one member of it each, for scripts
+//   GET /report.html      the page with the view inlined: a self-contained report to keep
 //
 // On a loopback address it answers only requests whose Host header names the loopback (403
 // otherwise), so that no web page can read the run through a name of its own (DNS rebinding).
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/json.h"
 #include "base/status.h"
 #include "fleet/spec.h"
 #include "net/http_server.h"
@@ -42,6 +44,7 @@ class UiServer {
 
  private:
   UiServer(std::unique_ptr<Store> store, UiServerOptions options);
+  Json View();  // the view of the bucket now
   HttpServerResponse Api(const std::string& member);
 
   std::unique_ptr<Store> store_;

@@ -249,6 +249,7 @@
 
   var inline = JSON.parse($("baton-data").textContent);
   if (inline) {
+    $("report-link").hidden = true;  // this is the report
     render(inline, false);
   } else {
     writeState(true);
