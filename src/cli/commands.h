@@ -24,6 +24,7 @@ void AddRunCommand(CLI::App& root, Action& action);
 void AddSimCommand(CLI::App& root, Action& action);
 void AddFleetCommand(CLI::App& root, Action& action);
 void AddReportCommand(CLI::App& root, Action& action);
+void AddUiCommand(CLI::App& root, Action& action);
 
 // Adds to every integer and floating-point flag of `app` and its subcommands a check of the
 // text as typed: decimal integers within range (no octal 010, no saturation), finite numbers

@@ -27,6 +27,7 @@
 #include "base/json.h"
 #include "cli/agent_job.h"
 #include "cli/commands.h"
+#include "cli/ui_flag.h"
 #include "cloud/aliyun_api.h"
 #include "cloud/aws_api.h"
 #include "cloud/metadata_time.h"
@@ -50,6 +51,7 @@ struct FleetFlags {
   std::string job;
   bool yes = false;
   bool force = false;
+  UiFlag ui;  // up
 };
 
 struct FleetJob {
@@ -687,6 +689,8 @@ int Up(const FleetFlags& flags) {
       "running (`baton fleet up` again adopts them, `baton fleet down` stops "
       "them)",
       f->job.name, f->spec.provider, RegionOf(f->spec), fleet::PolicyName(f->spec.policy)));
+  Result<std::unique_ptr<view::UiServer>> ui = StartUiIfAsked(flags.ui, f->store_url, f->spec);
+  if (!ui.ok()) return ReportError(ui.status());
   std::atomic<bool>* stop = InstallStopSignalHandlers();
   bool over_budget = false;
   fleet::ControllerOptions co;
@@ -740,6 +744,7 @@ int Up(const FleetFlags& flags) {
   std::fputs(fleet::ReportTable(*report).c_str(), stdout);
   std::printf("final adapter: %s/%s\n", f->store_url.c_str(),
               CheckpointDir(static_cast<int64_t>(p->Progress().total)).c_str());
+  ServeUntilStopped(ui->get(), stop);
   return report->complete ? 0 : 1;
 }
 
@@ -796,6 +801,7 @@ void AddFleetCommand(CLI::App& root, Action& action) {
     c->add_option("job", flags->job, "job spec (YAML) with a fleet section")->required();
     if (std::string(sub.name) == "up") {
       c->add_flag("--yes,-y", flags->yes, "do not ask before launching billable instances");
+      AddUiFlag(c, &flags->ui);
     }
     if (std::string(sub.name) == "down") {
       c->add_flag("--force", flags->force, "delete the instances at once, without a checkpoint");

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   baton::cli::AddSimCommand(app, action);
   baton::cli::AddFleetCommand(app, action);
   baton::cli::AddReportCommand(app, action);
+  baton::cli::AddUiCommand(app, action);
   baton::cli::CheckNumericFlags(&app);
   try {
     app.parse(argc, argv);

@@ -4,12 +4,14 @@
 // compressed, with preemption notices and SIGKILLs; the run's store is the hand-off between them.
 // At the end it prints the cost report (and writes it as JSON and CSV into the work folder).
 //
-//   baton run examples/demo.yaml [--work_dir DIR] [--fresh] [--max_minutes N]
+//   baton run examples/demo.yaml [--work_dir DIR] [--fresh] [--max_minutes N] [--ui [PORT]]
 //
 // Relative paths in the job (model, datasets, store) are taken from the folder `baton run` runs
 // in. Ctrl-C stops the instances with a checkpoint; run it again to carry on. A completed run
 // launches nothing and shows the report it kept. --fresh first checks the whole job, then
 // deletes only the run's own objects (run/layout.h IsRunKey) and a work folder `baton run` made.
+// The local fleet's ledger and the controller's events go into the run's store too
+// (fleet/ledger.json, fleet/events.json), so `baton ui` (or --ui) shows the run from the bucket.
 #include <unistd.h>
 
 #include <atomic>
@@ -26,7 +28,9 @@
 #include "cli/agent_job.h"
 #include "cli/commands.h"
 #include "cli/status_line.h"
+#include "cli/ui_flag.h"
 #include "fleet/controller.h"
+#include "fleet/event_log.h"
 #include "fleet/local_provider.h"
 #include "fleet/market.h"
 #include "fleet/report.h"
@@ -46,6 +50,7 @@ struct RunFlags {
   std::string work_dir;
   bool fresh = false;
   double max_minutes = 60;
+  UiFlag ui;
 };
 
 // `baton run`'s mark on a work folder it made: --fresh deletes a folder named by --work_dir only
@@ -185,7 +190,13 @@ int RunJob(const RunFlags& flags) {
   } else {
     Result<bool> complete = IsComplete(store->get());
     if (!complete.ok()) return ReportError(complete.status());
-    if (*complete) return ShowCompleteRun(env, *job, store->get(), shown_store, work_dir, print);
+    if (*complete) {
+      int rc = ShowCompleteRun(env, *job, store->get(), shown_store, work_dir, print);
+      Result<std::unique_ptr<view::UiServer>> ui = StartUiIfAsked(flags.ui, store_url, *spec);
+      if (!ui.ok()) return ReportError(ui.status());
+      ServeUntilStopped(ui->get(), InstallStopSignalHandlers());
+      return rc;
+    }
   }
   if (Status s = MakeWorkFolder(env, work_dir, job->name); !s.ok()) return ReportError(s);
   std::string agent_job = JoinPath(work_dir, "job.yaml");
@@ -194,19 +205,27 @@ int RunJob(const RunFlags& flags) {
     return ReportError(s);
   }
 
+  // From here on the controller's lines are the run's events too (fleet/events.json).
+  fleet::EventLog events(store->get(), print);
+  auto fleet_print = [&term, &events](const std::string& s) {
+    term.Line(s);
+    events.Add(s, static_cast<int64_t>(Env::Default()->NowMicros() / 1000));
+  };
   fleet::LocalProviderOptions lo;
+  lo.run = job->name;
+  lo.fleet_spec = job->fleet.ToJson();
   lo.baton_binary = SelfExe();
   lo.job_path = agent_job;
   lo.store_url = store_url;
   lo.work_dir = work_dir;
   lo.cloud = cloud;
-  lo.print = print;
+  lo.print = fleet_print;
   Result<std::unique_ptr<fleet::LocalProvider>> provider =
       fleet::LocalProvider::Open(*spec, std::move(*market), lo);
   if (!provider.ok()) return ReportError(provider.status());
   fleet::LocalProvider* local = provider->get();
 
-  print(fmt::format(
+  fleet_print(fmt::format(
       "baton run: '{}' on the local fleet: policy {}, {} offers, time x{:g} (1 s = {:g} simulated "
       "s); store {}; instance folders and agent logs in {}/instances",
       job->name, fleet::PolicyName(spec->policy), spec->offers.size(), spec->time_scale,
@@ -215,6 +234,8 @@ int RunJob(const RunFlags& flags) {
     print(fmt::format("  offer {:<48} {:>8.2f}/h", o.Name(), o.price_per_hour));
   }
 
+  Result<std::unique_ptr<view::UiServer>> ui = StartUiIfAsked(flags.ui, store_url, *spec);
+  if (!ui.ok()) return ReportError(ui.status());
   std::atomic<bool>* stop = InstallStopSignalHandlers();
   auto real_start = std::chrono::steady_clock::now();
   auto real_now = [&] {
@@ -223,7 +244,7 @@ int RunJob(const RunFlags& flags) {
   fleet::ControllerOptions co;
   co.tick_seconds = std::max(1.0, spec->time_scale);  // about one real second
   co.max_seconds = flags.max_minutes * 60 * spec->time_scale;
-  co.print = print;
+  co.print = fleet_print;
   co.should_stop = [stop] { return stop->load(); };
   co.progress = [&](const fleet::FleetReport& r) {
     fleet::RunProgress p = local->Progress();
@@ -277,6 +298,8 @@ int RunJob(const RunFlags& flags) {
   }
   std::printf("final adapter: %s (real time %.0f s)\n",
               FinalAdapter(store->get(), shown_store).c_str(), real_now());
+  std::fflush(stdout);
+  ServeUntilStopped(ui->get(), stop);
   return report->complete ? 0 : 1;
 }
 
@@ -297,6 +320,7 @@ void AddRunCommand(CLI::App& root, Action& action) {
   cmd->add_option("--max_minutes", flags->max_minutes, "give up after this much real time")
       ->check(CLI::PositiveNumber & CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  AddUiFlag(cmd, &flags->ui);
   cmd->callback([&action, flags] { action = [flags] { return RunJob(*flags); }; });
 }
 

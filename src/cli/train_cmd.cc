@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/status_line.h"
 #include "store/store.h"
+#include "cli/ui_flag.h"
 #include "train/trainer.h"
 #include "view/run_plots.h"
 
@@ -97,9 +98,14 @@ void AddTrainCommand(CLI::App& root, Action& action) {
                   "accepted for ms-swift's command lines; no effect (Baton prepares the data "
                   "in-process before training)")
       ->check(CLI::NonNegativeNumber);
-  cmd->callback([&action, args, cmd, loader_workers] {  // keeps the flag's storage alive
+  auto ui = std::make_shared<UiFlag>();
+  AddUiFlag(cmd, ui.get());
+  cmd->callback([&action, args, cmd, loader_workers, ui] {  // keeps the flags' storage alive
     args->system_given = cmd->count("--system") > 0;
-    action = [args] {
+    action = [args, ui] {
+      Result<std::unique_ptr<view::UiServer>> page =
+          StartUiIfAsked(*ui, args->output_dir, std::nullopt);
+      if (!page.ok()) return ReportError(page.status());
       std::atomic<bool>* stop = InstallStopSignalHandlers();
       TrainerHooks hooks;
       hooks.should_stop = [stop] { return stop->load(); };
@@ -120,6 +126,7 @@ void AddTrainCommand(CLI::App& root, Action& action) {
       term->Done();
       if (!r.ok()) return ReportError(r.status());
       if (*r == TrainOutcome::kCompleted) WritePlots(args->output_dir);
+      ServeUntilStopped(page->get(), stop);
       // A fenced attempt wrote nothing: a newer one owns the run. Its own code, so that a
       // supervisor neither restarts it nor takes it for the run's end.
       if (*r == TrainOutcome::kFenced) return kExitFenced;

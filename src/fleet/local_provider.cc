@@ -259,6 +259,54 @@ void LocalProvider::Save() {
   Status s = Env::Default()->WriteFileAtomic(JoinPath(options_.work_dir, kStateFile),
                                              DumpJson(j, 2) + "\n");
   if (!s.ok()) Print("local fleet: warning: saving its state: " + s.ToString());
+  SaveLedger();
+}
+
+// The run's fleet/ledger.json, so that the bucket alone shows the local fleet as it shows a
+// cloud's (`baton ui`). The state file stays what a restarted controller reads; this is a copy
+// for readers, written when it changed. Times are real unix ms: simulated time over time_scale.
+void LocalProvider::SaveLedger() {
+  if (!ledger_read_) {  // a restarted controller keeps the times the old one saw first
+    ledger_read_ = true;
+    Result<std::optional<FleetLedger>> old = ReadFleetLedger(store_.get());
+    if (old.ok() && *old && (*old)->provider == "local") ledger_ = **old;
+  }
+  const int64_t now_ms = UnixMs();
+  auto unix_ms = [&](double t) {
+    return t < 0 ? int64_t{0} : start_unix_ms_ + std::llround(t / spec_.time_scale * 1000.0);
+  };
+  ledger_.run = options_.run;
+  ledger_.provider = "local";
+  ledger_.started_unix_ms = start_unix_ms_;
+  ledger_.fleet_spec = options_.fleet_spec;
+  for (const auto& p : procs_) {
+    auto it = std::find_if(ledger_.instances.begin(), ledger_.instances.end(),
+                           [&](const LedgerInstance& l) { return l.id == p->info.id; });
+    if (it == ledger_.instances.end()) it = ledger_.instances.insert(it, LedgerInstance{});
+    LedgerInstance& l = *it;
+    l.id = p->info.id;
+    l.offer = spec_.offers[p->info.offer].Name();
+    l.handoff = p->info.handoff;
+    l.launched_unix_ms = unix_ms(p->info.launched_at);
+    l.running_unix_ms = unix_ms(p->info.running_at);
+    l.ended_unix_ms = p->alive() ? 0 : unix_ms(p->info.ended_at);
+    l.end_reason = p->alive() ? "" : EndReasonName(p->info.end_reason);
+    l.detail = p->info.detail;
+    // Saved before they are done: the first save that shows them is when they happened.
+    if (p->stop_sent && l.stop_unix_ms == 0) l.stop_unix_ms = now_ms;
+    if (p->noticed && l.notice_unix_ms == 0) l.notice_unix_ms = now_ms;
+    if (p->killed && l.delete_unix_ms == 0) {
+      l.delete_unix_ms = p->killed_at >= 0 ? unix_ms(p->killed_at) : now_ms;
+    }
+  }
+  std::string text = ledger_.Serialize();
+  if (text == ledger_text_) return;
+  Status s = WriteFleetLedger(store_.get(), ledger_);
+  if (!s.ok()) {
+    Print("local fleet: warning: writing the run's ledger: " + s.ToString());
+    return;
+  }
+  ledger_text_ = std::move(text);
 }
 
 bool LocalProvider::HasCapacity(int offer) {

@@ -8,6 +8,9 @@
 // (market.h) happen at those steps however fast this machine trains. Boot times are waited out
 // in simulated time, the rest (loading, checkpointing, training) is real.
 //
+// It also writes the run's fleet/ledger.json (run/layout.h, provider "local") whenever its
+// instances change, so that the bucket alone shows the local fleet as it shows a cloud's.
+//
 // Its state (the instances, their pids and metadata ports, when the run began, the progress
 // reports that moved the market) is kept in <work_dir>/local-fleet.json, so a restarted
 // controller finds the instances of the old one, still running, bills them from when they were
@@ -32,6 +35,7 @@
 #include "fleet/market.h"
 #include "fleet/provider.h"
 #include "fleet/spec.h"
+#include "run/layout.h"
 #include "store/store.h"
 
 namespace baton {
@@ -48,6 +52,10 @@ struct LocalProviderOptions {
   std::string cloud = "alibaba";  // whose notices the fake metadata servers give
   double heartbeat_seconds = 1;
   std::function<void(const std::string&)> print;
+  // For the run's fleet/ledger.json (run/layout.h), which readers of the bucket alone use: the
+  // run's name and the job's fleet section as JSON (null: none).
+  std::string run;
+  Json fleet_spec;
 };
 
 class LocalProvider : public Provider {
@@ -79,6 +87,7 @@ class LocalProvider : public Provider {
                 std::unique_ptr<Store> store);
   Status Load();
   void Save();
+  void SaveLedger();
   bool Poll();  // true when anything changed
   void ApplyMarket(double now, bool* changed);
   void Preempt(Proc& p, bool notice, double now, const std::string& why);
@@ -112,6 +121,9 @@ class LocalProvider : public Provider {
   // (time, progress) of each ReportProgress that changed the market, replayed after a restart.
   std::vector<std::pair<double, double>> progress_reports_;
   std::vector<std::unique_ptr<Proc>> procs_;
+  FleetLedger ledger_;        // the copy in the run's store
+  bool ledger_read_ = false;  // the old controller's ledger was looked for
+  std::string ledger_text_;   // what was last written
 };
 
 }  // namespace baton::fleet

@@ -10,6 +10,7 @@
 
 #include "fleet/report.h"
 #include "run/layout.h"
+#include "store/file_store.h"
 #include "test_util.h"
 
 namespace baton::fleet {
@@ -138,6 +139,23 @@ TEST_F(LocalProviderTest, ReclaimWithoutNoticeKillsWithNoticeStopsCleanly) {
       p->get(), [&] { return ended(2); }, 600));
   EXPECT_EQ((*p)->Instances()[1].end_reason, EndReason::kPreempted) << (*p)->Instances()[1].detail;
   EXPECT_FALSE((*p)->Launch(5, false).ok());
+
+  // The run's bucket holds the same story (fleet/ledger.json, provider local), for `baton ui`.
+  FileStore store(env, tmp_.Sub("store"));
+  Result<std::optional<FleetLedger>> ledger = ReadFleetLedger(&store);
+  ASSERT_TRUE(ledger.ok() && *ledger) << ledger.status().ToString();
+  EXPECT_EQ((*ledger)->provider, "local");
+  ASSERT_EQ((*ledger)->instances.size(), 2u);
+  const std::vector<Instance> instances = (*p)->Instances();
+  for (size_t k = 0; k < 2; ++k) {
+    const LedgerInstance& l = (*ledger)->instances[k];
+    EXPECT_EQ(l.id, instances[k].id);
+    EXPECT_EQ(l.offer, "t1@z1/spot");
+    EXPECT_EQ(l.end_reason, EndReasonName(instances[k].end_reason));
+    EXPECT_GT(l.ended_unix_ms, l.launched_unix_ms);
+  }
+  EXPECT_GT((*ledger)->instances[0].delete_unix_ms, 0) << "the kill is in the ledger";
+  EXPECT_GT((*ledger)->instances[1].notice_unix_ms, 0) << "the notice is in the ledger";
 }
 
 TEST_F(LocalProviderTest, StepKeyedOutageFollowsTheHeartbeatsAndSurvivesARestart) {

@@ -339,25 +339,36 @@ void HttpServer::SetInterceptor(Interceptor interceptor) {
   interceptor_ = std::move(interceptor);
 }
 
-std::string HttpServer::url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+std::string HttpServer::url() const {
+  // A server on every address is reached here on the loopback one.
+  return fmt::format("http://{}:{}", host_ == "0.0.0.0" ? "127.0.0.1" : host_, port_);
+}
 
-Status HttpServer::Start(int port) {
+Status HttpServer::Start(int port) { return Start(port, "127.0.0.1"); }
+
+Status HttpServer::Start(int port, const std::string& host) {
   std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
   if (running_) return FailedPrecondition("http server: already serving on port {}", port_);
   if (port < 0 || port > 65535) return InvalidArgument("http server: bad port {}", port);
+  in_addr host_addr{};
+  if (inet_pton(AF_INET, host.c_str(), &host_addr) != 1) {
+    return InvalidArgument("http server: '{}' is not an IPv4 address (e.g. 127.0.0.1, 0.0.0.0)",
+                           host);
+  }
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return IoError("http server: socket: {}", std::strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr = host_addr;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 128) != 0) {
     int err = errno;
     close(fd);
-    return IoError("http server: listen on 127.0.0.1:{}: {}", port, std::strerror(err));
+    return IoError("http server: listen on {}:{}: {}", host, port, std::strerror(err));
   }
+  host_ = host;
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   listen_fd_ = fd;

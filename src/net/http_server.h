@@ -1,6 +1,6 @@
 // HttpServer: a small embedded HTTP/1.1 server on 127.0.0.1 for the project's own fakes of cloud
-// services (instance metadata, object stores in tests, webhooks). It is meant for tests and for
-// the local fleet, not for untrusted traffic: one thread per connection (at most
+// services (instance metadata, object stores in tests, webhooks) and `baton ui`. It is meant for
+// tests and for the local fleet, not for untrusted traffic: one thread per connection (at most
 // kMaxConnections), keep-alive, Content-Length or chunked request bodies, bounded header and body
 // sizes.
 //
@@ -89,13 +89,15 @@ class HttpServer {
   // Listens on 127.0.0.1:`port` (0: a free port the kernel picks) and starts serving. A stopped
   // server can be started again, e.g. on its old port to simulate a service that came back.
   Status Start(int port = 0);
+  // Listens on `host` (an IPv4 address: "127.0.0.1", "0.0.0.0" for every interface) instead.
+  Status Start(int port, const std::string& host);
   // Closes the listener and every open connection and waits for the handlers to return.
   // Idempotent.
   void Stop();
 
   bool running() const { return running_; }
   int port() const { return port_; }
-  // "http://127.0.0.1:<port>".
+  // "http://<host>:<port>" ("http://127.0.0.1:<port>" for a server on 0.0.0.0).
   std::string url() const;
 
   // Requests answered (intercepted ones included), since construction.
@@ -131,6 +133,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   int listen_fd_ = -1;
   int port_ = 0;
+  std::string host_ = "127.0.0.1";
   std::thread accept_thread_;
   std::vector<std::unique_ptr<Connection>> connections_;  // guarded by mu_
 };

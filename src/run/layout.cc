@@ -92,7 +92,8 @@ std::string StopRequestKey(std::string_view instance) {
 
 bool IsRunKey(std::string_view key) {
   if (key == kCompleteMarkerName || key == kLeaseName || key == kRunLogName ||
-      key == kScaleToZeroKey || key == kFleetJobKey || key == kFleetLedgerKey) {
+      key == kScaleToZeroKey || key == kFleetJobKey || key == kFleetLedgerKey ||
+      key == kFleetEventsKey) {
     return true;
   }
   // One document per instance: agents/<id>.json, fleet/stop/<id>.json.
@@ -127,6 +128,7 @@ constexpr char kHeartbeatFormat[] = "baton-heartbeat";
 constexpr char kScaleToZeroFormat[] = "baton-scale-to-zero";
 constexpr char kStopFormat[] = "baton-stop";
 constexpr char kLedgerFormat[] = "baton-fleet-ledger";
+constexpr char kEventsFormat[] = "baton-fleet-events";
 
 // Parses a document of `format`: a JSON object whose "format" is that and whose "version" is an
 // integer >= 1 (newer versions only add fields).
@@ -367,6 +369,19 @@ Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view in
   return ReadDocument<Heartbeat>(store, HeartbeatKey(instance));
 }
 
+Result<std::vector<std::string>> ListHeartbeatInstances(Store* store) {
+  constexpr std::string_view kFolder = "agents/", kSuffix = ".json";
+  BATON_ASSIGN_OR_RETURN(std::vector<std::string> keys, store->List(std::string(kFolder)));
+  std::vector<std::string> ids;
+  for (std::string_view key : keys) {
+    if (!key.starts_with(kFolder) || !key.ends_with(kSuffix)) continue;
+    std::string_view id = key.substr(kFolder.size(), key.size() - kFolder.size() - kSuffix.size());
+    if (ValidateInstanceId(id).ok() && HeartbeatKey(id) == key) ids.emplace_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 // --- requests ---
 
 namespace {
@@ -476,6 +491,7 @@ std::string FleetLedger::Serialize() const {
   for (const auto& [k, v] : resources) res[k] = v;
   j["resources"] = res;
   j["stopped_reason"] = stopped_reason;
+  if (!fleet_spec.is_null()) j["fleet_spec"] = fleet_spec;
   return DumpJson(j, 2) + "\n";
 }
 
@@ -520,6 +536,10 @@ Result<FleetLedger> FleetLedger::Parse(std::string_view text, const std::string&
       }
     }
     BATON_ASSIGN_OR_RETURN(l.stopped_reason, JsonString(j, "stopped_reason", source));
+    if (j.contains("fleet_spec") && !j["fleet_spec"].is_null()) {  // appended to version 1
+      if (!j["fleet_spec"].is_object()) return Corruption("{}: 'fleet_spec' is no object", source);
+      l.fleet_spec = j["fleet_spec"];
+    }
     return l;
   });
 }
@@ -575,6 +595,45 @@ Result<std::optional<RebalanceReport>> ReadRebalanceReport(Store* store,
                       instance);
   }
   return r;
+}
+
+// --- the fleet's events ---
+
+std::string RunEvents::Serialize() const {
+  Json j = NewDocument(kEventsFormat);
+  Json list = Json::array();
+  for (const RunEvent& e : events) list.push_back(Json{{"unix_ms", e.unix_ms}, {"text", e.text}});
+  j["events"] = list;
+  return DumpJson(j, 2) + "\n";
+}
+
+Result<RunEvents> RunEvents::Parse(std::string_view text, const std::string& source) {
+  return AsCorruption<RunEvents>([&]() -> Result<RunEvents> {
+    BATON_ASSIGN_OR_RETURN(Json j, ParseDocument(text, source, kEventsFormat));
+    if (!j.contains("events") || !j["events"].is_array()) {
+      return Corruption("{}: want an array 'events'", source);
+    }
+    RunEvents r;
+    for (const Json& e : j["events"]) {
+      if (!e.is_object()) return Corruption("{}: an event is not an object", source);
+      RunEvent ev;
+      BATON_ASSIGN_OR_RETURN(ev.unix_ms, JsonInt(e, "unix_ms", source));
+      BATON_ASSIGN_OR_RETURN(ev.text, JsonString(e, "text", source));
+      r.events.push_back(std::move(ev));
+    }
+    if (r.events.size() > kMaxEvents) {  // a foreign writer: keep the newest, as ours does
+      r.events.erase(r.events.begin(), r.events.end() - kMaxEvents);
+    }
+    return r;
+  });
+}
+
+Status WriteRunEvents(Store* store, const RunEvents& events) {
+  return store->Put(kFleetEventsKey, events.Serialize());
+}
+
+Result<std::optional<RunEvents>> ReadRunEvents(Store* store) {
+  return ReadDocument<RunEvents>(store, kFleetEventsKey);
 }
 
 }  // namespace baton

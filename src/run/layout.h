@@ -23,7 +23,8 @@
 //   <run>/fleet/stop/<instance>.json          the fleet asks one agent to checkpoint and stop
 //   <run>/fleet/rebalance/<instance>.json     an agent reports AWS's rebalance recommendation
 //   <run>/fleet/job.yaml                      the job a cloud fleet's instances run (fleet up)
-//   <run>/fleet/ledger.json                   a cloud fleet's instances and resources, billed
+//   <run>/fleet/ledger.json                   the fleet's instances and resources, billed
+//   <run>/fleet/events.json                   the controller's last events (for `baton ui`)
 //
 // Every document carries "format" and "version"; fields are only ever appended, so a parser
 // accepts any version >= 1 of its own format and rejects other formats.
@@ -62,6 +63,7 @@ inline constexpr char kRunLogName[] = "logging.jsonl";
 inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
 inline constexpr char kFleetJobKey[] = "fleet/job.yaml";
 inline constexpr char kFleetLedgerKey[] = "fleet/ledger.json";
+inline constexpr char kFleetEventsKey[] = "fleet/events.json";
 
 // "checkpoint-<step>", the name HF/ms-swift use, so PEFT and vLLM find adapters where they look.
 std::string CheckpointDir(int64_t step);
@@ -168,6 +170,9 @@ Status WriteHeartbeat(Store* store, const Heartbeat& heartbeat);
 // The heartbeat of `instance`, nullopt when it has none. A document that does not parse (a write
 // in progress on a store without atomic puts, a foreign file) is a Corruption error.
 Result<std::optional<Heartbeat>> ReadHeartbeat(Store* store, std::string_view instance);
+// The instances that have a heartbeat (agents/<instance>.json), sorted; other keys under
+// agents/ are not Baton's and are left out.
+Result<std::vector<std::string>> ListHeartbeatInstances(Store* store);
 
 // --- requests through the bucket -------------------------------------------------------------
 
@@ -206,11 +211,13 @@ Status WriteStopRequest(Store* store, const StopRequest& request);
 Result<std::optional<StopRequest>> ReadStopRequest(Store* store, std::string_view instance);
 Status DeleteStopRequest(Store* store, std::string_view instance);
 
-// --- the cloud fleet's ledger (fleet/ledger.json) --------------------------------------------
+// --- the fleet's ledger (fleet/ledger.json) --------------------------------------------------
 
-// What a cloud fleet (`baton fleet up`) launched and made for the run, written by its one
-// controller whenever that changes: a restarted controller, `fleet status` and `fleet down` read
-// it. A cloud forgets released instances, so the ledger is where their bill is kept.
+// What a fleet launched and made for the run, written by its one controller whenever that
+// changes: by a cloud fleet (`baton fleet up`), whose restarted controller, `fleet status` and
+// `fleet down` read it (a cloud forgets released instances, so the ledger is where their bill is
+// kept), and by `baton run`'s local fleet (provider "local"), so that `baton ui` sees every run's
+// instances in its bucket alone.
 struct LedgerInstance {
   std::string id;        // the cloud's instance id
   std::string offer;     // fleet::Offer::Name(): "type@zone/spot"
@@ -228,13 +235,16 @@ struct LedgerInstance {
 
 struct FleetLedger {
   std::string run;
-  std::string provider;  // "aliyun" | "aliyun-ess"
+  std::string provider;  // "aliyun" | "aliyun-ess" | "local"
   std::string region;
   int64_t started_unix_ms = 0;  // the run's time 0
   std::vector<LedgerInstance> instances;
   // Named resources `up` created and `down` deletes: "scaling_group_id", ...
   std::vector<std::pair<std::string, std::string>> resources;
   std::string stopped_reason;  // set when the fleet stopped the run ("budget", "down")
+  // The job's fleet section as JSON (offers and prices, overheads, time_scale), so that a reader
+  // of the bucket alone can bill the instances (`baton ui`); null when the writer gave none.
+  Json fleet_spec;
 
   std::string Serialize() const;
   static Result<FleetLedger> Parse(std::string_view text, const std::string& source);
@@ -258,5 +268,25 @@ struct RebalanceReport {
 };
 Status WriteRebalanceReport(Store* store, const RebalanceReport& report);
 Result<std::optional<RebalanceReport>> ReadRebalanceReport(Store* store, std::string_view instance);
+
+// --- the fleet's last events (fleet/events.json) ---------------------------------------------
+
+// The controller's event lines ("t=0:05 spot-first: launching ..."), the newest kMaxEvents of
+// them, rewritten whole with each new one (events are few: launches, notices, ends). Only for
+// people (`baton ui`): no process decides anything from it.
+struct RunEvent {
+  int64_t unix_ms = 0;
+  std::string text;
+};
+struct RunEvents {
+  static constexpr size_t kMaxEvents = 200;
+  std::vector<RunEvent> events;  // oldest first
+
+  std::string Serialize() const;
+  static Result<RunEvents> Parse(std::string_view text, const std::string& source);
+};
+Status WriteRunEvents(Store* store, const RunEvents& events);
+// The events, nullopt when there are none.
+Result<std::optional<RunEvents>> ReadRunEvents(Store* store);
 
 }  // namespace baton
