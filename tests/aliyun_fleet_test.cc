@@ -63,7 +63,10 @@ TEST_F(AliyunFleetTest, DirectModeSpotOnDemandBackToSpotWithAReclaim) {
   ASSERT_TRUE(WaitAgent(store->get(), od->instance_id, AgentState::kTraining, resumed_at + 2))
       << *env->ReadFile(od->agent_log);
 
-  // Mid-run status, with the on-demand instance frozen where it is.
+  // Mid-run status, with the on-demand instance frozen where it is, once the controller has
+  // seen it train (a status before that knows no pace, so no on-demand baseline: a loaded
+  // machine's controller may poll after the agent's steps).
+  ASSERT_TRUE(WaitLedgerRunning(store->get(), od->instance_id));
   ASSERT_TRUE(fake_->PauseInstance(od->instance_id).ok());
   ProcessResult status = Baton({"fleet", "status", job}, "status.log");
   EXPECT_EQ(status.exit_code, 0) << status.output;

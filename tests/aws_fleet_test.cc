@@ -196,6 +196,14 @@ TEST_F(AwsFleetTest, SpotGoneOnDemandBackToSpotInterruptedCompletesDownLeavesNot
   EXPECT_EQ((*ledger)->instances[0].end_reason, "stopped") << (*ledger)->Serialize();
   EXPECT_EQ((*ledger)->instances[1].end_reason, "preempted") << (*ledger)->Serialize();
   EXPECT_EQ((*ledger)->instances[2].end_reason, "completed") << (*ledger)->Serialize();
+  // The controller's lines are in the bucket for `baton ui` (fleet/events.json).
+  Result<std::optional<RunEvents>> events = ReadRunEvents(store->get());
+  ASSERT_TRUE(events.ok() && *events) << (events.ok() ? "none" : events.status().ToString());
+  bool saw_completed = false;
+  for (const RunEvent& e : (*events)->events) {
+    saw_completed = saw_completed || e.text.find("ended: completed") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_completed) << (*events)->Serialize();
 
   ExpectFinalAdapterUninterrupted(run);
 

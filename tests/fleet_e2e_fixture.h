@@ -82,6 +82,21 @@ class FleetE2eFixture : public ::testing::Test {
         90000);
   }
 
+  // Waits until the fleet's ledger records that the instance began training (the controller
+  // saw its heartbeat): what `fleet status` needs to know its pace and the on-demand baseline.
+  bool WaitLedgerRunning(Store* store, const std::string& id) {
+    return WaitUntil(
+        [&] {
+          Result<std::optional<FleetLedger>> l = ReadFleetLedger(store);
+          if (!l.ok() || !*l) return false;
+          for (const LedgerInstance& i : (*l)->instances) {
+            if (i.id == id && i.running_unix_ms > 0) return true;
+          }
+          return false;
+        },
+        90000);
+  }
+
   int64_t StepOf(Store* store, const std::string& id) {
     Result<std::optional<Heartbeat>> hb = ReadHeartbeat(store, id);
     return hb.ok() && *hb ? (*hb)->global_step.value_or(0) : 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "cli_process.h"
 #include "png_test_util.h"
 #include "run/layout.h"
@@ -96,6 +97,18 @@ class ReportCliTest : public ::testing::Test {
   ScopedTempDir tmp_;
 };
 
+// The view a report.html carries (its <script id="baton-data"> element).
+Result<Json> InlinedView(const std::string& path) {
+  BATON_ASSIGN_OR_RETURN(std::string html, Env::Default()->ReadFile(path));
+  const std::string tag = "<script id=\"baton-data\" type=\"application/json\">";
+  size_t open = html.find(tag);
+  if (open == std::string::npos) return NotFound("{}: no inlined data", path);
+  open += tag.size();
+  size_t close = html.find("</script>", open);
+  if (close == std::string::npos) return Corruption("{}: the data element does not end", path);
+  return ParseJson(html.substr(open, close - open), path);
+}
+
 TEST_F(ReportCliTest, TrainWritesMsSwiftsPlotsAndReportDrawsThemAgain) {
   const std::string run = tmp_.Sub("run");
   ProcessResult train = RunProcess(TrainArgv(tmp_.Sub("model"), run), {}, tmp_.Sub("train.log"));
@@ -122,6 +135,19 @@ TEST_F(ReportCliTest, TrainWritesMsSwiftsPlotsAndReportDrawsThemAgain) {
         << n << ": the report and the run drew it differently";
   }
   EXPECT_FALSE(Env::Default()->FileExists(out + "/images/cost.png"));  // no fleet ran it
+  // report.html, in the run's folder (train) and in --out (report): the run's page with the
+  // run's own curves inlined.
+  for (const std::string& html : {run + "/report.html", out + "/report.html"}) {
+    Result<Json> data = InlinedView(html);
+    ASSERT_TRUE(data.ok()) << html << ": " << data.status().ToString();
+    ASSERT_TRUE((*data)["curves"].contains("loss")) << html;
+    const Json& curve = (*data)["curves"]["loss"];
+    std::vector<view::PlotPoint> logged = LoggedPoints(run, "train/loss");
+    ASSERT_EQ(curve.size(), logged.size()) << html;
+    EXPECT_EQ(curve.back()[1].get<double>(), logged.back().y) << html;
+  }
+  EXPECT_NE(report.output.find("wrote " + out + "/report.html"), std::string::npos)
+      << report.output;
 
   std::vector<view::PlotPoint> grad = LoggedPoints(run, "train/grad_norm");
   ASSERT_EQ(grad.size(), 3u);

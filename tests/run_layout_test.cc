@@ -42,13 +42,14 @@ TEST(RunLayoutTest, RunKeysAreExactlyWhatBatonWrites) {
   for (const char* key :
        {"COMPLETE", "lease.json", "logging.jsonl", "checkpoint-5/MANIFEST.json", "checkpoint-5/x/y",
         "checkpoint-5.partial-ab/adapter_model.safetensors", "agents/i-1.json",
-        "fleet/stop/i-1.json", "fleet/scale-to-zero.json", "fleet/job.yaml", "fleet/ledger.json"}) {
+        "fleet/stop/i-1.json", "fleet/scale-to-zero.json", "fleet/job.yaml", "fleet/ledger.json",
+        "fleet/events.json", "fleet/rebalance/i-1.json", "images/train_loss.png", "report.html"}) {
     EXPECT_TRUE(IsRunKey(key)) << key;
   }
-  for (const char* key :
-       {"notes.txt", "checkpoint-5.bak/MANIFEST.json", "checkpoint-5", "runs/events",
-        "agents/i-1.txt", "agents/x/y.json", "fleet/other.json", "fleet/stop/a/b.json",
-        "data/train.jsonl", "COMPLETE.bak", "agents/.json"}) {
+  for (const char* key : {"notes.txt", "checkpoint-5.bak/MANIFEST.json", "checkpoint-5",
+                          "runs/events", "agents/i-1.txt", "agents/x/y.json", "fleet/other.json",
+                          "fleet/stop/a/b.json", "data/train.jsonl", "COMPLETE.bak", "agents/.json",
+                          "images/a/b.png", "images/notes.txt", "report.html.bak"}) {
     EXPECT_FALSE(IsRunKey(key)) << key;
   }
 }

@@ -35,6 +35,7 @@
 #include "fleet/aliyun_provider.h"
 #include "fleet/aws_provider.h"
 #include "fleet/controller.h"
+#include "fleet/event_log.h"
 #include "fleet/report.h"
 #include "fleet/simulate.h"
 #include "fleet/spec.h"
@@ -695,7 +696,12 @@ int Up(const FleetFlags& flags) {
   bool over_budget = false;
   fleet::ControllerOptions co;
   co.tick_seconds = fleet::CloudTimingsOf(f->spec, 0).poll_seconds;
-  co.print = PrintLine;
+  // The controller's lines are the run's events too (fleet/events.json), for `baton ui`.
+  fleet::EventLog events(fl->store.get(), PrintLine);
+  co.print = [&events](const std::string& s) {
+    PrintLine(s);
+    events.Add(s, NowMs());
+  };
   co.should_stop = [&] { return stop->load() || over_budget; };
   double last_status = -1e9;
   co.progress = [&](const fleet::FleetReport& r) {

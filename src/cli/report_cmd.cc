@@ -2,7 +2,8 @@
 // folder (a `baton train --output_dir`), or a job file (its store, and its fleet's prices).
 // Writes DIR/images/<tag>.png for every scalar of logging.jsonl, named as ms-swift names them
 // (train_loss.png, train_learning_rate.png, eval_loss.png, ...; view/run_plots.h), and
-// DIR/images/cost.png, the instance timeline with its cost, when the run has a fleet ledger.
+// DIR/images/cost.png, the instance timeline with its cost, when the run has a fleet ledger, and
+// DIR/report.html: `baton ui`'s page with the run's view inlined, to keep or send (view/ui_page.h).
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@
 #include "store/cache.h"
 #include "store/store.h"
 #include "view/run_plots.h"
+#include "view/run_view.h"
+#include "view/ui_page.h"
 
 namespace baton::cli {
 namespace {
@@ -101,6 +104,17 @@ int Report(const ReportFlags& flags) {
       view::WriteRunImages(env, store->get(), out, cost ? &*cost : nullptr, warn);
   if (!written.ok()) return ReportError(written.status());
   for (const std::string& path : *written) std::printf("wrote %s\n", path.c_str());
+  view::RunViewOptions view_options;
+  view_options.spec = spec;
+  const Json run_view = view::BuildRunView(store->get(), view_options);
+  for (const Json& w : run_view.value("warnings", Json::array())) {
+    if (w.is_string()) warn(w.get<std::string>());
+  }
+  const std::string html_path = JoinPath(out, view::kReportHtmlName);
+  if (Status s = env->WriteFileAtomic(html_path, view::RenderReportHtml(run_view)); !s.ok()) {
+    return ReportError(s);
+  }
+  std::printf("wrote %s\n", html_path.c_str());
   if (!cost) {
     std::fprintf(stderr, "baton report: no %s in %s: no %s%s\n", kFleetLedgerKey, shown.c_str(),
                  view::kCostPlotName,
@@ -123,7 +137,8 @@ void AddReportCommand(CLI::App& root, Action& action) {
   auto flags = std::make_shared<ReportFlags>();
   CLI::App* cmd = root.add_subcommand(
       "report",
-      "a run's plots: DIR/images/<scalar>.png for every scalar of logging.jsonl (ms-swift's "
+      "a run's report: DIR/report.html (the run's page, self-contained) and its plots: "
+      "DIR/images/<scalar>.png for every scalar of logging.jsonl (ms-swift's "
       "names: train_loss.png, train_learning_rate.png, eval_loss.png, ...) and cost.png (the "
       "fleet's instances and cost) when the run has a fleet ledger");
   cmd->add_option("run", flags->run,

@@ -41,6 +41,8 @@
 #include "store/store.h"
 #include "train/trainer.h"
 #include "view/run_plots.h"
+#include "view/run_view.h"
+#include "view/ui_page.h"
 
 namespace baton::cli {
 namespace {
@@ -295,6 +297,17 @@ int RunJob(const RunFlags& flags) {
     std::printf("plots: %zu in %s\n", images->size(), JoinPath(work_dir, view::kImagesDir).c_str());
   } else {
     warn("the run's plots: " + images.status().ToString());
+  }
+  // report.html beside them: the run's page with its view inlined (view/ui_page.h).
+  view::RunViewOptions view_options;
+  view_options.spec = *spec;
+  const std::string html_path = JoinPath(work_dir, view::kReportHtmlName);
+  Status html = env->WriteFileAtomic(
+      html_path, view::RenderReportHtml(view::BuildRunView(store->get(), view_options)));
+  if (html.ok()) {
+    std::printf("report page: %s\n", html_path.c_str());
+  } else {
+    warn("the run's report.html: " + html.ToString());
   }
   std::printf("final adapter: %s (real time %.0f s)\n",
               FinalAdapter(store->get(), shown_store).c_str(), real_now());

@@ -7,10 +7,12 @@
 #include "base/strings.h"
 #include "cli/commands.h"
 #include "cli/status_line.h"
-#include "store/store.h"
 #include "cli/ui_flag.h"
+#include "store/store.h"
 #include "train/trainer.h"
 #include "view/run_plots.h"
+#include "view/run_view.h"
+#include "view/ui_page.h"
 
 namespace baton::cli {
 namespace {
@@ -71,6 +73,13 @@ void WritePlots(const std::string& output_dir) {
   if (!written.ok()) return warn(written.status().ToString());
   std::fprintf(stderr, "images_dir: %s (%zu plots)\n",
                JoinKey(RedactUrl(output_dir), view::kImagesDir).c_str(), written->size());
+  // report.html in the run's folder: the run's page with its view inlined (view/ui_page.h).
+  const Json run_view = view::BuildRunView(s, view::RunViewOptions());
+  if (Status put = s->Put(view::kReportHtmlName, view::RenderReportHtml(run_view)); !put.ok()) {
+    return warn(put.ToString());
+  }
+  std::fprintf(stderr, "report: %s\n",
+               JoinKey(RedactUrl(output_dir), view::kReportHtmlName).c_str());
 }
 
 }  // namespace

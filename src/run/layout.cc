@@ -93,8 +93,12 @@ std::string StopRequestKey(std::string_view instance) {
 bool IsRunKey(std::string_view key) {
   if (key == kCompleteMarkerName || key == kLeaseName || key == kRunLogName ||
       key == kScaleToZeroKey || key == kFleetJobKey || key == kFleetLedgerKey ||
-      key == kFleetEventsKey) {
+      key == kFleetEventsKey || key == kReportPageName) {
     return true;
+  }
+  // The plots `baton train` drew: images/<name>.png, one level (a user's images/x/ is theirs).
+  if (key.starts_with(kImagesFolder) && key.ends_with(".png")) {
+    return ValidatePathSegment(key.substr(std::string_view(kImagesFolder).size()), "plot").ok();
   }
   // One document per instance: agents/<id>.json, fleet/stop/<id>.json.
   for (std::string_view folder : {"agents/", "fleet/stop/", "fleet/rebalance/"}) {

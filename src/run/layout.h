@@ -63,6 +63,10 @@ inline constexpr char kRunLogName[] = "logging.jsonl";
 inline constexpr char kScaleToZeroKey[] = "fleet/scale-to-zero.json";
 inline constexpr char kFleetJobKey[] = "fleet/job.yaml";
 inline constexpr char kFleetLedgerKey[] = "fleet/ledger.json";
+// What `baton train` draws when the run completes (view/): ms-swift's plots, images/<tag>.png, and
+// the run's page with its data inlined.
+inline constexpr char kImagesFolder[] = "images/";
+inline constexpr char kReportPageName[] = "report.html";
 inline constexpr char kFleetEventsKey[] = "fleet/events.json";
 
 // "checkpoint-<step>", the name HF/ms-swift use, so PEFT and vLLM find adapters where they look.
@@ -91,7 +95,8 @@ Status ValidateInstanceId(std::string_view instance);
 
 // Whether `key` (relative to the run's folder) is an object Baton writes into a run: anything in
 // a checkpoint-<step>/ or leftover folder, lease.json, logging.jsonl, COMPLETE, a heartbeat, the
-// fleet's documents above. A user's files beside them ("notes.txt", "checkpoint-5.bak/") are not.
+// fleet's documents above, the plots images/<name>.png and report.html. A user's files beside them
+// ("notes.txt", "checkpoint-5.bak/") are not.
 bool IsRunKey(std::string_view key);
 // Deletes every object of the run that IsRunKey names, and nothing else (`baton run --fresh`):
 // a store that points at the wrong folder loses nothing that is not Baton's. Returns the number

@@ -121,6 +121,15 @@ Result<std::optional<fleet::FleetSpec>> FindSpec(Store* store, const RunViewOpti
   return std::optional<fleet::FleetSpec>(std::move(spec));
 }
 
+// Where the instance's minutes went before its first step (the agent's heartbeat, issue 21),
+// in seconds; null before the agent reports it.
+Json ColdStartJson(const std::optional<Heartbeat>& hb) {
+  if (!hb || !hb->cold_start) return Json(nullptr);
+  const ColdStart& c = *hb->cold_start;
+  return Json{{"total", c.total}, {"download", c.download}, {"digest", c.digest},
+              {"load", c.load},   {"data", c.data},         {"resume", c.resume}};
+}
+
 // One row of the instance timeline: the ledger's facts, the heartbeat's, or both.
 struct Row {
   std::optional<LedgerInstance> ledger;
@@ -426,7 +435,8 @@ Json BuildRunView(Store* store, const RunViewOptions& options) {
         {"ended_unix_ms", r.ledger ? r.ledger->ended_unix_ms : 0},
         {"step",
          r.heartbeat && r.heartbeat->global_step ? Json(*r.heartbeat->global_step) : Json(nullptr)},
-        {"segments", Segments(r, clock, now_ms)}};
+        {"segments", Segments(r, clock, now_ms)},
+        {"cold_start", ColdStartJson(r.heartbeat)}};
     if (!r.ledger && r.heartbeat && IsFinalAgentState(r.heartbeat->state)) {
       row["end_reason"] = AgentStateName(r.heartbeat->state);
     }

@@ -10,7 +10,8 @@
 //                 remaining_time, state}
 //   curves       {"loss": [[step, value], ...], "learning_rate": ..., ...}   (ReadLogSeries)
 //   instances    [{id, offer, instance_type, zone, billing, handoff, state, end_reason, detail,
-//                  launched_unix_ms, ended_unix_ms, step, segments: [{state, from_s, to_s}]}]
+//                  launched_unix_ms, ended_unix_ms, step, segments: [{state, from_s, to_s}],
+//                  cold_start: {total, download, digest, load, data, resume} seconds or null}]
 //                segments in seconds of the fleet's time since the run began (simulated time
 //                for a local run: real seconds x time_scale)
 //   cost         {so_far, on_demand_baseline, saving_fraction, interruptions, ...} or null

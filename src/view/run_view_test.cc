@@ -103,6 +103,8 @@ class RunViewTest : public ::testing::Test {
     hb.resumed_step = 10;
     hb.max_steps = 40;
     hb.tokens_per_second = 1234.5;
+    hb.cold_start =
+        ColdStart{.total = 9.5, .download = 6, .digest = 0, .load = 2, .data = 0.5, .resume = 0.25};
     ASSERT_TRUE(WriteHeartbeat(store_.get(), hb).ok());
     // The killed instance's last heartbeat says "training" for ever: it is not what runs now.
     Heartbeat stale = hb;
@@ -112,6 +114,7 @@ class RunViewTest : public ::testing::Test {
     stale.updated_unix_ms = kT0 + 11000;
     stale.global_step = 12;
     stale.tokens_per_second = 999;
+    stale.cold_start.reset();  // its agent never reported one
     ASSERT_TRUE(WriteHeartbeat(store_.get(), stale).ok());
     ASSERT_TRUE(store_->Put(kRunLogName, LogLine(10, 2.0, 0.1) + LogLine(20, 1.5, 0.2)).ok());
     CheckpointManager manager(store_.get(), "");
@@ -160,6 +163,9 @@ TEST_F(RunViewTest, GathersEveryDocumentOfTheBucket) {
       {"state": "stopping", "from_s": 600.0, "to_s": 720.0}])"));
   const Json& b = v["instances"][1];
   EXPECT_EQ(b["state"], "training");
+  EXPECT_EQ(b["cold_start"], Json::parse(R"({"total": 9.5, "download": 6.0, "digest": 0.0,
+      "load": 2.0, "data": 0.5, "resume": 0.25})"));
+  EXPECT_TRUE(a["cold_start"].is_null());
   EXPECT_EQ(b["segments"].size(), 3u);  // booting, loading, training up to now
   EXPECT_EQ(b["segments"][1]["state"], "loading");
   EXPECT_DOUBLE_EQ(b["segments"][2]["to_s"].get<double>(), 21 * 60.0);

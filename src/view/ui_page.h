@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/json.h"
+#include "run/layout.h"
 
 namespace baton::view {
 
@@ -21,5 +22,6 @@ std::string_view ChartJs();
 std::string RenderLivePage();
 // report.html: the same page with `view` (BuildRunView's document) inlined; it fetches nothing.
 std::string RenderReportHtml(const Json& view);
+inline constexpr const char* kReportHtmlName = kReportPageName;  // run/layout.h
 
 }  // namespace baton::view

@@ -58,11 +58,16 @@ for name in ("train_loss.png", "train_learning_rate.png", "train_grad_norm.png",
     w, h = struct.unpack(">II", data[16:24])
     assert w >= 800 and h >= 150, f"{name} is {w}x{h}"
 PY
-# `baton report` on the job: the same plots from the run's store; cost.png is the work folder's.
+# `baton report` on the job: the same plots from the run's store, cost.png from the fleet's
+# ledger that `baton run` keeps there (fleet/ledger.json), and report.html.
 "$BATON" report "$SRC/examples/demo.yaml" --out rep >rep.out 2>rep.log \
   || { cat rep.log; fail "baton report of the demo job"; }
 cmp rep/images/train_loss.png work/images/train_loss.png || fail "baton report drew another loss"
-grep -q "baton run. draws it into its work folder" rep.log || { cat rep.log; fail "report: cost.png"; }
+grep -q "wrote rep/images/cost.png" rep.out || { cat rep.out rep.log; fail "report: cost.png"; }
+for html in rep/report.html work/report.html; do
+  grep -q '<script id="baton-data" type="application/json">{' "$html" \
+    || fail "$html holds no inlined view"
+done
 grep -q "hand-off: taking over" work/instances/i-005-*-spot/agent.log \
   || fail "the last spot instance did not take over make-before-break"
 

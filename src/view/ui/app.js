@@ -54,6 +54,14 @@
     while (b >= 1024 && i < units.length - 1) { b /= 1024; i++; }
     return (i ? b.toFixed(1) : b) + " " + units[i];
   }
+  // The agent's cold start (heartbeat): "8.3 s: download 7.2, load 1.1" (parts of 0.1 s or more).
+  function coldStartText(c) {
+    if (!c) return "–";
+    var parts = ["download", "digest", "load", "data", "resume"].filter(function (k) {
+      return c[k] >= 0.05;
+    }).map(function (k) { return k + " " + c[k].toFixed(1); });
+    return c.total.toFixed(1) + " s" + (parts.length ? ": " + parts.join(", ") : "");
+  }
   function fmtMoney(v) { return v == null ? "–" : v.toFixed(2); }
   function fmtTime(ms) { return ms ? new Date(ms).toLocaleTimeString() : "–"; }
   function stat(label, value) {
@@ -140,10 +148,12 @@
       timeline.update("none");
     }
     var per = view.cost && view.cost.per_instance || {};
-    var rows = [row(["instance", "offer", "billing", "state", "how it ended", "cost", "detail"], true)];
+    var rows = [row(["instance", "offer", "billing", "state", "how it ended", "cost",
+                     "to first step", "detail"], true)];
     view.instances.forEach(function (i) {
       rows.push(row([i.id, i.instance_type, i.billing, i.state, i.end_reason || "–",
-                     {v: fmtMoney(per[i.id]), cls: "num"}, i.detail]));
+                     {v: fmtMoney(per[i.id]), cls: "num"}, coldStartText(i.cold_start),
+                     i.detail]));
     });
     fill($("instances-table"), rows);
   }
