@@ -13,9 +13,12 @@
 #include "agent/agent.h"
 #include "base/env.h"
 #include "base/process_contract.h"
+#include "cli/agent_job.h"
 #include "cli/commands.h"
+#include "cli/run_outputs.h"
 #include "cloud/agent_service.h"
 #include "job/job_spec.h"
+#include "store/cache.h"
 
 namespace baton::cli {
 
@@ -99,6 +102,11 @@ void AddAgentCommand(CLI::App& root, Action& action) {
       options.stop_flag = InstallStopSignalHandlers();
       Result<AgentOutcome> r = RunAgent(*spec, options);
       if (!r.ok()) return ReportError(r.status());
+      // The agent that completed the run leaves its plots and report.html beside it.
+      if (*r == AgentOutcome::kCompleted) {
+        WriteRunOutputs(IsRemoteUrl(spec->train.output_dir) ? spec->train.output_dir
+                                                            : Absolute(spec->train.output_dir));
+      }
       return *r == AgentOutcome::kFenced ? kExitFenced : 0;
     };
   });

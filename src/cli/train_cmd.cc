@@ -6,13 +6,11 @@
 
 #include "base/strings.h"
 #include "cli/commands.h"
+#include "cli/run_outputs.h"
 #include "cli/status_line.h"
 #include "cli/ui_flag.h"
 #include "store/store.h"
 #include "train/trainer.h"
-#include "view/run_plots.h"
-#include "view/run_view.h"
-#include "view/ui_page.h"
 
 namespace baton::cli {
 namespace {
@@ -52,34 +50,6 @@ std::string ProgressText(const TrainProgress& p) {
   if (p.loss >= 0) text += fmt::format(" | loss {:.4f}", p.loss);
   if (p.tokens_per_second > 0) text += fmt::format(" | {:.0f} tokens/s", p.tokens_per_second);
   return text;
-}
-
-// ms-swift's plots at the end of training: <output_dir>/images/<tag>.png for every scalar of
-// the log (sft.py: plot_images(images_dir, ...)). A finished run stays finished when they cannot
-// be drawn: a warning only.
-void WritePlots(const std::string& output_dir) {
-  auto warn = [](const std::string& w) { std::fprintf(stderr, "warning: plots: %s\n", w.c_str()); };
-  Result<std::unique_ptr<Store>> store = OpenStore(output_dir, OpenMode::kMustExist);
-  Result<std::string> log =
-      store.ok() ? view::ReadRunLogText(store->get()) : Result<std::string>(store.status());
-  if (!log.ok()) return warn(log.status().ToString());
-  Store* s = store->get();
-  Result<std::vector<std::string>> written = view::WriteLogPlots(
-      view::ReadLogScalarSeries(*log),
-      [s](const std::string& name, const std::string& png) {
-        return s->Put(JoinKey(view::kImagesDir, name), png);
-      },
-      warn);
-  if (!written.ok()) return warn(written.status().ToString());
-  std::fprintf(stderr, "images_dir: %s (%zu plots)\n",
-               JoinKey(RedactUrl(output_dir), view::kImagesDir).c_str(), written->size());
-  // report.html in the run's folder: the run's page with its view inlined (view/ui_page.h).
-  const Json run_view = view::BuildRunView(s, view::RunViewOptions());
-  if (Status put = s->Put(view::kReportHtmlName, view::RenderReportHtml(run_view)); !put.ok()) {
-    return warn(put.ToString());
-  }
-  std::fprintf(stderr, "report: %s\n",
-               JoinKey(RedactUrl(output_dir), view::kReportHtmlName).c_str());
 }
 
 }  // namespace
@@ -134,7 +104,7 @@ void AddTrainCommand(CLI::App& root, Action& action) {
       Result<TrainOutcome> r = RunTraining(*args, hooks);
       term->Done();
       if (!r.ok()) return ReportError(r.status());
-      if (*r == TrainOutcome::kCompleted) WritePlots(args->output_dir);
+      if (*r == TrainOutcome::kCompleted) WriteRunOutputs(args->output_dir);
       ServeUntilStopped(page->get(), stop);
       // A fenced attempt wrote nothing: a newer one owns the run. Its own code, so that a
       // supervisor neither restarts it nor takes it for the run's end.

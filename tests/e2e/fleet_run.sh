@@ -64,7 +64,9 @@ PY
   || { cat rep.log; fail "baton report of the demo job"; }
 cmp rep/images/train_loss.png work/images/train_loss.png || fail "baton report drew another loss"
 grep -q "wrote rep/images/cost.png" rep.out || { cat rep.out rep.log; fail "report: cost.png"; }
-for html in rep/report.html work/report.html; do
+# The agent that completed the run left ms-swift's plots and report.html beside its checkpoints.
+[ -s "$RUN/images/train_loss.png" ] || fail "no images/train_loss.png in the run's bucket"
+for html in rep/report.html work/report.html "$RUN/report.html"; do
   grep -q '<script id="baton-data" type="application/json">{' "$html" \
     || fail "$html holds no inlined view"
 done
