@@ -28,7 +28,11 @@ chaos_loop() {
       rc=$?; POINTS=$((POINTS + 1))
       [ $rc -eq 0 ] || [ $rc -eq 137 ] || { tail -20 "$log"; fail "kill point $kp: exit $rc"; }
     else
-      "$BATON" train "${CHAOS_ARGS[@]}" >"$attempt_log" 2>&1 &
+      # Emptied here, not by the background job's own redirection: that runs after `&` returns,
+      # so the wait below could read the last attempt's lines and signal this one before it set
+      # its handlers (a SIGTERM exit 143 seen in CI).
+      : >"$attempt_log"
+      "$BATON" train "${CHAOS_ARGS[@]}" >>"$attempt_log" 2>&1 &
       pid=$!
       # Until this attempt logs a step (a training line has "loss"), or ends.
       while kill -0 $pid 2>/dev/null && ! grep -q '"loss"' "$attempt_log"; do sleep 0.05; done
